@@ -1,0 +1,107 @@
+"""Settings read from the environment (and an optional ``.env`` file).
+
+One pydantic-settings class, validated at start-up: a run outside the local
+environment refuses placeholder or missing secrets instead of limping along.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+#: The project root when running from a checkout (``bot/`` lives under it).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: Values that mean "nobody set this yet"; refused outside local runs.
+PLACEHOLDERS = frozenset({"", "changeme", "change-me", "secret", "token", "xxx", "placeholder"})
+
+
+class Environment(StrEnum):
+    LOCAL = "local"
+    TEST = "test"
+    STAGING = "staging"
+    PRODUCTION = "production"
+
+
+def default_database_url() -> str:
+    return f"sqlite+aiosqlite:///{PROJECT_ROOT / 'data' / 'kunnafoni.db'}"
+
+
+def normalise_database_url(url: str) -> str:
+    """Map the sync URLs people usually write to the async drivers the bot uses."""
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+class Settings(BaseSettings):
+    """Everything the bot reads from its environment; documented in ``.env.example``."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    environment: Environment = Field(default=Environment.LOCAL, alias="KUNNAFONI_ENV")
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    database_url: str = Field(default_factory=default_database_url)
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_token: SecretStr | None = None
+    rasa_timeout: float = Field(default=2.0, gt=0)
+    content_dir: Path = PROJECT_ROOT / "content"
+    admin_telegram_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    nlu_confidence_threshold: float = Field(default=0.5, ge=0, le=1)
+    log_level: str = "INFO"
+
+    @field_validator("admin_telegram_ids", mode="before")
+    @classmethod
+    def _parse_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.replace(";", ",").split(",")]
+            return frozenset(int(p) for p in parts if p)
+        if isinstance(value, int):
+            return frozenset({value})
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_db(cls, value: str) -> str:
+        return normalise_database_url(value)
+
+    @field_validator("telegram_api_url", "rasa_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> Settings:
+        if self.environment in (Environment.LOCAL, Environment.TEST):
+            return self
+        problems = []
+        for name in ("telegram_bot_token", "rasa_token"):
+            secret: SecretStr | None = getattr(self, name)
+            if secret is None or secret.get_secret_value().strip().lower() in PLACEHOLDERS:
+                problems.append(f"{name.upper()} must be set to a real secret")
+        if self.database_url.startswith("sqlite"):
+            problems.append("DATABASE_URL must point to PostgreSQL outside local runs")
+        if problems:
+            raise ValueError(
+                f"unsafe settings for {self.environment.value}: " + "; ".join(problems)
+            )
+        return self
+
+    @property
+    def bot_api_base_url(self) -> str:
+        """The form python-telegram-bot expects: ``<root>/bot`` (the token is appended)."""
+        return f"{self.telegram_api_url}/bot"
+
+    @property
+    def bot_api_file_url(self) -> str:
+        return f"{self.telegram_api_url}/file/bot"

@@ -1,0 +1,112 @@
+"""The terminal channel: an interactive chat, and a JSON-lines mode for scripts and tests.
+
+JSON contract (keep it exactly): one input object per line -- ``{"text": ...}``,
+``{"button": "<payload>"}`` or ``{"command": "start", "args": "..."}``; a line that
+is not a JSON object is taken as text. For each input line exactly one output
+line ``{"replies": [...], "meta": {...}}``. Logs go to standard error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any, TextIO
+
+from bot.dialogue.engine import Engine
+from bot.dialogue.types import Inbound, Meta, Outcome, Reply
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "console"
+DEFAULT_USER = "console-user"
+
+
+def inbound_from_line(line: str, *, user_id: str) -> Inbound:
+    """Turn one input line into an event; anything that is not a JSON object is text."""
+    stripped = line.rstrip("\r\n")
+    try:
+        data: Any = json.loads(stripped)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return Inbound(user_id=user_id, channel=CHANNEL, text=stripped)
+    if isinstance(data.get("command"), str):
+        args = data.get("args")
+        return Inbound(
+            user_id=user_id,
+            channel=CHANNEL,
+            command=data["command"].lstrip("/"),
+            args=args if isinstance(args, str) else "",
+        )
+    if isinstance(data.get("button"), str):
+        return Inbound(user_id=user_id, channel=CHANNEL, button=data["button"])
+    if isinstance(data.get("text"), str):
+        return Inbound(user_id=user_id, channel=CHANNEL, text=data["text"])
+    # A JSON object with none of the known fields: treat its raw form as typed text.
+    return Inbound(user_id=user_id, channel=CHANNEL, text=stripped)
+
+
+def inbound_from_typing(line: str, *, user_id: str, last: Outcome | None) -> Inbound:
+    """Interactive mode: ``/cmd args``, a button number, or free text."""
+    text = line.strip()
+    if text.startswith("/") and len(text) > 1:
+        command, _, args = text[1:].partition(" ")
+        return Inbound(user_id=user_id, channel=CHANNEL, command=command, args=args)
+    buttons = [b for r in (last.replies if last else []) for b in r.buttons]
+    if text.isdigit() and 1 <= int(text) <= len(buttons):
+        return Inbound(user_id=user_id, channel=CHANNEL, button=buttons[int(text) - 1].payload)
+    return Inbound(user_id=user_id, channel=CHANNEL, text=text)
+
+
+async def _safe_handle(engine: Engine, inbound: Inbound) -> Outcome:
+    try:
+        return await engine.handle(inbound)
+    except Exception:
+        logger.exception("Could not handle a console event")
+        catalog = engine.catalog()
+        text = catalog.text("error.generic", None).text
+        return Outcome(replies=[Reply(text)], meta=Meta(language=catalog.default_language))
+
+
+async def run_json(engine: Engine, *, user_id: str, stdin: TextIO, stdout: TextIO) -> int:
+    for line in stdin:
+        if not line.strip():
+            inbound = Inbound(user_id=user_id, channel=CHANNEL, text="")
+        else:
+            inbound = inbound_from_line(line, user_id=user_id)
+        outcome = await _safe_handle(engine, inbound)
+        stdout.write(json.dumps(outcome.as_json(), ensure_ascii=False) + "\n")
+        stdout.flush()
+    return 0
+
+
+def render(outcome: Outcome) -> str:
+    lines: list[str] = []
+    number = 0
+    for reply in outcome.replies:
+        lines.append(reply.text)
+        for button in reply.buttons:
+            number += 1
+            lines.append(f"  [{number}] {button.label}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+async def run_interactive(
+    engine: Engine, *, user_id: str, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout
+) -> int:
+    """A person at a terminal: type text, ``/start``, or a button's number; Ctrl-D quits."""
+    last = await _safe_handle(engine, Inbound(user_id=user_id, channel=CHANNEL, command="start"))
+    stdout.write(render(last) + "\n")
+    while True:
+        stdout.write("> ")
+        stdout.flush()
+        line = stdin.readline()
+        if not line:
+            stdout.write("\n")
+            return 0
+        if not line.strip():
+            continue
+        last = await _safe_handle(engine, inbound_from_typing(line, user_id=user_id, last=last))
+        stdout.write(render(last) + "\n")

@@ -1,0 +1,15 @@
+"""Campaign content: typed models of ``content/``, the loader and the live catalog."""
+
+from bot.content.catalog import Catalog, Text
+from bot.content.loader import ContentError, Problem, check_content, load_catalog
+from bot.content.store import ContentStore
+
+__all__ = [
+    "Catalog",
+    "ContentError",
+    "ContentStore",
+    "Problem",
+    "Text",
+    "check_content",
+    "load_catalog",
+]

@@ -1,0 +1,125 @@
+"""The loaded, validated content, with language fallback chains."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from bot.content.models import (
+    Action,
+    IntentSpec,
+    Language,
+    Menu,
+    MessageEntry,
+    ReviewStatus,
+    Target,
+    Topic,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Telegram limits, see the Bot API: message text and callback data.
+MAX_TEXT = 4096
+MAX_PAYLOAD_BYTES = 64
+#: Longer labels are cut by Telegram clients on small phones.
+MAX_BUTTON_LABEL = 40
+
+#: Message keys the dialogue engine itself uses; each must have a default-language text.
+REQUIRED_KEYS: tuple[str, ...] = (
+    "onboarding.welcome",
+    "onboarding.consent",
+    "onboarding.consent_yes",
+    "onboarding.consent_no",
+    "onboarding.consent_thanks",
+    "onboarding.consent_declined",
+    "menu.title",
+    "nav.next",
+    "nav.back",
+    "nav.menu",
+    "topic.end",
+    "clarify.prompt",
+    "clarify.choose",
+    "language.choose",
+    "language.changed",
+    "help.text",
+    "unsubscribe.done",
+    "fallback.voice",
+    "fallback.location",
+    "fallback.media",
+    "fallback.stale_button",
+    "error.generic",
+)
+
+
+def payload_for(target: Target) -> str:
+    """The callback payload of a button leading to ``target`` (at most 64 bytes)."""
+    if target.topic:
+        return f"topic:{target.topic}"
+    if target.intent:
+        return f"intent:{target.intent}"
+    assert target.action is not None
+    return f"action:{target.action.value}"
+
+
+@dataclass(frozen=True)
+class Text:
+    """A resolved text: what to show, in which language it was found, and whether it fell back."""
+
+    key: str
+    text: str
+    language: str
+    fell_back: bool
+
+
+@dataclass
+class Catalog:
+    default_language: str
+    languages: Mapping[str, Language]
+    messages: Mapping[str, Mapping[str, MessageEntry]]
+    statuses: Mapping[str, ReviewStatus]
+    menu: Menu
+    topics: Mapping[str, Topic]
+    intents: Mapping[str, IntentSpec]
+    version: str
+    #: (language asked, key) -> how often a fallback served it; read by reports.
+    misses: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def chain(self, language: str | None) -> list[str]:
+        """``language`` then its fallbacks then the default, each once."""
+        order: list[str] = []
+        start = language if language in self.languages else self.default_language
+        for code in (start, *self.languages[start].fallback, self.default_language):
+            if code not in order:
+                order.append(code)
+        return order
+
+    def text(self, key: str, language: str | None) -> Text:
+        chain = self.chain(language)
+        for code in chain:
+            entry = self.messages.get(code, {}).get(key)
+            if entry is not None:
+                fell_back = code != chain[0]
+                if fell_back:
+                    self.misses[(chain[0], key)] += 1
+                    logger.debug("No %s text for %s; served %s", chain[0], key, code)
+                return Text(key, entry.text, code, fell_back)
+        # Validation guarantees every referenced key has a default text; this is a bug.
+        raise KeyError(f"message '{key}' has no text in any language of {chain}")
+
+    def has_language(self, code: str | None) -> bool:
+        return code is not None and code in self.languages
+
+    def keywords(self) -> Iterator[tuple[str, str, str]]:
+        """(intent, language, phrase) for every keyword trigger."""
+        for intent, spec in self.intents.items():
+            for language, phrases in spec.keywords.items():
+                for phrase in phrases:
+                    yield intent, language, phrase
+
+    def action_intent(self, action: Action) -> str | None:
+        for name, spec in self.intents.items():
+            if spec.action is action:
+                return name
+        return None

@@ -1,0 +1,352 @@
+"""Read ``content/`` into a validated :class:`Catalog`, or report every problem.
+
+Problems are collected, not raised one at a time, so a campaign manager sees
+the whole list as ``file:line: reason`` in one run of ``kunnafoni content check``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from bot.content.catalog import (
+    MAX_BUTTON_LABEL,
+    MAX_PAYLOAD_BYTES,
+    MAX_TEXT,
+    REQUIRED_KEYS,
+    Catalog,
+    payload_for,
+)
+from bot.content.models import (
+    ButtonSpec,
+    IntentsFile,
+    LanguagesFile,
+    Menu,
+    MessagesFile,
+    Topic,
+)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    file: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.reason}"
+
+
+class ContentError(Exception):
+    """The content tree is invalid; ``problems`` says where and why."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = sorted(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def _line_of(node: Any, path: Iterable[Any]) -> int:
+    """1-based line of the deepest node of ``path`` that exists in a ruamel document."""
+    line = 1
+    for part in path:
+        lc = getattr(node, "lc", None)
+        if lc is None:
+            break
+        try:
+            if isinstance(node, dict) and part in node:
+                line = lc.key(part)[0] + 1
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                line = lc.item(part)[0] + 1
+                node = node[part]
+            else:
+                # Pydantic adds names of union branches and such to the path: skip them.
+                continue
+        except (KeyError, IndexError, TypeError):
+            break
+    return line
+
+
+@dataclass
+class _Source:
+    """One parsed YAML file, kept to point problems at lines."""
+
+    path: Path
+    label: str
+    doc: Any
+
+    def line(self, *path: Any) -> int:
+        return _line_of(self.doc, path)
+
+
+class _Reader:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.problems: list[Problem] = []
+        self.digest = hashlib.sha256()
+        self._yaml = YAML(typ="rt")
+
+    def problem(self, source: _Source | Path, line: int, reason: str) -> None:
+        label = source.label if isinstance(source, _Source) else self._label(source)
+        self.problems.append(Problem(label, line, reason))
+
+    def _label(self, path: Path) -> str:
+        return str(path)
+
+    def read(self, path: Path) -> _Source | None:
+        label = self._label(path)
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            self.problems.append(Problem(label, 1, f"cannot read file: {exc.strerror}"))
+            return None
+        self.digest.update(str(path.relative_to(self.root)).encode() + b"\0" + raw + b"\0")
+        try:
+            doc = self._yaml.load(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            self.problems.append(Problem(label, 1, "file is not UTF-8 text"))
+            return None
+        except MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line = mark.line + 1 if mark is not None else 1
+            self.problems.append(Problem(label, line, f"YAML syntax: {exc.problem or exc}"))
+            return None
+        except YAMLError as exc:
+            self.problems.append(Problem(label, 1, f"YAML syntax: {exc}"))
+            return None
+        return _Source(path, label, doc)
+
+    def parse(self, source: _Source, model: type[M]) -> M | None:
+        if not isinstance(source.doc, dict):
+            self.problem(source, 1, "expected a mapping at the top of the file")
+            return None
+        try:
+            return model.model_validate(source.doc)
+        except ValidationError as exc:
+            for error in exc.errors():
+                loc = error["loc"]
+                where = ".".join(str(p) for p in loc if not str(p)[:1].isupper())
+                if error["type"] == "extra_forbidden":
+                    reason = f"unknown key '{loc[-1]}'"
+                elif error["type"] == "missing":
+                    reason = f"missing required key '{loc[-1]}'"
+                else:
+                    message = error["msg"].removeprefix("Value error, ")
+                    reason = f"{where}: {message}" if where else message
+                self.problem(source, source.line(*loc), reason)
+            return None
+
+
+def load_catalog(content_dir: Path | str) -> Catalog:
+    """Load and validate the whole tree; raise :class:`ContentError` listing every problem."""
+    root = Path(content_dir)
+    reader = _Reader(root)
+    catalog = _build(root, reader)
+    if reader.problems or catalog is None:
+        raise ContentError(reader.problems or [Problem(str(root), 1, "no content loaded")])
+    return catalog
+
+
+def check_content(content_dir: Path | str) -> list[Problem]:
+    """Every problem in the tree, sorted; empty when it is valid."""
+    try:
+        load_catalog(content_dir)
+    except ContentError as exc:
+        return list(exc.problems)
+    return []
+
+
+def _build(root: Path, reader: _Reader) -> Catalog | None:
+    if not root.is_dir():
+        reader.problem(root, 1, "content folder not found")
+        return None
+
+    lang_src = reader.read(root / "languages.yml")
+    languages = reader.parse(lang_src, LanguagesFile) if lang_src else None
+
+    message_sources: dict[str, tuple[_Source, MessagesFile]] = {}
+    messages_dir = root / "messages"
+    for path in sorted(messages_dir.glob("*.yml")) if messages_dir.is_dir() else []:
+        src = reader.read(path)
+        parsed = reader.parse(src, MessagesFile) if src else None
+        if src and parsed:
+            if parsed.language != path.stem:
+                reader.problem(
+                    src,
+                    src.line("language"),
+                    f"language '{parsed.language}' does not match the file name '{path.name}'",
+                )
+                continue
+            message_sources[parsed.language] = (src, parsed)
+
+    menu_src = reader.read(root / "menu.yml")
+    menu = reader.parse(menu_src, Menu) if menu_src else None
+
+    intents_src = reader.read(root / "intents.yml")
+    intents = reader.parse(intents_src, IntentsFile) if intents_src else None
+
+    topics: dict[str, tuple[_Source, Topic]] = {}
+    topics_dir = root / "topics"
+    for path in sorted(topics_dir.glob("*.yml")) if topics_dir.is_dir() else []:
+        src = reader.read(path)
+        topic = reader.parse(src, Topic) if src else None
+        if src and topic:
+            if topic.id != path.stem:
+                reader.problem(
+                    src,
+                    src.line("id"),
+                    f"topic id '{topic.id}' does not match the file name '{path.name}'",
+                )
+            topics[topic.id] = (src, topic)
+
+    if languages is None or lang_src is None:
+        return None
+
+    # Languages and their fallback chains.
+    codes = [lang.code for lang in languages.languages]
+    for i, lang in enumerate(languages.languages):
+        if codes.count(lang.code) > 1:
+            reader.problem(
+                lang_src, lang_src.line("languages", i), f"language '{lang.code}' is declared twice"
+            )
+        for j, fallback in enumerate(lang.fallback):
+            if fallback not in codes:
+                reader.problem(
+                    lang_src,
+                    lang_src.line("languages", i, "fallback", j),
+                    f"fallback '{fallback}' is not a declared language",
+                )
+            elif fallback == lang.code:
+                reader.problem(
+                    lang_src,
+                    lang_src.line("languages", i, "fallback", j),
+                    f"language '{lang.code}' falls back to itself",
+                )
+    if languages.default not in codes:
+        reader.problem(
+            lang_src,
+            lang_src.line("default"),
+            f"default language '{languages.default}' is not declared",
+        )
+        return None
+
+    default = languages.default
+    for code, (src, _parsed) in message_sources.items():
+        if code not in codes:
+            reader.problem(
+                src, src.line("language"), f"language '{code}' is not declared in languages.yml"
+            )
+    if default not in message_sources:
+        reader.problem(
+            messages_dir / f"{default}.yml",
+            1,
+            f"missing the messages of the default language '{default}'",
+        )
+        return None
+    default_src, default_messages = message_sources[default]
+    known_keys = default_messages.messages
+
+    for code, (src, parsed) in message_sources.items():
+        for key, entry in parsed.messages.items():
+            if code != default and key not in known_keys:
+                reader.problem(
+                    src,
+                    src.line("messages", key),
+                    f"unknown key '{key}': it has no text in {default}.yml",
+                )
+            if len(entry.text) > MAX_TEXT:
+                reader.problem(
+                    src,
+                    src.line("messages", key),
+                    f"text of '{key}' is {len(entry.text)} characters, over {MAX_TEXT}",
+                )
+
+    def need_key(src: _Source, path: tuple[Any, ...], key: str, *, label: bool = False) -> None:
+        if key not in known_keys:
+            reader.problem(src, src.line(*path), f"message '{key}' has no {default} text")
+            return
+        if label:
+            for code, (_msrc, parsed) in message_sources.items():
+                entry = parsed.messages.get(key)
+                if entry is not None and len(entry.text) > MAX_BUTTON_LABEL:
+                    reader.problem(
+                        src,
+                        src.line(*path),
+                        f"button label '{key}' is over {MAX_BUTTON_LABEL} characters in {code}",
+                    )
+
+    intent_names = set(intents.intents) if intents else set()
+
+    def need_target(src: _Source, path: tuple[Any, ...], spec: ButtonSpec) -> None:
+        need_key(src, (*path, "label"), spec.label, label=True)
+        if spec.topic and spec.topic not in topics:
+            reader.problem(
+                src, src.line(*path, "topic"), f"bad button: unknown topic '{spec.topic}'"
+            )
+        if spec.intent and intents and spec.intent not in intent_names:
+            reader.problem(
+                src, src.line(*path, "intent"), f"bad button: unknown intent '{spec.intent}'"
+            )
+        if len(payload_for(spec).encode()) > MAX_PAYLOAD_BYTES:
+            reader.problem(
+                src, src.line(*path), f"bad button: payload over {MAX_PAYLOAD_BYTES} bytes"
+            )
+
+    for key in REQUIRED_KEYS:
+        if key not in known_keys:
+            reader.problem(default_src, 1, f"missing required message '{key}'")
+
+    if menu and menu_src:
+        need_key(menu_src, ("text",), menu.text)
+        for i, item in enumerate(menu.items):
+            need_target(menu_src, ("items", i), item)
+
+    for src, topic in topics.values():
+        need_key(src, ("title",), topic.title, label=True)
+        for i, card in enumerate(topic.cards):
+            need_key(src, ("cards", i, "text"), card.text)
+            for j, button in enumerate(card.buttons):
+                need_target(src, ("cards", i, "buttons", j), button)
+
+    if intents and intents_src:
+        for name, spec in intents.intents.items():
+            if spec.reply:
+                need_key(intents_src, ("intents", name, "reply"), spec.reply)
+            if spec.topic and spec.topic not in topics:
+                reader.problem(
+                    intents_src,
+                    intents_src.line("intents", name, "topic"),
+                    f"unknown topic '{spec.topic}'",
+                )
+            for j, button in enumerate(spec.buttons):
+                need_target(intents_src, ("intents", name, "buttons", j), button)
+            for code in spec.keywords:
+                if code not in codes:
+                    reader.problem(
+                        intents_src,
+                        intents_src.line("intents", name, "keywords", code),
+                        f"keywords for undeclared language '{code}'",
+                    )
+            need_key(intents_src, ("intents", name), f"intent_label.{name}", label=True)
+
+    if menu is None or intents is None or reader.problems:
+        return None
+    return Catalog(
+        default_language=default,
+        languages={lang.code: lang for lang in languages.languages},
+        messages={code: parsed.messages for code, (_src, parsed) in message_sources.items()},
+        statuses={code: parsed.status for code, (_src, parsed) in message_sources.items()},
+        menu=menu,
+        topics={topic_id: topic for topic_id, (_src, topic) in topics.items()},
+        intents=intents.intents,
+        version=reader.digest.hexdigest()[:16],
+    )

@@ -1,0 +1,408 @@
+"""The per-user state machine.
+
+One call of :meth:`Engine.handle` is one step: understand the event (NLU is
+asked before the database transaction opens, so a slow server never holds a
+lock), then in one transaction de-duplicate it, load the user and their
+conversation, decide, and save. The decision itself only reads content and
+the loaded state, so it is the same on every channel.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.content.catalog import Catalog, payload_for
+from bot.content.models import Action, ButtonSpec, IntentSpec, Target
+from bot.dialogue.types import Button, Inbound, Meta, Outcome, Reply, State
+from bot.nlu.keywords import EMERGENCY_INTENT
+from bot.nlu.normalise import fold
+from bot.nlu.service import NluService
+from bot.nlu.types import RASA_FALLBACK_INTENT, NluResult
+from bot.store import repositories as repo
+from bot.store.db import Database
+from bot.store.models import utcnow
+from bot.store.repositories import ConversationState, UserRecord
+
+logger = logging.getLogger(__name__)
+
+#: Deep-link payloads Telegram allows: t.me/<bot>?start=<payload>.
+START_PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+#: Intents that answer the consent question when typed instead of tapped.
+AFFIRM, DENY = "affirm", "deny"
+
+ONBOARDING = (State.NEW, State.CHOOSING_LANGUAGE, State.CONSENT)
+
+
+def pseudonym(user_id: int) -> str:
+    """How a user appears in logs: an internal number, never a Telegram id or name."""
+    return f"u{user_id}"
+
+
+@dataclass
+class Turn:
+    """The mutable working set of one step."""
+
+    catalog: Catalog
+    user: UserRecord
+    conversation: ConversationState
+    user_changes: dict[str, Any] = field(default_factory=dict)
+    replies: list[Reply] = field(default_factory=list)
+    served: list[tuple[str, str, bool]] = field(default_factory=list)
+    meta: Meta = field(default_factory=Meta)
+
+    @property
+    def language(self) -> str:
+        chosen = self.user_changes.get("language", self.user.language)
+        return chosen if self.catalog.has_language(chosen) else self.catalog.default_language
+
+    @property
+    def consent(self) -> bool | None:
+        value: bool | None = self.user_changes.get("consent", self.user.consent)
+        return value
+
+    def t(self, key: str) -> str:
+        return self.catalog.text(key, self.language).text
+
+    def shown(self, key: str) -> str:
+        """The text of a message the user reads (not a button label), recorded for analytics."""
+        resolved = self.catalog.text(key, self.language)
+        self.served.append((key, resolved.language, resolved.fell_back))
+        return resolved.text
+
+    def button(self, spec: ButtonSpec) -> Button:
+        return Button(self.t(spec.label), payload_for(spec))
+
+    def say(self, key: str, buttons: tuple[Button, ...] | list[Button] = ()) -> None:
+        self.replies.append(Reply(self.shown(key), tuple(buttons)))
+
+    def go(self, state: State, topic: str | None = None, card: int = 0) -> None:
+        self.conversation.state = state.value
+        self.conversation.topic = topic
+        self.conversation.card = card
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        content: Callable[[], Catalog],
+        nlu: NluService,
+        confidence_threshold: float = 0.5,
+    ) -> None:
+        self.database = database
+        self._content = content
+        self.nlu = nlu
+        self.confidence_threshold = confidence_threshold
+
+    def catalog(self) -> Catalog:
+        """The content version in use now."""
+        return self._content()
+
+    async def preset_language(self, *, channel: str, user_id: str, language: str) -> None:
+        """Set a user's language before they talk (console ``--lang``, tests)."""
+        if not self.catalog().has_language(language):
+            raise ValueError(f"unknown language '{language}'")
+        async with self.database.transaction() as session:
+            user, _ = await repo.get_or_create_user(session, channel=channel, external_id=user_id)
+            await repo.update_user(session, user_id=user.id, language=language)
+
+    async def handle(self, inbound: Inbound) -> Outcome:
+        catalog = self._content()
+        understood: NluResult | None = None
+        if inbound.text is not None and inbound.text.strip():
+            understood = await self.nlu.parse(inbound.text.strip())
+
+        async with self.database.transaction() as session:
+            if inbound.update_id is not None and not await repo.mark_update_processed(
+                session, channel=inbound.channel, update_id=inbound.update_id
+            ):
+                logger.info("Update %s already handled; not answering twice", inbound.update_id)
+                return Outcome(
+                    replies=[], meta=Meta(content_version=catalog.version), duplicate=True
+                )
+            user, created = await repo.get_or_create_user(
+                session, channel=inbound.channel, external_id=inbound.user_id
+            )
+            conversation = await repo.load_conversation(session, user_id=user.id)
+            turn = Turn(catalog, user, conversation or ConversationState(State.NEW.value))
+            if created:
+                logger.info("New user %s", pseudonym(user.id))
+
+            self._step(turn, inbound, understood)
+
+            turn.user_changes["last_seen_at"] = utcnow()
+            await repo.update_user(session, user_id=user.id, **turn.user_changes)
+            await repo.save_conversation(session, user_id=user.id, conversation=turn.conversation)
+            await self._record(session, turn, inbound, understood)
+
+        meta = turn.meta
+        meta.language = turn.language
+        meta.state = turn.conversation.state
+        meta.topic = turn.conversation.topic
+        meta.content_version = catalog.version
+        if understood is not None:
+            meta.intent = understood.intent
+            meta.confidence = round(understood.confidence, 4)
+            meta.nlu_source = understood.source.value
+        logger.info(
+            "Step %s: state=%s intent=%s replies=%d",
+            pseudonym(user.id),
+            meta.state,
+            meta.intent,
+            len(turn.replies),
+        )
+        return Outcome(replies=turn.replies, meta=meta)
+
+    # -- deciding ---------------------------------------------------------------------------
+
+    def _step(self, turn: Turn, inbound: Inbound, understood: NluResult | None) -> None:
+        if inbound.command is not None:
+            self._command(turn, inbound.command.lower(), inbound.args.strip())
+        elif inbound.button is not None:
+            self._button(turn, inbound.button)
+        elif understood is not None:
+            self._text(turn, understood)
+        elif inbound.text is not None:
+            self._clarify(turn)
+        elif inbound.voice:
+            self._with_menu(turn, "fallback.voice")
+        elif inbound.location is not None:
+            self._with_menu(turn, "fallback.location")
+        else:
+            self._with_menu(turn, "fallback.media")
+
+    def _command(self, turn: Turn, command: str, args: str) -> None:
+        if command == "start":
+            if args and START_PAYLOAD.match(args) and not turn.user.acquisition_source:
+                # First touch wins: the link that brought the person in is kept.
+                turn.user_changes["acquisition_source"] = args
+            self._start(turn)
+        elif command == "menu":
+            self._menu(turn)
+        elif command == "help":
+            self._with_menu(turn, "help.text")
+        elif command == "language":
+            self._choose_language(turn, onboarding=False)
+        elif command == "stop":
+            self._action(turn, Action.UNSUBSCRIBE)
+        else:
+            self._clarify(turn)
+
+    def _button(self, turn: Turn, payload: str) -> None:
+        kind, _, value = payload.partition(":")
+        catalog = turn.catalog
+        if kind == "lang" and catalog.has_language(value):
+            self._set_language(turn, value)
+        elif kind == "consent" and value in ("yes", "no"):
+            self._set_consent(turn, value == "yes")
+        elif kind == "topic" and value in catalog.topics:
+            self._card(turn, value, 0)
+        elif kind == "card":
+            topic, _, index = value.rpartition(":")
+            if (
+                topic in catalog.topics
+                and index.isdigit()
+                and int(index) < len(catalog.topics[topic].cards)
+            ):
+                self._card(turn, topic, int(index))
+            else:
+                self._stale(turn)
+        elif kind == "intent" and value in catalog.intents:
+            turn.meta.intent = value
+            self._intent(turn, value)
+        elif kind == "action" and value in Action.__members__.values():
+            self._action(turn, Action(value))
+        else:
+            self._stale(turn)
+
+    def _text(self, turn: Turn, understood: NluResult) -> None:
+        intent = understood.intent
+        if intent == EMERGENCY_INTENT and EMERGENCY_INTENT in turn.catalog.intents:
+            # Emergency contacts come first, whatever the state or confidence.
+            self._intent(turn, EMERGENCY_INTENT)
+            self._remind_onboarding(turn)
+            return
+        state = State(turn.conversation.state)
+        if state is State.CHOOSING_LANGUAGE and self._language_named(turn, understood.text):
+            return
+        if state is State.CONSENT and intent in (AFFIRM, DENY) and self._confident(understood):
+            self._set_consent(turn, intent == AFFIRM)
+            return
+        if (
+            intent is None
+            or intent == RASA_FALLBACK_INTENT
+            or intent not in turn.catalog.intents
+            or not self._confident(understood)
+        ):
+            self._clarify(turn)
+        else:
+            self._intent(turn, intent)
+        self._remind_onboarding(turn)
+
+    def _confident(self, understood: NluResult) -> bool:
+        return understood.confidence >= self.confidence_threshold
+
+    # -- onboarding -------------------------------------------------------------------------
+
+    def _start(self, turn: Turn) -> None:
+        turn.go(State.CHOOSING_LANGUAGE)
+        turn.say("onboarding.welcome", self._language_buttons(turn))
+
+    def _language_buttons(self, turn: Turn) -> list[Button]:
+        return [Button(lang.name, f"lang:{code}") for code, lang in turn.catalog.languages.items()]
+
+    def _choose_language(self, turn: Turn, *, onboarding: bool) -> None:
+        if onboarding:
+            turn.go(State.CHOOSING_LANGUAGE)
+        turn.say("language.choose", self._language_buttons(turn))
+
+    def _language_named(self, turn: Turn, text: str) -> bool:
+        folded = fold(text)
+        for code, lang in turn.catalog.languages.items():
+            if folded in (code, fold(lang.name)):
+                self._set_language(turn, code)
+                return True
+        return False
+
+    def _set_language(self, turn: Turn, code: str) -> None:
+        turn.user_changes["language"] = code
+        if turn.consent is None:
+            turn.go(State.CONSENT)
+            turn.say(
+                "onboarding.consent",
+                [
+                    Button(turn.t("onboarding.consent_yes"), "consent:yes"),
+                    Button(turn.t("onboarding.consent_no"), "consent:no"),
+                ],
+            )
+        else:
+            turn.say("language.changed")
+            self._menu(turn)
+
+    def _set_consent(self, turn: Turn, given: bool) -> None:
+        turn.user_changes["consent"] = given
+        turn.user_changes["consent_at"] = utcnow()
+        turn.say("onboarding.consent_thanks" if given else "onboarding.consent_declined")
+        if turn.user_changes.get("language", turn.user.language) is None:
+            self._choose_language(turn, onboarding=True)
+        else:
+            self._menu(turn)
+
+    def _remind_onboarding(self, turn: Turn) -> None:
+        """After answering a question mid-onboarding, ask again what is still missing."""
+        state = State(turn.conversation.state)
+        if state in (State.NEW, State.CHOOSING_LANGUAGE):
+            self._choose_language(turn, onboarding=True)
+        elif state is State.CONSENT and turn.consent is None:
+            turn.say(
+                "onboarding.consent",
+                [
+                    Button(turn.t("onboarding.consent_yes"), "consent:yes"),
+                    Button(turn.t("onboarding.consent_no"), "consent:no"),
+                ],
+            )
+
+    # -- menu, topics, intents --------------------------------------------------------------
+
+    def _menu_buttons(self, turn: Turn) -> list[Button]:
+        return [turn.button(item) for item in turn.catalog.menu.items]
+
+    def _menu(self, turn: Turn) -> None:
+        if State(turn.conversation.state) not in ONBOARDING or turn.consent is not None:
+            turn.go(State.MENU)
+        turn.say(turn.catalog.menu.text, self._menu_buttons(turn))
+
+    def _menu_button(self, turn: Turn) -> Button:
+        return Button(turn.t("nav.menu"), payload_for(Target(action=Action.SHOW_MENU)))
+
+    def _with_menu(self, turn: Turn, key: str) -> None:
+        turn.say(key, [self._menu_button(turn)])
+
+    def _card(self, turn: Turn, topic_id: str, index: int) -> None:
+        topic = turn.catalog.topics[topic_id]
+        card = topic.cards[index]
+        buttons = [turn.button(spec) for spec in card.buttons]
+        if index > 0:
+            buttons.append(Button(turn.t("nav.back"), f"card:{topic_id}:{index - 1}"))
+        last = index == len(topic.cards) - 1
+        if not last:
+            buttons.append(Button(turn.t("nav.next"), f"card:{topic_id}:{index + 1}"))
+        buttons.append(self._menu_button(turn))
+        text = turn.shown(card.text)
+        if last:
+            text = f"{text}\n\n{turn.shown('topic.end')}"
+        turn.replies.append(Reply(text, tuple(buttons)))
+        turn.go(State.TOPIC, topic_id, index)
+        turn.meta.topic = topic_id
+
+    def _intent(self, turn: Turn, name: str) -> None:
+        spec: IntentSpec = turn.catalog.intents[name]
+        if spec.topic is not None:
+            self._card(turn, spec.topic, 0)
+        elif spec.action is not None:
+            self._action(turn, spec.action)
+        elif spec.reply is not None:
+            buttons = [turn.button(b) for b in spec.buttons]
+            buttons.append(self._menu_button(turn))
+            turn.say(spec.reply, buttons)
+
+    def _action(self, turn: Turn, action: Action) -> None:
+        if action is Action.SHOW_MENU:
+            self._menu(turn)
+        elif action is Action.CHANGE_LANGUAGE:
+            self._choose_language(turn, onboarding=False)
+        elif action is Action.UNSUBSCRIBE:
+            turn.user_changes["subscribed"] = False
+            turn.say("unsubscribe.done")
+        elif action is Action.RESTART:
+            self._start(turn)
+
+    def _clarify(self, turn: Turn) -> None:
+        turn.say("clarify.prompt", self._menu_buttons(turn))
+
+    def _stale(self, turn: Turn) -> None:
+        turn.say("fallback.stale_button", self._menu_buttons(turn))
+
+    # -- analytics --------------------------------------------------------------------------
+
+    async def _record(
+        self, session: AsyncSession, turn: Turn, inbound: Inbound, understood: NluResult | None
+    ) -> None:
+        # Without consent, events stay countable but are not linked to the person.
+        user_id = turn.user.id if turn.consent else None
+        kind = (
+            "command"
+            if inbound.command is not None
+            else "button"
+            if inbound.button
+            else "text"
+            if understood is not None
+            else "other"
+        )
+        data: dict[str, Any] = {"content_version": turn.catalog.version}
+        if understood is not None:
+            data.update(
+                intent=understood.intent,
+                confidence=round(understood.confidence, 4),
+                nlu=understood.source.value,
+            )
+        await repo.record_event(
+            session, kind="inbound", name=kind, user_id=user_id, language=turn.language, data=data
+        )
+        for key, language, fell_back in turn.served:
+            await repo.record_event(
+                session,
+                kind="served",
+                name=key,
+                user_id=user_id,
+                language=language,
+                data={"fallback": fell_back, "content_version": turn.catalog.version},
+            )

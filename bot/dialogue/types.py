@@ -1,0 +1,90 @@
+"""What goes in and out of the engine."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class State(StrEnum):
+    NEW = "new"
+    CHOOSING_LANGUAGE = "choosing_language"
+    CONSENT = "consent"
+    MENU = "menu"
+    TOPIC = "topic"
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One thing a user did. Exactly one of text, button, command, voice, location, media."""
+
+    user_id: str
+    channel: str = "console"
+    text: str | None = None
+    button: str | None = None
+    command: str | None = None
+    args: str = ""
+    voice: bool = False
+    location: tuple[float, float] | None = None
+    media: bool = False
+    #: The channel's delivery id (Telegram update_id) for idempotency; None when unknown.
+    update_id: int | None = None
+    #: The channel's hint of the user's interface language (Telegram language_code).
+    locale: str | None = None
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class Media:
+    kind: str  # voice | audio | image
+    path: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    buttons: tuple[Button, ...] = ()
+    media: Media | None = None
+
+
+@dataclass
+class Meta:
+    intent: str | None = None
+    confidence: float | None = None
+    language: str | None = None
+    state: str | None = None
+    topic: str | None = None
+    services: list[str] = field(default_factory=list)
+    content_version: str | None = None
+    nlu_source: str | None = None
+
+
+@dataclass
+class Outcome:
+    replies: list[Reply]
+    meta: Meta
+    #: True when the inbound event was a redelivery already answered.
+    duplicate: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        meta = asdict(self.meta)
+        return {
+            "replies": [
+                {
+                    "text": r.text,
+                    "buttons": [{"label": b.label, "payload": b.payload} for b in r.buttons],
+                    "media": asdict(r.media) if r.media else None,
+                }
+                for r in self.replies
+            ],
+            "meta": {
+                k: meta[k]
+                for k in ("intent", "confidence", "language", "state", "topic", "services")
+            },
+        }

@@ -1,0 +1,54 @@
+"""Keyword triggers from content: the NLU of last resort, and the emergency tripwire."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bot.nlu.normalise import tokens
+from bot.nlu.types import NluResult, NluSource
+
+#: Confidence reported for a keyword hit: sure enough to act, below a confident model.
+KEYWORD_CONFIDENCE = 0.9
+EMERGENCY_INTENT = "emergency"
+
+
+def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
+    n = len(needle)
+    return any(haystack[i : i + n] == needle for i in range(len(haystack) - n + 1))
+
+
+class KeywordMatcher:
+    """Matches whole words or whole phrases after folding (see :mod:`bot.nlu.normalise`)."""
+
+    def __init__(self, triggers: Iterable[tuple[str, str, str]]) -> None:
+        self._phrases: list[tuple[str, tuple[str, ...]]] = []
+        for intent, _language, phrase in triggers:
+            folded = tokens(phrase)
+            if folded:
+                self._phrases.append((intent, folded))
+
+    def match(self, text: str) -> NluResult:
+        words = tokens(text)
+        best: dict[str, int] = {}
+        for intent, phrase in self._phrases:
+            if _contains(words, phrase):
+                best[intent] = max(best.get(intent, 0), len(phrase))
+        if not best:
+            return NluResult.nothing(text)
+        # An emergency word always wins; otherwise the longest (most specific) phrase.
+        ranked = sorted(best, key=lambda i: (i != EMERGENCY_INTENT, -best[i], i))
+        ranking = tuple((intent, KEYWORD_CONFIDENCE) for intent in ranked)
+        return NluResult(
+            text=text,
+            intent=ranked[0],
+            confidence=KEYWORD_CONFIDENCE,
+            source=NluSource.KEYWORDS,
+            ranking=ranking,
+        )
+
+    def is_emergency(self, text: str) -> bool:
+        words = tokens(text)
+        return any(
+            intent == EMERGENCY_INTENT and _contains(words, phrase)
+            for intent, phrase in self._phrases
+        )

@@ -1,0 +1,136 @@
+"""Async client of a Rasa server (`rasa run --enable-api`), with a circuit breaker."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from bot.nlu.types import Entity, NluResult, NluSource, NluUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+class CircuitBreaker:
+    """Stop calling a server that keeps failing; try again after a cool-down.
+
+    Closed: calls go through. After ``threshold`` consecutive failures it opens
+    for ``cooldown`` seconds and calls fail at once; then one trial call is let
+    through (half-open): success closes it, failure opens it again.
+    """
+
+    def __init__(
+        self,
+        threshold: int = 3,
+        cooldown: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.threshold = threshold
+        self.cooldown = cooldown
+        self._clock = clock
+        self._failures = 0
+        self._open_until: float | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._open_until is not None and self._clock() < self._open_until
+
+    def allow(self) -> bool:
+        return not self.is_open
+
+    def success(self) -> None:
+        if self._open_until is not None:
+            logger.info("NLU server answers again; circuit closed")
+        self._failures = 0
+        self._open_until = None
+
+    def failure(self) -> None:
+        self._failures += 1
+        half_open = self._open_until is not None
+        if half_open or self._failures >= self.threshold:
+            if not half_open:
+                logger.warning(
+                    "NLU server failed %d times; circuit open for %.0fs",
+                    self._failures,
+                    self.cooldown,
+                )
+            self._open_until = self._clock() + self.cooldown
+
+
+class RasaClient:
+    """``POST /model/parse`` with a token and a timeout; raises :class:`NluUnavailable`."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None,
+        *,
+        timeout: float = 2.0,
+        breaker: CircuitBreaker | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self._params = {"token": token} if token else {}
+        self.breaker = breaker or CircuitBreaker()
+        self._http = httpx.AsyncClient(
+            base_url=self.url, timeout=httpx.Timeout(timeout), transport=transport
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def status(self) -> dict[str, Any]:
+        """The server's ``/status`` (which model is loaded)."""
+        try:
+            response = await self._http.get("/status", params=self._params)
+            response.raise_for_status()
+            body: dict[str, Any] = response.json()
+            return body
+        except (httpx.HTTPError, ValueError) as exc:
+            raise NluUnavailable(f"Rasa status failed: {exc!r}") from exc
+
+    async def parse(self, text: str) -> NluResult:
+        if not self.breaker.allow():
+            raise NluUnavailable("circuit open: Rasa failed recently")
+        try:
+            response = await self._http.post(
+                "/model/parse", json={"text": text}, params=self._params
+            )
+            response.raise_for_status()
+            body = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            self.breaker.failure()
+            raise NluUnavailable(f"Rasa parse failed: {exc!r}") from exc
+        self.breaker.success()
+        return parse_rasa_response(text, body)
+
+
+def parse_rasa_response(text: str, body: dict[str, Any]) -> NluResult:
+    intent = body.get("intent") or {}
+    ranking = tuple(
+        (str(item.get("name")), float(item.get("confidence") or 0.0))
+        for item in body.get("intent_ranking") or []
+        if item.get("name")
+    )
+    entities = tuple(
+        Entity(
+            entity=str(item.get("entity")),
+            value=str(item.get("value")),
+            start=item.get("start"),
+            end=item.get("end"),
+        )
+        for item in body.get("entities") or []
+        if item.get("entity") and item.get("value") is not None
+    )
+    return NluResult(
+        text=text,
+        intent=intent.get("name"),
+        confidence=float(intent.get("confidence") or 0.0),
+        source=NluSource.RASA,
+        ranking=ranking,
+        entities=entities,
+        raw=body,
+    )

@@ -1,0 +1,9 @@
+"""Persistence: SQLAlchemy 2 models, repositories and Alembic migrations.
+
+Nothing outside this package writes SQL. Repositories take an ``AsyncSession``
+and return plain dataclasses, never ORM rows.
+"""
+
+from bot.store.db import Database, upgrade_database
+
+__all__ = ["Database", "upgrade_database"]

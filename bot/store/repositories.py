@@ -1,0 +1,156 @@
+"""Queries, and only queries. Each function takes the caller's session and returns plain data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.store.models import Conversation, Event, ProcessedUpdate, User, utcnow
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    id: int
+    channel: str
+    external_id: str
+    language: str | None
+    consent: bool | None
+    consent_at: datetime | None
+    region: str | None
+    acquisition_source: str | None
+    subscribed: bool
+    created_at: datetime
+    last_seen_at: datetime
+
+
+@dataclass
+class ConversationState:
+    state: str
+    topic: str | None = None
+    card: int = 0
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def _user_record(row: User) -> UserRecord:
+    return UserRecord(
+        id=row.id,
+        channel=row.channel,
+        external_id=row.external_id,
+        language=row.language,
+        consent=row.consent,
+        consent_at=row.consent_at,
+        region=row.region,
+        acquisition_source=row.acquisition_source,
+        subscribed=row.subscribed,
+        created_at=row.created_at,
+        last_seen_at=row.last_seen_at,
+    )
+
+
+async def get_user(session: AsyncSession, *, channel: str, external_id: str) -> UserRecord | None:
+    row = await session.scalar(
+        select(User).where(User.channel == channel, User.external_id == external_id)
+    )
+    return _user_record(row) if row else None
+
+
+async def get_or_create_user(
+    session: AsyncSession, *, channel: str, external_id: str
+) -> tuple[UserRecord, bool]:
+    """The user, created on first contact; safe when two replicas race on the same user."""
+    existing = await get_user(session, channel=channel, external_id=external_id)
+    if existing is not None:
+        return existing, False
+    try:
+        async with session.begin_nested():
+            row = User(channel=channel, external_id=external_id)
+            session.add(row)
+            await session.flush()
+            return _user_record(row), True
+    except IntegrityError:
+        raced = await get_user(session, channel=channel, external_id=external_id)
+        assert raced is not None
+        return raced, False
+
+
+_USER_FIELDS = frozenset(
+    {
+        "language",
+        "consent",
+        "consent_at",
+        "region",
+        "acquisition_source",
+        "subscribed",
+        "last_seen_at",
+    }
+)
+
+
+async def update_user(session: AsyncSession, *, user_id: int, **values: Any) -> None:
+    unknown = set(values) - _USER_FIELDS
+    if unknown:
+        raise ValueError(f"not updatable user fields: {sorted(unknown)}")
+    if values:
+        await session.execute(update(User).where(User.id == user_id).values(**values))
+
+
+async def load_conversation(session: AsyncSession, *, user_id: int) -> ConversationState | None:
+    # FOR UPDATE on PostgreSQL serialises two updates of the same user across replicas.
+    row = await session.scalar(
+        select(Conversation).where(Conversation.user_id == user_id).with_for_update()
+    )
+    if row is None:
+        return None
+    return ConversationState(state=row.state, topic=row.topic, card=row.card, data=dict(row.data))
+
+
+async def save_conversation(
+    session: AsyncSession, *, user_id: int, conversation: ConversationState
+) -> None:
+    row = await session.get(Conversation, user_id)
+    if row is None:
+        row = Conversation(user_id=user_id, state=conversation.state)
+        session.add(row)
+    row.state = conversation.state
+    row.topic = conversation.topic
+    row.card = conversation.card
+    row.data = dict(conversation.data)
+    row.updated_at = utcnow()
+    await session.flush()
+
+
+async def mark_update_processed(session: AsyncSession, *, channel: str, update_id: int) -> bool:
+    """Record ``update_id``; False when it was already recorded (a redelivery)."""
+    values = {"channel": channel, "update_id": update_id, "processed_at": utcnow()}
+    dialect = session.get_bind().dialect.name
+    insert_: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect, insert)
+    stmt = insert_(ProcessedUpdate).values(**values)
+    if dialect in ("postgresql", "sqlite"):
+        stmt = stmt.on_conflict_do_nothing()
+    inserted = await session.scalar(stmt.returning(ProcessedUpdate.update_id))
+    return inserted is not None
+
+
+async def record_event(
+    session: AsyncSession,
+    *,
+    kind: str,
+    name: str | None = None,
+    user_id: int | None = None,
+    language: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    session.add(Event(kind=kind, name=name, user_id=user_id, language=language, data=data or {}))
+
+
+async def count_events(session: AsyncSession, *, kind: str, name: str | None = None) -> int:
+    query = select(func.count()).select_from(Event).where(Event.kind == kind)
+    if name is not None:
+        query = query.where(Event.name == name)
+    return int(await session.scalar(query) or 0)

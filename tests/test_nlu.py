@@ -1,0 +1,169 @@
+"""Keyword fallback, the Rasa client against a stub server on loopback, and the breaker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from bot.content.catalog import Catalog
+from bot.nlu.keywords import KeywordMatcher
+from bot.nlu.normalise import fold
+from bot.nlu.rasa import CircuitBreaker, RasaClient
+from bot.nlu.service import NluService
+from bot.nlu.types import NluSource, NluUnavailable
+
+
+def test_fold_maps_bambara_letters_and_french_accents() -> None:
+    assert fold("N bɛ  Bamakɔ, ɲɔgɔn!") == "n be bamako nyogon"
+    assert fold("Sécurité à l'école") == "securite a l ecole"
+    assert fold("n b'a fɛ") == fold("n b a fe")
+
+
+def test_keyword_matcher_whole_words_and_emergency_priority() -> None:
+    matcher = KeywordMatcher([
+        ("greet", "fr", "salut"),
+        ("risks_libya", "fr", "libye"),
+        ("emergency", "fr", "au secours"),
+        ("emergency", "bm", "n dɛmɛ"),
+    ])
+    assert matcher.match("Salut toi").intent == "greet"
+    assert matcher.match("salutations").intent is None  # whole words only
+    both = matcher.match("salut, au secours on est en libye")
+    assert both.intent == "emergency" and both.source is NluSource.KEYWORDS
+    assert matcher.match("n deme!").intent == "emergency"  # typed without ɛ
+    assert matcher.is_emergency("N DƐMƐ") and not matcher.is_emergency("salut")
+
+
+def test_content_keywords_trigger_their_own_intent(catalog: Catalog) -> None:
+    matcher = KeywordMatcher(catalog.keywords())
+    wrong = []
+    for intent, language, phrase in catalog.keywords():
+        got = matcher.match(phrase).intent
+        if got != intent and got != "emergency":
+            wrong.append((intent, language, phrase, got))
+    assert wrong == []
+
+
+class RasaStub:
+    """A loopback HTTP server speaking Rasa's /model/parse and /status."""
+
+    def __init__(self) -> None:
+        self.token = "s3cret"
+        self.delay = 0.0
+        self.status = 200
+        self.requests: list[dict[str, Any]] = []
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def parse(self, request: web.Request) -> web.Response:
+        if request.query.get("token") != self.token:
+            return web.json_response({"message": "unauthorized"}, status=401)
+        body = await request.json()
+        self.requests.append(body)
+        await asyncio.sleep(self.delay)
+        if self.status != 200:
+            return web.json_response({"error": "boom"}, status=self.status)
+        return web.json_response({
+            "text": body["text"],
+            "intent": {"name": "risks_libya", "confidence": 0.91},
+            "entities": [{"entity": "country", "value": "libya", "start": 0, "end": 4}],
+            "intent_ranking": [{"name": "risks_libya", "confidence": 0.91},
+                               {"name": "risks_sea", "confidence": 0.05}],
+        })
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/model/parse", self.parse)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+@pytest.fixture
+async def rasa_stub() -> AsyncIterator[RasaStub]:
+    stub = RasaStub()
+    await stub.start()
+    yield stub
+    await stub.stop()
+
+
+async def test_client_sends_token_and_parses_the_answer(rasa_stub: RasaStub) -> None:
+    client = RasaClient(rasa_stub.url, rasa_stub.token, timeout=2)
+    result = await client.parse("Libi kɔnɔ")
+    await client.aclose()
+    assert rasa_stub.requests == [{"text": "Libi kɔnɔ"}]
+    assert (result.intent, result.confidence, result.source) == ("risks_libya", 0.91,
+                                                                 NluSource.RASA)
+    assert result.ranking[1] == ("risks_sea", 0.05)
+    assert result.entities[0].entity == "country" and result.entities[0].value == "libya"
+    assert json.loads(json.dumps(result.as_json()))["intent"] == "risks_libya"
+
+
+async def test_wrong_token_timeout_and_server_error_are_unavailable(rasa_stub: RasaStub) -> None:
+    wrong = RasaClient(rasa_stub.url, "nope", timeout=2)
+    with pytest.raises(NluUnavailable):
+        await wrong.parse("x")
+    await wrong.aclose()
+    rasa_stub.delay = 0.5
+    slow = RasaClient(rasa_stub.url, rasa_stub.token, timeout=0.1)
+    with pytest.raises(NluUnavailable):
+        await slow.parse("x")
+    await slow.aclose()
+    rasa_stub.delay, rasa_stub.status = 0.0, 500
+    failing = RasaClient(rasa_stub.url, rasa_stub.token)
+    with pytest.raises(NluUnavailable):
+        await failing.parse("x")
+    await failing.aclose()
+
+
+async def test_breaker_stops_calling_a_dead_server_then_retries(rasa_stub: RasaStub) -> None:
+    now = [0.0]
+    breaker = CircuitBreaker(threshold=2, cooldown=30, clock=lambda: now[0])
+    rasa_stub.status = 503
+    client = RasaClient(rasa_stub.url, rasa_stub.token, breaker=breaker)
+    for _ in range(2):
+        with pytest.raises(NluUnavailable):
+            await client.parse("x")
+    assert breaker.is_open
+    calls = len(rasa_stub.requests)
+    with pytest.raises(NluUnavailable, match="circuit open"):
+        await client.parse("x")
+    assert len(rasa_stub.requests) == calls  # not called while open
+    now[0] = 31.0
+    rasa_stub.status = 200
+    assert (await client.parse("x")).intent == "risks_libya"  # half-open trial succeeds
+    assert not breaker.is_open
+    await client.aclose()
+
+
+async def test_service_uses_keywords_when_rasa_is_unreachable(catalog: Catalog) -> None:
+    matcher = KeywordMatcher(catalog.keywords())
+    # Port 9 on loopback: nothing listens, the connection is refused at once.
+    service = NluService(RasaClient("http://127.0.0.1:9", "t", timeout=0.5), lambda: matcher)
+    phrase = catalog.intents["greet"].keywords["fr"][0]
+    result = await service.parse(phrase)
+    await service.aclose()
+    assert result.intent == "greet" and result.source is NluSource.KEYWORDS
+
+
+async def test_service_prefers_an_emergency_keyword_over_the_model(
+    rasa_stub: RasaStub, catalog: Catalog
+) -> None:
+    matcher = KeywordMatcher(catalog.keywords())
+    service = NluService(RasaClient(rasa_stub.url, rasa_stub.token), lambda: matcher)
+    phrase = catalog.intents["emergency"].keywords["bm"][0]
+    result = await service.parse(phrase)
+    await service.aclose()
+    assert result.intent == "emergency"
