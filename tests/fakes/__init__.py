@@ -1,0 +1,1 @@
+"""Test doubles for the services Kunnafoni talks to (a fake Telegram Bot API server, ...)."""

@@ -1,0 +1,1948 @@
+"""A fake Telegram Bot API server for tests.
+
+:class:`FakeBotApi` is an aiohttp server bound to 127.0.0.1 on a free port.  python-telegram-bot's
+real ``Bot`` and ``Application`` talk to it through their ``base_url``/``base_file_url`` exactly as
+they talk to ``https://api.telegram.org``, so tests exercise the real HTTP encoding, the real
+update parsing and the real error handling of the library.
+
+Every request is checked against the machine-readable Bot API description vendored next to this
+module (``telegram_bot_api/api.json``): unknown methods, unknown parameters, missing required
+parameters, wrongly typed values and malformed JSON-serialised objects (recursively, against the
+``types`` section) are refused the way Telegram refuses them, with the same HTTP status and an
+``{"ok": false, "error_code": ..., "description": ...}`` body.  Some limits that Telegram enforces
+beyond the types are checked too (message and caption length, ``callback_data`` size, entity
+parsing for ``parse_mode``, edits of unknown or unchanged messages, ...).
+
+The fake is deliberately a little stricter than Telegram where Telegram silently ignores a
+mistake that is almost certainly a bug (an unknown parameter or an unknown field inside an
+object).  Those refusals use descriptions in Telegram's style.
+
+Refused requests are kept in :attr:`FakeBotApi.refused` and accepted ones in
+:attr:`FakeBotApi.requests`, so a test can drive a bot with the ``push_*`` helpers, wait for its
+answers with :meth:`FakeBotApi.wait_for` and finish with ``assert fake.refused == []``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import functools
+import html
+import itertools
+import json
+import logging
+import math
+import re
+import time
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+_LOG = logging.getLogger(__name__)
+
+SPEC_PATH: Final = Path(__file__).resolve().parent / "telegram_bot_api" / "api.json"
+"""The vendored Bot API description that every request is validated against."""
+
+LOOPBACK_HOST: Final = "127.0.0.1"
+MAX_UPLOAD_BYTES: Final = 50 * 1024 * 1024
+MAX_DOWNLOAD_BYTES: Final = 20 * 1024 * 1024
+
+MAX_TEXT_LENGTH: Final = 4096
+MAX_CAPTION_LENGTH: Final = 1024
+MAX_CALLBACK_DATA_BYTES: Final = 64
+MAX_CALLBACK_ANSWER_LENGTH: Final = 200
+
+_PARSE_MODES: Final = {"html": "HTML", "markdown": "Markdown", "markdownv2": "MarkdownV2"}
+_CHAT_ACTIONS: Final = frozenset(
+    {
+        "typing",
+        "upload_photo",
+        "record_video",
+        "upload_video",
+        "record_voice",
+        "upload_voice",
+        "upload_document",
+        "choose_sticker",
+        "find_location",
+        "record_video_note",
+        "upload_video_note",
+    }
+)
+# Parameters whose absence Telegram reports with a dedicated description.
+_MISSING_DESCRIPTIONS: Final = {
+    "chat_id": "Bad Request: chat_id is empty",
+    "text": "Bad Request: message text is empty",
+    "message_id": "Bad Request: message identifier is not specified",
+    "user_id": "Bad Request: invalid user_id specified",
+    "file_id": "Bad Request: invalid file_id",
+    "callback_query_id": (
+        "Bad Request: query is too old and response timeout expired or query ID is invalid"
+    ),
+}
+_INLINE_BUTTON_ACTIONS: Final = (
+    "url",
+    "callback_data",
+    "web_app",
+    "login_url",
+    "switch_inline_query",
+    "switch_inline_query_current_chat",
+    "switch_inline_query_chosen_chat",
+    "copy_text",
+    "callback_game",
+    "pay",
+)
+_REPLY_MARKUP_TYPES: Final = frozenset(
+    {"InlineKeyboardMarkup", "ReplyKeyboardMarkup", "ReplyKeyboardRemove", "ForceReply"}
+)
+# How Telegram names the object it failed to parse, when that differs from the type name.
+_PARSE_CONTEXTS: Final = {
+    "InlineKeyboardButton": "can't parse inline keyboard button",
+    "KeyboardButton": "can't parse keyboard button",
+}
+_JSON_NAMES: Final = {"reply_markup": "reply keyboard markup"}
+_DISCRIMINATOR_FIELDS: Final = ("type", "source", "status")
+_DISCRIMINATOR_RE: Final = re.compile(r"(?:must be|always) [\"“]?([a-z0-9_]+)[\"”]?")
+_COMMAND_RE: Final = re.compile(r"^/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]+)?(?=\s|$)")
+_BOT_COMMAND_NAME_RE: Final = re.compile(r"^[a-z0-9_]+$")
+_TOKEN_RE: Final = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
+_INTEGER_RE: Final = re.compile(r"^[+-]?\d+$")
+_BOOLEANS: Final = {"true": True, "1": True, "false": False, "0": False}
+
+# File kinds the fake can send: Bot API result field, file_id prefix, download folder, extension.
+_MEDIA: Final = {
+    "voice": ("AwACAgQAAxkBAAI", "voice", "oga", "audio/ogg"),
+    "audio": ("CQACAgQAAxkBAAI", "music", "mp3", "audio/mpeg"),
+    "photo": ("AgACAgQAAxkBAAI", "photos", "jpg", "image/jpeg"),
+    "document": ("BQACAgQAAxkBAAI", "documents", "bin", "application/octet-stream"),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# The Bot API description
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A method parameter or an object field, as described in ``api.json``."""
+
+    name: str
+    types: tuple[str, ...]
+    required: bool
+    description: str
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A Bot API method: its parameters and what it returns."""
+
+    name: str
+    fields: Mapping[str, FieldSpec]
+    returns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TypeSpec:
+    """A Bot API type: either an object with fields or a union of ``subtypes``."""
+
+    name: str
+    fields: Mapping[str, FieldSpec]
+    subtypes: tuple[str, ...]
+    constants: Mapping[str, str]
+    """Discriminator values (``{"type": "photo"}``) that an object of this subtype must carry."""
+
+
+@dataclass(frozen=True)
+class BotApiSpec:
+    """The parsed ``api.json``: methods looked up case-insensitively, as Telegram does."""
+
+    version: str
+    methods: Mapping[str, MethodSpec]
+    types: Mapping[str, TypeSpec]
+
+    def method(self, name: str) -> MethodSpec | None:
+        return self.methods.get(name.lower())
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> BotApiSpec:
+        methods = {
+            name.lower(): MethodSpec(
+                name=name,
+                fields=_field_specs(raw.get("fields", [])),
+                returns=tuple(raw.get("returns", [])),
+            )
+            for name, raw in document["methods"].items()
+        }
+        types: dict[str, TypeSpec] = {}
+        for name, raw in document["types"].items():
+            fields = _field_specs(raw.get("fields", []))
+            constants: dict[str, str] = {}
+            if raw.get("subtype_of"):
+                for field_name in _DISCRIMINATOR_FIELDS:
+                    spec = fields.get(field_name)
+                    match = _DISCRIMINATOR_RE.search(spec.description) if spec else None
+                    if match:
+                        constants[field_name] = match.group(1)
+                        break
+            types[name] = TypeSpec(name, fields, tuple(raw.get("subtypes", [])), constants)
+        return cls(version=str(document.get("version", "")), methods=methods, types=types)
+
+
+def _field_specs(raw_fields: Iterable[Mapping[str, Any]]) -> dict[str, FieldSpec]:
+    return {
+        raw["name"]: FieldSpec(
+            name=raw["name"],
+            types=tuple(raw["types"]),
+            required=bool(raw.get("required", False)),
+            description=str(raw.get("description", "")),
+        )
+        for raw in raw_fields
+    }
+
+
+@functools.cache
+def load_spec(path: Path = SPEC_PATH) -> BotApiSpec:
+    """Load (once) the Bot API description shipped with the fake."""
+    with path.open(encoding="utf-8") as handle:
+        return BotApiSpec.from_json(json.load(handle))
+
+
+# --------------------------------------------------------------------------------------------
+# Records kept by the fake
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    """A ``multipart/form-data`` file part of a request."""
+
+    name: str
+    filename: str | None
+    content_type: str | None
+    data: bytes
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    """An accepted request: parameters decoded (numbers, booleans, JSON objects), files apart."""
+
+    method: str
+    params: dict[str, Any]
+    files: dict[str, UploadedFile] = field(default_factory=dict)
+
+    @property
+    def chat_id(self) -> int | str | None:
+        value = self.params.get("chat_id")
+        return value if isinstance(value, int | str) else None
+
+
+@dataclass(frozen=True)
+class RefusedRequest:
+    """A request the fake answered with an error, with the raw parameters it came with."""
+
+    method: str
+    params: dict[str, str]
+    reason: str
+    error_code: int
+    description: str
+
+
+@dataclass
+class SentMessage:
+    """The current state (after edits) of a message the bot sent to a chat."""
+
+    chat_id: int | str
+    message_id: int
+    kind: str
+    """``"text"``, ``"voice"``, ``"audio"``, ``"photo"`` or ``"document"``."""
+    text: str | None = None
+    """The text as the bot sent it (markup included when a ``parse_mode`` was used)."""
+    plain_text: str | None = None
+    """The text as the user sees it, after ``parse_mode`` entities were parsed."""
+    parse_mode: str | None = None
+    caption: str | None = None
+    reply_markup: dict[str, Any] | None = None
+    file_id: str | None = None
+    edited: bool = False
+
+
+@dataclass
+class _StoredFile:
+    file_id: str
+    file_unique_id: str
+    kind: str
+    data: bytes
+    file_path: str
+    mime_type: str
+
+
+@dataclass
+class _StoredMessage:
+    payload: dict[str, Any]
+    """The Message object as the Bot API returns it."""
+    sent: SentMessage | None
+    """Set for messages sent by the bot; ``None`` for messages pushed as coming from users."""
+
+
+@dataclass(frozen=True)
+class _InjectedFailure:
+    error_code: int
+    description: str
+    retry_after: int | None
+
+
+class ApiError(Exception):
+    """A refusal: ``description`` is what Telegram says, ``reason`` explains it to a test."""
+
+    def __init__(
+        self,
+        error_code: int,
+        description: str,
+        reason: str | None = None,
+        parameters: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(description)
+        self.error_code = error_code
+        self.description = description
+        self.reason = reason or description
+        self.parameters = parameters
+
+
+def _bad_request(description: str, reason: str | None = None) -> ApiError:
+    return ApiError(400, f"Bad Request: {description}", reason)
+
+
+# --------------------------------------------------------------------------------------------
+# Entity parsing for parse_mode (HTML, MarkdownV2, Markdown)
+# --------------------------------------------------------------------------------------------
+
+
+class _EntityError(Exception):
+    pass
+
+
+_HTML_TAGS: Final = frozenset(
+    {
+        "a",
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "ins",
+        "s",
+        "strike",
+        "del",
+        "span",
+        "tg-spoiler",
+        "tg-emoji",
+        "tg-time",
+        "code",
+        "pre",
+        "blockquote",
+    }
+)
+_HTML_ENTITY_RE: Final = re.compile(r"&(lt|gt|amp|quot|#\d{1,7}|#x[0-9a-fA-F]{1,6});")
+_MDV2_RESERVED: Final = frozenset("_*[]()~`>#+-=|{}.!")
+
+
+def _byte_offset(text: str, index: int) -> int:
+    return len(text[:index].encode("utf-8"))
+
+
+def _parse_html(text: str) -> str:
+    """Return the visible text of an HTML-formatted message, refusing what Telegram refuses."""
+    visible: list[str] = []
+    open_tags: list[str] = []
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if char == "&":
+            match = _HTML_ENTITY_RE.match(text, i)
+            if match:
+                visible.append(html.unescape(match.group(0)))
+                i = match.end()
+                continue
+            visible.append(char)
+            i += 1
+            continue
+        if char != "<":
+            visible.append(char)
+            i += 1
+            continue
+        begin = i
+        end = _find_tag_end(text, i)
+        if end < 0:
+            raise _EntityError(f"Unclosed start tag at byte offset {_byte_offset(text, begin)}")
+        inner = text[i + 1 : end]
+        i = end + 1
+        if inner.startswith("/"):
+            name = inner[1:].strip().lower()
+            if not open_tags:
+                raise _EntityError(f"Unexpected end tag at byte offset {_byte_offset(text, begin)}")
+            expected = open_tags.pop()
+            if name and name != expected:
+                raise _EntityError(
+                    f"Unmatched end tag at byte offset {_byte_offset(text, begin)}, "
+                    f'expected "</{expected}>", found "</{name}>"'
+                )
+            continue
+        name_match = re.match(r"[a-zA-Z0-9-]+", inner)
+        name = name_match.group(0).lower() if name_match else ""
+        if name not in _HTML_TAGS:
+            raise _EntityError(
+                f'Unsupported start tag "{name}" at byte offset {_byte_offset(text, begin)}'
+            )
+        if name == "span" and "tg-spoiler" not in inner:
+            raise _EntityError('Tag "span" must have class "tg-spoiler"')
+        open_tags.append(name)
+    if open_tags:
+        raise _EntityError(f'Can\'t find end tag corresponding to start tag "{open_tags[-1]}"')
+    return "".join(visible)
+
+
+def _find_tag_end(text: str, start: int) -> int:
+    quote: str | None = None
+    for index in range(start + 1, len(text)):
+        char = text[index]
+        if quote:
+            if char == quote:
+                quote = None
+        elif char in "\"'":
+            quote = char
+        elif char == ">":
+            return index
+    return -1
+
+
+def _parse_markdown_v2(text: str) -> str:
+    """Return the visible text of a MarkdownV2-formatted message, refusing what Telegram does."""
+    visible: list[str] = []
+    stack: list[tuple[str, int]] = []
+
+    def toggle(entity: str, at: int) -> None:
+        if stack and stack[-1][0] == entity:
+            stack.pop()
+        else:
+            stack.append((entity, _byte_offset(text, at)))
+
+    i = 0
+    while i < len(text):
+        char = text[i]
+        top = stack[-1][0] if stack else None
+        if char == "\\" and i + 1 < len(text) and 0 < ord(text[i + 1]) <= 126:
+            visible.append(text[i + 1])
+            i += 2
+            continue
+        if top == "Pre":
+            if text.startswith("```", i):
+                stack.pop()
+                i += 3
+            else:
+                visible.append(char)
+                i += 1
+            continue
+        if top == "Code":
+            if char == "`":
+                stack.pop()
+            else:
+                visible.append(char)
+            i += 1
+            continue
+        if top in ("TextUrl", "CustomEmoji") and char == "]":
+            stack.pop()
+            i += 1
+            if i < len(text) and text[i] == "(":
+                i = _skip_markdown_url(text, i)
+            continue
+        if char not in _MDV2_RESERVED:
+            visible.append(char)
+            i += 1
+            continue
+        at_line_start = i == 0 or text[i - 1] == "\n"
+        if text.startswith("```", i):
+            stack.append(("Pre", _byte_offset(text, i)))
+            i += 3
+            line_end = text.find("\n", i)
+            if line_end >= 0 and "`" not in text[i:line_end]:
+                i = line_end + 1  # the language of the code block
+        elif char == "`":
+            stack.append(("Code", _byte_offset(text, i)))
+            i += 1
+        elif at_line_start and text.startswith("**>", i):
+            i += 3
+        elif at_line_start and char == ">":
+            i += 1
+        elif char == "*":
+            toggle("Bold", i)
+            i += 1
+        elif char == "~":
+            toggle("Strikethrough", i)
+            i += 1
+        elif text.startswith("||", i):
+            toggle("Spoiler", i)
+            i += 2
+        elif text.startswith("__", i) and top != "Italic":
+            toggle("Underline", i)
+            i += 2
+        elif char == "_":
+            toggle("Italic", i)
+            i += 1
+        elif char == "[":
+            stack.append(("TextUrl", _byte_offset(text, i)))
+            i += 1
+        elif text.startswith("![", i):
+            stack.append(("CustomEmoji", _byte_offset(text, i)))
+            i += 2
+        else:
+            raise _EntityError(
+                f"Character '{char}' is reserved and must be escaped with the preceding '\\'"
+            )
+    if stack:
+        entity, offset = stack[-1]
+        raise _EntityError(f"Can't find end of {entity} entity at byte offset {offset}")
+    return "".join(visible)
+
+
+def _skip_markdown_url(text: str, start: int) -> int:
+    i = start + 1
+    while i < len(text):
+        if text[i] == "\\" and i + 1 < len(text):
+            i += 2
+            continue
+        if text[i] == ")":
+            return i + 1
+        i += 1
+    raise _EntityError(f"Can't find end of a url at byte offset {_byte_offset(text, start)}")
+
+
+def _parse_markdown(text: str) -> str:
+    """Return the visible text of a legacy Markdown message, refusing what Telegram refuses."""
+    visible: list[str] = []
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if char == "\\" and i + 1 < len(text) and text[i + 1] in "_*`[":
+            visible.append(text[i + 1])
+            i += 2
+            continue
+        if char not in "_*`[":
+            visible.append(char)
+            i += 1
+            continue
+        delimiter = "```" if text.startswith("```", i) else ("]" if char == "[" else char)
+        opener = "```" if delimiter == "```" else char
+        end = text.find(delimiter, i + len(opener))
+        if end < 0:
+            raise _EntityError(
+                f"Can't find end of the entity starting at byte offset {_byte_offset(text, i)}"
+            )
+        visible.append(text[i + len(opener) : end])
+        i = end + len(delimiter)
+        if char == "[" and i < len(text) and text[i] == "(":
+            close = text.find(")", i)
+            i = close + 1 if close >= 0 else len(text)
+    return "".join(visible)
+
+
+def visible_text(text: str, parse_mode: str | None) -> str:
+    """The text a user sees once Telegram has parsed ``parse_mode`` markup.
+
+    Raises :class:`ApiError` with Telegram's ``can't parse entities`` description when the
+    markup is invalid.
+    """
+    if not parse_mode:
+        return text
+    mode = _PARSE_MODES.get(parse_mode.lower())
+    if mode is None:
+        raise _bad_request("unsupported parse_mode", f"parse_mode {parse_mode!r} is unknown")
+    parser = {"HTML": _parse_html, "MarkdownV2": _parse_markdown_v2, "Markdown": _parse_markdown}
+    try:
+        return parser[mode](text)
+    except _EntityError as error:
+        raise _bad_request(f"can't parse entities: {error}") from None
+
+
+def _utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+# --------------------------------------------------------------------------------------------
+# Validation of requests against the description
+# --------------------------------------------------------------------------------------------
+
+
+class _FieldError(Exception):
+    """A structural error found inside a JSON-serialised object."""
+
+    def __init__(self, detail: str, owner: str | None, path: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.owner = owner
+        self.path = path
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "Boolean"
+    if isinstance(value, int | float):
+        return "Number"
+    if isinstance(value, str):
+        return "String"
+    if isinstance(value, list):
+        return "Array"
+    if value is None:
+        return "null"
+    return "Object"
+
+
+def _expected_kind(type_expr: str) -> str:
+    if type_expr.startswith("Array of "):
+        return "Array"
+    return {"Integer": "Number", "Float": "Number", "Boolean": "Boolean", "String": "String"}.get(
+        type_expr, "Object"
+    )
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+class RequestValidator:
+    """Checks decoded request parameters against a :class:`BotApiSpec`."""
+
+    def __init__(self, spec: BotApiSpec) -> None:
+        self.spec = spec
+
+    def validate(
+        self, method: MethodSpec, raw: Mapping[str, str], files: Mapping[str, UploadedFile]
+    ) -> dict[str, Any]:
+        """Return the decoded parameters, or raise :class:`ApiError` as Telegram would."""
+        # Telegram treats an empty value as an absent one.
+        present = {name: value for name, value in raw.items() if value != ""}
+        for name in present:
+            if name not in method.fields:
+                raise _bad_request(
+                    f'unknown parameter "{name}"',
+                    f"{method.name} has no parameter {name!r} in Bot API {self.spec.version}",
+                )
+        attached: set[str] = set()
+        for spec in method.fields.values():
+            uploaded = spec.name in files and "InputFile" in spec.types
+            if spec.required and spec.name not in present and not uploaded:
+                raise ApiError(
+                    400,
+                    self._missing_description(spec),
+                    f"required parameter {spec.name!r} of {method.name} is missing",
+                )
+            if uploaded:
+                attached.add(spec.name)
+        decoded: dict[str, Any] = {}
+        for name, value in present.items():
+            decoded[name] = self._decode_parameter(method.fields[name], value, files, attached)
+        for name in files:
+            if name not in attached:
+                raise _bad_request(
+                    f'unknown parameter "{name}"',
+                    f"file part {name!r} is neither a parameter of {method.name} "
+                    "nor referenced by an attach:// URI",
+                )
+        return decoded
+
+    @staticmethod
+    def _missing_description(spec: FieldSpec) -> str:
+        if spec.name in _MISSING_DESCRIPTIONS:
+            return _MISSING_DESCRIPTIONS[spec.name]
+        if "InputFile" in spec.types:
+            return f"Bad Request: there is no {spec.name} in the request"
+        return f'Bad Request: parameter "{spec.name}" is required'
+
+    def _decode_parameter(
+        self, spec: FieldSpec, value: str, files: Mapping[str, UploadedFile], attached: set[str]
+    ) -> Any:
+        name = spec.name
+        scalar = [t for t in spec.types if t in ("Integer", "Float", "Boolean")]
+        if "String" in spec.types or "InputFile" in spec.types:
+            if value.startswith("attach://") and "InputFile" in spec.types:
+                self._attach(value, files, attached, name)
+            if "Integer" in scalar and _INTEGER_RE.match(value):
+                return int(value)
+            return value
+        for type_expr in scalar:
+            parsed = self._parse_scalar(type_expr, value)
+            if parsed is not None:
+                return parsed
+        if scalar and len(scalar) == len(spec.types):
+            kind = "Boolean" if scalar == ["Boolean"] else "Number"
+            raise _bad_request(
+                f'field "{name}" must be of type {kind}',
+                f"{name}={value!r} is not a valid {' or '.join(spec.types)}",
+            )
+        try:
+            document = json.loads(value)
+        except ValueError:
+            label = _JSON_NAMES.get(name, name.replace("_", " "))
+            raise _bad_request(
+                f"can't parse {label} JSON object", f"{name} is not valid JSON: {value!r}"
+            ) from None
+        if name == "reply_markup" and not isinstance(document, dict):
+            raise _bad_request("object expected as reply markup", f"{name} is not a JSON object")
+        try:
+            self._check_json_parameter(document, spec, files, attached)
+        except _FieldError as error:
+            raise _bad_request(
+                self._describe(name, error), f"{error.path}: {error.detail}"
+            ) from None
+        return document
+
+    def _check_json_parameter(
+        self,
+        document: Any,
+        spec: FieldSpec,
+        files: Mapping[str, UploadedFile],
+        attached: set[str],
+    ) -> None:
+        name = spec.name
+        arrays = [t.removeprefix("Array of ") for t in spec.types if t.startswith("Array of ")]
+        if len(spec.types) == 1 or len(arrays) != len(spec.types):
+            self._check_union(document, spec.types, name, name, files, attached, owner=None)
+            return
+        # "Array of A, B and C" (an album): every item is one of the item types.
+        if not isinstance(document, list):
+            raise _FieldError(f'Field "{name}" must be of type Array', None, name)
+        for index, item in enumerate(document):
+            self._check_union(
+                item, tuple(arrays), name, f"{name}[{index}]", files, attached, owner=None
+            )
+        kinds = {item.get("type") for item in document}
+        if len(kinds) > 1 and kinds & {"audio", "document"}:
+            raise _bad_request(
+                "can't use the media of the specified type in the album",
+                f"{name} mixes {sorted(map(str, kinds))}: audio and documents can only be "
+                "grouped with their own kind",
+            )
+
+    @staticmethod
+    def _parse_scalar(type_expr: str, value: str) -> int | float | bool | None:
+        if type_expr == "Integer":
+            return int(value) if _INTEGER_RE.match(value) else None
+        if type_expr == "Float":
+            try:
+                number = float(value)
+            except ValueError:
+                return None
+            return number if math.isfinite(number) else None
+        return _BOOLEANS.get(value.lower())
+
+    @staticmethod
+    def _describe(parameter: str, error: _FieldError) -> str:
+        owner = error.owner
+        if owner in _PARSE_CONTEXTS:
+            return f"{_PARSE_CONTEXTS[owner]}: {error.detail}"
+        if owner is None or (parameter == "reply_markup" and owner in _REPLY_MARKUP_TYPES):
+            return _lower_first(error.detail)
+        return f"can't parse {owner}: {error.detail}"
+
+    @staticmethod
+    def _attach(uri: str, files: Mapping[str, UploadedFile], attached: set[str], path: str) -> None:
+        part = uri.removeprefix("attach://")
+        if part not in files:
+            raise _bad_request(
+                f"file {part} not found in the request", f"{path} refers to a missing file part"
+            )
+        attached.add(part)
+
+    # -- recursive checks of JSON values ------------------------------------------------------
+
+    def _check_union(
+        self,
+        value: Any,
+        type_exprs: tuple[str, ...],
+        field_name: str,
+        path: str,
+        files: Mapping[str, UploadedFile],
+        attached: set[str],
+        owner: str | None,
+    ) -> None:
+        errors: list[tuple[int, _FieldError | ApiError]] = []
+        for type_expr in type_exprs:
+            try:
+                self._check_value(value, type_expr, field_name, path, files, attached, owner)
+                return
+            except (_FieldError, ApiError) as error:
+                errors.append((self._affinity(value, type_expr), error))
+        best = max(errors, key=lambda item: item[0])[1]
+        raise best
+
+    def _affinity(self, value: Any, type_expr: str) -> int:
+        """How well ``value`` resembles ``type_expr``, to report the most relevant error."""
+        while type_expr.startswith("Array of ") and isinstance(value, list) and value:
+            type_expr, value = type_expr.removeprefix("Array of "), value[0]
+        if _expected_kind(type_expr) != _json_kind(value):
+            return -1
+        type_spec = self.spec.types.get(type_expr)
+        if type_spec is None or not isinstance(value, dict):
+            return 0
+        if any(value.get(key) != expected for key, expected in type_spec.constants.items()):
+            return 0
+        return 1 + sum(1 for key in value if key in type_spec.fields)
+
+    def _check_value(
+        self,
+        value: Any,
+        type_expr: str,
+        field_name: str,
+        path: str,
+        files: Mapping[str, UploadedFile],
+        attached: set[str],
+        owner: str | None,
+    ) -> None:
+        if type_expr.startswith("Array of "):
+            if not isinstance(value, list):
+                raise _FieldError(f'Field "{field_name}" must be of type Array', owner, path)
+            item_type = type_expr.removeprefix("Array of ")
+            for index, item in enumerate(value):
+                self._check_value(
+                    item, item_type, field_name, f"{path}[{index}]", files, attached, owner
+                )
+            return
+        if type_expr in ("Integer", "Float", "Boolean", "String", "InputFile"):
+            if not self._scalar_matches(value, type_expr):
+                kind = _expected_kind("String" if type_expr == "InputFile" else type_expr)
+                raise _FieldError(f'Field "{field_name}" must be of type {kind}', owner, path)
+            # Nested media fields are typed String but may point at an uploaded part.
+            if isinstance(value, str) and value.startswith("attach://"):
+                if type_expr == "InputFile" or value.removeprefix("attach://") in files:
+                    self._attach(value, files, attached, path)
+            return
+        type_spec = self.spec.types.get(type_expr)
+        if type_spec is None:
+            raise _FieldError(f'Field "{field_name}" has an unknown type', owner, path)
+        if type_spec.subtypes:
+            self._check_subtypes(value, type_spec, field_name, path, files, attached, owner)
+            return
+        if not isinstance(value, dict):
+            raise _FieldError(f'Field "{field_name}" must be of type Object', owner, path)
+        self._check_object(value, type_spec, path, files, attached)
+
+    @staticmethod
+    def _scalar_matches(value: Any, type_expr: str) -> bool:
+        if type_expr == "Boolean":
+            return isinstance(value, bool)
+        if type_expr == "Integer":
+            return isinstance(value, int) and not isinstance(value, bool)
+        if type_expr == "Float":
+            return isinstance(value, int | float) and not isinstance(value, bool)
+        return isinstance(value, str)
+
+    def _check_subtypes(
+        self,
+        value: Any,
+        type_spec: TypeSpec,
+        field_name: str,
+        path: str,
+        files: Mapping[str, UploadedFile],
+        attached: set[str],
+        owner: str | None,
+    ) -> None:
+        candidates = list(type_spec.subtypes)
+        if isinstance(value, dict):
+            matching = [
+                name
+                for name in candidates
+                if name not in self.spec.types
+                or all(
+                    value.get(key) == expected
+                    for key, expected in self.spec.types[name].constants.items()
+                )
+            ]
+            if not matching:
+                keys = sorted(
+                    {
+                        key
+                        for name in candidates
+                        if name in self.spec.types
+                        for key in self.spec.types[name].constants
+                    }
+                )
+                found = ", ".join(f'{key} "{value.get(key)}"' for key in keys)
+                raise _FieldError(f"Unsupported {found}", owner or type_spec.name, path)
+            candidates = matching
+        self._check_union(value, tuple(candidates), field_name, path, files, attached, owner)
+
+    def _check_object(
+        self,
+        value: dict[str, Any],
+        type_spec: TypeSpec,
+        path: str,
+        files: Mapping[str, UploadedFile],
+        attached: set[str],
+    ) -> None:
+        owner = type_spec.name
+        for key in value:
+            if key not in type_spec.fields:
+                raise _FieldError(f'Unknown field "{key}"', owner, f"{path}.{key}")
+        for spec in type_spec.fields.values():
+            if spec.name not in value:
+                if spec.required:
+                    raise _FieldError(
+                        f'Can\'t find field "{spec.name}"', owner, f"{path}.{spec.name}"
+                    )
+                continue
+            self._check_union(
+                value[spec.name],
+                spec.types,
+                spec.name,
+                f"{path}.{spec.name}",
+                files,
+                attached,
+                owner,
+            )
+        for key, expected in type_spec.constants.items():
+            if value.get(key) != expected:
+                raise _FieldError(f'Field "{key}" must be "{expected}"', owner, f"{path}.{key}")
+        checker = _OBJECT_CHECKS.get(owner)
+        if checker is not None:
+            checker(value, path)
+
+
+def _check_inline_button(button: Mapping[str, Any], path: str) -> None:
+    if "callback_data" in button:
+        size = len(button["callback_data"].encode("utf-8"))
+        if not 1 <= size <= MAX_CALLBACK_DATA_BYTES:
+            raise _bad_request(
+                "BUTTON_DATA_INVALID",
+                f"{path}.callback_data is {size} bytes long, Telegram accepts 1-64 bytes",
+            )
+    if not any(action in button for action in _INLINE_BUTTON_ACTIONS):
+        raise _bad_request(
+            "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard",
+            f"{path} has no action field ({', '.join(_INLINE_BUTTON_ACTIONS)})",
+        )
+    if "url" in button:
+        url = urlsplit(button["url"])
+        if url.scheme not in ("http", "https", "tg") or (url.scheme != "tg" and not url.netloc):
+            raise _bad_request("BUTTON_URL_INVALID", f"{path}.url {button['url']!r} is not valid")
+
+
+def _check_bot_command(command: Mapping[str, Any], path: str) -> None:
+    name = command["command"]
+    description = command["description"].strip()
+    problem = None
+    if not name:
+        problem = "command must be non-empty"
+    elif len(name) > 32:
+        problem = "command is too long"
+    elif not _BOT_COMMAND_NAME_RE.match(name):
+        problem = "invalid command name specified"
+    elif not description:
+        problem = "command description must be non-empty"
+    elif len(description) > 256:
+        problem = "command description is too long"
+    if problem:
+        raise _bad_request(problem, f"{path}: {problem}")
+
+
+_OBJECT_CHECKS: Final[dict[str, Callable[[Mapping[str, Any], str], None]]] = {
+    "InlineKeyboardButton": _check_inline_button,
+    "BotCommand": _check_bot_command,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# The server
+# --------------------------------------------------------------------------------------------
+
+_Handler = Callable[[ApiRequest], Awaitable[Any]]
+
+
+class FakeBotApi:
+    """A loopback Telegram Bot API server for python-telegram-bot, with test helpers.
+
+    Use it as ``async with FakeBotApi() as fake:`` or with explicit :meth:`start` and
+    :meth:`stop`, then point PTB at it::
+
+        bot = Bot(token="123:ABC", base_url=fake.base_url, base_file_url=fake.base_file_url)
+    """
+
+    def __init__(
+        self,
+        *,
+        token: str | None = None,
+        bot_username: str = "kunnafoni_test_bot",
+        bot_first_name: str = "Kunnafoni",
+        spec: BotApiSpec | None = None,
+    ) -> None:
+        """``token``, when given, is the only one accepted (others get 401 Unauthorized)."""
+        self.spec = spec or load_spec()
+        self.validator = RequestValidator(self.spec)
+        self.token = token
+        self.bot_id = int(token.split(":")[0]) if token and _TOKEN_RE.match(token) else 123
+        self.bot_username = bot_username
+        self.bot_first_name = bot_first_name
+
+        self.requests: list[ApiRequest] = []
+        """Accepted requests, in arrival order."""
+        self.refused: list[RefusedRequest] = []
+        """Requests refused because Telegram would refuse them (or the fake cannot serve)."""
+        self.injected: list[RefusedRequest] = []
+        """Requests answered with a failure queued by :meth:`fail_next`."""
+
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+        self._closing = False
+        self._activity = asyncio.Event()
+        self._updates_changed = asyncio.Event()
+        self._poll_generation = 0
+
+        self._updates: deque[dict[str, Any]] = deque()
+        self._next_update_id = 1
+        self._allowed_updates: list[str] = []
+        self._webhook: dict[str, Any] | None = None
+
+        self._chats: dict[int | str, dict[str, Any]] = {}
+        self._users: dict[int, dict[str, Any]] = {}
+        self._messages: dict[int | str, dict[int, _StoredMessage]] = defaultdict(dict)
+        self._last_message_id: dict[int | str, int] = defaultdict(int)
+        self._channel_ids: dict[str, int] = {}
+        self._files: dict[str, _StoredFile] = {}
+        self._file_paths: dict[str, _StoredFile] = {}
+        self._file_counter = itertools.count(1)
+        self._callback_ids = itertools.count(1)
+        self._open_callbacks: set[str] = set()
+        self._commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._failures: dict[str, deque[_InjectedFailure]] = defaultdict(deque)
+
+        self._handlers: dict[str, _Handler] = {
+            "getme": self._get_me,
+            "getupdates": self._get_updates,
+            "setwebhook": self._set_webhook,
+            "deletewebhook": self._delete_webhook,
+            "getwebhookinfo": self._get_webhook_info,
+            "sendmessage": self._send_message,
+            "sendvoice": functools.partial(self._send_media, "voice"),
+            "sendaudio": functools.partial(self._send_media, "audio"),
+            "sendphoto": functools.partial(self._send_media, "photo"),
+            "senddocument": functools.partial(self._send_media, "document"),
+            "editmessagetext": self._edit_message_text,
+            "editmessagereplymarkup": self._edit_message_reply_markup,
+            "deletemessage": self._delete_message,
+            "answercallbackquery": self._answer_callback_query,
+            "sendchataction": self._send_chat_action,
+            "setmycommands": self._set_my_commands,
+            "getmycommands": self._get_my_commands,
+            "deletemycommands": self._delete_my_commands,
+            "close": self._return_true,
+            "logout": self._return_true,
+            "getfile": self._get_file,
+        }
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start serving on 127.0.0.1 on a free port."""
+        if self._runner is not None:
+            raise RuntimeError("FakeBotApi is already started")
+        app = web.Application(client_max_size=MAX_UPLOAD_BYTES + 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
+        app.router.add_route("GET", "/file/bot{token}/{path:.+}", self._handle_file)
+        app.router.add_route("*", "/{tail:.*}", self._handle_not_found)
+        runner = web.AppRunner(
+            app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, LOOPBACK_HOST, 0)
+        await site.start()
+        self._runner = runner
+        self._closing = False
+        address = runner.addresses[0]
+        self._port = int(address[1])
+        _LOG.info("Fake Bot API (Bot API %s) listening on %s", self.spec.version, self.root_url)
+
+    async def stop(self) -> None:
+        """Answer pending long polls and stop serving."""
+        if self._runner is None:
+            return
+        self._closing = True
+        self._updates_changed.set()
+        runner, self._runner = self._runner, None
+        await runner.cleanup()
+        _LOG.info("Fake Bot API on port %s stopped", self._port)
+
+    async def __aenter__(self) -> FakeBotApi:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @property
+    def root_url(self) -> str:
+        """``http://127.0.0.1:PORT``: for code configured with a Bot API root."""
+        if self._port is None:
+            raise RuntimeError("FakeBotApi is not started")
+        return f"http://{LOOPBACK_HOST}:{self._port}"
+
+    @property
+    def base_url(self) -> str:
+        """For ``Bot(base_url=...)`` and ``ApplicationBuilder().base_url(...)``."""
+        return f"{self.root_url}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        """For ``Bot(base_file_url=...)`` and ``ApplicationBuilder().base_file_url(...)``."""
+        return f"{self.root_url}/file/bot"
+
+    # -- test helpers: updates ---------------------------------------------------------------
+
+    def push_update(self, update: Mapping[str, Any]) -> int:
+        """Queue a raw Update for ``getUpdates``; assigns ``update_id`` when absent."""
+        queued = copy.deepcopy(dict(update))
+        if "update_id" not in queued:
+            queued["update_id"] = self._next_update_id
+        self._next_update_id = max(self._next_update_id, int(queued["update_id"]) + 1)
+        self._remember_update(queued)
+        self._updates.append(queued)
+        self._updates_changed.set()
+        _LOG.debug("Queued update %s", queued["update_id"])
+        return int(queued["update_id"])
+
+    def push_text(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        user_id: int | None = None,
+        language_code: str = "fr",
+        first_name: str = "Test",
+    ) -> int:
+        """Queue a text message from a user (a ``/command`` gets its ``bot_command`` entity)."""
+        message = self._user_message(chat_id, user_id, language_code, first_name)
+        message["text"] = text
+        command = _COMMAND_RE.match(text)
+        if command:
+            length = _utf16_length(command.group(0))
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        return self.push_update({"message": message})
+
+    def push_command(
+        self, chat_id: int, command: str, args: str = "", *, user_id: int | None = None
+    ) -> int:
+        """Queue ``/command args`` as PTB's ``CommandHandler`` expects it."""
+        text = "/" + command.removeprefix("/")
+        if args:
+            text = f"{text} {args}"
+        return self.push_text(chat_id, text, user_id=user_id)
+
+    def push_callback(
+        self,
+        chat_id: int,
+        data: str,
+        *,
+        message_id: int | None = None,
+        user_id: int | None = None,
+        check_button: bool = True,
+    ) -> int:
+        """Queue a press on an inline button of a message the bot sent to ``chat_id``.
+
+        Without ``message_id`` the latest bot message carrying a button with this
+        ``callback_data`` is used (or the latest bot message when ``check_button`` is false).
+        With ``check_button`` (the default) the button must be on that message, as a user can
+        only press buttons they are shown.
+        """
+        message = self._message_for_callback(chat_id, data, message_id, check_button)
+        query_id = str(next(self._callback_ids) * 1_000_003 + 7_000_000_000_000)
+        user = self._user(user_id if user_id is not None else self._default_user_id(chat_id))
+        query = {
+            "id": query_id,
+            "from": user,
+            "message": copy.deepcopy(message.payload),
+            "chat_instance": str(abs(chat_id) * 7919 + 104_729),
+            "data": data,
+        }
+        return self.push_update({"callback_query": query})
+
+    def push_voice(
+        self,
+        chat_id: int,
+        file_id: str | None = None,
+        duration: int = 3,
+        *,
+        data: bytes = b"OggS\x00\x02" + bytes(58),
+        user_id: int | None = None,
+        mime_type: str = "audio/ogg",
+    ) -> int:
+        """Queue a voice message; its file can be fetched with ``getFile`` and downloaded."""
+        stored = self._store_file("voice", data, file_id=file_id, mime_type=mime_type)
+        message = self._user_message(chat_id, user_id, "fr", "Test")
+        message["voice"] = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "duration": duration,
+            "mime_type": mime_type,
+            "file_size": len(data),
+        }
+        return self.push_update({"message": message})
+
+    def push_location(
+        self, chat_id: int, lat: float, lon: float, *, user_id: int | None = None
+    ) -> int:
+        """Queue a location shared by a user."""
+        message = self._user_message(chat_id, user_id, "fr", "Test")
+        message["location"] = {"latitude": lat, "longitude": lon}
+        return self.push_update({"message": message})
+
+    def register_file(
+        self, data: bytes, *, kind: str = "document", file_id: str | None = None
+    ) -> str:
+        """Make a file known to the fake (as if a user had sent it); returns its ``file_id``."""
+        return self._store_file(kind, data, file_id=file_id).file_id
+
+    @property
+    def pending_updates(self) -> list[dict[str, Any]]:
+        """Updates queued and not yet confirmed by a ``getUpdates`` offset."""
+        return list(self._updates)
+
+    # -- test helpers: what the bot did ------------------------------------------------------
+
+    async def wait_for(
+        self,
+        method: str,
+        *,
+        count: int = 1,
+        timeout: float = 5.0,  # noqa: ASYNC109 - part of the helper's documented API
+        chat_id: int | str | None = None,
+    ) -> list[ApiRequest]:
+        """Wait until at least ``count`` accepted requests of ``method`` exist; return them all."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            found = self.requests_for(method, chat_id=chat_id)
+            if len(found) >= count:
+                return found
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(self._wait_failure(method, count, timeout, chat_id, found))
+            activity = self._activity
+            try:
+                await asyncio.wait_for(activity.wait(), remaining)
+            except TimeoutError:
+                continue
+
+    def requests_for(self, method: str, *, chat_id: int | str | None = None) -> list[ApiRequest]:
+        """Accepted requests of ``method`` (case-insensitive), optionally to one chat."""
+        wanted = method.lower()
+        return [
+            request
+            for request in self.requests
+            if request.method.lower() == wanted
+            and (chat_id is None or _same_chat(request.params.get("chat_id"), chat_id))
+        ]
+
+    def sent_messages(self, chat_id: int | str) -> list[SentMessage]:
+        """Messages the bot sent to ``chat_id``, in order, as they are now (after edits)."""
+        stored = self._messages.get(self._chat_key(chat_id), {})
+        return [message.sent for _, message in sorted(stored.items()) if message.sent]
+
+    def fail_next(
+        self,
+        method: str,
+        *,
+        error_code: int,
+        description: str,
+        retry_after: int | None = None,
+    ) -> None:
+        """Answer the next valid request of ``method`` with this error instead of serving it.
+
+        ``retry_after`` adds ``parameters: {"retry_after": N}`` (429 Too Many Requests).
+        """
+        if self.spec.method(method) is None:
+            raise ValueError(f"{method!r} is not a Bot API {self.spec.version} method")
+        self._failures[method.lower()].append(
+            _InjectedFailure(error_code, description, retry_after)
+        )
+
+    def commands(
+        self, *, scope: Mapping[str, Any] | None = None, language_code: str = ""
+    ) -> list[dict[str, Any]]:
+        """The commands set for ``scope`` (default scope when omitted) and language."""
+        return copy.deepcopy(self._commands.get(self._commands_key(scope, language_code), []))
+
+    # -- HTTP handling -----------------------------------------------------------------------
+
+    async def _handle_not_found(self, request: web.Request) -> web.Response:
+        return _error_response(404, "Not Found")
+
+    async def _handle_api(self, request: web.Request) -> web.Response:
+        method_name = request.match_info["method"]
+        raw: dict[str, str] = {}
+        files: dict[str, UploadedFile] = {}
+        try:
+            self._check_token(request.match_info["token"])
+            raw, files = await self._read_parameters(request)
+            method = self.spec.method(method_name)
+            if method is None:
+                raise ApiError(
+                    404, "Not Found", f"{method_name!r} is not a Bot API {self.spec.version} method"
+                )
+            params = self.validator.validate(method, raw, files)
+            api_request = ApiRequest(method.name, params, files)
+            failure = self._next_failure(method.name)
+            if failure is not None:
+                return self._inject(api_request, raw, failure)
+            result = await self._dispatch(method, api_request)
+        except ApiError as error:
+            return self._refuse(method_name, raw, error)
+        self.requests.append(api_request)
+        self._notify()
+        _LOG.debug("Accepted %s %s", method.name, params)
+        return web.json_response({"ok": True, "result": result})
+
+    async def _handle_file(self, request: web.Request) -> web.Response:
+        try:
+            self._check_token(request.match_info["token"])
+        except ApiError as error:
+            return _error_response(error.error_code, error.description)
+        stored = self._file_paths.get(request.match_info["path"])
+        if stored is None:
+            return _error_response(404, "Not Found")
+        return web.Response(body=stored.data, content_type=stored.mime_type)
+
+    def _check_token(self, token: str) -> None:
+        if not _TOKEN_RE.match(token):
+            raise ApiError(404, "Not Found", f"malformed bot token {token!r}")
+        if self.token is not None and token != self.token:
+            raise ApiError(401, "Unauthorized", "the token is not the one this fake accepts")
+        self.bot_id = int(token.split(":")[0])
+
+    async def _read_parameters(
+        self, request: web.Request
+    ) -> tuple[dict[str, str], dict[str, UploadedFile]]:
+        raw: dict[str, str] = dict(request.query)
+        files: dict[str, UploadedFile] = {}
+        if request.method not in ("POST", "PUT") or not request.can_read_body:
+            return raw, files
+        if request.content_type == "application/json":
+            try:
+                body = json.loads(await request.text())
+            except ValueError:
+                raise _bad_request("can't parse JSON encoded request") from None
+            if not isinstance(body, dict):
+                raise _bad_request("JSON object expected as request body")
+            for name, value in body.items():
+                if value is not None:
+                    raw[name] = value if isinstance(value, str) else json.dumps(value)
+            return raw, files
+        if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            form = await request.post()
+            for name, value in form.items():
+                if isinstance(value, web.FileField):
+                    files[name] = UploadedFile(
+                        name, value.filename, value.content_type, value.file.read()
+                    )
+                elif isinstance(value, str):
+                    raw[name] = value
+                else:
+                    raw[name] = bytes(value).decode("utf-8")
+        return raw, files
+
+    async def _dispatch(self, method: MethodSpec, request: ApiRequest) -> Any:
+        handler = self._handlers.get(method.name.lower())
+        if handler is not None:
+            return await handler(request)
+        if method.returns == ("Boolean",):
+            return True
+        raise ApiError(
+            501,
+            f"Not Implemented: the fake Bot API does not implement {method.name}",
+            f"{method.name} is valid but FakeBotApi has no behaviour for it",
+        )
+
+    def _next_failure(self, method: str) -> _InjectedFailure | None:
+        queue = self._failures.get(method.lower())
+        return queue.popleft() if queue else None
+
+    def _inject(
+        self, request: ApiRequest, raw: dict[str, str], failure: _InjectedFailure
+    ) -> web.Response:
+        record = RefusedRequest(
+            request.method, raw, "injected by fail_next", failure.error_code, failure.description
+        )
+        self.injected.append(record)
+        self._notify()
+        _LOG.info("Injected failure for %s: %s", request.method, failure.description)
+        parameters = {"retry_after": failure.retry_after} if failure.retry_after else None
+        return _error_response(failure.error_code, failure.description, parameters)
+
+    def _refuse(self, method: str, raw: dict[str, str], error: ApiError) -> web.Response:
+        self.refused.append(
+            RefusedRequest(method, raw, error.reason, error.error_code, error.description)
+        )
+        self._notify()
+        _LOG.warning("Refused %s (%s): %s", method, error.description, error.reason)
+        return _error_response(error.error_code, error.description, error.parameters)
+
+    def _notify(self) -> None:
+        self._activity.set()
+        self._activity = asyncio.Event()
+
+    def _wait_failure(
+        self,
+        method: str,
+        count: int,
+        timeout: float,
+        chat_id: int | str | None,
+        found: list[ApiRequest],
+    ) -> str:
+        where = "" if chat_id is None else f" to chat {chat_id}"
+        seen = ", ".join(request.method for request in self.requests[-20:]) or "none"
+        lines = [
+            f"Timed out after {timeout}s waiting for {count} {method} request(s){where}; "
+            f"got {len(found)}.",
+            f"Accepted requests (last 20): {seen}.",
+        ]
+        lines += [f"Refused: {r.method}: {r.description} ({r.reason})" for r in self.refused]
+        lines += [f"Injected failure: {r.method}: {r.description}" for r in self.injected]
+        return "\n".join(lines)
+
+    # -- methods -----------------------------------------------------------------------------
+
+    async def _return_true(self, request: ApiRequest) -> bool:
+        return True
+
+    async def _get_me(self, request: ApiRequest) -> dict[str, Any]:
+        return self._bot_user(full=True)
+
+    async def _get_updates(self, request: ApiRequest) -> list[dict[str, Any]]:
+        if self._webhook is not None:
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
+        params = request.params
+        offset = int(params.get("offset", 0))
+        limit = min(max(int(params.get("limit", 100)), 1), 100)
+        timeout = max(int(params.get("timeout", 0)), 0)
+        if "allowed_updates" in params:
+            self._allowed_updates = list(params["allowed_updates"])
+        self._confirm(offset)
+        self._poll_generation += 1
+        generation = self._poll_generation
+        self._updates_changed.set()  # a newer long poll supersedes a pending one
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            ready = [update for update in self._updates if self._is_allowed(update)]
+            remaining = deadline - loop.time()
+            if ready or remaining <= 0 or self._closing or generation != self._poll_generation:
+                return copy.deepcopy(ready[:limit])
+            self._updates_changed.clear()
+            try:
+                await asyncio.wait_for(self._updates_changed.wait(), remaining)
+            except TimeoutError:
+                continue
+
+    def _confirm(self, offset: int) -> None:
+        if offset > 0:
+            while self._updates and self._updates[0]["update_id"] < offset:
+                self._updates.popleft()
+        elif offset < 0:
+            while len(self._updates) > -offset:
+                self._updates.popleft()
+
+    def _is_allowed(self, update: Mapping[str, Any]) -> bool:
+        if not self._allowed_updates:
+            return True
+        return any(kind in update for kind in self._allowed_updates)
+
+    async def _set_webhook(self, request: ApiRequest) -> bool:
+        url = str(request.params.get("url", ""))
+        if not url:
+            return await self._delete_webhook(request)
+        parts = urlsplit(url)
+        if parts.scheme != "https":
+            raise _bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        if parts.port not in (None, 80, 88, 443, 8443):
+            raise _bad_request(
+                "bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443"
+            )
+        self._webhook = dict(request.params)
+        if request.params.get("drop_pending_updates"):
+            self._updates.clear()
+        self._updates_changed.set()
+        return True
+
+    async def _delete_webhook(self, request: ApiRequest) -> bool:
+        self._webhook = None
+        if request.params.get("drop_pending_updates"):
+            self._updates.clear()
+        return True
+
+    async def _get_webhook_info(self, request: ApiRequest) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "url": "",
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._updates),
+        }
+        if self._webhook is not None:
+            info["url"] = self._webhook["url"]
+            info["max_connections"] = int(self._webhook.get("max_connections", 40))
+            if "allowed_updates" in self._webhook:
+                info["allowed_updates"] = self._webhook["allowed_updates"]
+        return info
+
+    async def _send_message(self, request: ApiRequest) -> dict[str, Any]:
+        params = request.params
+        text = str(params["text"])
+        parse_mode = params.get("parse_mode")
+        plain = self._check_text(text, parse_mode, MAX_TEXT_LENGTH)
+        chat_key = self._resolve_chat(params["chat_id"])
+        self._check_reply(chat_key, params)
+        sent = SentMessage(
+            chat_id=params["chat_id"],
+            message_id=0,
+            kind="text",
+            text=text,
+            plain_text=plain,
+            parse_mode=parse_mode,
+            reply_markup=params.get("reply_markup"),
+        )
+        return self._store_bot_message(chat_key, sent, {"text": plain})
+
+    async def _send_media(self, kind: str, request: ApiRequest) -> dict[str, Any]:
+        params = request.params
+        caption = params.get("caption")
+        plain_caption = None
+        if caption is not None:
+            plain_caption = self._check_caption(str(caption), params.get("parse_mode"))
+        chat_key = self._resolve_chat(params["chat_id"])
+        self._check_reply(chat_key, params)
+        stored = self._media_file(kind, request)
+        content: dict[str, Any] = {kind: self._media_object(kind, stored, params)}
+        if plain_caption is not None:
+            content["caption"] = plain_caption
+        sent = SentMessage(
+            chat_id=params["chat_id"],
+            message_id=0,
+            kind=kind,
+            parse_mode=params.get("parse_mode"),
+            caption=caption,
+            reply_markup=params.get("reply_markup"),
+            file_id=stored.file_id,
+        )
+        return self._store_bot_message(chat_key, sent, content)
+
+    async def _edit_message_text(self, request: ApiRequest) -> dict[str, Any] | bool:
+        params = request.params
+        text = str(params["text"])
+        parse_mode = params.get("parse_mode")
+        plain = self._check_text(text, parse_mode, MAX_TEXT_LENGTH)
+        if "inline_message_id" in params:
+            return True
+        stored = self._message_to_edit(params)
+        sent = stored.sent
+        assert sent is not None
+        markup = params.get("reply_markup")
+        if sent.kind != "text":
+            raise _bad_request("there is no text in the message to edit")
+        if (sent.plain_text, sent.reply_markup) == (plain, markup):
+            raise _not_modified()
+        sent.text, sent.plain_text, sent.parse_mode = text, plain, parse_mode
+        stored.payload["text"] = plain
+        return self._apply_edit(stored, markup)
+
+    async def _edit_message_reply_markup(self, request: ApiRequest) -> dict[str, Any] | bool:
+        params = request.params
+        if "inline_message_id" in params:
+            return True
+        stored = self._message_to_edit(params)
+        assert stored.sent is not None
+        markup = params.get("reply_markup")
+        if stored.sent.reply_markup == markup:
+            raise _not_modified()
+        return self._apply_edit(stored, markup)
+
+    async def _delete_message(self, request: ApiRequest) -> bool:
+        chat_key = self._resolve_chat(request.params["chat_id"])
+        message_id = int(request.params["message_id"])
+        if self._messages[chat_key].pop(message_id, None) is None:
+            raise _bad_request("message to delete not found")
+        return True
+
+    async def _answer_callback_query(self, request: ApiRequest) -> bool:
+        params = request.params
+        query_id = str(params["callback_query_id"])
+        text = params.get("text")
+        if text is not None and len(str(text)) > MAX_CALLBACK_ANSWER_LENGTH:
+            raise _bad_request(
+                "MESSAGE_TOO_LONG",
+                f"answerCallbackQuery text is {len(str(text))} characters, Telegram accepts 200",
+            )
+        if query_id not in self._open_callbacks:
+            raise ApiError(
+                400,
+                _MISSING_DESCRIPTIONS["callback_query_id"],
+                f"callback query {query_id!r} was not pushed or was already answered",
+            )
+        self._open_callbacks.discard(query_id)
+        return True
+
+    async def _send_chat_action(self, request: ApiRequest) -> bool:
+        self._resolve_chat(request.params["chat_id"])
+        if request.params["action"] not in _CHAT_ACTIONS:
+            raise _bad_request("wrong parameter action in request")
+        return True
+
+    async def _set_my_commands(self, request: ApiRequest) -> bool:
+        key = self._commands_key(request.params.get("scope"), request.params.get("language_code"))
+        commands = [dict(command) for command in request.params["commands"]]
+        if len(commands) > 100:
+            raise _bad_request("too many commands")
+        if commands:
+            self._commands[key] = commands
+        else:
+            self._commands.pop(key, None)
+        return True
+
+    async def _get_my_commands(self, request: ApiRequest) -> list[dict[str, Any]]:
+        key = self._commands_key(request.params.get("scope"), request.params.get("language_code"))
+        return copy.deepcopy(self._commands.get(key, []))
+
+    async def _delete_my_commands(self, request: ApiRequest) -> bool:
+        key = self._commands_key(request.params.get("scope"), request.params.get("language_code"))
+        self._commands.pop(key, None)
+        return True
+
+    async def _get_file(self, request: ApiRequest) -> dict[str, Any]:
+        stored = self._files.get(str(request.params["file_id"]))
+        if stored is None:
+            raise _bad_request("invalid file_id")
+        result: dict[str, Any] = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_size": len(stored.data),
+        }
+        if len(stored.data) > MAX_DOWNLOAD_BYTES:
+            raise _bad_request("file is too big")
+        result["file_path"] = stored.file_path
+        return result
+
+    # -- message and file bookkeeping ---------------------------------------------------------
+
+    def _check_text(self, text: str, parse_mode: str | None, limit: int) -> str:
+        plain = visible_text(text, parse_mode)
+        if not plain.strip():
+            raise _bad_request("message text is empty")
+        if len(plain) > limit:
+            raise _bad_request(
+                "message is too long", f"text is {len(plain)} characters, Telegram accepts {limit}"
+            )
+        return plain
+
+    def _check_caption(self, caption: str, parse_mode: str | None) -> str:
+        plain = visible_text(caption, parse_mode)
+        if len(plain) > MAX_CAPTION_LENGTH:
+            raise _bad_request(
+                "message caption is too long",
+                f"caption is {len(plain)} characters, Telegram accepts {MAX_CAPTION_LENGTH}",
+            )
+        return plain
+
+    def _check_reply(self, chat_key: int | str, params: Mapping[str, Any]) -> None:
+        reply = params.get("reply_parameters")
+        if not reply or reply.get("allow_sending_without_reply"):
+            return
+        target_chat = self._chat_key(reply.get("chat_id", chat_key))
+        if int(reply["message_id"]) not in self._messages.get(target_chat, {}):
+            raise _bad_request("message to be replied not found")
+
+    def _message_to_edit(self, params: Mapping[str, Any]) -> _StoredMessage:
+        if "chat_id" not in params:
+            raise ApiError(400, _MISSING_DESCRIPTIONS["chat_id"])
+        if "message_id" not in params:
+            raise ApiError(400, _MISSING_DESCRIPTIONS["message_id"])
+        chat_key = self._resolve_chat(params["chat_id"])
+        stored = self._messages.get(chat_key, {}).get(int(params["message_id"]))
+        if stored is None:
+            raise _bad_request(
+                "message to edit not found",
+                f"no message {params['message_id']} in chat {params['chat_id']}",
+            )
+        if stored.sent is None:
+            raise _bad_request("message can't be edited", "the message was sent by a user")
+        return stored
+
+    def _apply_edit(self, stored: _StoredMessage, markup: dict[str, Any] | None) -> dict[str, Any]:
+        assert stored.sent is not None
+        stored.sent.reply_markup = markup
+        stored.sent.edited = True
+        stored.payload["edit_date"] = int(time.time())
+        if markup is not None and "inline_keyboard" in markup:
+            stored.payload["reply_markup"] = copy.deepcopy(markup)
+        else:
+            stored.payload.pop("reply_markup", None)
+        return copy.deepcopy(stored.payload)
+
+    def _store_bot_message(
+        self, chat_key: int | str, sent: SentMessage, content: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        message_id = self._allocate_message_id(chat_key)
+        sent.message_id = message_id
+        payload: dict[str, Any] = {
+            "message_id": message_id,
+            "from": self._bot_user(),
+            "chat": self._chat(chat_key),
+            "date": int(time.time()),
+            **content,
+        }
+        if sent.reply_markup is not None and "inline_keyboard" in sent.reply_markup:
+            payload["reply_markup"] = copy.deepcopy(sent.reply_markup)
+        self._messages[chat_key][message_id] = _StoredMessage(payload, sent)
+        return copy.deepcopy(payload)
+
+    def _allocate_message_id(self, chat_key: int | str) -> int:
+        self._last_message_id[chat_key] += 1
+        return self._last_message_id[chat_key]
+
+    def _resolve_chat(self, chat_id: int | str) -> int | str:
+        if isinstance(chat_id, str) and not chat_id.startswith("@"):
+            raise _bad_request(
+                "chat not found", f"chat_id {chat_id!r} is neither a number nor an @username"
+            )
+        return self._chat_key(chat_id)
+
+    def _chat_key(self, chat_id: Any) -> int | str:
+        if isinstance(chat_id, int):
+            return chat_id
+        text = str(chat_id)
+        if _INTEGER_RE.match(text):
+            return int(text)
+        if text.startswith("@"):
+            name = text.lower()
+            if name not in self._channel_ids:
+                self._channel_ids[name] = -1_001_000_000_000 - len(self._channel_ids)
+                self._chats[self._channel_ids[name]] = {
+                    "id": self._channel_ids[name],
+                    "type": "channel",
+                    "title": text[1:],
+                    "username": text[1:],
+                }
+            return self._channel_ids[name]
+        return text
+
+    def _chat(self, chat_key: int | str) -> dict[str, Any]:
+        if chat_key in self._chats:
+            return copy.deepcopy(self._chats[chat_key])
+        assert isinstance(chat_key, int)
+        if chat_key > 0:
+            return {"id": chat_key, "type": "private", "first_name": "Test"}
+        chat_type = "supergroup" if str(chat_key).startswith("-100") else "group"
+        return {"id": chat_key, "type": chat_type, "title": "Test group"}
+
+    def _bot_user(self, *, full: bool = False) -> dict[str, Any]:
+        user: dict[str, Any] = {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": self.bot_first_name,
+            "username": self.bot_username,
+        }
+        if full:
+            user |= {
+                "can_join_groups": True,
+                "can_read_all_group_messages": False,
+                "supports_inline_queries": False,
+                "can_connect_to_business": False,
+                "has_main_web_app": False,
+            }
+        return user
+
+    def _default_user_id(self, chat_id: int) -> int:
+        return chat_id if chat_id > 0 else 10_000
+
+    def _user(self, user_id: int) -> dict[str, Any]:
+        return copy.deepcopy(
+            self._users.get(user_id, {"id": user_id, "is_bot": False, "first_name": "Test"})
+        )
+
+    def _user_message(
+        self, chat_id: int, user_id: int | None, language_code: str, first_name: str
+    ) -> dict[str, Any]:
+        sender = {
+            "id": user_id if user_id is not None else self._default_user_id(chat_id),
+            "is_bot": False,
+            "first_name": first_name,
+            "language_code": language_code,
+        }
+        chat = (
+            {"id": chat_id, "type": "private", "first_name": first_name}
+            if chat_id > 0
+            else self._chat(chat_id)
+        )
+        return {
+            "message_id": self._allocate_message_id(chat_id),
+            "from": sender,
+            "chat": chat,
+            "date": int(time.time()),
+        }
+
+    def _remember_update(self, update: Mapping[str, Any]) -> None:
+        """Learn chats, users, message ids and callback ids from an update pushed by a test."""
+        for kind in ("message", "edited_message", "channel_post", "business_message"):
+            message = update.get(kind)
+            if not isinstance(message, dict) or "chat" not in message:
+                continue
+            chat_key = self._chat_key(message["chat"]["id"])
+            self._chats[chat_key] = copy.deepcopy(message["chat"])
+            message_id = int(message.get("message_id", 0))
+            self._last_message_id[chat_key] = max(self._last_message_id[chat_key], message_id)
+            if kind != "edited_message":
+                self._messages[chat_key][message_id] = _StoredMessage(copy.deepcopy(message), None)
+            sender = message.get("from")
+            if isinstance(sender, dict) and "id" in sender:
+                self._users[int(sender["id"])] = copy.deepcopy(sender)
+        query = update.get("callback_query")
+        if isinstance(query, dict) and "id" in query:
+            self._open_callbacks.add(str(query["id"]))
+
+    def _message_for_callback(
+        self, chat_id: int, data: str, message_id: int | None, check_button: bool
+    ) -> _StoredMessage:
+        chat_messages = self._messages.get(chat_id, {})
+        if message_id is not None:
+            stored = chat_messages.get(message_id)
+            if stored is None or stored.sent is None:
+                raise ValueError(f"the bot sent no message {message_id} to chat {chat_id}")
+            if check_button and data not in _callback_data(stored.sent.reply_markup):
+                raise ValueError(
+                    f"message {message_id} in chat {chat_id} has no button with "
+                    f"callback_data {data!r}"
+                )
+            return stored
+        bot_messages = [m for _, m in sorted(chat_messages.items()) if m.sent is not None]
+        for stored in reversed(bot_messages):
+            assert stored.sent is not None
+            if data in _callback_data(stored.sent.reply_markup):
+                return stored
+        if bot_messages and not check_button:
+            return bot_messages[-1]
+        raise ValueError(
+            f"the bot sent no message with a button carrying callback_data {data!r} "
+            f"to chat {chat_id}"
+        )
+
+    def _store_file(
+        self,
+        kind: str,
+        data: bytes,
+        *,
+        file_id: str | None = None,
+        mime_type: str | None = None,
+    ) -> _StoredFile:
+        prefix, folder, extension, default_mime = _MEDIA.get(kind, _MEDIA["document"])
+        number = next(self._file_counter)
+        stored = _StoredFile(
+            file_id=file_id or f"{prefix}{number:06d}{uuid.uuid4().hex}",
+            file_unique_id=f"AgAD{number:04d}{uuid.uuid4().hex[:8]}",
+            kind=kind,
+            data=data,
+            file_path=f"{folder}/file_{number}.{extension}",
+            mime_type=mime_type or default_mime,
+        )
+        self._files[stored.file_id] = stored
+        self._file_paths[stored.file_path] = stored
+        return stored
+
+    def _media_file(self, kind: str, request: ApiRequest) -> _StoredFile:
+        uploaded = request.files.get(kind)
+        value = request.params.get(kind)
+        if isinstance(value, str) and value.startswith("attach://"):
+            uploaded = request.files[value.removeprefix("attach://")]
+        if uploaded is not None:
+            mime_type = uploaded.content_type
+            if mime_type in (None, "application/octet-stream"):
+                mime_type = None  # Telegram detects the real type; use the kind's usual one
+            return self._store_file(kind, uploaded.data, mime_type=mime_type)
+        assert isinstance(value, str)
+        if value in self._files:
+            return self._files[value]
+        if urlsplit(value).scheme in ("http", "https"):
+            return self._store_file(kind, b"")
+        raise _bad_request(
+            "wrong file identifier/HTTP URL specified",
+            f"{kind}={value!r} is neither a known file_id nor an HTTP URL",
+        )
+
+    def _media_object(
+        self, kind: str, stored: _StoredFile, params: Mapping[str, Any]
+    ) -> dict[str, Any] | list[dict[str, Any]]:
+        base = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_size": len(stored.data),
+        }
+        if kind == "photo":
+            thumbnail = self._store_file("photo", stored.data)
+            return [
+                {
+                    "file_id": thumbnail.file_id,
+                    "file_unique_id": thumbnail.file_unique_id,
+                    "file_size": len(stored.data),
+                    "width": 90,
+                    "height": 90,
+                },
+                base | {"width": 800, "height": 800},
+            ]
+        media = base | {"mime_type": stored.mime_type}
+        if kind in ("voice", "audio"):
+            media["duration"] = int(params.get("duration", 1))
+        if kind == "audio":
+            for key in ("performer", "title"):
+                if key in params:
+                    media[key] = params[key]
+        return media
+
+    def _commands_key(
+        self, scope: Mapping[str, Any] | None, language_code: str | None
+    ) -> tuple[str, str]:
+        scope_json = json.dumps(dict(scope or {"type": "default"}), sort_keys=True)
+        return scope_json, language_code or ""
+
+
+def _not_modified() -> ApiError:
+    return _bad_request(
+        "message is not modified: specified new message content and reply markup are exactly "
+        "the same as a current content and reply markup of the message"
+    )
+
+
+def _callback_data(markup: Mapping[str, Any] | None) -> set[str]:
+    if not markup:
+        return set()
+    rows = markup.get("inline_keyboard", [])
+    return {button["callback_data"] for row in rows for button in row if "callback_data" in button}
+
+
+def _same_chat(value: Any, chat_id: int | str) -> bool:
+    return value == chat_id or str(value) == str(chat_id)
+
+
+def _error_response(
+    error_code: int, description: str, parameters: dict[str, Any] | None = None
+) -> web.Response:
+    body: dict[str, Any] = {"ok": False, "error_code": error_code, "description": description}
+    if parameters:
+        body["parameters"] = parameters
+    return web.json_response(body, status=error_code)
