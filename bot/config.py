@@ -10,7 +10,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 #: The project root when running from a checkout (``bot/`` lives under it).
@@ -59,6 +59,20 @@ class Settings(BaseSettings):
     admin_telegram_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     nlu_confidence_threshold: float = Field(default=0.5, ge=0, le=1)
     log_level: str = "INFO"
+
+    @field_validator(
+        "telegram_bot_token", "rasa_token", "database_url", "content_dir", mode="before"
+    )
+    @classmethod
+    def _empty_means_unset(cls, value: object, info: ValidationInfo) -> object:
+        # `KEY=` in .env means "not set": fall back to the default, never to "".
+        if isinstance(value, str) and not value.strip():
+            if info.field_name == "database_url":
+                return default_database_url()
+            if info.field_name == "content_dir":
+                return PROJECT_ROOT / "content"
+            return None
+        return value
 
     @field_validator("admin_telegram_ids", mode="before")
     @classmethod

@@ -119,11 +119,11 @@ async def send_reply(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Re
     await context.bot.send_message(chat_id, reply.text, reply_markup=keyboard(reply.buttons))
 
 
-def build_application(settings: Settings, runtime: Runtime | None = None) -> BotApplication:
-    """The PTB application. Without ``runtime``, it is built (and closed) with the application."""
+def build_application(settings: Settings, engine: Engine | None = None) -> BotApplication:
+    """The PTB application. Without ``engine``, the runtime is built (and closed) with it."""
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
-    adapter = TelegramAdapter(runtime.engine if runtime else None)
+    adapter = TelegramAdapter(engine)
     owned: dict[str, Runtime] = {}
 
     async def post_init(_app: BotApplication) -> None:

@@ -1,0 +1,76 @@
+"""The project's promises about itself: set-up commands, CI, compose file, documented settings."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import jsonschema
+import yaml
+
+from bot.config import PROJECT_ROOT, Settings
+
+README = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_gives_the_two_setup_commands_and_ci_runs_the_test_one() -> None:
+    blocks = re.findall(r"```(?:sh|bash|shell)?\n(.*?)```", README, flags=re.S)
+    commands = [line for block in blocks[:1] for line in block.splitlines()
+                if line.strip() and not line.startswith("#")]
+    assert commands == ["./dev run", "./dev test"]
+    ci = (PROJECT_ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert re.search(r"^\s*(exec\s+)?\./dev test\b", ci, flags=re.M)
+
+
+def test_every_setting_is_documented_in_env_example() -> None:
+    example = (PROJECT_ROOT / ".env.example").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", example, flags=re.M))
+    for name, field in Settings.model_fields.items():
+        env_name = (field.alias or name).upper()
+        assert env_name in documented, f"{env_name} is not in .env.example"
+
+
+def test_compose_file_follows_the_compose_spec() -> None:
+    schema_path = PROJECT_ROOT / "tests" / "vendor" / "compose-spec" / "compose-spec.json"
+    schema = json.loads(schema_path.read_text(encoding="utf-8"))
+    compose = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    jsonschema.Draft7Validator(schema).validate(compose)
+    assert {"postgres", "rasa", "bot", "migrate"} <= set(compose["services"])
+    # Rasa is reachable by the bot only: no port published on the host.
+    assert "ports" not in compose["services"]["rasa"]
+    for name in ("build", "environment"):
+        assert name in compose["services"]["bot"]
+
+
+def test_compose_variables_are_documented() -> None:
+    compose = (PROJECT_ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    example = (PROJECT_ROOT / ".env.example").read_text(encoding="utf-8")
+    for name in set(re.findall(r"\$\{([A-Z_]+)", compose)):
+        assert re.search(rf"^#?\s*{name}=", example, flags=re.M), name
+
+
+def test_nlu_domain_and_content_intents_match() -> None:
+    domain = yaml.safe_load((PROJECT_ROOT / "nlu" / "domain.yml").read_text(encoding="utf-8"))
+    content = yaml.safe_load((PROJECT_ROOT / "content" / "intents.yml").read_text(encoding="utf-8"))
+    assert set(domain["intents"]) == set(content["intents"])
+    fixed = {"greet", "goodbye", "thank", "affirm", "deny", "show_menu", "ask_human",
+             "change_language", "unsubscribe", "out_of_scope", "risks_desert", "risks_libya",
+             "risks_sea", "smugglers", "life_abroad", "legal_migration", "local_opportunities",
+             "return_help", "reintegration", "psychosocial", "missing_person", "documents",
+             "diaspora_money", "emergency"}
+    assert fixed <= set(domain["intents"])
+
+
+def test_nlu_training_data_has_enough_examples_per_intent() -> None:
+    data = yaml.safe_load((PROJECT_ROOT / "nlu" / "data" / "nlu.yml").read_text(encoding="utf-8"))
+    counts = {}
+    for block in data["nlu"]:
+        if "intent" in block:
+            examples = [e for e in block["examples"].splitlines() if e.strip().startswith("- ")]
+            counts[block["intent"]] = counts.get(block["intent"], 0) + len(examples)
+    assert counts and min(counts.values()) >= 12, counts
+
+
+def test_vendored_specs_carry_their_licences() -> None:
+    assert (PROJECT_ROOT / "tests" / "vendor" / "compose-spec" / "LICENSE").exists()
+    assert (PROJECT_ROOT / "tests" / "fakes" / "telegram_bot_api" / "LICENSE").exists()
