@@ -30,6 +30,7 @@ def _logging(level: str) -> None:
     )
     # httpx logs every request URL at INFO, and PTB's URLs contain the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -83,8 +83,15 @@ def _no_network() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Settings from the test, never from a developer's .env or shell."""
-    for name in ("TELEGRAM_BOT_TOKEN", "RASA_TOKEN", "RASA_URL", "DATABASE_URL", "CONTENT_DIR",
-                 "ADMIN_TELEGRAM_IDS", "KUNNAFONI_ENV"):
+    for name in (
+        "TELEGRAM_BOT_TOKEN",
+        "RASA_TOKEN",
+        "RASA_URL",
+        "DATABASE_URL",
+        "CONTENT_DIR",
+        "ADMIN_TELEGRAM_IDS",
+        "KUNNAFONI_ENV",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no .env here
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'default.db'}")
@@ -128,8 +135,12 @@ def _postgres_url() -> str:
 
                 parsed = make_url(url)
                 psycopg.connect(
-                    host=parsed.host, port=parsed.port or 5432, user=parsed.username,
-                    password=parsed.password, dbname=parsed.database, connect_timeout=3,
+                    host=parsed.host,
+                    port=parsed.port or 5432,
+                    user=parsed.username,
+                    password=parsed.password,
+                    dbname=parsed.database,
+                    connect_timeout=3,
                 ).close()
                 return url
             except Exception as exc:
@@ -221,8 +232,13 @@ class StubParser:
         if self.down:
             raise NluUnavailable("stub is down")
         intent, confidence = self.table.get(text, ("out_of_scope", 0.2))
-        return NluResult(text=text, intent=intent, confidence=confidence, source=NluSource.RASA,
-                         ranking=((intent, confidence),))
+        return NluResult(
+            text=text,
+            intent=intent,
+            confidence=confidence,
+            source=NluSource.RASA,
+            ranking=((intent, confidence),),
+        )
 
     async def aclose(self) -> None:
         return None

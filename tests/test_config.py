@@ -21,8 +21,9 @@ def test_local_defaults_need_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.content_dir == PROJECT_ROOT / "content"
 
 
-def test_env_file_with_empty_values_keeps_defaults(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_file_with_empty_values_keeps_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("DATABASE_URL")
     monkeypatch.delenv("RASA_URL")
     (tmp_path / ".env").write_text((PROJECT_ROOT / ".env.example").read_text())

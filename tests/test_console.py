@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bot.console import inbound_from_line, inbound_from_typing
 from bot.content.catalog import Catalog
 from bot.dialogue.types import Button, Inbound, Meta, Outcome, Reply
-from bot.console import inbound_from_line, inbound_from_typing
 
 META_KEYS = {"intent", "confidence", "language", "state", "topic", "services"}
 
@@ -21,7 +21,11 @@ def chat(lines: list[str], db: Path, *extra: str) -> tuple[list[dict[str, Any]],
     proc = subprocess.run(
         [sys.executable, "-m", "bot", "chat", "--json", "--db", f"sqlite:///{db}", *extra],
         input="".join(line + "\n" for line in lines),
-        capture_output=True, text=True, env=env, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
     )
     out = [json.loads(line) for line in proc.stdout.splitlines()]
     return out, proc.stderr, proc.returncode
@@ -79,9 +83,9 @@ def test_line_parsing() -> None:
 
 
 def test_interactive_typing_maps_numbers_to_buttons() -> None:
-    last = Outcome([Reply("Menu", (Button("A", "topic:a"), Button("B", "topic:b")))],
-                   meta=Meta())
+    last = Outcome([Reply("Menu", (Button("A", "topic:a"), Button("B", "topic:b")))], meta=Meta())
     assert inbound_from_typing("2", user_id="u", last=last) == Inbound(
-        user_id="u", button="topic:b")
+        user_id="u", button="topic:b"
+    )
     assert inbound_from_typing("/start kayes", user_id="u", last=last).args == "kayes"
     assert inbound_from_typing("3", user_id="u", last=last).text == "3"

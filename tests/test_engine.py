@@ -171,8 +171,11 @@ async def test_state_survives_a_restart(
     topic = next(iter(catalog.topics.values()))
     await engine.handle(press(USER, f"topic:{topic.id}"))
     # A new engine on the same database: a restarted process.
-    restarted = Engine(database=database, content=content_store.current,
-                       nlu=NluService(StubParser(), content_store.matcher))
+    restarted = Engine(
+        database=database,
+        content=content_store.current,
+        nlu=NluService(StubParser(), content_store.matcher),
+    )
     outcome = await restarted.handle(text(USER, "?"))
     assert outcome.meta.language == "bm"
     async with database.transaction() as s:

@@ -25,12 +25,14 @@ def test_fold_maps_bambara_letters_and_french_accents() -> None:
 
 
 def test_keyword_matcher_whole_words_and_emergency_priority() -> None:
-    matcher = KeywordMatcher([
-        ("greet", "fr", "salut"),
-        ("risks_libya", "fr", "libye"),
-        ("emergency", "fr", "au secours"),
-        ("emergency", "bm", "n dɛmɛ"),
-    ])
+    matcher = KeywordMatcher(
+        [
+            ("greet", "fr", "salut"),
+            ("risks_libya", "fr", "libye"),
+            ("emergency", "fr", "au secours"),
+            ("emergency", "bm", "n dɛmɛ"),
+        ]
+    )
     assert matcher.match("Salut toi").intent == "greet"
     assert matcher.match("salutations").intent is None  # whole words only
     both = matcher.match("salut, au secours on est en libye")
@@ -68,13 +70,17 @@ class RasaStub:
         await asyncio.sleep(self.delay)
         if self.status != 200:
             return web.json_response({"error": "boom"}, status=self.status)
-        return web.json_response({
-            "text": body["text"],
-            "intent": {"name": "risks_libya", "confidence": 0.91},
-            "entities": [{"entity": "country", "value": "libya", "start": 0, "end": 4}],
-            "intent_ranking": [{"name": "risks_libya", "confidence": 0.91},
-                               {"name": "risks_sea", "confidence": 0.05}],
-        })
+        return web.json_response(
+            {
+                "text": body["text"],
+                "intent": {"name": "risks_libya", "confidence": 0.91},
+                "entities": [{"entity": "country", "value": "libya", "start": 0, "end": 4}],
+                "intent_ranking": [
+                    {"name": "risks_libya", "confidence": 0.91},
+                    {"name": "risks_sea", "confidence": 0.05},
+                ],
+            }
+        )
 
     async def start(self) -> None:
         app = web.Application()
@@ -104,8 +110,11 @@ async def test_client_sends_token_and_parses_the_answer(rasa_stub: RasaStub) -> 
     result = await client.parse("Libi kɔnɔ")
     await client.aclose()
     assert rasa_stub.requests == [{"text": "Libi kɔnɔ"}]
-    assert (result.intent, result.confidence, result.source) == ("risks_libya", 0.91,
-                                                                 NluSource.RASA)
+    assert (result.intent, result.confidence, result.source) == (
+        "risks_libya",
+        0.91,
+        NluSource.RASA,
+    )
     assert result.ranking[1] == ("risks_sea", 0.05)
     assert result.entities[0].entity == "country" and result.entities[0].value == "libya"
     assert json.loads(json.dumps(result.as_json()))["intent"] == "risks_libya"

@@ -15,8 +15,12 @@ README = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
 
 def test_readme_gives_the_two_setup_commands_and_ci_runs_the_test_one() -> None:
     blocks = re.findall(r"```(?:sh|bash|shell)?\n(.*?)```", README, flags=re.S)
-    commands = [line for block in blocks[:1] for line in block.splitlines()
-                if line.strip() and not line.startswith("#")]
+    commands = [
+        line
+        for block in blocks[:1]
+        for line in block.splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     assert commands == ["./dev run", "./dev test"]
     ci = (PROJECT_ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert re.search(r"^\s*(exec\s+)?\./dev test\b", ci, flags=re.M)
@@ -53,11 +57,32 @@ def test_nlu_domain_and_content_intents_match() -> None:
     domain = yaml.safe_load((PROJECT_ROOT / "nlu" / "domain.yml").read_text(encoding="utf-8"))
     content = yaml.safe_load((PROJECT_ROOT / "content" / "intents.yml").read_text(encoding="utf-8"))
     assert set(domain["intents"]) == set(content["intents"])
-    fixed = {"greet", "goodbye", "thank", "affirm", "deny", "show_menu", "ask_human",
-             "change_language", "unsubscribe", "out_of_scope", "risks_desert", "risks_libya",
-             "risks_sea", "smugglers", "life_abroad", "legal_migration", "local_opportunities",
-             "return_help", "reintegration", "psychosocial", "missing_person", "documents",
-             "diaspora_money", "emergency"}
+    fixed = {
+        "greet",
+        "goodbye",
+        "thank",
+        "affirm",
+        "deny",
+        "show_menu",
+        "ask_human",
+        "change_language",
+        "unsubscribe",
+        "out_of_scope",
+        "risks_desert",
+        "risks_libya",
+        "risks_sea",
+        "smugglers",
+        "life_abroad",
+        "legal_migration",
+        "local_opportunities",
+        "return_help",
+        "reintegration",
+        "psychosocial",
+        "missing_person",
+        "documents",
+        "diaspora_money",
+        "emergency",
+    }
     assert fixed <= set(domain["intents"])
 
 

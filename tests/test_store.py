@@ -14,12 +14,14 @@ from bot.store.db import Database, create_engine, downgrade_database, upgrade_da
 async def test_user_is_created_once_and_updated(database: Database) -> None:
     async with database.transaction() as s:
         user, created = await repo.get_or_create_user(s, channel="telegram", external_id="42")
-        again, created_again = await repo.get_or_create_user(s, channel="telegram",
-                                                             external_id="42")
+        again, created_again = await repo.get_or_create_user(
+            s, channel="telegram", external_id="42"
+        )
     assert created and not created_again and user.id == again.id
     async with database.transaction() as s:
-        await repo.update_user(s, user_id=user.id, language="bm", region="kayes",
-                               acquisition_source="radio")
+        await repo.update_user(
+            s, user_id=user.id, language="bm", region="kayes", acquisition_source="radio"
+        )
     async with database.transaction() as s:
         stored = await repo.get_user(s, channel="telegram", external_id="42")
     assert stored is not None
@@ -42,14 +44,21 @@ async def test_conversation_round_trip(database: Database) -> None:
     async with database.transaction() as s:
         user, _ = await repo.get_or_create_user(s, channel="console", external_id="7")
         assert await repo.load_conversation(s, user_id=user.id) is None
-        await repo.save_conversation(s, user_id=user.id, conversation=repo.ConversationState(
-            state="topic", topic="sahara", card=2, data={"k": [1, 2]}))
+        await repo.save_conversation(
+            s,
+            user_id=user.id,
+            conversation=repo.ConversationState(
+                state="topic", topic="sahara", card=2, data={"k": [1, 2]}
+            ),
+        )
     async with database.transaction() as s:
         loaded = await repo.load_conversation(s, user_id=user.id)
-        assert loaded == repo.ConversationState(state="topic", topic="sahara", card=2,
-                                                data={"k": [1, 2]})
-        await repo.save_conversation(s, user_id=user.id,
-                                     conversation=repo.ConversationState(state="menu"))
+        assert loaded == repo.ConversationState(
+            state="topic", topic="sahara", card=2, data={"k": [1, 2]}
+        )
+        await repo.save_conversation(
+            s, user_id=user.id, conversation=repo.ConversationState(state="menu")
+        )
     async with database.transaction() as s:
         assert await repo.load_conversation(s, user_id=user.id) == repo.ConversationState("menu")
 
@@ -65,8 +74,9 @@ async def test_processed_update_is_recorded_once(database: Database) -> None:
 async def test_events_are_countable(database: Database) -> None:
     async with database.transaction() as s:
         await repo.record_event(s, kind="served", name="menu.title", language="fr")
-        await repo.record_event(s, kind="served", name="menu.title", language="bm",
-                                data={"fallback": False})
+        await repo.record_event(
+            s, kind="served", name="menu.title", language="bm", data={"fallback": False}
+        )
         await repo.record_event(s, kind="inbound", name="text")
     async with database.transaction() as s:
         assert await repo.count_events(s, kind="served") == 2

@@ -96,8 +96,10 @@ async def test_redelivered_update_is_answered_once(
         await application.updater.stop()
         await application.stop()
     texts = [m.params["text"] for m in fake.requests_for("sendMessage", chat_id=CHAT)]
-    assert texts == [catalog.text("onboarding.welcome", "fr").text,
-                     catalog.text("help.text", "fr").text], sent
+    assert texts == [
+        catalog.text("onboarding.welcome", "fr").text,
+        catalog.text("help.text", "fr").text,
+    ], sent
 
 
 async def test_voice_note_gets_the_voice_fallback(
@@ -110,11 +112,17 @@ async def test_voice_note_gets_the_voice_fallback(
 
 async def test_group_messages_are_ignored(running: Any, fake: FakeBotApi) -> None:
     group = -100123
-    fake.push_update({"message": {
-        "message_id": 1, "date": 1_700_000_000, "text": "salut",
-        "chat": {"id": group, "type": "supergroup", "title": "g"},
-        "from": {"id": 77, "is_bot": False, "first_name": "A"},
-    }})
+    fake.push_update(
+        {
+            "message": {
+                "message_id": 1,
+                "date": 1_700_000_000,
+                "text": "salut",
+                "chat": {"id": group, "type": "supergroup", "title": "g"},
+                "from": {"id": 77, "is_bot": False, "first_name": "A"},
+            }
+        }
+    )
     fake.push_command(CHAT, "help")
     await next_message(fake, 1)
     assert fake.requests_for("sendMessage", chat_id=group) == []

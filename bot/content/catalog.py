@@ -89,7 +89,11 @@ class Catalog:
     def chain(self, language: str | None) -> list[str]:
         """``language`` then its fallbacks then the default, each once."""
         order: list[str] = []
-        start = language if language in self.languages else self.default_language
+        start = (
+            language
+            if language is not None and language in self.languages
+            else self.default_language
+        )
         for code in (start, *self.languages[start].fallback, self.default_language):
             if code not in order:
                 order.append(code)

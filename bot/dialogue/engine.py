@@ -59,8 +59,10 @@ class Turn:
 
     @property
     def language(self) -> str:
-        chosen = self.user_changes.get("language", self.user.language)
-        return chosen if self.catalog.has_language(chosen) else self.catalog.default_language
+        chosen: str | None = self.user_changes.get("language", self.user.language)
+        if chosen is not None and self.catalog.has_language(chosen):
+            return chosen
+        return self.catalog.default_language
 
     @property
     def consent(self) -> bool | None:
