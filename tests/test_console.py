@@ -89,3 +89,21 @@ def test_interactive_typing_maps_numbers_to_buttons() -> None:
     )
     assert inbound_from_typing("/start kayes", user_id="u", last=last).args == "kayes"
     assert inbound_from_typing("3", user_id="u", last=last).text == "3"
+
+
+def test_nlu_parse_prints_json_and_falls_back_to_keywords(catalog: Catalog) -> None:
+    phrase = catalog.intents["greet"].keywords["bm"][0]
+    # Nothing listens on port 9: the client fails fast and keywords answer.
+    env = {**os.environ, "RASA_URL": "http://127.0.0.1:9", "RASA_TIMEOUT": "0.5"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "nlu", "parse", phrase],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    parsed = json.loads(proc.stdout)
+    assert parsed["intent"] == "greet" and parsed["source"] == "keywords"
+    assert parsed["text"] == phrase
