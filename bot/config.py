@@ -58,10 +58,19 @@ class Settings(BaseSettings):
     content_dir: Path = PROJECT_ROOT / "content"
     admin_telegram_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     nlu_confidence_threshold: float = Field(default=0.5, ge=0, le=1)
+    nlu_ambiguity_margin: float = Field(default=0.1, ge=0, le=1)
+    nlu_emergency_floor: float = Field(default=0.15, ge=0, le=1)
+    #: Training text for language identification (Rasa examples tagged with a language).
+    nlu_data_dir: Path = PROJECT_ROOT / "nlu" / "data"
     log_level: str = "INFO"
 
     @field_validator(
-        "telegram_bot_token", "rasa_token", "database_url", "content_dir", mode="before"
+        "telegram_bot_token",
+        "rasa_token",
+        "database_url",
+        "content_dir",
+        "nlu_data_dir",
+        mode="before",
     )
     @classmethod
     def _empty_means_unset(cls, value: object, info: ValidationInfo) -> object:
@@ -71,6 +80,8 @@ class Settings(BaseSettings):
                 return default_database_url()
             if info.field_name == "content_dir":
                 return PROJECT_ROOT / "content"
+            if info.field_name == "nlu_data_dir":
+                return PROJECT_ROOT / "nlu" / "data"
             return None
         return value
 

@@ -23,7 +23,7 @@ from bot.config import PROJECT_ROOT, normalise_database_url
 from bot.content.catalog import Catalog
 from bot.content.loader import load_catalog
 from bot.content.store import ContentStore
-from bot.dialogue.engine import Engine
+from bot.dialogue.engine import Engine, Thresholds
 from bot.nlu.service import NluService
 from bot.nlu.types import NluResult, NluSource, NluUnavailable
 from bot.store.db import Database, create_engine, upgrade_database
@@ -108,7 +108,7 @@ def catalog() -> Catalog:
 
 @pytest.fixture(scope="session")
 def content_store() -> ContentStore:
-    return ContentStore(CONTENT_DIR)
+    return ContentStore(CONTENT_DIR, nlu_data_dir=PROJECT_ROOT / "nlu" / "data")
 
 
 # --- databases -------------------------------------------------------------------------------
@@ -220,9 +220,12 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
 
 
 class StubParser:
-    """Stands in for the Rasa server: answers from a table, or is 'down'."""
+    """Stands in for the Rasa server: answers from a table, or is 'down'.
 
-    def __init__(self, table: dict[str, tuple[str, float]] | None = None) -> None:
+    A table value is ``(intent, confidence)`` or a whole :class:`NluResult`.
+    """
+
+    def __init__(self, table: dict[str, tuple[str, float] | NluResult] | None = None) -> None:
         self.table = table or {}
         self.down = False
         self.calls: list[str] = []
@@ -231,7 +234,10 @@ class StubParser:
         self.calls.append(text)
         if self.down:
             raise NluUnavailable("stub is down")
-        intent, confidence = self.table.get(text, ("out_of_scope", 0.2))
+        answer = self.table.get(text, ("out_of_scope", 0.2))
+        if isinstance(answer, NluResult):
+            return answer
+        intent, confidence = answer
         return NluResult(
             text=text,
             intent=intent,
@@ -255,5 +261,6 @@ def engine(database: Database, content_store: ContentStore, stub_parser: StubPar
         database=database,
         content=content_store.current,
         nlu=NluService(stub_parser, content_store.matcher),
-        confidence_threshold=0.5,
+        thresholds=Thresholds(),
+        language_identifier=content_store.language_identifier,
     )

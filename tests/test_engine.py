@@ -9,6 +9,7 @@ from bot.content.store import ContentStore
 from bot.dialogue.engine import Engine
 from bot.dialogue.types import Inbound, Outcome, State
 from bot.nlu.service import NluService
+from bot.nlu.types import Entity, NluResult, NluSource
 from bot.store import repositories as repo
 from bot.store.db import Database
 from tests.conftest import StubParser
@@ -237,3 +238,129 @@ async def test_every_menu_item_and_intent_answers(engine: Engine, catalog: Catal
     for name in catalog.intents:
         outcome = await engine.handle(press(USER, f"intent:{name}"))
         assert outcome.replies and all(r.text for r in outcome.replies), name
+
+
+def parse(text: str, ranking: list[tuple[str, float]], **kw: object) -> NluResult:
+    return NluResult(
+        text=text,
+        intent=ranking[0][0],
+        confidence=ranking[0][1],
+        source=NluSource.RASA,
+        ranking=tuple(ranking),
+        **kw,
+    )  # type: ignore[arg-type]
+
+
+async def test_close_intents_are_offered_as_buttons(
+    engine: Engine, stub_parser: StubParser, catalog: Catalog
+) -> None:
+    await onboard(engine)
+    stub_parser.table["je veux revenir"] = parse(
+        "je veux revenir", [("return_help", 0.46), ("reintegration", 0.41), ("documents", 0.05)]
+    )
+    outcome = await engine.handle(text(USER, "je veux revenir"))
+    assert outcome.replies[0].text == catalog.text("clarify.choose", "fr").text
+    assert payloads(outcome)[:2] == ["intent:return_help", "intent:reintegration"]
+    assert (
+        outcome.replies[0].buttons[0].label == catalog.text("intent_label.return_help", "fr").text
+    )
+    assert "intent:documents" not in payloads(outcome)  # below the candidate floor
+
+
+async def test_rasa_fallback_with_a_flat_ranking_shows_the_menu(
+    engine: Engine, stub_parser: StubParser, catalog: Catalog
+) -> None:
+    await onboard(engine)
+    stub_parser.table["bla"] = NluResult(
+        text="bla",
+        intent="nlu_fallback",
+        confidence=0.4,
+        source=NluSource.RASA,
+        ranking=(("out_of_scope", 0.3), ("greet", 0.05)),
+    )
+    outcome = await engine.handle(text(USER, "bla"))
+    assert outcome.replies[0].text == catalog.text("clarify.prompt", "fr").text
+
+
+async def test_emergency_in_the_top_three_comes_first(
+    engine: Engine, stub_parser: StubParser, catalog: Catalog
+) -> None:
+    await onboard(engine)
+    message = "on est enfermés a Sabha ils frappent"
+    stub_parser.table[message] = parse(
+        message, [("risks_libya", 0.62), ("smugglers", 0.2), ("emergency", 0.16)]
+    )
+    outcome = await engine.handle(text(USER, message))
+    emergency = catalog.intents["emergency"].reply or ""
+    assert outcome.replies[0].text == catalog.text(emergency, "fr").text
+    # The question itself is still answered after the contacts.
+    assert len(outcome.replies) >= 2
+    # Below the floor, no emergency.
+    stub_parser.table["libye"] = parse("libye", [("risks_libya", 0.8), ("emergency", 0.1)])
+    calm = await engine.handle(text(USER, "libye"))
+    assert calm.replies[0].text != catalog.text(emergency, "fr").text
+
+
+async def test_named_places_become_the_users_location_with_consent(
+    engine: Engine, stub_parser: StubParser, database: Database
+) -> None:
+    await onboard(engine)
+    message = "je suis a Kayi mon frere est en Libi"
+    stub_parser.table[message] = parse(
+        message,
+        [("missing_person", 0.9)],
+        entities=(Entity("place_ml", "kayes", 10, 14), Entity("country", "libya", 30, 34)),
+    )
+    await engine.handle(text(USER, message))
+    user = await stored_user(database)
+    assert (user.region, user.country) == ("kayes", "libya")
+
+
+async def test_location_is_not_kept_without_consent(
+    engine: Engine, stub_parser: StubParser, database: Database
+) -> None:
+    await engine.handle(command("u2", "start"))
+    await engine.handle(press("u2", "lang:fr"))
+    await engine.handle(press("u2", "consent:no"))
+    stub_parser.table["a Gao"] = parse(
+        "a Gao", [("return_help", 0.9)], entities=(Entity("place_ml", "gao"),)
+    )
+    await engine.handle(text("u2", "a Gao"))
+    user = await stored_user(database, "u2")
+    assert user.region is None
+
+
+async def test_reply_in_the_language_written_when_none_was_chosen(
+    engine: Engine, stub_parser: StubParser, catalog: Catalog
+) -> None:
+    message = "n bɛ Alijeri, n b'a fɛ ka segin so"
+    stub_parser.table[message] = ("return_help", 0.9)
+    outcome = await engine.handle(text("u3", message))
+    assert outcome.meta.language == "bm"
+    assert outcome.replies[0].text == catalog.text("intent.return_help", "bm").text
+
+
+async def test_writing_in_another_language_offers_a_switch_once(
+    engine: Engine, stub_parser: StubParser, catalog: Catalog
+) -> None:
+    await onboard(engine, lang="bm")
+    message = "je voudrais savoir comment partir legalement en Europe"
+    stub_parser.table[message] = ("legal_migration", 0.9)
+    outcome = await engine.handle(text(USER, message))
+    assert outcome.meta.language == "bm"  # the chosen language still rules
+    offer = outcome.replies[-1]
+    assert offer.text == catalog.text("language.offer_switch", "fr").text
+    assert [b.payload for b in offer.buttons] == ["lang:fr"]
+    again = await engine.handle(text(USER, message))
+    assert all(r.text != offer.text for r in again.replies)  # offered once
+
+
+async def test_code_switched_text_does_not_trigger_a_switch_offer(
+    engine: Engine, stub_parser: StubParser, catalog: Catalog
+) -> None:
+    await onboard(engine, lang="bm")
+    message = "n bɛ bloqué en Algérie n b'a fɛ ka segin, je veux rentrer"
+    stub_parser.table[message] = ("return_help", 0.9)
+    outcome = await engine.handle(text(USER, message))
+    offer = catalog.text("language.offer_switch", "fr").text
+    assert all(r.text != offer for r in outcome.replies)

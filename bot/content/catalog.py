@@ -43,6 +43,7 @@ REQUIRED_KEYS: tuple[str, ...] = (
     "clarify.choose",
     "language.choose",
     "language.changed",
+    "language.offer_switch",
     "help.text",
     "unsubscribe.done",
     "fallback.voice",

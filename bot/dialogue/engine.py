@@ -21,6 +21,7 @@ from bot.content.catalog import Catalog, payload_for
 from bot.content.models import Action, ButtonSpec, IntentSpec, Target
 from bot.dialogue.types import Button, Inbound, Meta, Outcome, Reply, State
 from bot.nlu.keywords import EMERGENCY_INTENT
+from bot.nlu.langid import LanguageGuess, LanguageIdentifier
 from bot.nlu.normalise import fold
 from bot.nlu.service import NluService
 from bot.nlu.types import RASA_FALLBACK_INTENT, NluResult
@@ -39,6 +40,28 @@ AFFIRM, DENY = "affirm", "deny"
 
 ONBOARDING = (State.NEW, State.CHOOSING_LANGUAGE, State.CONSENT)
 
+#: Intents never offered as a "did you mean" button.
+NOT_OFFERED = frozenset({RASA_FALLBACK_INTENT, "out_of_scope"})
+
+#: Entities kept as the user's location, and the user field each one fills.
+LOCATION_ENTITIES = {"place_ml": "region", "country": "country"}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """How the engine decides under uncertainty (see docs/nlu.md)."""
+
+    #: Below this confidence the top intent is not acted on.
+    confidence: float = 0.5
+    #: When the two best intents are closer than this, ask instead of guessing.
+    ambiguity: float = 0.1
+    #: An intent below this is not worth a "did you mean" button.
+    candidate: float = 0.1
+    #: Emergency among the three best intents at or above this: emergency reply first.
+    emergency: float = 0.15
+    #: A language guess must be at least this sure to change the reply language.
+    language: float = 0.9
+
 
 def pseudonym(user_id: int) -> str:
     """How a user appears in logs: an internal number, never a Telegram id or name."""
@@ -56,12 +79,17 @@ class Turn:
     replies: list[Reply] = field(default_factory=list)
     served: list[tuple[str, str, bool]] = field(default_factory=list)
     meta: Meta = field(default_factory=Meta)
+    #: The language the message seems written in, when it is clear.
+    written_in: str | None = None
 
     @property
     def language(self) -> str:
         chosen: str | None = self.user_changes.get("language", self.user.language)
         if chosen is not None and self.catalog.has_language(chosen):
             return chosen
+        # No preference yet: answer in the language the user writes in.
+        if self.written_in is not None and self.catalog.has_language(self.written_in):
+            return self.written_in
         return self.catalog.default_language
 
     @property
@@ -97,12 +125,14 @@ class Engine:
         database: Database,
         content: Callable[[], Catalog],
         nlu: NluService,
-        confidence_threshold: float = 0.5,
+        thresholds: Thresholds | None = None,
+        language_identifier: Callable[[], LanguageIdentifier | None] | None = None,
     ) -> None:
         self.database = database
         self._content = content
         self.nlu = nlu
-        self.confidence_threshold = confidence_threshold
+        self.thresholds = thresholds or Thresholds()
+        self._identifier = language_identifier or (lambda: None)
 
     def catalog(self) -> Catalog:
         """The content version in use now."""
@@ -119,8 +149,12 @@ class Engine:
     async def handle(self, inbound: Inbound) -> Outcome:
         catalog = self._content()
         understood: NluResult | None = None
+        guess: LanguageGuess | None = None
         if inbound.text is not None and inbound.text.strip():
             understood = await self.nlu.parse(inbound.text.strip())
+            identifier = self._identifier()
+            if identifier is not None:
+                guess = identifier.predict(inbound.text)
 
         async with self.database.transaction() as session:
             if inbound.update_id is not None and not await repo.mark_update_processed(
@@ -135,6 +169,12 @@ class Engine:
             )
             conversation = await repo.load_conversation(session, user_id=user.id)
             turn = Turn(catalog, user, conversation or ConversationState(State.NEW.value))
+            if (
+                guess is not None
+                and not guess.mixed
+                and guess.confidence >= self.thresholds.language
+            ):
+                turn.written_in = guess.language
             if created:
                 logger.info("New user %s", pseudonym(user.id))
 
@@ -226,31 +266,106 @@ class Engine:
             self._stale(turn)
 
     def _text(self, turn: Turn, understood: NluResult) -> None:
-        intent = understood.intent
-        if intent == EMERGENCY_INTENT and EMERGENCY_INTENT in turn.catalog.intents:
-            # Emergency contacts come first, whatever the state or confidence.
+        self._keep_location(turn, understood)
+        ranked = [(name, conf) for name, conf in understood.ranking if name != RASA_FALLBACK_INTENT]
+        top = ranked[0] if ranked else None
+        if self._emergency(turn, understood, ranked):
+            # Emergency contacts come first, whatever the state or the confidence;
+            # then the question itself if it was clearly something else.
             self._intent(turn, EMERGENCY_INTENT)
+            if top is not None and top[0] != EMERGENCY_INTENT and self._sure(understood, ranked):
+                self._intent(turn, top[0])
             self._remind_onboarding(turn)
             return
         state = State(turn.conversation.state)
         if state is State.CHOOSING_LANGUAGE and self._language_named(turn, understood.text):
             return
-        if state is State.CONSENT and intent in (AFFIRM, DENY) and self._confident(understood):
-            self._set_consent(turn, intent == AFFIRM)
+        if (
+            state is State.CONSENT
+            and understood.intent in (AFFIRM, DENY)
+            and self._sure(understood, ranked)
+        ):
+            self._set_consent(turn, understood.intent == AFFIRM)
             return
         if (
-            intent is None
-            or intent == RASA_FALLBACK_INTENT
-            or intent not in turn.catalog.intents
-            or not self._confident(understood)
+            understood.intent is not None
+            and self._sure(understood, ranked)
+            and understood.intent in turn.catalog.intents
         ):
-            self._clarify(turn)
+            self._intent(turn, understood.intent)
         else:
-            self._intent(turn, intent)
+            self._ask_which(turn, ranked)
+        self._offer_language(turn)
         self._remind_onboarding(turn)
 
-    def _confident(self, understood: NluResult) -> bool:
-        return understood.confidence >= self.confidence_threshold
+    def _sure(self, understood: NluResult, ranked: list[tuple[str, float]]) -> bool:
+        """Confident enough, and not torn between the two best intents."""
+        if understood.intent in (None, RASA_FALLBACK_INTENT):
+            return False
+        if understood.confidence < self.thresholds.confidence:
+            return False
+        if (
+            len(ranked) >= 2
+            and ranked[0][0] == understood.intent
+            and ranked[0][1] - ranked[1][1] < self.thresholds.ambiguity
+        ):
+            return False
+        return True
+
+    def _emergency(
+        self, turn: Turn, understood: NluResult, ranked: list[tuple[str, float]]
+    ) -> bool:
+        if EMERGENCY_INTENT not in turn.catalog.intents:
+            return False
+        if understood.intent == EMERGENCY_INTENT:
+            return True
+        return any(
+            name == EMERGENCY_INTENT and confidence >= self.thresholds.emergency
+            for name, confidence in ranked[:3]
+        )
+
+    def _ask_which(self, turn: Turn, ranked: list[tuple[str, float]]) -> None:
+        """Two or three likely intents as buttons; the menu when nothing is likely."""
+        candidates = [
+            name
+            for name, confidence in ranked
+            if confidence >= self.thresholds.candidate
+            and name not in NOT_OFFERED
+            and name in turn.catalog.intents
+        ][:3]
+        if len(candidates) < 2:
+            self._clarify(turn)
+            return
+        buttons = [Button(turn.t(f"intent_label.{name}"), f"intent:{name}") for name in candidates]
+        buttons.append(self._menu_button(turn))
+        turn.say("clarify.choose", buttons)
+
+    def _keep_location(self, turn: Turn, understood: NluResult) -> None:
+        """A place the user names becomes their location, if they agreed to be remembered."""
+        if not turn.consent:
+            return
+        for entity in understood.entities:
+            field_name = LOCATION_ENTITIES.get(entity.entity)
+            if field_name and entity.value:
+                turn.user_changes[field_name] = entity.value.lower()[:64]
+
+    def _offer_language(self, turn: Turn) -> None:
+        """Someone writing in another language than their chosen one is offered a switch, once."""
+        written = turn.written_in
+        chosen = turn.user_changes.get("language", turn.user.language)
+        if written is None or chosen is None or written == chosen:
+            return
+        if not turn.catalog.has_language(written):
+            return
+        offered: list[str] = turn.conversation.data.setdefault("language_offered", [])
+        if written in offered:
+            return
+        offered.append(written)
+        resolved = turn.catalog.text("language.offer_switch", written)
+        turn.served.append(("language.offer_switch", resolved.language, resolved.fell_back))
+        turn.replies.append(
+            Reply(resolved.text, (Button(turn.catalog.languages[written].name, f"lang:{written}"),))
+        )
 
     # -- onboarding -------------------------------------------------------------------------
 

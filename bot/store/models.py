@@ -41,7 +41,9 @@ class User(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     consent: Mapped[bool | None] = mapped_column(default=None)
     consent_at: Mapped[datetime | None]
+    #: Where the user said they are: a Malian place, and/or a country (abroad or Mali).
     region: Mapped[str | None] = mapped_column(String(64))
+    country: Mapped[str | None] = mapped_column(String(32))
     acquisition_source: Mapped[str | None] = mapped_column(String(64))
     subscribed: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

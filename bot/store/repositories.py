@@ -23,6 +23,7 @@ class UserRecord:
     consent: bool | None
     consent_at: datetime | None
     region: str | None
+    country: str | None
     acquisition_source: str | None
     subscribed: bool
     created_at: datetime
@@ -46,6 +47,7 @@ def _user_record(row: User) -> UserRecord:
         consent=row.consent,
         consent_at=row.consent_at,
         region=row.region,
+        country=row.country,
         acquisition_source=row.acquisition_source,
         subscribed=row.subscribed,
         created_at=row.created_at,
@@ -85,6 +87,7 @@ _USER_FIELDS = frozenset(
         "consent",
         "consent_at",
         "region",
+        "country",
         "acquisition_source",
         "subscribed",
         "last_seen_at",
