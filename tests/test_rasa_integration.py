@@ -143,3 +143,33 @@ async def test_engine_answers_through_the_real_model(
         spec.reply
         and outcome.replies[0].text == content_store.current().text(spec.reply, "fr").text
     )
+
+
+def test_rasa_data_validate_passes() -> None:
+    rasa_bin = os.environ.get("KUNNAFONI_RASA_BIN", "")
+    if not (rasa_bin and Path(rasa_bin).exists()):
+        if IN_CI:
+            pytest.fail("the Rasa environment is missing in CI", pytrace=False)
+        pytest.skip("no Rasa environment: run the suite with ./dev test")
+    nlu_dir = Path(__file__).resolve().parent.parent / "nlu"
+    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    result = subprocess.run(
+        [
+            rasa_bin,
+            "data",
+            "validate",
+            "--domain",
+            "domain.yml",
+            "--data",
+            "data",
+            "tests",
+            "--fail-on-warnings",
+        ],
+        cwd=nlu_dir,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
