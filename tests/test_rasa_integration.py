@@ -46,7 +46,7 @@ def rasa_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         if IN_CI:
             pytest.fail(f"Rasa integration tests must run in CI: {reason}", pytrace=False)
         pytest.skip(reason)
-    port, token = _free_port(), secrets.token_urlsafe(16)
+    port, token = _free_port(), secrets.token_hex(16)
     log = tmp_path_factory.mktemp("rasa") / "rasa.log"
     env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
     with log.open("w") as out:
