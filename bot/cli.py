@@ -105,14 +105,24 @@ def cmd_nlu_parse(args: argparse.Namespace) -> int:
     from bot.runtime import build_nlu
 
     settings = _settings()
+    content = ContentStore(settings.content_dir, nlu_data_dir=settings.nlu_data_dir)
 
     async def parse() -> int:
-        nlu = build_nlu(settings, ContentStore(settings.content_dir))
+        nlu = build_nlu(settings, content)
         try:
             result = await nlu.parse(args.text)
         finally:
             await nlu.aclose()
-        print(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
+        output = result.as_json()
+        identifier = content.language_identifier()
+        if identifier is not None:
+            guess = identifier.predict(args.text)
+            output["language"] = {
+                "language": guess.language,
+                "confidence": round(guess.confidence, 4),
+                "mixed": guess.mixed,
+            }
+        print(json.dumps(output, ensure_ascii=False, indent=2))
         return 0
 
     return asyncio.run(parse())

@@ -107,3 +107,4 @@ def test_nlu_parse_prints_json_and_falls_back_to_keywords(catalog: Catalog) -> N
     parsed = json.loads(proc.stdout)
     assert parsed["intent"] == "greet" and parsed["source"] == "keywords"
     assert parsed["text"] == phrase
+    assert set(parsed["language"]) == {"language", "confidence", "mixed"}
