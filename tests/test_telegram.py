@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -24,8 +25,9 @@ async def fake() -> AsyncIterator[FakeBotApi]:
     assert server.refused == [], server.refused  # nothing Telegram would have refused
 
 
-@pytest.fixture
-async def running(fake: FakeBotApi, engine: Engine) -> AsyncIterator[Any]:
+@asynccontextmanager
+async def polling(fake: FakeBotApi, engine: Any) -> AsyncIterator[Any]:
+    """The bot as `kunnafoni run` builds it, long-polling the fake server."""
     settings = Settings(TELEGRAM_BOT_TOKEN="123456:TEST", TELEGRAM_API_URL=fake.root_url)
     application = build_application(settings, engine)
     async with application:
@@ -35,6 +37,12 @@ async def running(fake: FakeBotApi, engine: Engine) -> AsyncIterator[Any]:
         yield application
         await application.updater.stop()
         await application.stop()
+
+
+@pytest.fixture
+async def running(fake: FakeBotApi, engine: Engine) -> AsyncIterator[Any]:
+    async with polling(fake, engine) as application:
+        yield application
 
 
 def markup_payloads(markup: dict[str, Any] | None) -> list[str]:
@@ -85,16 +93,9 @@ async def test_redelivered_update_is_answered_once(
     copy = dict(fake.pending_updates[-1])
     fake.push_update(copy)
     assert fake.pending_updates[-1]["update_id"] == update_id
-    settings = Settings(TELEGRAM_BOT_TOKEN="123456:TEST", TELEGRAM_API_URL=fake.root_url)
-    application = build_application(settings, engine)
-    async with application:
-        await application.start()
-        assert application.updater is not None
-        await application.updater.start_polling(poll_interval=0.0, timeout=1)
+    async with polling(fake, engine):
         fake.push_command(CHAT, "help")
         sent = await fake.wait_for("sendMessage", chat_id=CHAT, count=2)
-        await application.updater.stop()
-        await application.stop()
     texts = [m.params["text"] for m in fake.requests_for("sendMessage", chat_id=CHAT)]
     assert texts == [
         catalog.text("onboarding.welcome", "fr").text,
@@ -144,15 +145,8 @@ class BrokenEngine:
 async def test_failures_reach_the_user_as_a_friendly_message(
     fake: FakeBotApi, catalog: Catalog
 ) -> None:
-    settings = Settings(TELEGRAM_BOT_TOKEN="123456:TEST", TELEGRAM_API_URL=fake.root_url)
-    application = build_application(settings, BrokenEngine(catalog))  # type: ignore[arg-type]
-    async with application:
-        await application.start()
-        assert application.updater is not None
-        await application.updater.start_polling(poll_interval=0.0, timeout=1)
+    async with polling(fake, BrokenEngine(catalog)):
         fake.push_text(CHAT, "bonjour")
         reply = await next_message(fake, 1)
-        await application.updater.stop()
-        await application.stop()
     assert reply.params["text"] == catalog.text("error.generic", "fr").text
     assert "database" not in reply.params["text"]
