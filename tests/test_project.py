@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import jsonschema
 import yaml
@@ -86,14 +87,58 @@ def test_nlu_domain_and_content_intents_match() -> None:
     assert fixed <= set(domain["intents"])
 
 
-def test_nlu_training_data_has_enough_examples_per_intent() -> None:
+DOMAIN_INTENTS = {
+    "risks_desert",
+    "risks_libya",
+    "risks_sea",
+    "smugglers",
+    "life_abroad",
+    "legal_migration",
+    "local_opportunities",
+    "return_help",
+    "reintegration",
+    "psychosocial",
+    "missing_person",
+    "documents",
+    "diaspora_money",
+    "emergency",
+}
+
+
+def test_nlu_training_data_has_enough_examples_per_intent_and_language() -> None:
     data = yaml.safe_load((PROJECT_ROOT / "nlu" / "data" / "nlu.yml").read_text(encoding="utf-8"))
-    counts = {}
+    counts: dict[str, int] = {}
+    groups: dict[str, set[str]] = {}
     for block in data["nlu"]:
         if "intent" in block:
             examples = [e for e in block["examples"].splitlines() if e.strip().startswith("- ")]
             counts[block["intent"]] = counts.get(block["intent"], 0) + len(examples)
-    assert counts and min(counts.values()) >= 12, counts
+            lang = (block.get("metadata") or {}).get("lang")
+            assert lang in ("fr", "bm", "mixed"), f"{block['intent']}: block without a lang tag"
+            groups.setdefault(block["intent"], set()).add(lang)
+    for intent, count in counts.items():
+        assert count >= (40 if intent in DOMAIN_INTENTS else 20), (intent, count)
+        assert groups[intent] == {"fr", "bm", "mixed"}, (intent, groups[intent])
+
+
+def test_held_out_sets_never_leak_into_training() -> None:
+    def examples(path: Path) -> set[str]:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        found = set()
+        for block in data["nlu"]:
+            for line in str(block.get("examples", "")).splitlines():
+                if line.strip().startswith("- "):
+                    found.add(re.sub(r"\W+", " ", clean(line.strip()[2:]).lower()).strip())
+        return found
+
+    def clean(text: str) -> str:
+        return re.sub(r"\[([^\]]+)\](\([^)]*\)|\{[^}]*\})", r"\1", text)
+
+    training = examples(PROJECT_ROOT / "nlu" / "data" / "nlu.yml")
+    for path in sorted((PROJECT_ROOT / "nlu" / "tests").glob("test_*.yml")):
+        # Short formulas ("merci beaucoup", "ayi n t'a fɛ") may coincide; sentences must not.
+        shared = {t for t in examples(path) & training if len(t.split()) >= 5}
+        assert shared == set(), (path.name, sorted(shared)[:5])
 
 
 def test_vendored_specs_carry_their_licences() -> None:
