@@ -100,9 +100,9 @@ class Turn:
     def t(self, key: str) -> str:
         return self.catalog.text(key, self.language).text
 
-    def shown(self, key: str) -> str:
+    def shown(self, key: str, language: str | None = None) -> str:
         """The text of a message the user reads (not a button label), recorded for analytics."""
-        resolved = self.catalog.text(key, self.language)
+        resolved = self.catalog.text(key, language or self.language)
         self.served.append((key, resolved.language, resolved.fell_back))
         return resolved.text
 
@@ -361,10 +361,10 @@ class Engine:
         if written in offered:
             return
         offered.append(written)
-        resolved = turn.catalog.text("language.offer_switch", written)
-        turn.served.append(("language.offer_switch", resolved.language, resolved.fell_back))
+        # Asked in the language the person writes, so they can read the offer.
+        text = turn.shown("language.offer_switch", written)
         turn.replies.append(
-            Reply(resolved.text, (Button(turn.catalog.languages[written].name, f"lang:{written}"),))
+            Reply(text, (Button(turn.catalog.languages[written].name, f"lang:{written}"),))
         )
 
     # -- onboarding -------------------------------------------------------------------------
@@ -393,16 +393,19 @@ class Engine:
         turn.user_changes["language"] = code
         if turn.consent is None:
             turn.go(State.CONSENT)
-            turn.say(
-                "onboarding.consent",
-                [
-                    Button(turn.t("onboarding.consent_yes"), "consent:yes"),
-                    Button(turn.t("onboarding.consent_no"), "consent:no"),
-                ],
-            )
+            self._ask_consent(turn)
         else:
             turn.say("language.changed")
             self._menu(turn)
+
+    def _ask_consent(self, turn: Turn) -> None:
+        turn.say(
+            "onboarding.consent",
+            [
+                Button(turn.t("onboarding.consent_yes"), "consent:yes"),
+                Button(turn.t("onboarding.consent_no"), "consent:no"),
+            ],
+        )
 
     def _set_consent(self, turn: Turn, given: bool) -> None:
         turn.user_changes["consent"] = given
@@ -419,13 +422,7 @@ class Engine:
         if state in (State.NEW, State.CHOOSING_LANGUAGE):
             self._choose_language(turn, onboarding=True)
         elif state is State.CONSENT and turn.consent is None:
-            turn.say(
-                "onboarding.consent",
-                [
-                    Button(turn.t("onboarding.consent_yes"), "consent:yes"),
-                    Button(turn.t("onboarding.consent_no"), "consent:no"),
-                ],
-            )
+            self._ask_consent(turn)
 
     # -- menu, topics, intents --------------------------------------------------------------
 
