@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import string
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
 
 from bot.content.models import (
     Action,
+    Coverage,
     IntentSpec,
     Language,
     Menu,
     MessageEntry,
+    QuizQuestion,
     ReviewStatus,
     Target,
     Topic,
+    Voice,
 )
 
 logger = logging.getLogger(__name__)
@@ -54,6 +61,27 @@ REQUIRED_KEYS: tuple[str, ...] = (
 )
 
 
+def text_hash(text: str) -> str:
+    """The short hash a translation records of the source text it was made from."""
+    return hashlib.sha256(text.strip().encode("utf-8")).hexdigest()[:12]
+
+
+def placeholders(text: str) -> set[str]:
+    """Names of the ``{name}`` fields of a text; ``ValueError`` on a stray brace."""
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+
+
+class TranslationState(StrEnum):
+    """Where one key stands in one language (for the coverage matrix)."""
+
+    SOURCE = "source"  # the default language's own text
+    MISSING = "missing"  # no text: the fallback chain serves it
+    STALE = "stale"  # made from a source text that has changed since
+    UNTRACKED = "untracked"  # no record of the source text it was made from
+    DRAFT = "draft"
+    REVIEWED = "reviewed"
+
+
 def payload_for(target: Target) -> str:
     """The callback payload of a button leading to ``target`` (at most 64 bytes)."""
     if target.topic:
@@ -72,6 +100,8 @@ class Text:
     text: str
     language: str
     fell_back: bool
+    #: The voice note of the entry that served the text (same language), if any.
+    voice: Voice | None = None
 
 
 @dataclass
@@ -84,6 +114,10 @@ class Catalog:
     topics: Mapping[str, Topic]
     intents: Mapping[str, IntentSpec]
     version: str
+    #: The content folder the catalog was read from (voice files are relative to it).
+    root: Path = field(default_factory=Path)
+    #: What a ``coverage: key`` language must translate (exact keys or ``prefix.``).
+    key_messages: tuple[str, ...] = ()
     #: (language asked, key) -> how often a fallback served it; read by reports.
     misses: Counter[tuple[str, str]] = field(default_factory=Counter)
 
@@ -109,7 +143,7 @@ class Catalog:
                 if fell_back:
                     self.misses[(chain[0], key)] += 1
                     logger.debug("No %s text for %s; served %s", chain[0], key, code)
-                return Text(key, entry.text, code, fell_back)
+                return Text(key, entry.text, code, fell_back, entry.voice)
         # Validation guarantees every referenced key has a default text; this is a bug.
         raise KeyError(f"message '{key}' has no text in any language of {chain}")
 
@@ -128,3 +162,45 @@ class Catalog:
             if spec.action is action:
                 return name
         return None
+
+    def voice_path(self, voice: Voice) -> Path:
+        return self.root / voice.file
+
+    def quiz_question(self, topic_id: str, question_id: str) -> QuizQuestion | None:
+        topic = self.topics.get(topic_id)
+        if topic is None:
+            return None
+        return next((q for q in topic.quiz if q.id == question_id), None)
+
+    def keys(self) -> list[str]:
+        """Every message key, in the default language file's order."""
+        return list(self.messages[self.default_language])
+
+    def is_key_message(self, key: str) -> bool:
+        return any(
+            key.startswith(rule) if rule.endswith(".") else key == rule
+            for rule in self.key_messages
+        )
+
+    def expected_keys(self, language: str) -> list[str]:
+        """The keys ``language`` must translate itself, by its coverage."""
+        keys = self.keys()
+        if language == self.default_language:
+            return keys
+        if self.languages[language].coverage is Coverage.KEY:
+            return [key for key in keys if self.is_key_message(key)]
+        return keys
+
+    def state(self, language: str, key: str) -> TranslationState:
+        if language == self.default_language:
+            return TranslationState.SOURCE
+        entry = self.messages.get(language, {}).get(key)
+        if entry is None:
+            return TranslationState.MISSING
+        source = self.messages[self.default_language][key]
+        if entry.source_hash is None:
+            return TranslationState.UNTRACKED
+        if entry.source_hash != text_hash(source.text):
+            return TranslationState.STALE
+        status = entry.status or self.statuses.get(language, ReviewStatus.DRAFT)
+        return TranslationState(status.value)

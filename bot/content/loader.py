@@ -23,6 +23,7 @@ from bot.content.catalog import (
     REQUIRED_KEYS,
     Catalog,
     payload_for,
+    placeholders,
 )
 from bot.content.models import (
     ButtonSpec,
@@ -263,6 +264,9 @@ def _build(root: Path, reader: _Reader) -> Catalog | None:
                     src.line("messages", key),
                     f"unknown key '{key}': it has no text in {default}.yml",
                 )
+            _check_placeholders(reader, src, key, entry.text, known_keys.get(key))
+            if entry.voice is not None:
+                _check_voice(reader, root, src, key, entry.voice.file)
             if len(entry.text) > MAX_TEXT:
                 reader.problem(
                     src,
@@ -305,6 +309,19 @@ def _build(root: Path, reader: _Reader) -> Catalog | None:
         if key not in known_keys:
             reader.problem(default_src, 1, f"missing required message '{key}'")
 
+    for i, rule in enumerate(languages.key_messages):
+        matched = (
+            any(key.startswith(rule) for key in known_keys)
+            if rule.endswith(".")
+            else rule in known_keys
+        )
+        if not matched:
+            reader.problem(
+                lang_src,
+                lang_src.line("key_messages", i),
+                f"key_messages: '{rule}' matches no message of {default}.yml",
+            )
+
     if menu and menu_src:
         need_key(menu_src, ("text",), menu.text)
         for i, item in enumerate(menu.items):
@@ -316,6 +333,18 @@ def _build(root: Path, reader: _Reader) -> Catalog | None:
             need_key(src, ("cards", i, "text"), card.text)
             for j, button in enumerate(card.buttons):
                 need_target(src, ("cards", i, "buttons", j), button)
+        for i, question in enumerate(topic.quiz):
+            need_key(src, ("quiz", i, "question"), question.question)
+            for j, answer in enumerate(question.answers):
+                need_key(src, ("quiz", i, "answers", j, "label"), answer.label, label=True)
+                need_key(src, ("quiz", i, "answers", j, "feedback"), answer.feedback)
+            longest = f"quiz:{topic.id}:{question.id}:{len(question.answers) - 1}"
+            if len(longest.encode()) > MAX_PAYLOAD_BYTES:
+                reader.problem(
+                    src,
+                    src.line("quiz", i, "id"),
+                    f"quiz button payload over {MAX_PAYLOAD_BYTES} bytes: shorten the ids",
+                )
 
     if intents and intents_src:
         for name, spec in intents.intents.items():
@@ -349,4 +378,64 @@ def _build(root: Path, reader: _Reader) -> Catalog | None:
         topics={topic_id: topic for topic_id, (_src, topic) in topics.items()},
         intents=intents.intents,
         version=reader.digest.hexdigest()[:16],
+        root=root,
+        key_messages=tuple(languages.key_messages),
     )
+
+
+#: The first bytes of an Ogg page, and the Opus identification header inside it.
+_OGG_MAGIC = b"OggS"
+_OPUS_HEAD = b"OpusHead"
+
+
+def _check_voice(reader: _Reader, root: Path, src: _Source, key: str, file: str) -> None:
+    path = (root / file).resolve()
+    media = (root / "media").resolve()
+    if not path.is_relative_to(media):
+        reader.problem(src, src.line("messages", key, "voice", "file"), "voice file outside media/")
+        return
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(64)
+    except OSError:
+        reader.problem(
+            src, src.line("messages", key, "voice", "file"), f"voice file '{file}' not found"
+        )
+        return
+    if not head.startswith(_OGG_MAGIC) or _OPUS_HEAD not in head:
+        reader.problem(
+            src,
+            src.line("messages", key, "voice", "file"),
+            f"voice file '{file}' is not OGG/Opus (Telegram plays only OGG/Opus as a voice note)",
+        )
+        return
+    # The file is part of the published version: a new recording is a new version.
+    reader.digest.update(file.encode() + b"\0" + path.read_bytes() + b"\0")
+
+
+def _check_placeholders(
+    reader: _Reader, src: _Source, key: str, text: str, source: Any
+) -> None:
+    """``{name}`` fields are filled by the bot: a translation must keep exactly the source's."""
+    try:
+        names = placeholders(text)
+    except ValueError:
+        reader.problem(
+            src,
+            src.line("messages", key),
+            f"text of '{key}' has a stray '{{' or '}}' (write {{{{ or }}}} for a brace)",
+        )
+        return
+    if source is None or source.text == text:
+        return
+    try:
+        expected = placeholders(source.text)
+    except ValueError:
+        return  # reported on the source's own line
+    if names != expected:
+        want = ", ".join(sorted(f"{{{n}}}" for n in expected)) or "none"
+        reader.problem(
+            src,
+            src.line("messages", key),
+            f"text of '{key}' must use the same placeholders as the source ({want})",
+        )
