@@ -123,11 +123,11 @@ class MessageFile:
         if current is None:
             if changes.get("text") is None:
                 raise ValueError(f"new message '{key}' needs a text")
-            block = CommentedMap()
+            fresh = CommentedMap()
             for name, value in changes.items():
                 if value is not None:
-                    block[name] = _scalar(name, value)
-            value_out: Any = _compact(block)
+                    fresh[name] = _scalar(name, value)
+            value_out: Any = _compact(fresh)
             self._insert(key, value_out, order or [])
             return True
 
