@@ -87,7 +87,56 @@ class Event(Base):
     kind: Mapped[str] = mapped_column(String(32))
     name: Mapped[str | None] = mapped_column(String(64))
     language: Mapped[str | None] = mapped_column(String(8))
+    #: The published content version that served this event.
+    content_version: Mapped[str | None] = mapped_column(String(16))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    __table_args__ = (Index("ix_events_kind_created_at", "kind", "created_at"),)
+    __table_args__ = (
+        Index("ix_events_kind_created_at", "kind", "created_at"),
+        Index("ix_events_content_version", "content_version"),
+    )
+
+
+class ContentVersion(Base):
+    """A content version the bot served: its hash, when it went live, and who published it."""
+
+    __tablename__ = "content_versions"
+
+    version: Mapped[str] = mapped_column(String(16), primary_key=True)
+    published_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: "startup", "reload" (a file change picked up), "attach:<admin pseudonym>", ...
+    published_by: Mapped[str] = mapped_column(String(64))
+    #: How many message keys per language, at publication.
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class QuizAnswer(Base):
+    """One answer to a quiz question. ``user_id`` is kept only with the user's consent."""
+
+    __tablename__ = "quiz_answers"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    topic: Mapped[str] = mapped_column(String(40))
+    question: Mapped[str] = mapped_column(String(40))
+    answer: Mapped[int] = mapped_column(Integer)
+    correct: Mapped[bool]
+    language: Mapped[str | None] = mapped_column(String(8))
+    content_version: Mapped[str | None] = mapped_column(String(16))
+    answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_quiz_answers_topic_question", "topic", "question"),)
+
+
+class MediaFile(Base):
+    """A media file already uploaded to a channel: send its ``file_id`` instead of the bytes."""
+
+    __tablename__ = "media_files"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    #: SHA-256 of the file's bytes: a new recording under the same name is a new upload.
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    path: Mapped[str] = mapped_column(String(255))
+    file_id: Mapped[str] = mapped_column(String(255))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)

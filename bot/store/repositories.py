@@ -11,7 +11,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.store.models import Conversation, Event, ProcessedUpdate, User, utcnow
+from bot.store.models import (
+    ContentVersion,
+    Conversation,
+    Event,
+    MediaFile,
+    ProcessedUpdate,
+    QuizAnswer,
+    User,
+    utcnow,
+)
 
 
 @dataclass(frozen=True)
@@ -147,9 +156,19 @@ async def record_event(
     name: str | None = None,
     user_id: int | None = None,
     language: str | None = None,
+    content_version: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    session.add(Event(kind=kind, name=name, user_id=user_id, language=language, data=data or {}))
+    session.add(
+        Event(
+            kind=kind,
+            name=name,
+            user_id=user_id,
+            language=language,
+            content_version=content_version,
+            data=data or {},
+        )
+    )
 
 
 async def count_events(session: AsyncSession, *, kind: str, name: str | None = None) -> int:
@@ -157,3 +176,91 @@ async def count_events(session: AsyncSession, *, kind: str, name: str | None = N
     if name is not None:
         query = query.where(Event.name == name)
     return int(await session.scalar(query) or 0)
+
+
+async def record_content_version(
+    session: AsyncSession, *, version: str, published_by: str, summary: dict[str, Any]
+) -> bool:
+    """Record a version the first time it goes live; False when it was already recorded."""
+    if await session.get(ContentVersion, version) is not None:
+        return False
+    session.add(ContentVersion(version=version, published_by=published_by, summary=summary))
+    await session.flush()
+    return True
+
+
+@dataclass(frozen=True)
+class PublishedVersion:
+    version: str
+    published_at: datetime
+    published_by: str
+    summary: dict[str, Any]
+
+
+async def content_versions(session: AsyncSession, *, limit: int = 20) -> list[PublishedVersion]:
+    rows = await session.scalars(
+        select(ContentVersion).order_by(ContentVersion.published_at.desc()).limit(limit)
+    )
+    return [
+        PublishedVersion(r.version, r.published_at, r.published_by, dict(r.summary)) for r in rows
+    ]
+
+
+async def record_quiz_answer(
+    session: AsyncSession,
+    *,
+    user_id: int | None,
+    topic: str,
+    question: str,
+    answer: int,
+    correct: bool,
+    language: str | None,
+    content_version: str | None,
+) -> None:
+    session.add(
+        QuizAnswer(
+            user_id=user_id,
+            topic=topic,
+            question=question,
+            answer=answer,
+            correct=correct,
+            language=language,
+            content_version=content_version,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class QuizTally:
+    answers: int
+    correct: int
+
+
+async def quiz_tally(session: AsyncSession, *, topic: str, question: str | None = None) -> QuizTally:
+    """How many answers (all users, anonymous ones included) and how many were right."""
+    query = select(func.count(), func.count().filter(QuizAnswer.correct)).where(
+        QuizAnswer.topic == topic
+    )
+    if question is not None:
+        query = query.where(QuizAnswer.question == question)
+    row = (await session.execute(query)).one()
+    return QuizTally(int(row[0]), int(row[1]))
+
+
+async def media_file_id(session: AsyncSession, *, channel: str, sha256: str) -> str | None:
+    row = await session.get(MediaFile, (channel, sha256))
+    return row.file_id if row else None
+
+
+async def remember_media_file(
+    session: AsyncSession, *, channel: str, sha256: str, path: str, file_id: str
+) -> None:
+    """Keep (or replace) the channel's file id for these bytes."""
+    row = await session.get(MediaFile, (channel, sha256))
+    if row is None:
+        session.add(MediaFile(channel=channel, sha256=sha256, path=path, file_id=file_id))
+    else:
+        row.file_id = file_id
+        row.path = path
+        row.uploaded_at = utcnow()
+    await session.flush()
