@@ -62,6 +62,8 @@ async def _chat(
     await upgrade_database(url)
     runtime = build_runtime(settings, database_url=url)
     try:
+        # Content edits show up in the chat at once: handy to try a text before publishing.
+        await runtime.start()
         if lang:
             await runtime.engine.preset_language(
                 channel=console.CHANNEL, user_id=user, language=lang

@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     rasa_token: SecretStr | None = None
     rasa_timeout: float = Field(default=2.0, gt=0)
     content_dir: Path = PROJECT_ROOT / "content"
+    content_reload_seconds: float = Field(default=2.0, ge=0)
     admin_telegram_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     nlu_confidence_threshold: float = Field(default=0.5, ge=0, le=1)
     nlu_ambiguity_margin: float = Field(default=0.1, ge=0, le=1)

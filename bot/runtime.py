@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import logging
+from dataclasses import dataclass, field
 
 from bot.config import Settings
+from bot.content.publish import ContentPublisher
 from bot.content.store import ContentStore
 from bot.dialogue.engine import Engine, Thresholds
 from bot.nlu.rasa import RasaClient
 from bot.nlu.service import NluService
 from bot.store.db import Database
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -19,8 +24,26 @@ class Runtime:
     content: ContentStore
     nlu: NluService
     engine: Engine
+    publisher: ContentPublisher
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self, *, watch: bool = True) -> None:
+        """Record the content version going live; watch the folder for changes."""
+        await self.publisher.record("startup")
+        if watch and self.settings.content_reload_seconds > 0:
+            self._tasks.append(asyncio.create_task(self.publisher.watch(), name="content-watch"))
+            logger.info(
+                "Watching %s for content changes every %.1f s",
+                self.content.directory,
+                self.settings.content_reload_seconds,
+            )
 
     async def aclose(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
         await self.nlu.aclose()
         await self.database.dispose()
 
@@ -52,4 +75,5 @@ def build_runtime(settings: Settings, *, database_url: str | None = None) -> Run
         thresholds=thresholds,
         language_identifier=content.language_identifier,
     )
-    return Runtime(settings, database, content, nlu, engine)
+    publisher = ContentPublisher(content, database, interval=settings.content_reload_seconds)
+    return Runtime(settings, database, content, nlu, engine, publisher)

@@ -10,9 +10,12 @@ import pytest
 
 from bot.config import Settings
 from bot.content.catalog import Catalog
+from bot.content.publish import ContentPublisher
+from bot.content.store import ContentStore
+from bot.runtime import Runtime
 from bot.dialogue.engine import Engine
 from bot.telegram.app import build_application
-from tests.conftest import StubParser
+from tests.conftest import CONTENT_DIR, StubParser
 from tests.fakes.bot_api import FakeBotApi
 
 CHAT = 5550001
@@ -25,11 +28,29 @@ async def fake() -> AsyncIterator[FakeBotApi]:
     assert server.refused == [], server.refused  # nothing Telegram would have refused
 
 
+def runtime_for(engine: Any, content: ContentStore, settings: Settings) -> Runtime:
+    """The runtime `kunnafoni run` would build, around the test's engine and content."""
+    database: Any = getattr(engine, "database", None)
+    return Runtime(
+        settings=settings,
+        database=database,
+        content=content,
+        nlu=getattr(engine, "nlu", None),  # type: ignore[arg-type]
+        engine=engine,
+        publisher=ContentPublisher(content, database),
+    )
+
+
 @asynccontextmanager
-async def polling(fake: FakeBotApi, engine: Any) -> AsyncIterator[Any]:
+async def polling(
+    fake: FakeBotApi, engine: Any, content: ContentStore | None = None, **settings: Any
+) -> AsyncIterator[Any]:
     """The bot as `kunnafoni run` builds it, long-polling the fake server."""
-    settings = Settings(TELEGRAM_BOT_TOKEN="123456:TEST", TELEGRAM_API_URL=fake.root_url)
-    application = build_application(settings, engine)
+    config = Settings(
+        TELEGRAM_BOT_TOKEN="123456:TEST", TELEGRAM_API_URL=fake.root_url, **settings
+    )
+    store = content or ContentStore(CONTENT_DIR)
+    application = build_application(config, runtime_for(engine, store, config))
     async with application:
         await application.start()
         assert application.updater is not None
@@ -40,8 +61,10 @@ async def polling(fake: FakeBotApi, engine: Any) -> AsyncIterator[Any]:
 
 
 @pytest.fixture
-async def running(fake: FakeBotApi, engine: Engine) -> AsyncIterator[Any]:
-    async with polling(fake, engine) as application:
+async def running(
+    fake: FakeBotApi, engine: Engine, content_store: ContentStore
+) -> AsyncIterator[Any]:
+    async with polling(fake, engine, content_store) as application:
         yield application
 
 
@@ -61,7 +84,9 @@ async def test_conversation_through_telegram(
     fake.push_command(CHAT, "start", "kayes_radio")
     welcome = await next_message(fake, 1)
     assert welcome.params["text"] == catalog.text("onboarding.welcome", "fr").text
-    assert markup_payloads(welcome.params["reply_markup"]) == ["lang:fr", "lang:bm"]
+    assert markup_payloads(welcome.params["reply_markup"]) == [
+        f"lang:{code}" for code in catalog.languages
+    ]
 
     fake.push_callback(CHAT, "lang:bm")
     consent = await next_message(fake, 2)

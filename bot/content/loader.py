@@ -388,6 +388,11 @@ _OGG_MAGIC = b"OggS"
 _OPUS_HEAD = b"OpusHead"
 
 
+def is_ogg_opus(head: bytes) -> bool:
+    """Whether the first bytes of a file are those of an OGG/Opus stream."""
+    return head.startswith(_OGG_MAGIC) and _OPUS_HEAD in head[:64]
+
+
 def _check_voice(reader: _Reader, root: Path, src: _Source, key: str, file: str) -> None:
     path = (root / file).resolve()
     media = (root / "media").resolve()
@@ -402,7 +407,7 @@ def _check_voice(reader: _Reader, root: Path, src: _Source, key: str, file: str)
             src, src.line("messages", key, "voice", "file"), f"voice file '{file}' not found"
         )
         return
-    if not head.startswith(_OGG_MAGIC) or _OPUS_HEAD not in head:
+    if not is_ogg_opus(head):
         reader.problem(
             src,
             src.line("messages", key, "voice", "file"),
@@ -413,9 +418,7 @@ def _check_voice(reader: _Reader, root: Path, src: _Source, key: str, file: str)
     reader.digest.update(file.encode() + b"\0" + path.read_bytes() + b"\0")
 
 
-def _check_placeholders(
-    reader: _Reader, src: _Source, key: str, text: str, source: Any
-) -> None:
+def _check_placeholders(reader: _Reader, src: _Source, key: str, text: str, source: Any) -> None:
     """``{name}`` fields are filled by the bot: a translation must keep exactly the source's."""
     try:
         names = placeholders(text)

@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.content.catalog import Catalog, payload_for
-from bot.content.models import Action, ButtonSpec, IntentSpec, Target
-from bot.dialogue.types import Button, Inbound, Meta, Outcome, Reply, State
+from bot.content.catalog import Catalog, Text, payload_for
+from bot.content.models import Action, ButtonSpec, IntentSpec, Target, Topic
+from bot.dialogue.types import Button, Inbound, Media, Meta, Outcome, Reply, State
 from bot.nlu.keywords import EMERGENCY_INTENT
 from bot.nlu.langid import LanguageGuess, LanguageIdentifier
 from bot.nlu.normalise import fold
@@ -81,6 +81,8 @@ class Turn:
     meta: Meta = field(default_factory=Meta)
     #: The language the message seems written in, when it is clear.
     written_in: str | None = None
+    #: Quiz answers given in this step: (topic, question, answer index, correct).
+    quiz_answers: list[tuple[str, str, int, bool]] = field(default_factory=list)
 
     @property
     def language(self) -> str:
@@ -100,22 +102,50 @@ class Turn:
     def t(self, key: str) -> str:
         return self.catalog.text(key, self.language).text
 
-    def shown(self, key: str, language: str | None = None) -> str:
-        """The text of a message the user reads (not a button label), recorded for analytics."""
+    def resolved(self, key: str, language: str | None = None) -> Text:
+        """A message the user reads (not a button label), recorded for analytics."""
         resolved = self.catalog.text(key, language or self.language)
         self.served.append((key, resolved.language, resolved.fell_back))
-        return resolved.text
+        return resolved
+
+    def shown(self, key: str, language: str | None = None) -> str:
+        return self.resolved(key, language).text
 
     def button(self, spec: ButtonSpec) -> Button:
         return Button(self.t(spec.label), payload_for(spec))
 
-    def say(self, key: str, buttons: tuple[Button, ...] | list[Button] = ()) -> None:
-        self.replies.append(Reply(self.shown(key), tuple(buttons)))
+    def say(
+        self,
+        key: str,
+        buttons: tuple[Button, ...] | list[Button] = (),
+        *,
+        after: tuple[str, ...] = (),
+        fields: dict[str, Any] | None = None,
+    ) -> None:
+        """Send ``key`` (with its voice note, if any), then the texts of ``after`` below it."""
+        main = self.resolved(key)
+        parts = [main.text, *(self.shown(extra) for extra in after)]
+        text = "\n\n".join(parts)
+        if fields:
+            text = text.format_map(_Fields(fields))
+        media = (
+            Media("voice", main.voice.file, main.voice.mode.value)
+            if main.voice is not None
+            else None
+        )
+        self.replies.append(Reply(text, tuple(buttons), media))
 
     def go(self, state: State, topic: str | None = None, card: int = 0) -> None:
         self.conversation.state = state.value
         self.conversation.topic = topic
         self.conversation.card = card
+
+
+class _Fields(dict[str, Any]):
+    """Placeholders a text may use; an unknown one is shown as written, never a crash."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
 
 
 class Engine:
@@ -257,6 +287,8 @@ class Engine:
                 self._card(turn, topic, int(index))
             else:
                 self._stale(turn)
+        elif kind == "quiz":
+            self._quiz_button(turn, value)
         elif kind == "intent" and value in catalog.intents:
             turn.meta.intent = value
             self._intent(turn, value)
@@ -449,13 +481,88 @@ class Engine:
         last = index == len(topic.cards) - 1
         if not last:
             buttons.append(Button(turn.t("nav.next"), f"card:{topic_id}:{index + 1}"))
+        if last and topic.quiz:
+            buttons.insert(0, Button(turn.t("quiz.start"), f"quiz:{topic_id}"))
         buttons.append(self._menu_button(turn))
-        text = turn.shown(card.text)
-        if last:
-            text = f"{text}\n\n{turn.shown('topic.end')}"
-        turn.replies.append(Reply(text, tuple(buttons)))
+        turn.say(card.text, buttons, after=("topic.end",) if last else ())
         turn.go(State.TOPIC, topic_id, index)
         turn.meta.topic = topic_id
+
+    # -- quizzes ----------------------------------------------------------------------------
+    #
+    # Payloads: ``quiz:<topic>`` starts, ``quiz:<topic>:<question>`` shows a question,
+    # ``quiz:<topic>:<question>:<answer index>`` answers it. The run in progress (which
+    # questions were answered, how many right) lives in the conversation data; every
+    # answer is also stored, linked to the user only with their consent.
+
+    def _quiz_button(self, turn: Turn, value: str) -> None:
+        parts = value.split(":")
+        topic = turn.catalog.topics.get(parts[0])
+        if topic is None or not topic.quiz or len(parts) > 3:
+            self._stale(turn)
+            return
+        if len(parts) == 1:
+            turn.conversation.data["quiz"] = {"topic": topic.id, "answered": {}}
+            self._quiz_question(turn, topic, 0, intro=True)
+            return
+        index = next((i for i, q in enumerate(topic.quiz) if q.id == parts[1]), None)
+        if index is None:
+            self._stale(turn)
+        elif len(parts) == 2:
+            self._quiz_question(turn, topic, index)
+        elif parts[2].isdigit() and int(parts[2]) < len(topic.quiz[index].answers):
+            self._quiz_answer(turn, topic, index, int(parts[2]))
+        else:
+            self._stale(turn)
+
+    def _quiz_question(self, turn: Turn, topic: Topic, index: int, *, intro: bool = False) -> None:
+        question = topic.quiz[index]
+        buttons = [
+            Button(turn.t(answer.label), f"quiz:{topic.id}:{question.id}:{i}")
+            for i, answer in enumerate(question.answers)
+        ]
+        buttons.append(self._menu_button(turn))
+        if intro:
+            turn.say("quiz.intro")
+        turn.say(question.question, buttons)
+        turn.go(State.QUIZ, topic.id, index)
+        turn.meta.topic = topic.id
+
+    def _quiz_answer(self, turn: Turn, topic: Topic, index: int, choice: int) -> None:
+        question = topic.quiz[index]
+        answer = question.answers[choice]
+        run: dict[str, Any] = turn.conversation.data.get("quiz") or {}
+        if run.get("topic") != topic.id:
+            # An answer from an older message: count it in a fresh run of this quiz.
+            run = {"topic": topic.id, "answered": {}}
+        answered: dict[str, bool] = run.setdefault("answered", {})
+        first_time = question.id not in answered
+        if first_time:
+            answered[question.id] = answer.correct
+            turn.quiz_answers.append((topic.id, question.id, choice, answer.correct))
+        turn.conversation.data["quiz"] = run
+        turn.meta.topic = topic.id
+        following = next(
+            (i for i in range(index + 1, len(topic.quiz)) if topic.quiz[i].id not in answered),
+            None,
+        )
+        if following is None:
+            following = next((i for i, q in enumerate(topic.quiz) if q.id not in answered), None)
+        if following is not None:
+            next_button = Button(turn.t("quiz.next"), f"quiz:{topic.id}:{topic.quiz[following].id}")
+            turn.say(answer.feedback, [next_button, self._menu_button(turn)])
+            turn.go(State.QUIZ, topic.id, index)
+            return
+        # Every question answered: the score, then back to the menu.
+        correct = sum(1 for right in answered.values() if right)
+        turn.say(answer.feedback)
+        turn.say(
+            "quiz.score",
+            self._menu_buttons(turn),
+            fields={"correct": correct, "total": len(topic.quiz)},
+        )
+        turn.conversation.data.pop("quiz", None)
+        turn.go(State.MENU)
 
     def _intent(self, turn: Turn, name: str) -> None:
         spec: IntentSpec = turn.catalog.intents[name]
@@ -501,7 +608,8 @@ class Engine:
             if understood is not None
             else "other"
         )
-        data: dict[str, Any] = {"content_version": turn.catalog.version}
+        version = turn.catalog.version
+        data: dict[str, Any] = {}
         if understood is not None:
             data.update(
                 intent=understood.intent,
@@ -509,7 +617,13 @@ class Engine:
                 nlu=understood.source.value,
             )
         await repo.record_event(
-            session, kind="inbound", name=kind, user_id=user_id, language=turn.language, data=data
+            session,
+            kind="inbound",
+            name=kind,
+            user_id=user_id,
+            language=turn.language,
+            content_version=version,
+            data=data,
         )
         for key, language, fell_back in turn.served:
             await repo.record_event(
@@ -518,5 +632,17 @@ class Engine:
                 name=key,
                 user_id=user_id,
                 language=language,
-                data={"fallback": fell_back, "content_version": turn.catalog.version},
+                content_version=version,
+                data={"fallback": fell_back},
+            )
+        for topic, question, answer, correct in turn.quiz_answers:
+            await repo.record_quiz_answer(
+                session,
+                user_id=user_id,
+                topic=topic,
+                question=question,
+                answer=answer,
+                correct=correct,
+                language=turn.language,
+                content_version=version,
             )

@@ -13,6 +13,7 @@ class State(StrEnum):
     CONSENT = "consent"
     MENU = "menu"
     TOPIC = "topic"
+    QUIZ = "quiz"
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,11 @@ class Button:
 
 @dataclass(frozen=True)
 class Media:
-    kind: str  # voice | audio | image
+    kind: str  # voice
+    #: Relative to the content folder, e.g. ``media/bm/topic.sahara.card1.ogg``.
     path: str
+    #: ``before``: the voice note, then the text; ``instead``: the voice note alone.
+    mode: str = "before"
 
 
 @dataclass(frozen=True)

@@ -236,7 +236,9 @@ class QuizTally:
     correct: int
 
 
-async def quiz_tally(session: AsyncSession, *, topic: str, question: str | None = None) -> QuizTally:
+async def quiz_tally(
+    session: AsyncSession, *, topic: str, question: str | None = None
+) -> QuizTally:
     """How many answers (all users, anonymous ones included) and how many were right."""
     query = select(func.count(), func.count().filter(QuizAnswer.correct)).where(
         QuizAnswer.topic == topic

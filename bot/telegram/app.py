@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -16,9 +19,12 @@ from telegram.ext import (
 )
 
 from bot.config import Environment, Settings
+from bot.content.catalog import Catalog
+from bot.content.voice import AttachError, attach_voice
 from bot.dialogue.engine import Engine
-from bot.dialogue.types import Button, Inbound, Outcome, Reply
+from bot.dialogue.types import Button, Inbound, Media, Outcome, Reply
 from bot.runtime import Runtime, build_runtime
+from bot.store import repositories as repo
 from bot.store.db import upgrade_database
 
 logger = logging.getLogger(__name__)
@@ -27,6 +33,10 @@ CHANNEL = "telegram"
 BotApplication = Application[Any, Any, Any, Any, Any, Any]
 #: Two buttons share a row when both labels are at most this long.
 SHORT_LABEL = 18
+#: The commands in Telegram's menu, in order; each one's description is ``command.<name>``.
+COMMANDS = ("start", "menu", "help", "language", "stop")
+#: A voice note over this size is refused by /attach (Telegram's bots download up to 20 MB).
+MAX_VOICE_BYTES = 20 * 1024 * 1024
 
 
 def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
@@ -82,8 +92,13 @@ def inbound_from_update(update: Update) -> Inbound | None:
 class TelegramAdapter:
     """Handlers, one shape each: take the update, ask the engine, send what it says."""
 
-    def __init__(self, engine: Engine | None = None) -> None:
-        self.engine = engine
+    def __init__(self, settings: Settings, runtime: Runtime | None = None) -> None:
+        self.settings = settings
+        self.runtime = runtime
+
+    @property
+    def engine(self) -> Engine | None:
+        return self.runtime.engine if self.runtime is not None else None
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Pass a private message or button press to the engine and send its replies."""
@@ -92,10 +107,13 @@ class TelegramAdapter:
             await update.callback_query.answer()
         inbound = inbound_from_update(update)
         chat = update.effective_chat
-        if inbound is None or chat is None or self.engine is None:
+        if inbound is None or chat is None or self.runtime is None:
             return
-        outcome = await self.engine.handle(inbound)
-        await send_outcome(context, chat.id, outcome)
+        if inbound.command == "attach" and self._is_admin(update):
+            await self.attach(update, context.bot, inbound.args)
+            return
+        outcome = await self.runtime.engine.handle(inbound)
+        await self.send_outcome(context.bot, chat.id, outcome)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log the failure and tell the user something went wrong, never the traceback."""
@@ -108,30 +126,165 @@ class TelegramAdapter:
         except Exception:  # the error path must not raise in turn
             logger.exception("Could not send the error message")
 
+    # -- sending ----------------------------------------------------------------------------
 
-async def send_outcome(context: ContextTypes.DEFAULT_TYPE, chat_id: int, outcome: Outcome) -> None:
-    for reply in outcome.replies:
-        await send_reply(context, chat_id, reply)
+    async def send_outcome(self, bot: Bot, chat_id: int, outcome: Outcome) -> None:
+        for reply in outcome.replies:
+            await self.send_reply(bot, chat_id, reply)
+
+    async def send_reply(self, bot: Bot, chat_id: int, reply: Reply) -> None:
+        # Plain text: content has no markup, so nothing needs escaping.
+        markup = keyboard(reply.buttons)
+        if reply.media is not None and reply.media.kind == "voice":
+            instead = reply.media.mode == "instead"
+            sent = await self.send_voice(bot, chat_id, reply.media, markup if instead else None)
+            if sent and instead:
+                return
+        await bot.send_message(chat_id, reply.text, reply_markup=markup)
+
+    async def send_voice(
+        self, bot: Bot, chat_id: int, media: Media, markup: InlineKeyboardMarkup | None
+    ) -> bool:
+        """Send a voice note by its stored ``file_id``, or upload it once and keep the id.
+
+        False when the file cannot be read: the caller then sends the text alone.
+        """
+        assert self.runtime is not None
+        path = self.runtime.content.directory / media.path
+        try:
+            data = await asyncio.to_thread(path.read_bytes)
+        except OSError as exc:
+            logger.error("Voice note %s unreadable (%s); sending the text", media.path, exc)
+            return False
+        digest = hashlib.sha256(data).hexdigest()
+        database = self.runtime.database
+        async with database.transaction() as session:
+            file_id = await repo.media_file_id(session, channel=CHANNEL, sha256=digest)
+        if file_id is not None:
+            try:
+                await bot.send_voice(chat_id, voice=file_id, reply_markup=markup)
+                return True
+            except BadRequest as exc:
+                # E.g. another bot token: the id means nothing to this bot. Upload again.
+                logger.warning("Stored file id for %s refused (%s); uploading", media.path, exc)
+        message = await bot.send_voice(chat_id, voice=data, filename=path.name, reply_markup=markup)
+        if message.voice is not None:
+            async with database.transaction() as session:
+                await repo.remember_media_file(
+                    session,
+                    channel=CHANNEL,
+                    sha256=digest,
+                    path=media.path,
+                    file_id=message.voice.file_id,
+                )
+        return True
+
+    # -- campaign managers ------------------------------------------------------------------
+
+    def _is_admin(self, update: Update) -> bool:
+        user = update.effective_user
+        return user is not None and user.id in self.settings.admin_telegram_ids
+
+    async def attach(self, update: Update, bot: Bot, args: str) -> None:
+        """``/attach <key> <lang>`` in reply to a voice note: save it, record it, make it live."""
+        assert self.runtime is not None
+        message = update.effective_message
+        user = update.effective_user
+        assert message is not None and user is not None
+        catalog = self.runtime.engine.catalog()
+        language = user.language_code if catalog.has_language(user.language_code) else None
+        parts = args.split()
+        original: Message | None = message.reply_to_message
+        voice = original.voice if original is not None else None
+        fields = {"key": parts[0] if parts else "", "lang": parts[1] if len(parts) > 1 else ""}
+
+        async def answer(key: str) -> None:
+            text = catalog.text(key, language).text.format_map(_Fields(fields))
+            await message.reply_text(text)
+
+        if len(parts) != 2 or voice is None:
+            await answer("admin.attach_usage")
+            return
+        if voice.file_size is not None and voice.file_size > MAX_VOICE_BYTES:
+            await answer("admin.attach_not_voice")
+            return
+        key, code = parts
+        file = await bot.get_file(voice.file_id)
+        data = bytes(await file.download_as_bytearray())
+        publisher = self.runtime.publisher
+        try:
+            async with publisher.editing(f"attach by admin {user.id}"):
+                attached = await asyncio.to_thread(
+                    attach_voice, self.runtime.content, key=key, language=code, data=data
+                )
+        except AttachError as exc:
+            logger.info("Voice note for %s/%s refused: %s", key, code, exc.refusal.name)
+            await answer(exc.refusal.value)
+            return
+        # The recording is already on Telegram's servers: reuse its id, never upload it.
+        async with self.runtime.database.transaction() as session:
+            await repo.remember_media_file(
+                session,
+                channel=CHANNEL,
+                sha256=attached.sha256,
+                path=attached.path,
+                file_id=voice.file_id,
+            )
+        logger.info("Voice note attached to %s in %s by admin %s", key, code, user.id)
+        await answer("admin.attach_done")
 
 
-async def send_reply(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply) -> None:
-    # Plain text: content has no markup, so nothing needs escaping.
-    await context.bot.send_message(chat_id, reply.text, reply_markup=keyboard(reply.buttons))
+class _Fields(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
 
 
-def build_application(settings: Settings, engine: Engine | None = None) -> BotApplication:
-    """The PTB application. Without ``engine``, the runtime is built (and closed) with it."""
+def command_menus(catalog: Catalog) -> list[tuple[str | None, list[BotCommand]]]:
+    """(language_code, commands) for ``setMyCommands``: the default language without a
+    code, then each language Telegram has a code for (two-letter ISO 639-1)."""
+    codes: list[str | None] = [None, *(code for code in catalog.languages if len(code) == 2)]
+    return [
+        (
+            code,
+            [
+                BotCommand(name, catalog.text(f"command.{name}", code).text[:256])
+                for name in COMMANDS
+            ],
+        )
+        for code in codes
+    ]
+
+
+async def publish_commands(bot: Bot, catalog: Catalog) -> None:
+    for code, commands in command_menus(catalog):
+        await bot.set_my_commands(commands, language_code=code)
+
+
+def build_application(settings: Settings, runtime: Runtime | None = None) -> BotApplication:
+    """The PTB application. Without ``runtime``, one is built, started and closed with it."""
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
-    adapter = TelegramAdapter(engine)
+    adapter = TelegramAdapter(settings, runtime)
     owned: dict[str, Runtime] = {}
 
-    async def post_init(_app: BotApplication) -> None:
-        if adapter.engine is None:
+    async def post_init(app: BotApplication) -> None:
+        if adapter.runtime is None:
             if settings.environment in (Environment.LOCAL, Environment.TEST):
                 await upgrade_database(settings.database_url)
             owned["runtime"] = build_runtime(settings)
-            adapter.engine = owned["runtime"].engine
+            adapter.runtime = owned["runtime"]
+            await adapter.runtime.start()
+        current = adapter.runtime
+
+        async def commands_for(catalog: Catalog) -> None:
+            await publish_commands(app.bot, catalog)
+
+        # The command menu follows the content: set now, and again for each new version.
+        current.publisher.listeners.append(commands_for)
+        try:
+            await commands_for(current.engine.catalog())
+        except Exception:  # the command menu is a nicety: the bot works without it
+            logger.exception("Could not set the command menus")
 
     async def post_shutdown(_app: BotApplication) -> None:
         if "runtime" in owned:

@@ -1,0 +1,129 @@
+"""Publishing: pick up content changes while the bot runs, and record each version served.
+
+The watcher polls the content folder's file names, sizes and modification times
+(cheap, portable, no extra dependency). When they change it loads the whole tree
+again: a valid tree replaces the live one at once, an invalid one is refused with
+its reasons in the log and the previous version keeps serving. Every version
+that goes live is recorded in ``content_versions`` with who or what published it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from bot.content.catalog import Catalog
+from bot.content.store import ContentStore
+from bot.store import repositories as repo
+from bot.store.db import Database
+
+logger = logging.getLogger(__name__)
+
+Fingerprint = tuple[tuple[str, int, int], ...]
+Listener = Callable[[Catalog], Awaitable[None]]
+
+
+def fingerprint(root: Path) -> Fingerprint:
+    """(path, size, mtime) of every file under ``root``, skipping editors' hidden files."""
+    entries: list[tuple[str, int, int]] = []
+    for path in root.rglob("*"):
+        relative = path.relative_to(root)
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        try:
+            stat = path.stat()
+        except OSError:
+            continue  # removed while listing; the next poll sees the result
+        if path.is_file():
+            entries.append((relative.as_posix(), stat.st_size, stat.st_mtime_ns))
+    return tuple(sorted(entries))
+
+
+def summary(catalog: Catalog) -> dict[str, object]:
+    return {
+        "messages": {code: len(entries) for code, entries in catalog.messages.items()},
+        "topics": len(catalog.topics),
+        "voice_notes": sum(
+            1 for entries in catalog.messages.values() for e in entries.values() if e.voice
+        ),
+    }
+
+
+class ContentPublisher:
+    """Watches ``store.directory`` and records published versions in the database."""
+
+    def __init__(self, store: ContentStore, database: Database, *, interval: float = 2.0) -> None:
+        self.store = store
+        self.database = database
+        self.interval = interval
+        self.listeners: list[Listener] = []
+        self._lock = asyncio.Lock()
+        self._seen = fingerprint(store.directory)
+
+    async def record(self, published_by: str) -> bool:
+        """Record the live version (once); True when it was new to the database."""
+        catalog = self.store.current()
+        async with self.database.transaction() as session:
+            return await repo.record_content_version(
+                session,
+                version=catalog.version,
+                published_by=published_by[:64],
+                summary=summary(catalog),
+            )
+
+    async def publish(self, published_by: str) -> bool:
+        """Load the folder now; True when a new valid version went live."""
+        async with self._lock:
+            return await self._publish(published_by)
+
+    @asynccontextmanager
+    async def editing(self, published_by: str) -> AsyncIterator[None]:
+        """Change files inside this block; the result is published under ``published_by``.
+
+        The watcher waits meanwhile, so it neither loads half-written changes nor
+        takes the credit for them.
+        """
+        async with self._lock:
+            before = self.store.current().version
+            try:
+                yield
+            finally:
+                await self._publish(published_by, before=before)
+
+    async def _publish(self, published_by: str, *, before: str | None = None) -> bool:
+        self._seen = fingerprint(self.store.directory)
+        if before is None:
+            before = self.store.current().version
+        # Loading and checking a tree takes a moment: keep the event loop free meanwhile.
+        valid = await asyncio.to_thread(self.store.reload)
+        catalog = self.store.current()
+        if not valid or catalog.version == before:
+            return False
+        await self.record(published_by)
+        for listener in self.listeners:
+            try:
+                await listener(catalog)
+            except Exception:  # one failing listener must not stop publishing
+                logger.exception("A content listener failed for version %s", catalog.version)
+        return True
+
+    async def poll(self) -> bool:
+        """One look at the folder; publish when something changed since the last look."""
+        if self._lock.locked():
+            return False
+        current = fingerprint(self.store.directory)
+        if current == self._seen:
+            return False
+        return await self.publish("reload")
+
+    async def watch(self) -> None:
+        """Poll forever (run as a task; cancel it to stop)."""
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.poll()
+            except Exception:
+                logger.exception("Content watcher failed; still serving the current version")
