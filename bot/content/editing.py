@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import tempfile
 from collections.abc import Mapping
 from datetime import date
@@ -44,10 +45,15 @@ def dump_document(doc: Any) -> str:
 
 def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    # mkstemp creates the file readable by its owner only: keep the original's mode.
+    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -104,11 +110,14 @@ class MessageFile:
         voice: Mapping[str, str] | None = KEEP,
         source: str | None = KEEP,
         verified_on: date | None = KEEP,
+        starts_section: bool = False,
     ) -> bool:
         """Set fields of ``key`` (``None`` removes one); return whether anything changed.
 
         A new key is placed after the nearest preceding key of ``order`` (the source
         language's key order) that this file has, so files stay aligned key for key.
+        It joins that key's section, or with ``starts_section`` (the source file has a
+        heading above it: see :meth:`starts_section`) goes below the heading that follows.
         """
         fields = {
             "text": text,
@@ -119,8 +128,7 @@ class MessageFile:
             "voice": voice,
         }
         changes = {name: value for name, value in fields.items() if value is not KEEP}
-        current = self.messages.get(key)
-        if current is None:
+        if key not in self.messages:
             if changes.get("text") is None:
                 raise ValueError(f"new message '{key}' needs a text")
             fresh = CommentedMap()
@@ -128,9 +136,19 @@ class MessageFile:
                 if value is not None:
                     fresh[name] = _scalar(name, value)
             value_out: Any = _compact(fresh)
-            self._insert(key, value_out, order or [])
+            self._insert(key, value_out, order or [], starts_section=starts_section)
             return True
 
+        # The comment after an entry (blank line, next section's heading) hangs on its last
+        # line: take it off while the entry changes shape, then hang it on the new last line.
+        trailing = _take_trailing(self.messages, key)
+        try:
+            return self._change(key, changes)
+        finally:
+            _put_trailing(self.messages, key, trailing)
+
+    def _change(self, key: str, changes: dict[str, Any]) -> bool:
+        current = self.messages[key]
         block: Any = current
         if not isinstance(current, Mapping):
             block = CommentedMap()
@@ -154,12 +172,30 @@ class MessageFile:
         return True
 
     def remove(self, key: str) -> bool:
-        if key in self.messages:
-            del self.messages[key]
-            return True
-        return False
+        if key not in self.messages:
+            return False
+        keys = list(self.messages)
+        trailing = _take_trailing(self.messages, key)
+        del self.messages[key]
+        position = keys.index(key)
+        if position > 0:  # keep the heading that followed the removed entry
+            previous = keys[position - 1]
+            kept = _merge(_take_trailing(self.messages, previous), trailing)
+            _put_trailing(self.messages, previous, kept)
+        return True
 
-    def _insert(self, key: str, value: Any, order: list[str]) -> None:
+    def starts_section(self, key: str) -> bool:
+        """Whether a comment line (a section heading) stands right above ``key``."""
+        keys = list(self.messages)
+        if key not in self.messages or keys.index(key) == 0:
+            return False
+        previous = keys[keys.index(key) - 1]
+        holder, inner = _trailing_holder(self.messages, previous)
+        slot = holder.ca.items.get(inner)
+        token = slot[2] if slot and len(slot) > 2 else None
+        return token is not None and "#" in str(getattr(token, "value", ""))
+
+    def _insert(self, key: str, value: Any, order: list[str], *, starts_section: bool) -> None:
         position = len(self.messages)
         if key in order:
             keys = list(self.messages)
@@ -169,7 +205,14 @@ class MessageFile:
                     break
             else:
                 position = 0
+        # A new key joins the section of the key before it: that key's trailing comment
+        # (blank line, next heading) moves below the new one.
+        before = list(self.messages)[position - 1] if position > 0 else None
+        trailing = None
+        if before is not None and not starts_section:
+            trailing = _take_trailing(self.messages, before)
         self.messages.insert(position, key, value)
+        _put_trailing(self.messages, key, trailing)
 
     def dump(self) -> str:
         return dump_document(self.doc)
@@ -187,7 +230,8 @@ def _plain(value: Any) -> Any:
 
 
 def _scalar(name: str, value: Any) -> Any:
-    if name == "text" and isinstance(value, str):
+    # Quoted, as the files write them; a hash of digits only would otherwise read as a number.
+    if name in ("text", "source", "source_hash") and isinstance(value, str):
         return DoubleQuotedScalarString(value)
     if isinstance(value, Mapping):
         block = CommentedMap()
@@ -202,3 +246,36 @@ def _compact(block: Any) -> Any:
     if isinstance(block, Mapping) and list(block) == ["text"]:
         return block["text"]
     return block
+
+
+def _trailing_holder(parent: CommentedMap, key: Any) -> tuple[CommentedMap, Any]:
+    """The mapping and key whose end-of-entry comment is printed right after ``parent[key]``."""
+    value = parent[key]
+    if isinstance(value, CommentedMap) and len(value) > 0:
+        return _trailing_holder(value, list(value)[-1])
+    return parent, key
+
+
+def _take_trailing(parent: CommentedMap, key: Any) -> Any:
+    holder, inner = _trailing_holder(parent, key)
+    slot = holder.ca.items.get(inner)
+    if not slot or len(slot) < 3 or slot[2] is None:
+        return None
+    token = slot[2]
+    slot[2] = None
+    if not any(slot):
+        del holder.ca.items[inner]
+    return token
+
+
+def _put_trailing(parent: CommentedMap, key: Any, token: Any) -> None:
+    if token is None or key not in parent:
+        return
+    holder, inner = _trailing_holder(parent, key)
+    slot = holder.ca.items.setdefault(inner, [None, None, None, None])
+    slot[2] = token
+
+
+def _merge(first: Any, second: Any) -> Any:
+    """Keep the later of two trailing comments (the heading of what follows)."""
+    return second if second is not None else first
