@@ -27,6 +27,7 @@ from bot.dialogue.engine import Engine, Thresholds
 from bot.nlu.service import NluService
 from bot.nlu.types import NluResult, NluSource, NluUnavailable
 from bot.store.db import Database, create_engine, upgrade_database
+from tests.fakes.bot_api import FakeBotApi
 
 T = TypeVar("T")
 CONTENT_DIR = PROJECT_ROOT / "content"
@@ -264,3 +265,14 @@ def engine(database: Database, content_store: ContentStore, stub_parser: StubPar
         thresholds=Thresholds(),
         language_identifier=content_store.language_identifier,
     )
+
+
+# --- Telegram --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeBotApi]:
+    """The fake Bot API server on loopback; it must have refused nothing Telegram accepts."""
+    async with FakeBotApi(token="123456:TEST") as server:
+        yield server
+    assert server.refused == [], server.refused

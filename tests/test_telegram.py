@@ -12,20 +12,13 @@ from bot.config import Settings
 from bot.content.catalog import Catalog
 from bot.content.publish import ContentPublisher
 from bot.content.store import ContentStore
-from bot.runtime import Runtime
 from bot.dialogue.engine import Engine
+from bot.runtime import Runtime
 from bot.telegram.app import build_application
 from tests.conftest import CONTENT_DIR, StubParser
 from tests.fakes.bot_api import FakeBotApi
 
 CHAT = 5550001
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeBotApi]:
-    async with FakeBotApi(token="123456:TEST") as server:
-        yield server
-    assert server.refused == [], server.refused  # nothing Telegram would have refused
 
 
 def runtime_for(engine: Any, content: ContentStore, settings: Settings) -> Runtime:
@@ -46,12 +39,13 @@ async def polling(
     fake: FakeBotApi, engine: Any, content: ContentStore | None = None, **settings: Any
 ) -> AsyncIterator[Any]:
     """The bot as `kunnafoni run` builds it, long-polling the fake server."""
-    config = Settings(
-        TELEGRAM_BOT_TOKEN="123456:TEST", TELEGRAM_API_URL=fake.root_url, **settings
-    )
+    config = Settings(TELEGRAM_BOT_TOKEN="123456:TEST", TELEGRAM_API_URL=fake.root_url, **settings)
     store = content or ContentStore(CONTENT_DIR)
     application = build_application(config, runtime_for(engine, store, config))
     async with application:
+        # run_polling() calls post_init between initialize() and start(); so do we.
+        if application.post_init is not None:
+            await application.post_init(application)
         await application.start()
         assert application.updater is not None
         await application.updater.start_polling(poll_interval=0.0, timeout=1)

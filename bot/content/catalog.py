@@ -58,6 +58,22 @@ REQUIRED_KEYS: tuple[str, ...] = (
     "fallback.media",
     "fallback.stale_button",
     "error.generic",
+    "quiz.start",
+    "quiz.intro",
+    "quiz.next",
+    "quiz.score",
+    "command.start",
+    "command.menu",
+    "command.help",
+    "command.language",
+    "command.stop",
+    "admin.attach_usage",
+    "admin.attach_done",
+    "admin.attach_unknown_key",
+    "admin.attach_unknown_language",
+    "admin.attach_not_voice",
+    "admin.attach_no_text",
+    "admin.attach_invalid",
 )
 
 
