@@ -7,11 +7,17 @@ import asyncio
 import json
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from bot.config import Environment, Settings, normalise_database_url
+
+if TYPE_CHECKING:
+    from bot.content.catalog import Catalog
+    from bot.content.loader import Problem
 
 
 def _settings() -> Settings:
@@ -102,6 +108,185 @@ def cmd_content_check(args: argparse.Namespace) -> int:
     return 0
 
 
+class _IntermixedParser(argparse.ArgumentParser):
+    """Positionals may stand on both sides of options (``preview KEY --lang bm DIR``)."""
+
+    _inner = False
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if self._inner:  # parse_known_intermixed_args calls back into this method
+            return super().parse_known_args(args, namespace)
+        self._inner = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._inner = False
+
+
+def _content_dir(value: str | None) -> Path:
+    return Path(value) if value else _settings().content_dir
+
+
+def _load_or_report(directory: Path) -> Catalog | None:
+    from bot.content.loader import ContentError, load_catalog
+
+    try:
+        return load_catalog(directory)
+    except ContentError as exc:
+        for problem in exc.problems:
+            print(problem)
+        print(
+            f"{len(exc.problems)} problem(s) in {directory}: fix them first"
+            " (kunnafoni content check)",
+            file=sys.stderr,
+        )
+        return None
+
+
+def _known_language(catalog: Catalog, language: str) -> bool:
+    if language in catalog.languages:
+        return True
+    declared = ", ".join(sorted(catalog.languages))
+    print(
+        f"kunnafoni: language '{language}' is not declared in languages.yml ({declared})",
+        file=sys.stderr,
+    )
+    return False
+
+
+def _print_problems(problems: list[Problem], what: str) -> int:
+    for problem in problems:
+        print(problem)
+    print(f"{what} refused: the content would be invalid; nothing was changed", file=sys.stderr)
+    return 1
+
+
+def cmd_content_status(args: argparse.Namespace) -> int:
+    from bot.content.workflow import coverage, coverage_json, coverage_table
+
+    catalog = _load_or_report(_content_dir(args.dir))
+    if catalog is None:
+        return 1
+    print(coverage_json(catalog) if args.json else coverage_table(coverage(catalog)))
+    return 0
+
+
+def cmd_content_export(args: argparse.Namespace) -> int:
+    from bot.content.workflow import FORMAT_OF_SUFFIX, Format, write_export
+
+    path = Path(args.file)
+    fmt = Format(args.format) if args.format else FORMAT_OF_SUFFIX.get(path.suffix.lower())
+    if fmt is None:
+        print("kunnafoni: say --format xlsx, csv or po (or name the file so)", file=sys.stderr)
+        return 2
+    catalog = _load_or_report(_content_dir(args.content_dir))
+    if catalog is None:
+        return 1
+    if not _known_language(catalog, args.lang):
+        return 2
+    if args.lang == catalog.default_language:
+        print(
+            f"kunnafoni: '{args.lang}' is the source language; export a translation language",
+            file=sys.stderr,
+        )
+        return 2
+    count = write_export(catalog, args.lang, fmt, path)
+    print(f"{path}: {count} messages, {catalog.default_language} -> {args.lang} ({fmt.value})")
+    return 0
+
+
+def cmd_content_import(args: argparse.Namespace) -> int:
+    from bot.content.workflow import ImportRefused, apply_import, describe, plan_import, read_table
+
+    directory = _content_dir(args.content_dir)
+    catalog = _load_or_report(directory)
+    if catalog is None:
+        return 1
+    path = Path(args.file)
+    try:
+        plan = plan_import(catalog, read_table(path))
+    except ImportRefused as exc:
+        for reason in exc.reasons:
+            print(f"{path}:{reason}")
+        print(f"{path}: refused, nothing was changed", file=sys.stderr)
+        return 1
+    print(describe(plan))
+    if not args.apply:
+        if plan.changes:
+            print("dry run: nothing written; add --apply to write these changes", file=sys.stderr)
+        return 0
+    problems = apply_import(directory, catalog, plan)
+    if problems:
+        return _print_problems(problems, "import")
+    if plan.changes:
+        target = directory / "messages" / f"{plan.language}.yml"
+        print(f"{target}: {len(plan.changes)} change(s) written", file=sys.stderr)
+    return 0
+
+
+def cmd_content_preview(args: argparse.Namespace) -> int:
+    from bot.content.workflow import preview
+
+    catalog = _load_or_report(_content_dir(args.dir))
+    if catalog is None:
+        return 1
+    if not _known_language(catalog, args.lang):
+        return 2
+    if args.key not in catalog.messages[catalog.default_language]:
+        print(f"kunnafoni: unknown message key '{args.key}'", file=sys.stderr)
+        return 2
+    print(preview(catalog, args.key, args.lang))
+    return 0
+
+
+def cmd_content_stamp(args: argparse.Namespace) -> int:
+    from bot.content.workflow import stamp
+
+    if bool(args.all) == bool(args.keys):
+        print("kunnafoni: give either --all or one or more KEYs", file=sys.stderr)
+        return 2
+    directory = _content_dir(args.content_dir)
+    catalog = _load_or_report(directory)
+    if catalog is None:
+        return 1
+    if not _known_language(catalog, args.lang):
+        return 2
+    if args.lang == catalog.default_language:
+        print(f"kunnafoni: '{args.lang}' is the source language: nothing to stamp", file=sys.stderr)
+        return 2
+    unknown = [key for key in args.keys if key not in catalog.messages[catalog.default_language]]
+    if unknown:
+        print(f"kunnafoni: unknown message key(s): {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    stamped, skipped, problems = stamp(
+        directory, catalog, args.lang, None if args.all else args.keys, include_stale=args.stale
+    )
+    if problems:
+        return _print_problems(problems, "stamp")
+    for key in stamped:
+        print(f"stamped {key}")
+    for reason in skipped:
+        print(f"skipped {reason}")
+    print(f"{len(stamped)} translation(s) marked current in {args.lang}", file=sys.stderr)
+    return 0
+
+
+def cmd_content_schema(args: argparse.Namespace) -> int:
+    from bot.content import schema
+
+    outdir = Path(args.outdir) if args.outdir else _settings().content_dir / "schema"
+    if args.check:
+        stale = schema.outdated(outdir)
+        for path in stale:
+            print(f"{path}: out of date (run kunnafoni content schema)")
+        return 1 if stale else 0
+    for path in schema.write(outdir):
+        print(f"wrote {path}")
+    return 0
+
+
 def cmd_nlu_parse(args: argparse.Namespace) -> int:
     from bot.content.store import ContentStore
     from bot.runtime import build_nlu
@@ -164,6 +349,48 @@ def build_parser() -> argparse.ArgumentParser:
     check = content.add_parser("check", help="validate content/, print file:line: reason")
     check.add_argument("dir", nargs="?", default=None, help="content folder (default: CONTENT_DIR)")
     check.set_defaults(func=cmd_content_check)
+    folder = "content folder (default: CONTENT_DIR)"
+
+    status = content.add_parser("status", help="translation coverage per language")
+    status.add_argument("--json", action="store_true", help="JSON for scripts")
+    status.add_argument("dir", nargs="?", default=None, help=folder)
+    status.set_defaults(func=cmd_content_status)
+
+    export = content.add_parser("export", help="write a translation file (xlsx, csv or po)")
+    export.add_argument("--lang", required=True, help="the translation language, e.g. bm")
+    export.add_argument("--format", choices=["xlsx", "csv", "po"], default=None)
+    export.add_argument("--dir", dest="content_dir", default=None, help=folder)
+    export.add_argument("file")
+    export.set_defaults(func=cmd_content_export)
+
+    imp = content.add_parser("import", help="read a translation file back: a diff, or --apply")
+    imp.add_argument("file")
+    imp.add_argument("--apply", action="store_true", help="write the changes (default: dry run)")
+    imp.add_argument("--dir", dest="content_dir", default=None, help=folder)
+    imp.set_defaults(func=cmd_content_import)
+
+    show = content.add_parser("preview", help="what a user of a language sees for KEY")
+    show.__class__ = _IntermixedParser  # KEY --lang bm DIR
+    show.add_argument("key")
+    show.add_argument("--lang", required=True)
+    show.add_argument("dir", nargs="?", default=None, help=folder)
+    show.set_defaults(func=cmd_content_preview)
+
+    stamp = content.add_parser(
+        "stamp", help="mark translations current: record the source text they match"
+    )
+    stamp.__class__ = _IntermixedParser  # KEY --lang bm KEY
+    stamp.add_argument("--lang", required=True)
+    stamp.add_argument("--all", action="store_true", help="every translation without a record")
+    stamp.add_argument("--stale", action="store_true", help="also stale ones (checked by hand)")
+    stamp.add_argument("--dir", dest="content_dir", default=None, help=folder)
+    stamp.add_argument("keys", nargs="*", metavar="KEY")
+    stamp.set_defaults(func=cmd_content_stamp)
+
+    schema = content.add_parser("schema", help="write the JSON Schemas of the content files")
+    schema.add_argument("--check", action="store_true", help="exit 1 if they are out of date")
+    schema.add_argument("outdir", nargs="?", default=None, help="default: CONTENT_DIR/schema")
+    schema.set_defaults(func=cmd_content_schema)
 
     nlu = sub.add_parser("nlu", help="natural-language understanding").add_subparsers(
         dest="nlu_command", required=True
