@@ -147,3 +147,105 @@ def test_store_keeps_serving_when_a_change_is_invalid(tree: Path) -> None:
     edit(tree / "messages" / "fr.yml", "messages:\n", "messages:\n  extra.note: Bonjour\n")
     assert store.reload() is True
     assert store.current().version != before.version
+
+
+# --- issue: the campaign content --------------------------------------------------------------
+
+
+def test_every_topic_and_intent_is_reachable(catalog: Catalog) -> None:
+    """From the menu, a card button or the intents map; nothing written is unreachable."""
+    targets = list(catalog.menu.items)
+    for topic in catalog.topics.values():
+        for card in topic.cards:
+            targets += card.buttons
+    for spec in catalog.intents.values():
+        targets += spec.buttons
+    topics = {t.topic for t in targets if t.topic} | {
+        spec.topic for spec in catalog.intents.values() if spec.topic
+    }
+    assert set(catalog.topics) <= topics
+    menu_topics = {item.topic for item in catalog.menu.items if item.topic}
+    assert set(catalog.topics) == menu_topics  # every module is one tap from the menu
+    # Intents are reached by what people type (NLU, keywords) and by buttons.
+    for name, spec in catalog.intents.items():
+        assert spec.keywords or name == "out_of_scope" or any(t.intent == name for t in targets)
+
+
+def test_key_languages_translate_every_key_message(catalog: Catalog) -> None:
+    key_languages = [code for code in catalog.languages if code not in ("fr", "bm")]
+    assert {"snk", "ff", "ses"} <= set(key_languages)
+    for code in key_languages:
+        expected = catalog.expected_keys(code)
+        assert "intent.emergency" in expected and "onboarding.consent" in expected
+        missing = [key for key in expected if key not in catalog.messages[code]]
+        assert missing == [], f"{code} lacks {missing}"
+        assert catalog.chain(code) == [code, "bm", "fr"]
+        # Everything else comes through the chain, never a blank.
+        for key in catalog.keys():
+            assert catalog.text(key, code).text
+
+
+def test_every_translation_is_draft_or_reviewed_and_tracks_its_source(catalog: Catalog) -> None:
+    from bot.content.catalog import TranslationState
+
+    for code in catalog.languages:
+        if code == catalog.default_language:
+            continue
+        states = {key: catalog.state(code, key) for key in catalog.messages[code]}
+        untracked = [k for k, s in states.items() if s is TranslationState.UNTRACKED]
+        assert untracked == [], f"{code}: no source hash on {untracked[:5]}"
+        stale = [k for k, s in states.items() if s is TranslationState.STALE]
+        assert stale == [], f"{code}: stale translations {stale[:5]}"
+
+
+def test_returnee_stories_are_labelled_and_never_pass_for_real_people(catalog: Catalog) -> None:
+    from bot.content.models import StoryKind
+
+    stories = [
+        card for topic in catalog.topics.values() for card in topic.cards if card.story is not None
+    ]
+    assert stories, "the returnee-stories module has no story cards"
+    for card in stories:
+        if card.story is StoryKind.TESTIMONY:
+            assert card.consent_ref
+            continue
+        # A composite says so in every language it is written in.
+        for code, messages in catalog.messages.items():
+            if card.text in messages and code in ("fr", "bm"):
+                assert messages[card.text].text.strip(), card.text
+    fr_texts = [catalog.text(card.text, "fr").text.lower() for card in stories]
+    assert all("plusieurs" in text for text in fr_texts), fr_texts
+
+
+def test_quiz_and_story_mistakes_are_reported(tree: Path) -> None:
+    sea = tree / "topics" / "sea.yml"
+    edit(sea, "feedback: quiz.sea.q1.myth", "feedback: quiz.sea.nowhere")
+    libya = tree / "topics" / "libya.yml"
+    edit(libya, "quiz:\n", "quiz:\n  - id: q9\n    question: quiz.libya.q1\n    answers: []\n")
+    stories = tree / "topics" / "returnee_stories.yml"
+    edit(stories, "    story: composite", "    story: testimony")
+    found = problems_of(tree)
+    line = line_of(sea, "quiz.sea.nowhere")
+    assert f"{sea}:{line}: message 'quiz.sea.nowhere' has no fr text" in found
+    assert any(p.startswith(f"{libya}:") and "answers" in p for p in found), found
+    assert any(p.startswith(f"{stories}:") and "consent_ref" in p for p in found), found
+
+
+def test_placeholders_must_match_the_source(tree: Path) -> None:
+    bm = tree / "messages" / "bm.yml"
+    line = line_of(bm, "quiz.score:")
+    text = bm.read_text(encoding="utf-8").splitlines()
+    text[line - 1] = '  quiz.score: "I ka jaabi {nombre} sɔrɔla."'
+    bm.write_text("\n".join(text) + "\n", encoding="utf-8")
+    expected = f"{bm}:{line}: text of 'quiz.score' must use the same placeholders as the source"
+    found = problems_of(tree)
+    assert any(p.startswith(expected) for p in found), found
+
+
+def test_key_messages_must_name_real_keys(tree: Path) -> None:
+    languages = tree / "languages.yml"
+    edit(languages, "key_messages: [", "key_messages: [nothing.here., ")
+    line = line_of(languages, "nothing.here.")
+    assert f"{languages}:{line}: key_messages: 'nothing.here.' matches no message of fr.yml" in (
+        problems_of(tree)
+    )
