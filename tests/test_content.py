@@ -232,11 +232,13 @@ def test_quiz_and_story_mistakes_are_reported(tree: Path) -> None:
 
 
 def test_placeholders_must_match_the_source(tree: Path) -> None:
-    bm = tree / "messages" / "bm.yml"
+    from bot.content.editing import MessageFile
+
+    messages = MessageFile(tree, "bm")
+    messages.update("quiz.score", text="I ka jaabi {nombre} sɔrɔla.")
+    messages.save()
+    bm = messages.path
     line = line_of(bm, "quiz.score:")
-    text = bm.read_text(encoding="utf-8").splitlines()
-    text[line - 1] = '  quiz.score: "I ka jaabi {nombre} sɔrɔla."'
-    bm.write_text("\n".join(text) + "\n", encoding="utf-8")
     expected = f"{bm}:{line}: text of 'quiz.score' must use the same placeholders as the source"
     found = problems_of(tree)
     assert any(p.startswith(expected) for p in found), found
