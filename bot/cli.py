@@ -323,6 +323,28 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.store.analytics import build_report, render
+    from bot.store.db import Database
+
+    url = normalise_database_url(args.db) if args.db else _settings().database_url
+
+    async def produce() -> str:
+        database = Database(url)
+        try:
+            async with database.transaction() as session:
+                since = datetime.now(UTC) - timedelta(days=args.days)
+                report = await build_report(session, since=since, top=args.top)
+        finally:
+            await database.dispose()
+        return json.dumps(report.as_json(), indent=2) if args.json else render(report)
+
+    print(asyncio.run(produce()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kunnafoni", description=__doc__)
     parser.add_argument(
@@ -404,6 +426,13 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade.add_argument("--db", default=None, help="database URL (default: DATABASE_URL)")
     upgrade.add_argument("--revision", default="head")
     upgrade.set_defaults(func=cmd_db_upgrade)
+
+    report = sub.add_parser("report", help="what reached people: counts, never a person's data")
+    report.add_argument("--days", type=float, default=30, help="look back this many days")
+    report.add_argument("--top", type=int, default=30, help="how many message keys to list")
+    report.add_argument("--json", action="store_true", help="machine-readable output")
+    report.add_argument("--db", default=None, help="database URL (default: DATABASE_URL)")
+    report.set_defaults(func=cmd_report)
     return parser
 
 

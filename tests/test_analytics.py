@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
 
 from bot.content.catalog import Catalog
 from bot.dialogue.engine import Engine
@@ -59,3 +63,15 @@ async def test_an_empty_report_says_so(database: Database) -> None:
         report = await build_report(session, since=datetime.now(UTC))
     assert report.users_new == 0 and report.served == [] and report.quiz == []
     assert "none" in render(report)
+
+
+def test_cli_report_on_a_fresh_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    assert main(["db", "upgrade", "--db", url]) == 0
+    assert main(["report", "--db", url, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["users_new"] == 0 and data["served"] == []
+    assert main(["report", "--db", url, "--days", "7"]) == 0
+    assert "New users: 0" in capsys.readouterr().out
