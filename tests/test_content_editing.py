@@ -122,7 +122,7 @@ def test_adding_a_field_to_the_last_entry_of_a_section(tmp_path: Path) -> None:
     assert followed
     before = (root / "messages" / "bm.yml").read_text(encoding="utf-8")
     for key in followed:
-        message_file.update(key, source_hash="abcdef012345")
+        message_file.update(key, status="reviewed")
     message_file.save()
     after = (root / "messages" / "bm.yml").read_text(encoding="utf-8")
     comments = [line for line in before.splitlines() if line.lstrip().startswith("#")]
@@ -131,7 +131,7 @@ def test_adding_a_field_to_the_last_entry_of_a_section(tmp_path: Path) -> None:
     for key in followed:
         assert _next_starts(reread, key), key
     for key in followed:
-        reread.update(key, source_hash=None)
+        reread.update(key, status=None)
     reread.save()
     assert (root / "messages" / "bm.yml").read_text(encoding="utf-8") == before
 

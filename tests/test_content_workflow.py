@@ -227,14 +227,10 @@ def set_cell(key: str, column: int, value: str) -> Callable[[list[list[str]]], N
 
 
 def last_of_a_section(tree: Path) -> str:
-    """A bm key written as a plain string and followed by a section heading."""
+    """A bm key followed by a section heading (the hardest place to keep comments right)."""
     bm = MessageFile(tree, "bm")
     keys = list(bm.messages)
-    return next(
-        key
-        for i, key in enumerate(keys[:-1])
-        if isinstance(bm.messages[key], str) and bm.starts_section(keys[i + 1])
-    )
+    return next(key for i, key in enumerate(keys[:-1]) if bm.starts_section(keys[i + 1]))
 
 
 def changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
@@ -279,7 +275,9 @@ def test_edited_translation_dry_run_then_apply(
     removed, _added = changed_lines(
         before["messages/bm.yml"].decode(), after["messages/bm.yml"].decode()
     )
-    assert len(removed) == 1 and removed[0].startswith(f"  {key}: ")
+    # Only the text line changed: `  key: "..."`, or `    text: "..."` in a block entry.
+    assert len(removed) == 1, removed
+    assert removed[0].startswith((f"  {key}: ", "    text: ")), removed
     catalog = load_catalog(tree)
     entry = catalog.messages["bm"][key]
     assert entry.text == new_text
@@ -312,6 +310,7 @@ def test_statuses_from_the_file(tree: Path, capsys: pytest.CaptureFixture[str]) 
     catalog = load_catalog(tree)
     keys = [k for k in catalog.keys() if k in catalog.messages["bm"] and "{" not in k][:3]
     reviewed_only, reviewed_new, empty = keys
+    empty_state = catalog.state("bm", empty)
     path = tree.parent / "bm.csv"
     export(capsys, tree, "csv", path)
     edit_csv(path, set_cell(reviewed_only, 5, "Reviewed"))
@@ -325,7 +324,7 @@ def test_statuses_from_the_file(tree: Path, capsys: pytest.CaptureFixture[str]) 
     assert catalog.state("bm", reviewed_only) is TranslationState.REVIEWED
     assert catalog.state("bm", reviewed_new) is TranslationState.REVIEWED
     assert catalog.messages["bm"][empty].text  # still there
-    assert catalog.state("bm", empty) is TranslationState.UNTRACKED
+    assert catalog.state("bm", empty) is empty_state
 
 
 def test_a_missing_translation_is_added_in_source_order(
