@@ -103,6 +103,9 @@ EXPECTED = {
     "content_versions",
     "quiz_answers",
     "media_files",
+    "referrals",
+    "referral_events",
+    "handovers",
     "alembic_version",
 }
 

@@ -140,3 +140,78 @@ class MediaFile(Base):
     path: Mapped[str] = mapped_column(String(255))
     file_id: Mapped[str] = mapped_column(String(255))
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Referral(Base):
+    """A person's request, with their consent, that a service contact them.
+
+    ``first_name``, ``phone`` and ``description`` are sensitive: never logged, shown only
+    to the user and to the partner chat of the service concerned.
+    """
+
+    __tablename__ = "referrals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: Short code the user can quote (e.g. ``KF-7Q3M2P``).
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    service_id: Mapped[str] = mapped_column(String(40))
+    need: Mapped[str] = mapped_column(String(32))
+    #: sent -> received -> in_progress -> closed
+    status: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(8))
+    first_name: Mapped[str | None] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    location: Mapped[str | None] = mapped_column(String(64))
+    description: Mapped[str | None] = mapped_column(String(1000))
+    #: Where it was delivered; null until delivery succeeded (the reminder loop retries).
+    partner_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    partner_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: When the partner was reminded of an unacknowledged referral (and admins told).
+    reminded_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_referrals_user_id", "user_id"),
+        Index("ix_referrals_status_created_at", "status", "created_at"),
+    )
+
+
+class ReferralEvent(Base):
+    """One status change of a referral: from, to, who and when."""
+
+    __tablename__ = "referral_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id", ondelete="CASCADE"))
+    status_from: Mapped[str | None] = mapped_column(String(16))
+    status_to: Mapped[str] = mapped_column(String(16))
+    #: "user", "system", or "partner:<telegram user id>" (staff of the service).
+    actor: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_referral_events_referral_id", "referral_id"),)
+
+
+class Handover(Base):
+    """A relay between a user and the agents' chat (one forum topic per user)."""
+
+    __tablename__ = "handovers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    #: open | closed
+    status: Mapped[str] = mapped_column(String(8))
+    agent_chat_id: Mapped[int] = mapped_column(BigInteger)
+    #: The forum topic (message_thread_id) of this user in the agents' chat.
+    thread_id: Mapped[int | None] = mapped_column(BigInteger)
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None]
+    #: "user", "agent:<telegram user id>" or "system".
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ix_handovers_user_id_status", "user_id", "status"),
+        Index("ix_handovers_agent_chat_id_thread_id", "agent_chat_id", "thread_id"),
+    )
