@@ -721,12 +721,24 @@ def file_hash(paths: Sequence[Path], root: Path) -> str:
     return hashlib.sha256("".join(lines).encode()).hexdigest()[:16]
 
 
-def train_model(rasa_bin: Path, nlu_dir: Path, out_dir: Path, log_path: Path) -> tuple[Path, float]:
-    """``rasa train nlu`` into ``out_dir`` (its cache there too); the model and the seconds."""
+def train_model(
+    rasa_bin: Path,
+    nlu_dir: Path,
+    out_dir: Path,
+    log_path: Path,
+    *,
+    config: Path | None = None,
+    data: Path | None = None,
+) -> tuple[Path, float]:
+    """``rasa train nlu`` into ``out_dir`` (its cache there too); the model and the seconds.
+
+    ``config`` and ``data`` default to ``nlu_dir/config.yml`` and ``nlu_dir/data``
+    (cross-validation passes a variant's config and one fold's training data).
+    """
     command = [
         str(rasa_bin), "train", "nlu",
-        "--config", str(nlu_dir / "config.yml"),
-        "--nlu", str(nlu_dir / "data"),
+        "--config", str(config or nlu_dir / "config.yml"),
+        "--nlu", str(data or nlu_dir / "data"),
         "--domain", str(nlu_dir / "domain.yml"),
         "--out", str(out_dir),
         "--fixed-model-name", "kunnafoni-nlu",

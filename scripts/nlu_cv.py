@@ -1,0 +1,439 @@
+"""Cross-validate an NLU pipeline on the training data only, against the same baselines.
+
+The held-out sets (``nlu/tests/``) judge the final model once; choosing between pipeline
+variants on them would make their figures optimistic. This script compares variants on
+``nlu/data`` alone. Run from the repository root with the bot's environment::
+
+    .venv/bin/python scripts/nlu_cv.py --rasa-bin .venv-rasa/bin/rasa [--folds 5] \\
+        [--config FILE] [--set COMPONENT.KEY=VALUE ...] [--name NAME] [--out DIR]
+
+Steps:
+
+1. split the training examples into ``--folds`` folds, stratified by (intent, language
+   group), with a fixed ``--seed``: every example is tested exactly once;
+2. for each fold, write the other folds as Rasa NLU data (synonym, regex and lookup blocks
+   kept whole), train the pipeline (``--config``, default ``nlu/config.yml``, with the
+   ``--set`` overrides applied) on it, serve it and parse the fold's examples through the
+   bot's ``RasaClient``, as ``scripts/nlu_report.py`` does for the held-out sets;
+3. train the ``tfidf_lr`` baseline on the same folds and run the ``keywords`` baseline;
+4. score the pooled predictions (each example predicted by the model that did not see it)
+   with the report's metrics, per language group and overall, and write
+   ``<out>/cv-<name>.json`` and a summary table on standard output.
+
+``--set`` overrides one option of one component: ``DIETClassifier.epochs=60``; the n-th
+component of a name is ``CountVectorsFeaturizer#2.max_ngram=5``; the value is read as YAML
+(``true``, ``0.2``, ``[1, 2]``). ``--baseline-only`` skips Rasa (seconds instead of minutes).
+
+The splitting, config overrides and scoring are pure functions, tested in
+``tests/test_nlu_cv.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import io
+import json
+import logging
+import random
+import statistics
+import sys
+import tempfile
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `bot`, `bench` and `scripts` live at the repository root
+    sys.path.insert(0, str(ROOT))
+
+from ruamel.yaml import YAML  # noqa: E402
+from ruamel.yaml.error import YAMLError  # noqa: E402
+from ruamel.yaml.scalarstring import LiteralScalarString  # noqa: E402
+
+from bot.content.loader import ContentError  # noqa: E402
+from scripts.nlu_report import (  # noqa: E402
+    OVERALL,
+    SYSTEMS,
+    Example,
+    RasaServer,
+    ReportError,
+    _example_lines,
+    group_order,
+    intent_scores,
+    keyword_predictions,
+    parse_example,
+    parse_with_rasa,
+    train_model,
+    train_tfidf_lr,
+    with_overall,
+)
+
+logger = logging.getLogger("nlu_cv")
+
+UNTAGGED = "untagged"
+
+
+# --- data and folds -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CvExample:
+    """One training example: where it stands in the data, its raw line and its parse."""
+
+    block: int  # index of its intent block in the ``nlu:`` list
+    line: str  # as written, entity markup included
+    example: Example
+
+    @property
+    def group(self) -> str:
+        return self.example.lang or UNTAGGED
+
+
+@dataclass(frozen=True)
+class NluDocument:
+    """One Rasa NLU YAML document: its blocks and its intent examples."""
+
+    version: str
+    blocks: list[dict[str, Any]]
+    examples: list[CvExample]
+
+
+def load_document(text: str, source: str = "<string>") -> NluDocument:
+    """Blocks and intent examples of a Rasa NLU YAML document (``examples: |`` form)."""
+    try:
+        doc = YAML(typ="safe").load(text)
+    except YAMLError as exc:
+        raise ValueError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise ValueError(f"{source}: not a Rasa NLU document")
+    blocks = [b for b in doc.get("nlu") or [] if isinstance(b, dict)]
+    examples = []
+    for index, block in enumerate(blocks):
+        if "intent" not in block:
+            continue
+        if not isinstance(block.get("examples"), str):
+            raise ValueError(f"{source}: intent {block['intent']}: only `examples: |` is handled")
+        metadata = block.get("metadata")
+        lang = metadata.get("lang") if isinstance(metadata, dict) else None
+        for line in _example_lines(block["examples"]):
+            text, entities = parse_example(line)
+            example = Example(text, str(block["intent"]), entities, str(lang) if lang else None)
+            examples.append(CvExample(index, line, example))
+    return NluDocument(str(doc.get("version", "3.1")), blocks, examples)
+
+
+def assign_folds(strata: Sequence[str], folds: int, seed: int) -> list[int]:
+    """A fold per item: each stratum shuffled (seeded) and dealt round the folds in turn.
+
+    Dealing continues where the previous stratum stopped, so fold sizes differ by at most one
+    and every stratum is spread as evenly as its size allows.
+    """
+    if folds < 2:
+        raise ValueError("cross-validation needs at least 2 folds")
+    rng = random.Random(seed)
+    by_stratum: dict[str, list[int]] = defaultdict(list)
+    for index, stratum in enumerate(strata):
+        by_stratum[stratum].append(index)
+    assigned = [0] * len(strata)
+    position = 0
+    for stratum in sorted(by_stratum):
+        members = by_stratum[stratum]
+        rng.shuffle(members)
+        for index in members:
+            assigned[index] = position % folds
+            position += 1
+    return assigned
+
+
+def training_document(doc: NluDocument, keep: Sequence[bool]) -> str:
+    """The document with only the kept intent examples; other blocks (synonyms...) whole."""
+    lines: dict[int, list[str]] = defaultdict(list)
+    for item, kept in zip(doc.examples, keep, strict=True):
+        if kept:
+            lines[item.block].append(item.line)
+    blocks = []
+    for index, block in enumerate(doc.blocks):
+        out = copy.deepcopy(block)
+        if "intent" in block:
+            if not lines[index]:
+                continue
+            out["examples"] = "".join(f"- {line}\n" for line in lines[index])
+        if isinstance(out.get("examples"), str):
+            out["examples"] = LiteralScalarString(out["examples"])
+        blocks.append(out)
+    yaml = YAML()
+    yaml.allow_unicode = True
+    yaml.width = 4096
+    buffer = io.StringIO()
+    yaml.dump({"version": doc.version, "nlu": blocks}, buffer)
+    return buffer.getvalue()
+
+
+# --- config variants ----------------------------------------------------------------------
+
+
+def apply_overrides(config: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """A copy of a Rasa config with ``COMPONENT[#N].KEY=VALUE`` overrides applied."""
+    out = copy.deepcopy(dict(config))
+    pipeline = out.get("pipeline")
+    if not isinstance(pipeline, list):
+        raise ValueError("the config has no pipeline")
+    for override in overrides:
+        target, sep, raw = override.partition("=")
+        component, dot, key = target.rpartition(".")
+        if not sep or not dot or not component or not key:
+            raise ValueError(f"override {override!r}: expected COMPONENT[#N].KEY=VALUE")
+        name, _hash, nth = component.partition("#")
+        try:
+            occurrence = int(nth) if nth else 1
+        except ValueError as exc:
+            raise ValueError(f"override {override!r}: bad component number {nth!r}") from exc
+        matches = [c for c in pipeline if isinstance(c, dict) and c.get("name") == name]
+        if not 1 <= occurrence <= len(matches):
+            raise ValueError(
+                f"override {override!r}: the pipeline has {len(matches)} {name} component(s)"
+            )
+        value = YAML(typ="safe").load(raw) if raw.strip() else None
+        matches[occurrence - 1][key] = value
+    return out
+
+
+def load_config(path: Path, overrides: Sequence[str]) -> dict[str, Any]:
+    doc = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path}: not a Rasa config")
+    return apply_overrides(doc, overrides)
+
+
+def dump_yaml(data: Any) -> str:
+    yaml = YAML()
+    yaml.allow_unicode = True
+    buffer = io.StringIO()
+    yaml.dump(data, buffer)
+    return buffer.getvalue()
+
+
+# --- scoring ------------------------------------------------------------------------------
+
+
+def cv_figures(
+    groups: Sequence[str],
+    gold: Sequence[str],
+    folds: Sequence[int],
+    predictions: Mapping[str, Sequence[str]],
+) -> dict[str, Any]:
+    """Pooled intent scores per system and group, and the spread of macro-F1 over folds."""
+    names = group_order(set(groups))
+    index = with_overall({name: [i for i, g in enumerate(groups) if g == name] for name in names})
+    pooled = {
+        system: {
+            name: intent_scores([gold[i] for i in rows], [predicted[i] for i in rows])
+            for name, rows in index.items()
+        }
+        for system, predicted in predictions.items()
+    }
+    per_fold: dict[str, dict[str, list[float]]] = {}
+    for system, predicted in predictions.items():
+        per_fold[system] = {}
+        for name, rows in index.items():
+            values = []
+            for fold in sorted(set(folds)):
+                chosen = [i for i in rows if folds[i] == fold]
+                f1 = intent_scores([gold[i] for i in chosen], [predicted[i] for i in chosen])
+                if f1["macro_f1"] is not None:
+                    values.append(float(f1["macro_f1"]))
+            per_fold[system][name] = values
+    spread = {
+        system: {
+            name: {
+                "mean": statistics.fmean(values) if values else None,
+                "sd": statistics.stdev(values) if len(values) > 1 else None,
+            }
+            for name, values in by_group.items()
+        }
+        for system, by_group in per_fold.items()
+    }
+    return {"groups": [*names, OVERALL], "intent": pooled, "fold_macro_f1": spread}
+
+
+def render_summary(result: Mapping[str, Any]) -> str:
+    """A Markdown table: macro-F1 per system and group (pooled; fold mean ± sd)."""
+    columns = result["groups"]
+    run_folds = result.get("folds_run", result["folds"])
+    scope = (
+        f"{result['folds']}-fold CV"
+        if run_folds == result["folds"]
+        else f"{run_folds} of {result['folds']} folds of CV"
+    )
+    lines = [
+        f"{result['name']}: {scope} on the training data, seed {result['seed']},"
+        f" {result.get('examples_tested', result['examples'])} examples tested",
+        "",
+        "| system | " + " | ".join(columns) + " |",
+        "|---|" + "---:|" * len(columns),
+    ]
+    for system, by_group in result["intent"].items():
+        cells = []
+        for column in columns:
+            f1 = by_group[column]["macro_f1"]
+            sd = result["fold_macro_f1"][system][column]["sd"]
+            cell = "n/a" if f1 is None else f"{f1:.3f}"
+            if f1 is not None and sd is not None:
+                cell += f" ± {sd:.3f}"
+            cells.append(cell)
+        lines.append(f"| {system} | " + " | ".join(cells) + " |")
+    seconds = result.get("training_seconds") or []
+    if seconds:
+        lines += ["", f"training: {statistics.fmean(seconds):.1f} s per fold on average"]
+    return "\n".join(lines)
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+def run_rasa_fold(
+    rasa_bin: Path, config_text: str, train_text: str, texts: Sequence[str], workdir: Path
+) -> tuple[list[str], float]:
+    """Train one fold's model, serve it, parse its held-back texts; intents and seconds."""
+    data_dir = workdir / "data"
+    data_dir.mkdir()
+    (data_dir / "nlu.yml").write_text(train_text, encoding="utf-8")
+    config = workdir / "config.yml"
+    config.write_text(config_text, encoding="utf-8")
+    model, seconds = train_model(
+        rasa_bin,
+        ROOT / "nlu",
+        workdir,
+        workdir / "rasa-train.log",
+        config=config,
+        data=data_dir,
+    )
+    with RasaServer(rasa_bin, model, workdir / "rasa-server.log", workdir) as server:
+        outputs, _latency = asyncio.run(
+            parse_with_rasa(server.url, server.token, texts, latency_rounds=0)
+        )
+    return [out.intent for out in outputs], seconds
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    data_file = ROOT / "nlu" / "data" / "nlu.yml"
+    doc = load_document(data_file.read_text(encoding="utf-8"), str(data_file))
+    config = load_config(args.config, args.set)
+    items = doc.examples
+    gold = [item.example.intent for item in items]
+    groups = [item.group for item in items]
+    folds = assign_folds(
+        [f"{g}|{lang}" for g, lang in zip(gold, groups, strict=True)], args.folds, args.seed
+    )
+    texts = [item.example.text for item in items]
+    predictions: dict[str, list[str]] = {system: [""] * len(items) for system in SYSTEMS}
+    try:
+        predictions["keywords"] = keyword_predictions(texts, ROOT / "content")
+    except ContentError as exc:  # content/ being edited: the other systems still compare
+        logger.warning("keywords baseline skipped, content/ does not load: %s", exc)
+        del predictions["keywords"]
+    seconds: list[float] = []
+    run_folds = min(args.max_folds or args.folds, args.folds)
+    for fold in range(run_folds):
+        test = [i for i, f in enumerate(folds) if f == fold]
+        train = [i for i, f in enumerate(folds) if f != fold]
+        baseline = train_tfidf_lr([texts[i] for i in train], [gold[i] for i in train])
+        for i, label in zip(test, baseline.predict([texts[i] for i in test]), strict=True):
+            predictions["tfidf_lr"][i] = str(label)
+        if args.baseline_only:
+            continue
+        logger.info(
+            "fold %d/%d: %d training, %d test examples", fold + 1, run_folds, len(train), len(test)
+        )
+        with tempfile.TemporaryDirectory(prefix="nlu-cv-") as tmp:
+            intents, fold_seconds = run_rasa_fold(
+                args.rasa_bin,
+                dump_yaml(config),
+                training_document(doc, [f != fold for f in folds]),
+                [texts[i] for i in test],
+                Path(tmp),
+            )
+        seconds.append(fold_seconds)
+        for i, intent in zip(test, intents, strict=True):
+            predictions["rasa"][i] = intent
+        fold_scores = intent_scores([gold[i] for i in test], intents)
+        logger.info("fold %d: rasa macro-F1 %.3f", fold + 1, fold_scores["macro_f1"])
+    if args.baseline_only:
+        del predictions["rasa"]
+    tested = [i for i, f in enumerate(folds) if f < run_folds]
+    result: dict[str, Any] = {
+        "name": args.name,
+        "config": str(
+            args.config.relative_to(ROOT) if args.config.is_relative_to(ROOT) else args.config
+        ),
+        "overrides": list(args.set),
+        "folds": args.folds,
+        "folds_run": run_folds,
+        "seed": args.seed,
+        "examples": len(items),
+        "training_seconds": [round(s, 1) for s in seconds],
+        "examples_tested": len(tested),
+        **cv_figures(
+            [groups[i] for i in tested],
+            [gold[i] for i in tested],
+            [folds[i] for i in tested],
+            {system: [labels[i] for i in tested] for system, labels in predictions.items()},
+        ),
+    }
+    return result
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--rasa-bin", type=Path, default=ROOT / ".venv-rasa" / "bin" / "rasa")
+    parser.add_argument("--config", type=Path, default=ROOT / "nlu" / "config.yml")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="COMPONENT.KEY=VALUE",
+        help="override one component option (repeatable)",
+    )  # fmt: skip
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument(
+        "--max-folds", type=int, default=None, metavar="N",
+        help="run only the first N folds (1: one stratified dev split of 1/FOLDS)",
+    )  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0, help="seed of the fold split")
+    parser.add_argument("--name", default="current", help="variant name (output file name)")
+    parser.add_argument("--out", type=Path, default=ROOT / "nlu" / "reports" / "cv")
+    parser.add_argument("--baseline-only", action="store_true", help="skip Rasa")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    args.rasa_bin = args.rasa_bin.absolute()
+    args.config = args.config.resolve()
+    if not args.baseline_only and not args.rasa_bin.exists():
+        logger.error("rasa executable %s not found (run ./dev setup)", args.rasa_bin)
+        return 2
+    try:
+        result = run(args)
+    except (ReportError, ValueError, OSError) as exc:
+        logger.error("%s", exc)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"cv-{args.name}.json"
+    path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(render_summary(result))
+    logger.info("wrote %s", path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""Cross-validation's pure parts: folds, per-fold training data, config overrides, scoring.
+
+No Rasa here: training and serving are the NLU report's, tested by running it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from scripts.nlu_cv import (
+    apply_overrides,
+    assign_folds,
+    cv_figures,
+    load_document,
+    main,
+    render_summary,
+    training_document,
+)
+from scripts.nlu_report import parse_nlu_yaml
+
+NLU_YAML = """
+version: "3.1"
+nlu:
+- intent: return_help
+  metadata:
+    lang: fr
+  examples: |
+    - je veux rentrer de [Lybie](country)
+    - bloqué en [Algérie]{"entity": "country", "value": "algeria"}, aidez moi
+    - comment revenir au pays
+- intent: return_help
+  metadata:
+    lang: bm
+  examples: |
+    - n b'a fɛ ka segin so
+- intent: greet
+  examples: |
+    - i ni ce
+- synonym: libya
+  examples: |
+    - lybie
+- lookup: country
+  examples: |
+    - Libye
+- regex: phone
+  examples: |
+    - \\d{8}
+"""
+
+
+def test_document_keeps_raw_lines_blocks_and_groups() -> None:
+    doc = load_document(NLU_YAML)
+    assert doc.version == "3.1"
+    assert len(doc.blocks) == 6
+    assert [(e.block, e.group, e.example.intent) for e in doc.examples] == [
+        (0, "fr", "return_help"),
+        (0, "fr", "return_help"),
+        (0, "fr", "return_help"),
+        (1, "bm", "return_help"),
+        (2, "untagged", "greet"),
+    ]
+    assert doc.examples[0].line == "je veux rentrer de [Lybie](country)"
+    assert doc.examples[0].example.text == "je veux rentrer de Lybie"
+
+
+def test_list_form_examples_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"only `examples: \|`"):
+        load_document("nlu:\n- intent: greet\n  examples:\n  - text: hi\n")
+
+
+def test_folds_are_stratified_balanced_and_seeded() -> None:
+    strata = ["a"] * 10 + ["b"] * 7 + ["c"] * 3
+    folds = assign_folds(strata, 5, seed=1)
+    assert sorted(Counter(folds).values()) == [4, 4, 4, 4, 4]
+    for stratum, size in (("a", 10), ("b", 7)):
+        per_fold = Counter(f for s, f in zip(strata, folds, strict=True) if s == stratum)
+        assert max(per_fold.values()) - min(per_fold.values()) <= 1
+        assert sum(per_fold.values()) == size
+    assert assign_folds(strata, 5, seed=1) == folds
+    assert assign_folds(strata, 5, seed=2) != folds
+
+
+def test_one_fold_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 2"):
+        assign_folds(["a", "b"], 1, seed=0)
+
+
+def test_training_document_drops_held_back_lines_and_keeps_other_blocks() -> None:
+    doc = load_document(NLU_YAML)
+    keep = [True, False, True, False, True]
+    text = training_document(doc, keep)
+    data = parse_nlu_yaml(text)
+    assert [(e.intent, e.text, e.lang) for e in data.examples] == [
+        ("return_help", "je veux rentrer de Lybie", "fr"),
+        ("return_help", "comment revenir au pays", "fr"),
+        ("greet", "i ni ce", None),
+    ]
+    assert data.examples[0].entities[0].entity == "country"
+    blocks = YAML(typ="safe").load(text)["nlu"]
+    # The Bambara block lost its only example and is dropped; the others stay as written.
+    assert [next(iter(b)) for b in blocks] == ["intent", "intent", "synonym", "lookup", "regex"]
+    assert blocks[4]["examples"] == "- \\d{8}\n"
+    assert "examples: |" in text
+    assert "bloqué" not in text
+
+
+def test_training_document_keeps_non_ascii_letters() -> None:
+    doc = load_document(NLU_YAML)
+    assert "n b'a fɛ ka segin so" in training_document(doc, [True] * 5)
+
+
+CONFIG = {
+    "language": "mul",
+    "pipeline": [
+        {"name": "WhitespaceTokenizer"},
+        {"name": "CountVectorsFeaturizer", "analyzer": "word"},
+        {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "max_ngram": 4},
+        {"name": "DIETClassifier", "epochs": 100},
+    ],
+}
+
+
+def test_overrides_set_values_read_as_yaml() -> None:
+    out = apply_overrides(
+        CONFIG,
+        [
+            "DIETClassifier.epochs=60",
+            "DIETClassifier.constrain_similarities=true",
+            "CountVectorsFeaturizer#2.max_ngram=5",
+            "CountVectorsFeaturizer.use_shared_vocab=false",
+        ],
+    )
+    pipeline = out["pipeline"]
+    assert pipeline[3] == {"name": "DIETClassifier", "epochs": 60, "constrain_similarities": True}
+    assert pipeline[2]["max_ngram"] == 5
+    assert pipeline[1]["use_shared_vocab"] is False
+    assert CONFIG["pipeline"][3] == {"name": "DIETClassifier", "epochs": 100}  # copy, not edit
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("DIETClassifier.epochs", "expected COMPONENT"),
+        ("epochs=3", "expected COMPONENT"),
+        ("CountVectorsFeaturizer#3.max_ngram=5", "has 2 CountVectorsFeaturizer"),
+        ("SpacyNLP.model=x", "has 0 SpacyNLP"),
+        ("CountVectorsFeaturizer#x.max_ngram=5", "bad component number"),
+    ],
+)
+def test_bad_overrides_are_explained(override: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        apply_overrides(CONFIG, [override])
+
+
+def test_cv_figures_pool_predictions_and_give_the_fold_spread() -> None:
+    groups = ["fr", "fr", "bm", "bm"]
+    gold = ["a", "b", "a", "b"]
+    folds = [0, 1, 0, 1]
+    predictions = {"rasa": ["a", "b", "a", "a"], "tfidf_lr": ["a", "b", "b", "a"]}
+    result = cv_figures(groups, gold, folds, predictions)
+    assert result["groups"] == ["fr", "bm", "overall"]
+    assert result["intent"]["rasa"]["fr"]["macro_f1"] == pytest.approx(1.0)
+    assert result["intent"]["rasa"]["bm"]["accuracy"] == pytest.approx(0.5)
+    assert result["intent"]["tfidf_lr"]["bm"]["accuracy"] == 0.0
+    assert result["intent"]["rasa"]["overall"]["accuracy"] == pytest.approx(0.75)
+    # Fold 0 holds the two "a" examples (both right: F1 1), fold 1 the "b" ones (one found:
+    # F1 of b = 2/3; "a" is not a gold label of that fold).
+    spread = result["fold_macro_f1"]["rasa"]["overall"]
+    assert spread["mean"] == pytest.approx((1.0 + 2 / 3) / 2)
+    result["name"], result["folds"], result["seed"], result["examples"] = "v", 2, 0, 4
+    summary = render_summary(result)
+    assert "| rasa | 1.000 ± 0.000 |" in summary
+    assert "| tfidf_lr |" in summary
+
+
+def test_baseline_only_run_writes_its_figures(tmp_path: Path) -> None:
+    """The whole run on the real training data, Rasa left out: one fold of five."""
+    code = main(["--baseline-only", "--max-folds", "1", "--name", "t", "--out", str(tmp_path)])
+    assert code == 0
+    result = json.loads((tmp_path / "cv-t.json").read_text(encoding="utf-8"))
+    assert result["folds_run"] == 1
+    assert "rasa" not in result["intent"]
+    tested = result["examples_tested"]
+    assert result["examples"] // 5 <= tested <= result["examples"] // 5 + 1
+    assert result["intent"]["tfidf_lr"]["overall"]["n"] == tested
+    assert result["intent"]["tfidf_lr"]["overall"]["macro_f1"] > 0.5
