@@ -23,14 +23,16 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
+    MessageId,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
+    ReplyParameters,
     Update,
 )
 from telegram.error import BadRequest, Forbidden, RetryAfter
 from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
 
-from tests.fakes.bot_api import SPEC_PATH, FakeBotApi, load_spec
+from tests.fakes.bot_api import FORUM_ICON_COLORS, SPEC_PATH, FakeBotApi, load_spec
 
 TOKEN = "123:ABC"
 CHAT_ID = 4242
@@ -718,3 +720,169 @@ async def test_application_polling_answers_start(fake: FakeBotApi) -> None:
     methods = {r.method for r in fake.requests}
     assert {"getMe", "deleteWebhook", "getUpdates", "sendMessage"} <= methods
     assert fake.refused == []
+
+
+# -- forum topics, reply threads and copies -----------------------------------------------------
+
+FORUM = -1001234567890
+GROUP = -1009876543210
+AGENT = 777
+
+
+@pytest.mark.asyncio
+async def test_forum_topics_are_created_and_closed_in_forums_only(
+    fake: FakeBotApi, bot: Bot
+) -> None:
+    fake.add_group(FORUM, "Agents", is_forum=True)
+    fake.add_group(GROUP, "Agents without topics", is_forum=False)
+    with pytest.raises(ValueError, match="not the id of a forum group"):
+        fake.add_group(-4242, "Small group", is_forum=True)
+
+    topic = await bot.create_forum_topic(FORUM, "u1 - bm")
+    second = await bot.create_forum_topic(FORUM, "u2 - fr", icon_color=0xFFD67E)
+    assert topic.name == "u1 - bm" and topic.icon_color in FORUM_ICON_COLORS
+    assert second.message_thread_id > topic.message_thread_id
+    for chat, description in (
+        (GROUP, r"(?i)the chat is not a forum"),
+        (CHAT_ID, r"(?i)not a forum"),
+    ):
+        with pytest.raises(BadRequest, match=description):
+            await bot.create_forum_topic(chat, "u3 - fr")
+    with pytest.raises(BadRequest, match=r"(?i)TOPIC_ICON_COLOR_INVALID"):
+        await bot.create_forum_topic(FORUM, "u3 - fr", icon_color=0x123456)
+
+    assert await bot.close_forum_topic(FORUM, topic.message_thread_id) is True
+    with pytest.raises(BadRequest, match=r"(?i)TOPIC_NOT_MODIFIED"):
+        await bot.close_forum_topic(FORUM, topic.message_thread_id)
+    with pytest.raises(BadRequest, match=r"(?i)TOPIC_ID_INVALID"):
+        await bot.close_forum_topic(FORUM, 9999)
+    assert [(t.name, t.is_closed) for t in fake.forum_topics(FORUM)] == [
+        ("u1 - bm", True),
+        ("u2 - fr", False),
+    ]
+    assert [r.method for r in fake.refused] == ["createForumTopic"] * 3 + ["closeForumTopic"] * 2
+
+
+@pytest.mark.asyncio
+async def test_topics_need_the_right_to_manage_them(fake: FakeBotApi, bot: Bot) -> None:
+    fake.add_group(FORUM, "Agents", is_forum=True, can_manage_topics=False)
+    with pytest.raises(BadRequest, match=r"(?i)not enough rights"):
+        await bot.create_forum_topic(FORUM, "u1 - fr")
+
+
+@pytest.mark.asyncio
+async def test_messages_sent_into_a_topic_carry_it(fake: FakeBotApi, bot: Bot) -> None:
+    fake.add_group(FORUM, "Agents", is_forum=True)
+    topic = await bot.create_forum_topic(FORUM, "u1 - fr")
+    thread = topic.message_thread_id
+
+    header = await bot.send_message(FORUM, "New conversation", message_thread_id=thread)
+    assert header.message_thread_id == thread and header.is_topic_message
+    assert header.reply_to_message is not None
+    assert header.reply_to_message.forum_topic_created is not None
+    assert header.reply_to_message.forum_topic_created.name == "u1 - fr"
+    voice = await bot.send_voice(FORUM, b"OggS" + bytes(20), message_thread_id=thread)
+    assert voice.message_thread_id == thread
+    plain = await bot.send_message(FORUM, "In General")
+    assert plain.message_thread_id is None and not plain.is_topic_message
+
+    with pytest.raises(BadRequest, match=r"(?i)Message thread not found"):
+        await bot.send_message(FORUM, "Nowhere", message_thread_id=9999)
+    await bot.close_forum_topic(FORUM, thread)
+    with pytest.raises(BadRequest, match=r"(?i)TOPIC_CLOSED"):
+        await bot.send_message(FORUM, "Too late", message_thread_id=thread)
+    fake.add_group(GROUP, "No topics", is_forum=False)
+    with pytest.raises(BadRequest, match=r"(?i)Message thread not found"):
+        await bot.send_message(GROUP, "Nowhere", message_thread_id=thread)
+    assert [s.message_thread_id for s in fake.sent_messages(FORUM)] == [thread, thread, None]
+
+
+@pytest.mark.asyncio
+async def test_group_messages_in_topics_and_reply_threads(fake: FakeBotApi, bot: Bot) -> None:
+    fake.add_group(FORUM, "Agents", is_forum=True)
+    fake.add_group(GROUP, "Agents without topics", is_forum=False)
+    topic = await bot.create_forum_topic(FORUM, "u1 - fr")
+    header = await bot.send_message(GROUP, "New conversation")
+    copy_in_thread = await bot.send_message(
+        GROUP, "Relayed", reply_parameters=ReplyParameters(header.message_id)
+    )
+    assert copy_in_thread.message_thread_id == header.message_id
+
+    fake.push_group_message(
+        FORUM,
+        "Hello",
+        user_id=AGENT,
+        first_name="Mariam",
+        message_thread_id=topic.message_thread_id,
+    )
+    fake.push_group_message(
+        GROUP, voice=b"OggS-agent", user_id=AGENT, reply_to_message_id=copy_in_thread.message_id
+    )
+    fake.push_group_message(GROUP, "/end", user_id=AGENT, reply_to_message_id=header.message_id)
+    fake.push_group_message(GROUP, "Unrelated", user_id=AGENT)
+    with pytest.raises(ValueError, match="no topic"):
+        fake.push_group_message(FORUM, "Lost", user_id=AGENT, message_thread_id=9999)
+    with pytest.raises(ValueError, match="either a text or a voice"):
+        fake.push_group_message(FORUM, user_id=AGENT)
+
+    in_topic, voice, end, unrelated = [u.message for u in await bot.get_updates()]
+    assert in_topic is not None and in_topic.is_topic_message
+    assert in_topic.message_thread_id == topic.message_thread_id
+    assert in_topic.from_user is not None and in_topic.from_user.first_name == "Mariam"
+    assert in_topic.chat.is_forum
+    assert voice is not None and voice.voice is not None
+    assert voice.message_thread_id == header.message_id  # the thread's first message
+    assert voice.reply_to_message is not None
+    assert voice.reply_to_message.message_id == copy_in_thread.message_id
+    assert voice.reply_to_message.reply_to_message is None  # never nested
+    assert end is not None and end.text == "/end" and end.entities[0].type == "bot_command"
+    assert end.message_thread_id == header.message_id
+    assert unrelated is not None and unrelated.message_thread_id is None
+
+
+@pytest.mark.asyncio
+async def test_copy_message_keeps_the_content_and_drops_the_sender(
+    fake: FakeBotApi, bot: Bot
+) -> None:
+    fake.add_group(FORUM, "Agents", is_forum=True)
+    topic = await bot.create_forum_topic(FORUM, "u1 - fr")
+    fake.push_text(CHAT_ID, "J'ai besoin d'aide", first_name="Awa")
+    fake.push_voice(CHAT_ID, data=b"OggS-user-voice", duration=5)
+    fake.push_location(CHAT_ID, 12.65, -8.0)
+    text, voice, location = [u.message for u in await bot.get_updates()]
+    assert text is not None and voice is not None and location is not None
+
+    ids = [
+        await bot.copy_message(
+            FORUM, CHAT_ID, message.message_id, message_thread_id=topic.message_thread_id
+        )
+        for message in (text, voice, location)
+    ]
+    assert all(isinstance(copied, MessageId) for copied in ids)
+    copies = fake.sent_messages(FORUM)
+    assert [c.kind for c in copies] == ["text", "voice", "location"]
+    assert copies[0].text == "J'ai besoin d'aide"
+    assert voice.voice is not None and copies[1].file_id == voice.voice.file_id
+    assert [c.copied_from for c in copies] == [
+        (CHAT_ID, m.message_id) for m in (text, voice, location)
+    ]
+    assert {c.message_thread_id for c in copies} == {topic.message_thread_id}
+    stored = fake.message_payload(FORUM, ids[0].message_id)
+    assert stored["from"]["is_bot"] is True and "forward_origin" not in stored
+    assert "Awa" not in json.dumps(stored) and str(CHAT_ID) not in json.dumps(stored)
+
+    # Back to the user: an agent's voice note stays a voice note.
+    update_id = fake.push_group_message(
+        FORUM, voice=b"OggS-agent", user_id=AGENT, message_thread_id=topic.message_thread_id
+    )
+    [agent_update] = await bot.get_updates(offset=update_id)
+    assert agent_update.message is not None
+    await bot.copy_message(CHAT_ID, FORUM, agent_update.message.message_id)
+    back = fake.sent_messages(CHAT_ID)[-1]
+    assert back.kind == "voice" and back.message_thread_id is None
+
+    with pytest.raises(BadRequest, match=r"(?i)Message to copy not found"):
+        await bot.copy_message(FORUM, CHAT_ID, 9999)
+    # The topic's first message is a service message: it cannot be copied.
+    with pytest.raises(BadRequest, match=r"(?i)Message can't be copied"):
+        await bot.copy_message(CHAT_ID, FORUM, topic.message_thread_id)

@@ -122,6 +122,29 @@ _MEDIA: Final = {
     "photo": ("AgACAgQAAxkBAAI", "photos", "jpg", "image/jpeg"),
     "document": ("BQACAgQAAxkBAAI", "documents", "bin", "application/octet-stream"),
 }
+# Message fields copyMessage carries over: the content, never the sender or the origin.
+_COPIED_FIELDS: Final = (
+    "text",
+    "entities",
+    "caption",
+    "caption_entities",
+    "animation",
+    "audio",
+    "document",
+    "photo",
+    "sticker",
+    "video",
+    "video_note",
+    "voice",
+    "contact",
+    "dice",
+    "location",
+    "venue",
+    "poll",
+)
+# The colours Telegram accepts for a forum topic icon (createForumTopic's icon_color).
+FORUM_ICON_COLORS: Final = (7322096, 16766590, 13338331, 9367192, 16749490, 16478047)
+MAX_TOPIC_NAME_LENGTH: Final = 128
 
 
 # --------------------------------------------------------------------------------------------
@@ -261,7 +284,8 @@ class SentMessage:
     chat_id: int | str
     message_id: int
     kind: str
-    """``"text"``, ``"voice"``, ``"audio"``, ``"photo"`` or ``"document"``."""
+    """``"text"``, ``"voice"``, ``"audio"``, ``"photo"``, ``"document"``, or for a copy the
+    kind of the copied message (``"location"``, ``"sticker"``, ...)."""
     text: str | None = None
     """The text as the bot sent it (markup included when a ``parse_mode`` was used)."""
     plain_text: str | None = None
@@ -271,6 +295,20 @@ class SentMessage:
     reply_markup: dict[str, Any] | None = None
     file_id: str | None = None
     edited: bool = False
+    message_thread_id: int | None = None
+    """The forum topic (or supergroup reply thread) the message was sent into."""
+    copied_from: tuple[int | str, int] | None = None
+    """``(chat_id, message_id)`` of the original, for a message sent with ``copyMessage``."""
+
+
+@dataclass
+class ForumTopicState:
+    """A forum topic of a supergroup, as created (and maybe closed) by the bot."""
+
+    message_thread_id: int
+    name: str
+    icon_color: int
+    is_closed: bool = False
 
 
 @dataclass
@@ -1018,6 +1056,9 @@ class FakeBotApi:
         self._callback_ids = itertools.count(1)
         self._open_callbacks: set[str] = set()
         self._commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._topics: dict[int | str, dict[int, ForumTopicState]] = defaultdict(dict)
+        #: Groups added with :meth:`add_group` where the bot may not manage topics.
+        self._no_topic_rights: set[int | str] = set()
         self._failures: dict[str, deque[_InjectedFailure]] = defaultdict(deque)
 
         self._handlers: dict[str, _Handler] = {
@@ -1042,6 +1083,9 @@ class FakeBotApi:
             "close": self._return_true,
             "logout": self._return_true,
             "getfile": self._get_file,
+            "copymessage": self._copy_message,
+            "createforumtopic": self._create_forum_topic,
+            "closeforumtopic": self._close_forum_topic,
         }
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -1204,6 +1248,84 @@ class FakeBotApi:
         message["location"] = {"latitude": lat, "longitude": lon}
         return self.push_update({"message": message})
 
+    def add_group(
+        self, chat_id: int, title: str, *, is_forum: bool, can_manage_topics: bool = True
+    ) -> None:
+        """Declare a group the bot is a member of (an administrator, unless told otherwise).
+
+        ``is_forum`` makes it a supergroup with topics; forums are always supergroups, whose
+        ids start with ``-100``.  Without ``can_manage_topics`` the bot may not create or
+        close topics (Telegram then answers ``not enough rights``).
+        """
+        supergroup = str(chat_id).startswith("-100")
+        if chat_id >= 0 or (is_forum and not supergroup):
+            raise ValueError(f"{chat_id} is not the id of a {'forum ' if is_forum else ''}group")
+        chat: dict[str, Any] = {
+            "id": chat_id,
+            "type": "supergroup" if supergroup else "group",
+            "title": title,
+        }
+        if is_forum:
+            chat["is_forum"] = True
+        self._chats[chat_id] = chat
+        if can_manage_topics:
+            self._no_topic_rights.discard(chat_id)
+        else:
+            self._no_topic_rights.add(chat_id)
+
+    def push_group_message(
+        self,
+        chat_id: int,
+        text: str | None = None,
+        *,
+        voice: bytes | None = None,
+        user_id: int,
+        first_name: str = "Agent",
+        message_thread_id: int | None = None,
+        reply_to_message_id: int | None = None,
+    ) -> int:
+        """Queue a text (a ``/command`` gets its entity) or voice message from a group member.
+
+        ``message_thread_id`` posts it in a forum topic; ``reply_to_message_id`` makes it a
+        reply, which in a supergroup also puts it in the reply thread of that message, as
+        Telegram does (``message_thread_id`` is then the thread's first message).
+        """
+        if (text is None) == (voice is None):
+            raise ValueError("a group message has either a text or a voice note")
+        params: dict[str, Any] = {}
+        if message_thread_id is not None:
+            params["message_thread_id"] = message_thread_id
+        if reply_to_message_id is not None:
+            params["reply_parameters"] = {"message_id": reply_to_message_id}
+        try:
+            placement = self._placement(chat_id, params)
+        except ApiError as error:
+            raise ValueError(f"cannot post in chat {chat_id}: {error.reason}") from None
+        message = self._user_message(chat_id, user_id, "fr", first_name)
+        message |= placement
+        if text is not None:
+            message["text"] = text
+            command = _COMMAND_RE.match(text)
+            if command:
+                length = _utf16_length(command.group(0))
+                message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        else:
+            assert voice is not None
+            stored = self._store_file("voice", voice)
+            message["voice"] = {
+                "file_id": stored.file_id,
+                "file_unique_id": stored.file_unique_id,
+                "duration": 3,
+                "mime_type": stored.mime_type,
+                "file_size": len(voice),
+            }
+        return self.push_update({"message": message})
+
+    def forum_topics(self, chat_id: int) -> list[ForumTopicState]:
+        """The topics the bot created in ``chat_id``, oldest first."""
+        topics = self._topics.get(self._chat_key(chat_id), {})
+        return [copy.copy(topic) for _, topic in sorted(topics.items())]
+
     def register_file(
         self, data: bytes, *, kind: str = "document", file_id: str | None = None
     ) -> str:
@@ -1255,6 +1377,13 @@ class FakeBotApi:
         """Messages the bot sent to ``chat_id``, in order, as they are now (after edits)."""
         stored = self._messages.get(self._chat_key(chat_id), {})
         return [message.sent for _, message in sorted(stored.items()) if message.sent]
+
+    def message_payload(self, chat_id: int | str, message_id: int) -> dict[str, Any]:
+        """A message of ``chat_id`` (sent by the bot or pushed) as the Bot API returns it."""
+        stored = self._messages.get(self._chat_key(chat_id), {}).get(message_id)
+        if stored is None:
+            raise KeyError(f"no message {message_id} in chat {chat_id}")
+        return copy.deepcopy(stored.payload)
 
     def fail_next(
         self,
@@ -1511,6 +1640,7 @@ class FakeBotApi:
         plain = self._check_text(text, parse_mode, MAX_TEXT_LENGTH)
         chat_key = self._resolve_chat(params["chat_id"])
         self._check_reply(chat_key, params)
+        placement = self._placement(chat_key, params)
         sent = SentMessage(
             chat_id=params["chat_id"],
             message_id=0,
@@ -1519,8 +1649,9 @@ class FakeBotApi:
             plain_text=plain,
             parse_mode=parse_mode,
             reply_markup=params.get("reply_markup"),
+            message_thread_id=placement.get("message_thread_id"),
         )
-        return self._store_bot_message(chat_key, sent, {"text": plain})
+        return self._store_bot_message(chat_key, sent, {**placement, "text": plain})
 
     async def _send_media(self, kind: str, request: ApiRequest) -> dict[str, Any]:
         params = request.params
@@ -1530,8 +1661,9 @@ class FakeBotApi:
             plain_caption = self._check_caption(str(caption), params.get("parse_mode"))
         chat_key = self._resolve_chat(params["chat_id"])
         self._check_reply(chat_key, params)
+        placement = self._placement(chat_key, params)
         stored = self._media_file(kind, request)
-        content: dict[str, Any] = {kind: self._media_object(kind, stored, params)}
+        content: dict[str, Any] = {**placement, kind: self._media_object(kind, stored, params)}
         if plain_caption is not None:
             content["caption"] = plain_caption
         sent = SentMessage(
@@ -1542,6 +1674,7 @@ class FakeBotApi:
             caption=caption,
             reply_markup=params.get("reply_markup"),
             file_id=stored.file_id,
+            message_thread_id=placement.get("message_thread_id"),
         )
         return self._store_bot_message(chat_key, sent, content)
 
@@ -1626,6 +1759,94 @@ class FakeBotApi:
         self._commands.pop(key, None)
         return True
 
+    async def _copy_message(self, request: ApiRequest) -> dict[str, Any]:
+        params = request.params
+        source_key = self._resolve_chat(params["from_chat_id"])
+        original = self._messages.get(source_key, {}).get(int(params["message_id"]))
+        if original is None:
+            raise _bad_request(
+                "message to copy not found",
+                f"no message {params['message_id']} in chat {params['from_chat_id']}",
+            )
+        content = {k: copy.deepcopy(v) for k, v in original.payload.items() if k in _COPIED_FIELDS}
+        if not content:
+            raise _bad_request(
+                "message can't be copied",
+                "service messages (and other content without a copyable body) can't be copied",
+            )
+        if "caption" in params:
+            if "text" in content:
+                raise _bad_request("message caption can't be set for a text message")
+            content["caption"] = self._check_caption(
+                str(params["caption"]), params.get("parse_mode")
+            )
+            content.pop("caption_entities", None)
+        chat_key = self._resolve_chat(params["chat_id"])
+        self._check_reply(chat_key, params)
+        placement = self._placement(chat_key, params)
+        media_kinds = ("voice", "audio", "photo", "document", "video", "sticker")
+        kind = next(
+            (k for k in media_kinds if k in content),
+            "text" if "text" in content else next(iter(content)),
+        )
+        media = content.get(kind)
+        file_id = None
+        if isinstance(media, list):  # a photo: its sizes, largest last
+            file_id = media[-1]["file_id"]
+        elif isinstance(media, dict):
+            file_id = media.get("file_id")
+        sent = SentMessage(
+            chat_id=params["chat_id"],
+            message_id=0,
+            kind=kind,
+            text=content.get("text"),
+            plain_text=content.get("text"),
+            caption=content.get("caption"),
+            reply_markup=params.get("reply_markup"),
+            file_id=file_id,
+            message_thread_id=placement.get("message_thread_id"),
+            copied_from=(source_key, int(params["message_id"])),
+        )
+        stored = self._store_bot_message(chat_key, sent, {**placement, **content})
+        return {"message_id": stored["message_id"]}
+
+    async def _create_forum_topic(self, request: ApiRequest) -> dict[str, Any]:
+        params = request.params
+        chat_key = self._forum(params["chat_id"], "create a topic")
+        name = str(params["name"])
+        if len(name) > MAX_TOPIC_NAME_LENGTH:
+            raise _bad_request(
+                "TOPIC_TITLE_TOO_LONG",
+                f"the name is {len(name)} characters, Telegram accepts {MAX_TOPIC_NAME_LENGTH}",
+            )
+        icon_color = int(params.get("icon_color", FORUM_ICON_COLORS[0]))
+        if icon_color not in FORUM_ICON_COLORS:
+            raise _bad_request(
+                "TOPIC_ICON_COLOR_INVALID", f"icon_color must be one of {FORUM_ICON_COLORS}"
+            )
+        # A topic is identified by the id of the service message that opens it.
+        thread_id = self._last_message_id[chat_key] + 1
+        topic = ForumTopicState(thread_id, name, icon_color)
+        self._topics[chat_key][thread_id] = topic
+        created: dict[str, Any] = {"name": name, "icon_color": icon_color}
+        if "icon_custom_emoji_id" in params:
+            created["icon_custom_emoji_id"] = params["icon_custom_emoji_id"]
+        self._store_service_message(chat_key, thread_id, {"forum_topic_created": created})
+        return {"message_thread_id": thread_id, "name": name, "icon_color": icon_color}
+
+    async def _close_forum_topic(self, request: ApiRequest) -> bool:
+        params = request.params
+        chat_key = self._forum(params["chat_id"], "close a topic")
+        thread_id = int(params["message_thread_id"])
+        topic = self._topics[chat_key].get(thread_id)
+        if topic is None:
+            raise _bad_request("TOPIC_ID_INVALID", f"no topic {thread_id} in chat {chat_key}")
+        if topic.is_closed:
+            raise _bad_request("TOPIC_NOT_MODIFIED", f"topic {thread_id} is already closed")
+        topic.is_closed = True
+        self._store_service_message(chat_key, thread_id, {"forum_topic_closed": {}})
+        return True
+
     async def _get_file(self, request: ApiRequest) -> dict[str, Any]:
         stored = self._files.get(str(request.params["file_id"]))
         if stored is None:
@@ -1668,6 +1889,83 @@ class FakeBotApi:
         target_chat = self._chat_key(reply.get("chat_id", chat_key))
         if int(reply["message_id"]) not in self._messages.get(target_chat, {}):
             raise _bad_request("message to be replied not found")
+
+    def _forum(self, chat_id: int | str, action: str) -> int | str:
+        """The key of a forum supergroup where the bot may manage topics, or a refusal."""
+        chat_key = self._resolve_chat(chat_id)
+        chat = self._chat(chat_key)
+        if chat["type"] != "supergroup" or not chat.get("is_forum"):
+            raise _bad_request(
+                "the chat is not a forum",
+                f"chat {chat_id} is a {chat['type']} without topics: cannot {action}",
+            )
+        if chat_key in self._no_topic_rights:
+            raise _bad_request(
+                "not enough rights to manage topics",
+                f"the bot has no can_manage_topics right in chat {chat_id}: cannot {action}",
+            )
+        return chat_key
+
+    def _placement(self, chat_key: int | str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Where a new message lands: its topic or reply thread, and what it replies to.
+
+        In a forum, a message sent into a topic carries ``message_thread_id`` and
+        ``is_topic_message``, and replies to the topic's first message unless it replies to
+        another one.  In a supergroup without topics a reply belongs to the reply thread
+        of the message it answers.  ``reply_to_message`` never nests a further reply.
+        """
+        chat = self._chat(chat_key)
+        forum = chat["type"] == "supergroup" and bool(chat.get("is_forum"))
+        messages = self._messages.get(chat_key, {})
+        reply = params.get("reply_parameters") or {}
+        target: _StoredMessage | None = None
+        if reply and self._chat_key(reply.get("chat_id", chat_key)) == chat_key:
+            target = messages.get(int(reply["message_id"]))
+        thread_id = params.get("message_thread_id")
+        if thread_id is None and target is not None:
+            thread_id = target.payload.get("message_thread_id")
+            if thread_id is None and chat["type"] == "supergroup" and not forum:
+                thread_id = target.payload["message_id"]
+        placement: dict[str, Any] = {}
+        if thread_id is not None:
+            thread_id = int(thread_id)
+            if forum:
+                topic = self._topics.get(chat_key, {}).get(thread_id)
+                if topic is None:
+                    raise _bad_request(
+                        "message thread not found", f"no topic {thread_id} in chat {chat_key}"
+                    )
+                if topic.is_closed:
+                    raise _bad_request("TOPIC_CLOSED", f"topic {thread_id} is closed")
+                placement["is_topic_message"] = True
+                target = target or messages.get(thread_id)
+            elif "message_thread_id" in params or chat["type"] != "supergroup":
+                raise _bad_request(
+                    "message thread not found",
+                    f"chat {chat_key} has no topics: message_thread_id {thread_id} is unknown",
+                )
+            placement["message_thread_id"] = thread_id
+        if target is not None:
+            replied = copy.deepcopy(target.payload)
+            replied.pop("reply_to_message", None)
+            placement["reply_to_message"] = replied
+        return placement
+
+    def _store_service_message(
+        self, chat_key: int | str, thread_id: int, content: Mapping[str, Any]
+    ) -> None:
+        """A service message the bot's action leaves in a topic (bots get no update for it)."""
+        message_id = self._allocate_message_id(chat_key)
+        payload: dict[str, Any] = {
+            "message_id": message_id,
+            "from": self._bot_user(),
+            "chat": self._chat(chat_key),
+            "date": int(time.time()),
+            "message_thread_id": thread_id,
+            "is_topic_message": True,
+            **copy.deepcopy(dict(content)),
+        }
+        self._messages[chat_key][message_id] = _StoredMessage(payload, None)
 
     def _message_to_edit(self, params: Mapping[str, Any]) -> _StoredMessage:
         if "chat_id" not in params:
