@@ -20,6 +20,7 @@ from bot.content.models import (
     MessageEntry,
     QuizQuestion,
     ReviewStatus,
+    Service,
     Target,
     Topic,
     Voice,
@@ -74,6 +75,13 @@ REQUIRED_KEYS: tuple[str, ...] = (
     "admin.attach_not_voice",
     "admin.attach_no_text",
     "admin.attach_invalid",
+    "service.label.phone",
+    "service.label.whatsapp",
+    "service.label.address",
+    "service.label.hours",
+    "service.label.website",
+    "service.label.email",
+    "service.no_contact",
 )
 
 
@@ -134,6 +142,8 @@ class Catalog:
     root: Path = field(default_factory=Path)
     #: What a ``coverage: key`` language must translate (exact keys or ``prefix.``).
     key_messages: tuple[str, ...] = ()
+    #: The services directory (content/services.yml), by id, in file order.
+    services: Mapping[str, Service] = field(default_factory=dict)
     #: (language asked, key) -> how often a fallback served it; read by reports.
     misses: Counter[tuple[str, str]] = field(default_factory=Counter)
 

@@ -7,7 +7,7 @@ the whole list as ``file:line: reason`` in one run of ``kunnafoni content check`
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,6 +31,7 @@ from bot.content.models import (
     LanguagesFile,
     Menu,
     MessagesFile,
+    ServicesFile,
     Topic,
 )
 
@@ -194,6 +195,9 @@ def _build(root: Path, reader: _Reader) -> Catalog | None:
 
     intents_src = reader.read(root / "intents.yml")
     intents = reader.parse(intents_src, IntentsFile) if intents_src else None
+
+    services_src = reader.read(root / "services.yml")
+    services = reader.parse(services_src, ServicesFile) if services_src else None
 
     topics: dict[str, tuple[_Source, Topic]] = {}
     topics_dir = root / "topics"
@@ -367,7 +371,10 @@ def _build(root: Path, reader: _Reader) -> Catalog | None:
                     )
             need_key(intents_src, ("intents", name), f"intent_label.{name}", label=True)
 
-    if menu is None or intents is None or reader.problems:
+    if services and services_src:
+        _check_services(reader, services_src, services, codes, need_key)
+
+    if menu is None or intents is None or services is None or reader.problems:
         return None
     return Catalog(
         default_language=default,
@@ -380,7 +387,51 @@ def _build(root: Path, reader: _Reader) -> Catalog | None:
         version=reader.digest.hexdigest()[:16],
         root=root,
         key_messages=tuple(languages.key_messages),
+        services={service.id: service for service in services.services},
     )
+
+
+def _check_services(
+    reader: _Reader,
+    src: _Source,
+    services: ServicesFile,
+    codes: list[str],
+    need_key: Callable[[_Source, tuple[Any, ...], str], None],
+) -> None:
+    """Links from services.yml to the rest, and the guarantee of an answer for every need."""
+    # Imported here: bot.services builds on bot.content, whose package imports this module.
+    from bot.services.needs import NATIONAL_CATEGORIES
+
+    seen: dict[str, int] = {}
+    for i, service in enumerate(services.services):
+        where = ("services", i)
+        if service.id in seen:
+            reader.problem(
+                src,
+                src.line(*where, "id"),
+                f"service id '{service.id}' is repeated (first at line {seen[service.id]})",
+            )
+        else:
+            seen[service.id] = src.line(*where, "id")
+        for j, code in enumerate(service.languages):
+            if code not in codes:
+                reader.problem(
+                    src,
+                    src.line(*where, "languages", j),
+                    f"language '{code}' is not declared in languages.yml",
+                )
+        need_key(src, (*where, "description"), service.description)
+        if service.contacts.hours is not None:
+            need_key(src, (*where, "contacts", "hours"), service.contacts.hours)
+    national = [s for s in services.services if s.coverage.national]
+    for category in NATIONAL_CATEGORIES:
+        if not any(category in s.categories for s in national):
+            reader.problem(
+                src,
+                src.line("services"),
+                f"no national service for category '{category}': users needing it"
+                " would get no answer",
+            )
 
 
 #: The first bytes of an Ogg page, and the Opus identification header inside it.

@@ -13,7 +13,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from bot.content.models import IntentsFile, LanguagesFile, Menu, MessagesFile, Topic
+from bot.content.models import (
+    IntentsFile,
+    LanguagesFile,
+    Menu,
+    MessagesFile,
+    ServicesFile,
+    Topic,
+)
 
 #: schema file name -> (model, which content files it describes)
 SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
@@ -22,6 +29,7 @@ SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
     "menu.schema.json": (Menu, "menu.yml"),
     "topic.schema.json": (Topic, "topics/*.yml"),
     "intents.schema.json": (IntentsFile, "intents.yml"),
+    "services.schema.json": (ServicesFile, "services.yml"),
 }
 
 # Draft 7: the newest draft every common editor plugin understands fully.

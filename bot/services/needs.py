@@ -1,0 +1,46 @@
+"""What each user need asks of the services directory: need -> service categories.
+
+A need is an intent name (``nlu/domain.yml``) or a topic id (``content/topics``).
+The categories are in order of preference: a service of the first category ranks
+before one that only has the second. The content loader requires, for every
+category named here, at least one national service, so a need always gets an answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from bot.content.models import ServiceCategory as C
+
+NEEDS: Mapping[str, tuple[C, ...]] = MappingProxyType(
+    {
+        # Intents.
+        "return_help": (C.RETURN_ASSISTANCE,),
+        "reintegration": (C.REINTEGRATION, C.EMPLOYMENT),
+        "psychosocial": (C.PSYCHOSOCIAL,),
+        "missing_person": (C.FAMILY_TRACING,),
+        "documents": (C.DOCUMENTS, C.CONSULAR),
+        "diaspora_money": (C.DIASPORA_MONEY,),
+        "emergency": (C.EMERGENCY,),
+        "legal_migration": (C.LEGAL_MIGRATION,),
+        "local_opportunities": (C.EMPLOYMENT,),
+        # The bot has no live chat: someone asking for a person gets the organisations
+        # where people listen (psychosocial support first), then those that help home.
+        "ask_human": (C.PSYCHOSOCIAL, C.RETURN_ASSISTANCE),
+        # Topics whose last card leads to help.
+        "home_opportunities": (C.EMPLOYMENT, C.REINTEGRATION),
+        "legal_paths": (C.LEGAL_MIGRATION,),
+        "libya": (C.RETURN_ASSISTANCE,),
+        "life_abroad": (C.CONSULAR, C.DOCUMENTS),
+        "returnee_stories": (C.REINTEGRATION, C.PSYCHOSOCIAL),
+    }
+)
+
+#: Categories that must have at least one national service (no dead end), in a stable
+#: order: emergency always, then every category a need maps to.
+NATIONAL_CATEGORIES: tuple[C, ...] = tuple(
+    dict.fromkeys(
+        (C.EMERGENCY, *(category for categories in NEEDS.values() for category in categories))
+    )
+)
