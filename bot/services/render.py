@@ -1,0 +1,74 @@
+"""A service card: the plain text that presents one service to a user.
+
+Every word comes from content (``service.*`` keys); only the organisation's proper
+name, its contacts and their layout come from ``services.yml``. Plain text, no parse
+mode, so nothing needs escaping; always under Telegram's 4096 characters.
+"""
+
+from __future__ import annotations
+
+from bot.content.catalog import MAX_TEXT, Catalog
+from bot.content.models import Service
+
+#: Message keys the card uses besides each service's own (all in REQUIRED_KEYS).
+LABEL_KEYS: tuple[str, ...] = (
+    "service.label.phone",
+    "service.label.whatsapp",
+    "service.label.address",
+    "service.label.hours",
+    "service.label.website",
+    "service.label.email",
+    "service.no_contact",
+)
+
+#: Country calling code -> digit groups of the national number, for reading aloud.
+_PHONE_GROUPS: dict[str, tuple[int, ...]] = {
+    "223": (2, 2, 2, 2),  # Mali: +223 80 00 11 15
+    "221": (2, 3, 2, 2),  # Senegal: +221 33 869 62 00
+    "33": (1, 2, 2, 2, 2),  # France: +33 1 23 45 67 89
+}
+
+
+def format_phone(number: str) -> str:
+    """An E.164 number written the way people read it; unchanged for other countries."""
+    digits = number.removeprefix("+")
+    for code, groups in _PHONE_GROUPS.items():
+        rest = digits.removeprefix(code)
+        if digits.startswith(code) and len(rest) == sum(groups):
+            parts, start = [f"+{code}"], 0
+            for size in groups:
+                parts.append(rest[start : start + size])
+                start += size
+            return " ".join(parts)
+    return number
+
+
+def service_card(catalog: Catalog, service: Service, language: str | None) -> str:
+    """The card of ``service`` in ``language`` (falling back along its chain)."""
+
+    def text(key: str) -> str:
+        return catalog.text(key, language).text
+
+    def line(label: str, value: str) -> str:
+        return text(f"service.label.{label}").format(value=value)
+
+    contacts = service.contacts
+    lines = [service.organisation, text(service.description)]
+    if contacts.phone:
+        lines.append(line("phone", ", ".join(format_phone(p) for p in contacts.phone)))
+    if contacts.whatsapp:
+        lines.append(line("whatsapp", ", ".join(format_phone(p) for p in contacts.whatsapp)))
+    if contacts.address:
+        lines.append(line("address", contacts.address))
+    if contacts.hours:
+        lines.append(line("hours", text(contacts.hours)))
+    if contacts.website:
+        lines.append(line("website", contacts.website))
+    if contacts.email:
+        lines.append(line("email", contacts.email))
+    if not contacts.phone and not contacts.whatsapp:
+        lines.append(text("service.no_contact"))
+    card = "\n".join(lines)
+    if len(card) > MAX_TEXT:  # content limits make this unreachable; never send an error
+        card = card[: MAX_TEXT - 1] + "\u2026"
+    return card
