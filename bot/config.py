@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     nlu_emergency_floor: float = Field(default=0.15, ge=0, le=1)
     #: Training text for language identification (Rasa examples tagged with a language).
     nlu_data_dir: Path = PROJECT_ROOT / "nlu" / "data"
+    #: The agents' chat for human handovers (a forum supergroup); None: no handover offered.
+    agents_chat_id: int | None = None
     log_level: str = "INFO"
 
     @field_validator(
@@ -71,6 +73,7 @@ class Settings(BaseSettings):
         "database_url",
         "content_dir",
         "nlu_data_dir",
+        "agents_chat_id",
         mode="before",
     )
     @classmethod
