@@ -37,6 +37,10 @@ def _logging(level: str) -> None:
     # httpx logs every request URL at INFO, and PTB's URLs contain the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # Database drivers and HTTP clients log statement parameters and request bodies at
+    # DEBUG: user text (referral descriptions, phones) must never reach the logs.
+    for noisy in ("aiosqlite", "sqlalchemy.engine", "asyncpg", "psycopg", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger(noisy).level))
 
 
 def cmd_run(args: argparse.Namespace) -> int:

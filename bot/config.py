@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     content_dir: Path = PROJECT_ROOT / "content"
     content_reload_seconds: float = Field(default=2.0, ge=0)
     admin_telegram_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    #: A referral still not acknowledged by its partner after this is reminded and flagged.
+    referral_ack_hours: float = Field(default=24.0, gt=0)
+    #: How often undelivered and unacknowledged referrals are looked for.
+    referral_check_seconds: float = Field(default=300.0, gt=0)
     nlu_confidence_threshold: float = Field(default=0.5, ge=0, le=1)
     nlu_ambiguity_margin: float = Field(default=0.1, ge=0, le=1)
     nlu_emergency_floor: float = Field(default=0.15, ge=0, le=1)

@@ -74,6 +74,7 @@ def build_runtime(settings: Settings, *, database_url: str | None = None) -> Run
         nlu=nlu,
         thresholds=thresholds,
         language_identifier=content.language_identifier,
+        handover=settings.agents_chat_id is not None,
     )
     publisher = ContentPublisher(content, database, interval=settings.content_reload_seconds)
     return Runtime(settings, database, content, nlu, engine, publisher)

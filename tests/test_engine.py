@@ -334,7 +334,9 @@ async def test_reply_in_the_language_written_when_none_was_chosen(
     engine: Engine, stub_parser: StubParser, catalog: Catalog
 ) -> None:
     message = "n bɛ Alijeri, n b'a fɛ ka segin so"
-    stub_parser.table[message] = ("return_help", 0.9)
+    stub_parser.table[message] = parse(
+        message, [("return_help", 0.9)], entities=(Entity("country", "algeria", 5, 12),)
+    )
     outcome = await engine.handle(text("u3", message))
     assert outcome.meta.language == "bm"
     assert outcome.replies[0].text == catalog.text("intent.return_help", "bm").text

@@ -49,9 +49,14 @@ async def polling(
         await application.start()
         assert application.updater is not None
         await application.updater.start_polling(poll_interval=0.0, timeout=1)
-        yield application
-        await application.updater.stop()
-        await application.stop()
+        try:
+            yield application
+        finally:
+            await application.updater.stop()
+            await application.stop()
+            # ...and post_shutdown after stop(): it ends the bot's background tasks.
+            if application.post_shutdown is not None:
+                await application.post_shutdown(application)
 
 
 @pytest.fixture

@@ -25,6 +25,20 @@ from bot.nlu.langid import LanguageGuess, LanguageIdentifier
 from bot.nlu.normalise import fold
 from bot.nlu.service import NluService
 from bot.nlu.types import RASA_FALLBACK_INTENT, NluResult
+from bot.places import ABROAD, REGIONS
+from bot.referrals import (
+    MAX_DESCRIPTION,
+    MAX_LOCATION,
+    MAX_NAME,
+    REFERRAL_NEEDS,
+    clean_text,
+    new_reference,
+    normalise_phone,
+)
+from bot.services.matching import ServiceMatch, match
+from bot.services.needs import NEEDS
+from bot.services.render import service_card
+from bot.store import referrals as referral_repo
 from bot.store import repositories as repo
 from bot.store.db import Database
 from bot.store.models import utcnow
@@ -83,6 +97,14 @@ class Turn:
     written_in: str | None = None
     #: Quiz answers given in this step: (topic, question, answer index, correct).
     quiz_answers: list[tuple[str, str, int, bool]] = field(default_factory=list)
+    #: A referral the user confirmed in this step, stored by ``handle`` (form fields).
+    new_referral: dict[str, Any] | None = None
+    #: The user's referrals, loaded for ``/mycases``.
+    cases: list[referral_repo.ReferralRecord] | None = None
+    #: Ask the channel to open a relay with a human agent after this step.
+    open_handover: bool = False
+    #: Ids of referrals stored in this step, for the channel to deliver to partners.
+    delivered: list[int] = field(default_factory=list)
 
     @property
     def language(self) -> str:
@@ -157,12 +179,15 @@ class Engine:
         nlu: NluService,
         thresholds: Thresholds | None = None,
         language_identifier: Callable[[], LanguageIdentifier | None] | None = None,
+        handover: bool = False,
     ) -> None:
         self.database = database
         self._content = content
         self.nlu = nlu
         self.thresholds = thresholds or Thresholds()
         self._identifier = language_identifier or (lambda: None)
+        #: Whether this channel can relay a user to a human agent (an agents' chat exists).
+        self.handover = handover
 
     def catalog(self) -> Catalog:
         """The content version in use now."""
@@ -207,8 +232,12 @@ class Engine:
                 turn.written_in = guess.language
             if created:
                 logger.info("New user %s", pseudonym(user.id))
+            if inbound.command is not None and inbound.command.lower() == "mycases":
+                turn.cases = await referral_repo.user_referrals(session, user_id=user.id)
 
             self._step(turn, inbound, understood)
+            if turn.new_referral is not None:
+                await self._store_referral(session, turn)
 
             turn.user_changes["last_seen_at"] = utcnow()
             await repo.update_user(session, user_id=user.id, **turn.user_changes)
@@ -231,7 +260,13 @@ class Engine:
             meta.intent,
             len(turn.replies),
         )
-        return Outcome(replies=turn.replies, meta=meta)
+        return Outcome(
+            replies=turn.replies,
+            meta=meta,
+            referrals=turn.delivered,
+            handover=turn.open_handover,
+            user=user.id,
+        )
 
     # -- deciding ---------------------------------------------------------------------------
 
@@ -265,6 +300,8 @@ class Engine:
             self._choose_language(turn, onboarding=False)
         elif command == "stop":
             self._action(turn, Action.UNSUBSCRIBE)
+        elif command == "mycases":
+            self._my_cases(turn)
         else:
             self._clarify(turn)
 
@@ -289,6 +326,14 @@ class Engine:
                 self._stale(turn)
         elif kind == "quiz":
             self._quiz_button(turn, value)
+        elif kind == "where":
+            self._where_button(turn, value)
+        elif kind == "refer":
+            self._offer_referral(turn, value)
+        elif kind == "ref":
+            self._referral_button(turn, value)
+        elif kind == "human" and value in ("yes", "no"):
+            self._handover_answer(turn, value == "yes")
         elif kind == "intent" and value in catalog.intents:
             turn.meta.intent = value
             self._intent(turn, value)
@@ -305,11 +350,17 @@ class Engine:
             # Emergency contacts come first, whatever the state or the confidence;
             # then the question itself if it was clearly something else.
             self._intent(turn, EMERGENCY_INTENT)
+            if State(turn.conversation.state) is State.REFERRAL:
+                self._referral_text(turn, understood.text)
+                return
             if top is not None and top[0] != EMERGENCY_INTENT and self._sure(understood, ranked):
                 self._intent(turn, top[0])
             self._remind_onboarding(turn)
             return
         state = State(turn.conversation.state)
+        if state is State.REFERRAL:
+            self._referral_text(turn, understood.text)
+            return
         if state is State.CHOOSING_LANGUAGE and self._language_named(turn, understood.text):
             return
         if (
@@ -373,13 +424,12 @@ class Engine:
         turn.say("clarify.choose", buttons)
 
     def _keep_location(self, turn: Turn, understood: NluResult) -> None:
-        """A place the user names becomes their location, if they agreed to be remembered."""
-        if not turn.consent:
-            return
+        """A place the user names is where they are: remembered if they agreed to it,
+        otherwise used for this answer only."""
         for entity in understood.entities:
             field_name = LOCATION_ENTITIES.get(entity.entity)
             if field_name and entity.value:
-                turn.user_changes[field_name] = entity.value.lower()[:64]
+                self._set_where(turn, **{field_name: entity.value.lower()[:64]})
 
     def _offer_language(self, turn: Turn) -> None:
         """Someone writing in another language than their chosen one is offered a switch, once."""
@@ -566,6 +616,9 @@ class Engine:
 
     def _intent(self, turn: Turn, name: str) -> None:
         spec: IntentSpec = turn.catalog.intents[name]
+        if name in NEEDS and spec.reply is not None:
+            self._help(turn, name)
+            return
         if spec.topic is not None:
             self._card(turn, spec.topic, 0)
         elif spec.action is not None:
@@ -591,6 +644,325 @@ class Engine:
 
     def _stale(self, turn: Turn) -> None:
         turn.say("fallback.stale_button", self._menu_buttons(turn))
+
+    # -- help: services, location, referrals, a human ----------------------------------------
+
+    def _where(self, turn: Turn) -> tuple[str | None, str | None]:
+        """(region, country) the user is in, as far as the bot knows."""
+        moment: dict[str, Any] = turn.conversation.data.get("where") or {}
+        region = turn.user_changes.get("region", turn.user.region) or moment.get("region")
+        country = turn.user_changes.get("country", turn.user.country) or moment.get("country")
+        return region, country
+
+    def _set_where(
+        self, turn: Turn, *, region: str | None = None, country: str | None = None
+    ) -> None:
+        values = {k: v for k, v in (("region", region), ("country", country)) if v is not None}
+        if region is not None and country is None:
+            values["country"] = "mali"
+        if turn.consent:
+            turn.user_changes.update(values)
+        else:
+            # Not remembered without consent: used for the answer in progress, then dropped.
+            turn.conversation.data["where"] = values
+
+    def _help(self, turn: Turn, need: str) -> None:
+        """A need for help: ask where the user is once, then the services that fit."""
+        region, country = self._where(turn)
+        data = turn.conversation.data
+        # An emergency never waits for a question: contacts for what is known, at once.
+        if (
+            need != EMERGENCY_INTENT
+            and region is None
+            and country is None
+            and not data.get("where_asked")
+        ):
+            data["where_asked"] = True
+            data["pending_need"] = need
+            turn.go(State.LOCATION)
+            turn.say(
+                "where.ask",
+                [
+                    Button(turn.t("where.in_mali"), "where:ml"),
+                    Button(turn.t("where.abroad"), "where:abroad"),
+                    Button(turn.t("where.skip"), "where:skip"),
+                ],
+            )
+            return
+        self._services(turn, need)
+
+    def _where_button(self, turn: Turn, value: str) -> None:
+        data = turn.conversation.data
+        need = data.get("pending_need")
+        if value == "ml":
+            buttons = [Button(turn.t(f"place.{r}"), f"where:r:{r}") for r in REGIONS]
+            turn.say("where.which_region", [*buttons, Button(turn.t("where.skip"), "where:skip")])
+            return
+        if value == "abroad":
+            buttons = [Button(turn.t(f"country.{c}"), f"where:c:{c}") for c in sorted(ABROAD)]
+            turn.say("where.which_country", [*buttons, Button(turn.t("where.skip"), "where:skip")])
+            return
+        kind, _, place = value.partition(":")
+        if kind == "r" and place in REGIONS:
+            self._set_where(turn, region=place)
+        elif kind == "c" and place in ABROAD:
+            self._set_where(turn, country=place)
+        elif value != "skip":
+            self._stale(turn)
+            return
+        data.pop("pending_need", None)
+        if isinstance(need, str) and need in NEEDS:
+            self._services(turn, need)
+        else:
+            self._menu(turn)
+
+    def _services(self, turn: Turn, need: str) -> None:
+        """The need's own text (if any), then up to three service cards, best first."""
+        region, country = self._where(turn)
+        found = match(turn.catalog, need, region=region, country=country, language=turn.language)
+        turn.conversation.data.pop("where", None)
+        if need != EMERGENCY_INTENT and State(turn.conversation.state) in (
+            State.LOCATION,
+            State.REFERRAL,
+        ):
+            # Another need chosen mid-way: the question or the form in progress is dropped
+            # (an emergency, though, comes on top of the form, which then goes on).
+            turn.conversation.data.pop("referral", None)
+            turn.go(State.MENU)
+        spec = turn.catalog.intents.get(need)
+        live_person = need == "ask_human" and self.handover
+        if spec is not None and spec.reply is not None and not live_person:
+            # (ask_human's own text is for when no person can answer here.)
+            turn.say(spec.reply, [turn.button(b) for b in spec.buttons])
+        for found_service in found:
+            turn.replies.append(self._service_reply(turn, need, found_service))
+        turn.meta.services = [m.as_meta() for m in found]
+        if live_person:
+            turn.say(
+                "handover.confirm",
+                [
+                    Button(turn.t("handover.confirm_yes"), "human:yes"),
+                    Button(turn.t("handover.confirm_no"), "human:no"),
+                ],
+            )
+        elif turn.replies:
+            extra = [self._menu_button(turn)]
+            if need == EMERGENCY_INTENT and "ask_human" in turn.catalog.intents:
+                # After the contacts, a person: the agents' relay, or who listens.
+                extra.insert(0, Button(turn.t("intent_label.ask_human"), "intent:ask_human"))
+            last = turn.replies[-1]
+            turn.replies[-1] = Reply(last.text, (*last.buttons, *extra), last.media)
+
+    def _service_reply(self, turn: Turn, need: str, found: ServiceMatch) -> Reply:
+        service = found.service
+        buttons: tuple[Button, ...] = ()
+        if need in REFERRAL_NEEDS and service.accepts_referrals and service.partner_chat_id:
+            buttons = (Button(turn.t("referral.offer"), f"refer:{service.id}:{need}"),)
+        return Reply(service_card(turn.catalog, service, turn.language), buttons)
+
+    def _offer_referral(self, turn: Turn, value: str) -> None:
+        """The consent screen: exactly what will be shared, with whom. Nothing stored yet."""
+        service_id, _, need = value.partition(":")
+        service = turn.catalog.services.get(service_id)
+        if (
+            service is None
+            or need not in REFERRAL_NEEDS
+            or not service.accepts_referrals
+            or not service.partner_chat_id
+        ):
+            self._stale(turn)
+            return
+        turn.conversation.data["referral"] = {
+            "service": service_id,
+            "need": need,
+            "step": "consent",
+        }
+        turn.go(State.REFERRAL)
+        turn.say(
+            "referral.consent",
+            [
+                Button(turn.t("referral.consent_yes"), "ref:yes"),
+                Button(turn.t("referral.consent_no"), "ref:no"),
+            ],
+            fields={"organisation": service.organisation},
+        )
+
+    #: The form after the consent, in order.
+    FORM = ("name", "phone", "location", "description", "confirm")
+
+    def _form(self, turn: Turn) -> dict[str, Any] | None:
+        form = turn.conversation.data.get("referral")
+        if (
+            State(turn.conversation.state) is not State.REFERRAL
+            or not isinstance(form, dict)
+            or form.get("service") not in turn.catalog.services
+        ):
+            return None
+        return form
+
+    def _referral_button(self, turn: Turn, value: str) -> None:
+        form = self._form(turn)
+        if form is None:
+            self._stale(turn)
+            return
+        step = str(form.get("step"))
+        if value == "cancel" or (value == "no" and step == "consent"):
+            turn.conversation.data.pop("referral", None)
+            turn.go(State.MENU)
+            turn.say("referral.cancelled", [self._menu_button(turn)])
+        elif value == "yes" and step == "consent":
+            form["fields"] = {}
+            self._ask_step(turn, form, "name")
+        elif value == "skip" and step in self.FORM[:-1]:
+            self._ask_step(turn, form, self._after(step))
+        elif value == "here" and step == "location":
+            region, country = self._where(turn)
+            form.setdefault("fields", {})["location"] = region or country
+            self._ask_step(turn, form, "description")
+        elif value == "send" and step == "confirm":
+            self._confirm_referral(turn, form)
+        else:
+            self._ask_step(turn, form, step)  # an old button: ask the current step again
+
+    def _after(self, step: str) -> str:
+        return self.FORM[self.FORM.index(step) + 1]
+
+    def _ask_step(self, turn: Turn, form: dict[str, Any], step: str) -> None:
+        form["step"] = step
+        cancel = Button(turn.t("referral.cancel"), "ref:cancel")
+        skip = Button(turn.t("referral.skip"), "ref:skip")
+        if step == "consent":
+            self._offer_referral(turn, f"{form['service']}:{form['need']}")
+        elif step == "location":
+            region, country = self._where(turn)
+            buttons = [skip, cancel]
+            if region or country:
+                label = turn.t(f"place.{region}" if region else f"country.{country}")
+                buttons.insert(0, Button(label, "ref:here"))
+            turn.say("referral.ask_location", buttons)
+        elif step == "confirm":
+            self._summary(turn, form)
+        else:
+            turn.say(f"referral.ask_{step}", [skip, cancel])
+
+    def _referral_text(self, turn: Turn, text: str) -> None:
+        form = self._form(turn)
+        if form is None:
+            turn.go(State.MENU)
+            self._clarify(turn)
+            return
+        step = str(form.get("step"))
+        fields: dict[str, Any] = form.setdefault("fields", {})
+        if step == "name":
+            fields["first_name"] = clean_text(text, MAX_NAME) or None
+        elif step == "phone":
+            phone = normalise_phone(text)
+            if phone is None:
+                turn.say("referral.phone_invalid")
+                self._ask_step(turn, form, "phone")
+                return
+            fields["phone"] = phone
+        elif step == "location":
+            fields["location"] = clean_text(text, MAX_LOCATION) or None
+        elif step == "description":
+            fields["description"] = clean_text(text, MAX_DESCRIPTION) or None
+        else:
+            # Text at the consent or confirmation step: show the same choice again.
+            self._ask_step(turn, form, step)
+            return
+        self._ask_step(turn, form, self._after(step))
+
+    def _summary(self, turn: Turn, form: dict[str, Any]) -> None:
+        fields: dict[str, Any] = form.get("fields", {})
+        service = turn.catalog.services[form["service"]]
+        missing = turn.t("referral.not_given")
+        turn.say(
+            "referral.summary",
+            [
+                Button(turn.t("referral.send"), "ref:send"),
+                Button(turn.t("referral.cancel"), "ref:cancel"),
+            ],
+            fields={
+                "organisation": service.organisation,
+                "name": fields.get("first_name") or missing,
+                "phone": fields.get("phone") or missing,
+                "location": self._place_name(turn, fields.get("location")) or missing,
+                "description": fields.get("description") or missing,
+            },
+        )
+
+    def _place_name(self, turn: Turn, value: str | None) -> str | None:
+        if value in REGIONS:
+            return turn.t(f"place.{value}")
+        if value in ABROAD:
+            return turn.t(f"country.{value}")
+        return value
+
+    def _confirm_referral(self, turn: Turn, form: dict[str, Any]) -> None:
+        fields: dict[str, Any] = form.get("fields", {})
+        turn.new_referral = {
+            "service_id": form["service"],
+            "need": form["need"],
+            "first_name": fields.get("first_name"),
+            "phone": fields.get("phone"),
+            "location": fields.get("location"),
+            "description": fields.get("description"),
+        }
+        turn.conversation.data.pop("referral", None)
+        turn.go(State.MENU)
+
+    async def _store_referral(self, session: AsyncSession, turn: Turn) -> None:
+        details = turn.new_referral
+        assert details is not None
+        service = turn.catalog.services[details["service_id"]]
+        stored = None
+        for _attempt in range(5):
+            stored = await referral_repo.create_referral(
+                session,
+                reference=new_reference(),
+                user_id=turn.user.id,
+                status="sent",
+                language=turn.language,
+                **details,
+            )
+            if stored is not None:
+                break
+        if stored is None:  # five collisions among 600 million codes: something else is wrong
+            raise RuntimeError("could not allocate a referral reference")
+        turn.delivered.append(stored.id)
+        logger.info(
+            "Referral %s for %s to %s", stored.reference, pseudonym(turn.user.id), service.id
+        )
+        turn.say(
+            "referral.sent",
+            [self._menu_button(turn)],
+            fields={"reference": stored.reference, "organisation": service.organisation},
+        )
+
+    def _my_cases(self, turn: Turn) -> None:
+        cases = turn.cases or []
+        if not cases:
+            turn.say("referral.mycases_none", [self._menu_button(turn)])
+            return
+        lines = []
+        for case in cases:
+            service = turn.catalog.services.get(case.service_id)
+            fields = _Fields(
+                reference=case.reference,
+                organisation=service.organisation if service else case.service_id,
+                status=turn.t(f"referral.status.{case.status}"),
+                date=f"{case.created_at:%d/%m/%Y}",
+            )
+            lines.append(turn.t("referral.mycases_line").format_map(fields))
+        turn.say("referral.mycases_title", [self._menu_button(turn)])
+        last = turn.replies[-1]
+        turn.replies[-1] = Reply(f"{last.text}\n\n" + "\n".join(lines), last.buttons, last.media)
+
+    def _handover_answer(self, turn: Turn, yes: bool) -> None:
+        if yes and self.handover:
+            turn.open_handover = True
+        else:
+            self._menu(turn)
 
     # -- analytics --------------------------------------------------------------------------
 

@@ -14,6 +14,10 @@ class State(StrEnum):
     MENU = "menu"
     TOPIC = "topic"
     QUIZ = "quiz"
+    #: Where are you? (asked once, before showing services)
+    LOCATION = "location"
+    #: Filling the short form of a referral, after consenting to it.
+    REFERRAL = "referral"
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,8 @@ class Meta:
     language: str | None = None
     state: str | None = None
     topic: str | None = None
-    services: list[str] = field(default_factory=list)
+    #: Services shown, each ``{"id": ..., "reasons": [...]}`` (why it was chosen).
+    services: list[dict[str, Any]] = field(default_factory=list)
     content_version: str | None = None
     nlu_source: str | None = None
 
@@ -75,6 +80,12 @@ class Outcome:
     meta: Meta
     #: True when the inbound event was a redelivery already answered.
     duplicate: bool = False
+    #: Referrals stored in this step: the channel delivers them to the partners' chats.
+    referrals: list[int] = field(default_factory=list)
+    #: The user asked to talk to a person: the channel opens the relay.
+    handover: bool = False
+    #: The user's internal id (never a channel id), for what the channel does next.
+    user: int | None = None
 
     def as_json(self) -> dict[str, Any]:
         meta = asdict(self.meta)

@@ -89,9 +89,7 @@ def _with_user() -> Select[Handover, User]:
     return select(Handover, User).join(User, User.id == Handover.user_id)
 
 
-async def _first(
-    session: AsyncSession, query: Select[Handover, User]
-) -> HandoverRecord | None:
+async def _first(session: AsyncSession, query: Select[Handover, User]) -> HandoverRecord | None:
     row = (await session.execute(query.order_by(Handover.id.desc()).limit(1))).first()
     return _record(row[0], row[1]) if row is not None else None
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from datetime import timedelta
 from typing import Any
 
 from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatType
 from telegram.error import BadRequest
 from telegram.ext import (
     Application,
@@ -26,6 +28,8 @@ from bot.dialogue.types import Button, Inbound, Media, Outcome, Reply
 from bot.runtime import Runtime, build_runtime
 from bot.store import repositories as repo
 from bot.store.db import upgrade_database
+from bot.telegram.handover import HandoverRelay
+from bot.telegram.referrals import PARTNER_PAYLOAD, ReferralDesk
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +38,7 @@ BotApplication = Application[Any, Any, Any, Any, Any, Any]
 #: Two buttons share a row when both labels are at most this long.
 SHORT_LABEL = 18
 #: The commands in Telegram's menu, in order; each one's description is ``command.<name>``.
-COMMANDS = ("start", "menu", "help", "language", "stop")
+COMMANDS = ("start", "menu", "help", "language", "mycases", "stop")
 #: A voice note over this size is refused by /attach (Telegram's bots download up to 20 MB).
 MAX_VOICE_BYTES = 20 * 1024 * 1024
 
@@ -95,6 +99,26 @@ class TelegramAdapter:
     def __init__(self, settings: Settings, runtime: Runtime | None = None) -> None:
         self.settings = settings
         self.runtime = runtime
+        self.desk: ReferralDesk | None = None
+        self.relay: HandoverRelay | None = None
+        if runtime is not None:
+            self.attach_runtime(runtime)
+
+    def attach_runtime(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.desk = ReferralDesk(
+            runtime.database,
+            runtime.engine.catalog,
+            admin_ids=self.settings.admin_telegram_ids,
+            ack_after=timedelta(hours=self.settings.referral_ack_hours),
+        )
+        if self.settings.agents_chat_id is not None:
+            self.relay = HandoverRelay(
+                runtime.database,
+                runtime.engine.catalog,
+                self.settings.agents_chat_id,
+                matcher=runtime.content.matcher,
+            )
 
     @property
     def engine(self) -> Engine | None:
@@ -102,18 +126,45 @@ class TelegramAdapter:
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Pass a private message or button press to the engine and send its replies."""
-        if update.callback_query is not None:
-            # Stop the client's spinner first; the reply follows as a new message.
-            await update.callback_query.answer()
-        inbound = inbound_from_update(update)
+        query = update.callback_query
         chat = update.effective_chat
+        if query is not None:
+            if (query.data or "").startswith(f"{PARTNER_PAYLOAD}:") and self.desk is not None:
+                await self.desk.on_partner_button(update, context.bot)
+                return
+            # Stop the client's spinner first; the reply follows as a new message.
+            await query.answer()
+            if chat is not None and chat.type != ChatType.PRIVATE:
+                return  # users' buttons live in private chats only
+        inbound = inbound_from_update(update)
         if inbound is None or chat is None or self.runtime is None:
             return
+        if (
+            query is None
+            and self.relay is not None
+            and await self.relay.from_user(update, context.bot)
+        ):
+            return  # relayed to (or ended with) a person of the team
         if inbound.command == "attach" and self._is_admin(update):
             await self.attach(update, context.bot, inbound.args)
             return
         outcome = await self.runtime.engine.handle(inbound)
         await self.send_outcome(context.bot, chat.id, outcome)
+        if self.desk is not None:
+            for referral_id in outcome.referrals:
+                await self.desk.deliver(context.bot, referral_id)
+        if outcome.handover and self.relay is not None and outcome.user is not None:
+            await self.relay.open(
+                context.bot,
+                user_id=outcome.user,
+                chat_id=chat.id,
+                language=outcome.meta.language or self.runtime.engine.catalog().default_language,
+            )
+
+    async def on_agents(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A message in the agents' chat: relayed to the user of its topic or thread."""
+        if self.relay is not None:
+            await self.relay.from_agents(update, context.bot)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log the failure and tell the user something went wrong, never the traceback."""
@@ -266,15 +317,23 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> Bot
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     adapter = TelegramAdapter(settings, runtime)
     owned: dict[str, Runtime] = {}
+    tasks: list[asyncio.Task[None]] = []
 
     async def post_init(app: BotApplication) -> None:
         if adapter.runtime is None:
             if settings.environment in (Environment.LOCAL, Environment.TEST):
                 await upgrade_database(settings.database_url)
             owned["runtime"] = build_runtime(settings)
-            adapter.runtime = owned["runtime"]
-            await adapter.runtime.start()
+            adapter.attach_runtime(owned["runtime"])
+            await owned["runtime"].start()
         current = adapter.runtime
+        assert current is not None and adapter.desk is not None
+        # Retries deliveries that failed and reminds partners of unacknowledged referrals.
+        tasks.append(
+            asyncio.create_task(
+                adapter.desk.run(app.bot, settings.referral_check_seconds), name="referrals"
+            )
+        )
 
         async def commands_for(catalog: Catalog) -> None:
             await publish_commands(app.bot, catalog)
@@ -287,6 +346,9 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> Bot
             logger.exception("Could not set the command menus")
 
     async def post_shutdown(_app: BotApplication) -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         if "runtime" in owned:
             await owned.pop("runtime").aclose()
 
@@ -303,6 +365,11 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> Bot
     # Order matters only in that both handlers are in group 0 and are disjoint:
     # button presses first, then every kind of private message.
     application.add_handler(CallbackQueryHandler(adapter.on_update))
+    if settings.agents_chat_id is not None:
+        # Every message of the agents' chat, service messages included: the relay sorts them.
+        application.add_handler(
+            MessageHandler(filters.Chat(settings.agents_chat_id), adapter.on_agents)
+        )
     application.add_handler(MessageHandler(private & ~filters.StatusUpdate.ALL, adapter.on_update))
     application.add_error_handler(adapter.on_error)
     return application

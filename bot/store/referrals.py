@@ -1,0 +1,200 @@
+"""Queries over referrals and their status history. Plain data in, plain data out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.store.models import Referral, ReferralEvent, User, utcnow
+
+
+@dataclass(frozen=True)
+class ReferralRecord:
+    id: int
+    reference: str
+    user_id: int
+    service_id: str
+    need: str
+    status: str
+    language: str
+    first_name: str | None
+    phone: str | None
+    location: str | None
+    description: str | None
+    partner_chat_id: int | None
+    partner_message_id: int | None
+    created_at: datetime
+    updated_at: datetime
+    reminded_at: datetime | None
+
+    def __repr__(self) -> str:  # never print the sensitive fields by accident
+        return f"ReferralRecord(id={self.id}, reference={self.reference!r}, status={self.status!r})"
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    status_from: str | None
+    status_to: str
+    actor: str
+    created_at: datetime
+
+
+def _record(row: Referral) -> ReferralRecord:
+    return ReferralRecord(
+        id=row.id,
+        reference=row.reference,
+        user_id=row.user_id,
+        service_id=row.service_id,
+        need=row.need,
+        status=row.status,
+        language=row.language,
+        first_name=row.first_name,
+        phone=row.phone,
+        location=row.location,
+        description=row.description,
+        partner_chat_id=row.partner_chat_id,
+        partner_message_id=row.partner_message_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        reminded_at=row.reminded_at,
+    )
+
+
+async def create_referral(
+    session: AsyncSession,
+    *,
+    reference: str,
+    user_id: int,
+    service_id: str,
+    need: str,
+    status: str,
+    language: str,
+    first_name: str | None,
+    phone: str | None,
+    location: str | None,
+    description: str | None,
+) -> ReferralRecord | None:
+    """Store a referral and its first status; None when ``reference`` is already taken."""
+    try:
+        async with session.begin_nested():
+            row = Referral(
+                reference=reference,
+                user_id=user_id,
+                service_id=service_id,
+                need=need,
+                status=status,
+                language=language,
+                first_name=first_name,
+                phone=phone,
+                location=location,
+                description=description,
+            )
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        return None
+    session.add(ReferralEvent(referral_id=row.id, status_from=None, status_to=status, actor="user"))
+    await session.flush()
+    return _record(row)
+
+
+async def get_referral(
+    session: AsyncSession, referral_id: int, *, for_update: bool = False
+) -> ReferralRecord | None:
+    query = select(Referral).where(Referral.id == referral_id)
+    if for_update:
+        query = query.with_for_update()
+    row = await session.scalar(query)
+    return _record(row) if row else None
+
+
+async def user_referrals(session: AsyncSession, *, user_id: int) -> list[ReferralRecord]:
+    rows = await session.scalars(
+        select(Referral).where(Referral.user_id == user_id).order_by(Referral.created_at.desc())
+    )
+    return [_record(r) for r in rows]
+
+
+async def set_status(
+    session: AsyncSession, *, referral_id: int, status_from: str, status_to: str, actor: str
+) -> bool:
+    """Move a referral from ``status_from`` to ``status_to``; False if it was not there."""
+    result = await session.execute(
+        update(Referral)
+        .where(Referral.id == referral_id, Referral.status == status_from)
+        .values(status=status_to, updated_at=utcnow())
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        return False
+    session.add(
+        ReferralEvent(
+            referral_id=referral_id, status_from=status_from, status_to=status_to, actor=actor
+        )
+    )
+    await session.flush()
+    return True
+
+
+async def history(session: AsyncSession, *, referral_id: int) -> list[StatusChange]:
+    rows = await session.scalars(
+        select(ReferralEvent)
+        .where(ReferralEvent.referral_id == referral_id)
+        .order_by(ReferralEvent.id)
+    )
+    return [StatusChange(r.status_from, r.status_to, r.actor, r.created_at) for r in rows]
+
+
+async def mark_delivered(
+    session: AsyncSession, *, referral_id: int, chat_id: int, message_id: int
+) -> None:
+    await session.execute(
+        update(Referral)
+        .where(Referral.id == referral_id)
+        .values(partner_chat_id=chat_id, partner_message_id=message_id)
+    )
+
+
+async def mark_reminded(session: AsyncSession, *, referral_id: int) -> None:
+    await session.execute(
+        update(Referral).where(Referral.id == referral_id).values(reminded_at=utcnow())
+    )
+
+
+async def undelivered(session: AsyncSession, *, limit: int = 50) -> list[ReferralRecord]:
+    rows = await session.scalars(
+        select(Referral)
+        .where(Referral.partner_message_id.is_(None), Referral.status != "closed")
+        .order_by(Referral.id)
+        .limit(limit)
+    )
+    return [_record(r) for r in rows]
+
+
+async def overdue(
+    session: AsyncSession, *, status: str, before: datetime, limit: int = 50
+) -> list[ReferralRecord]:
+    """Delivered referrals still in ``status`` since before ``before`` and not yet reminded."""
+    rows = await session.scalars(
+        select(Referral)
+        .where(
+            Referral.status == status,
+            Referral.created_at <= before,
+            Referral.reminded_at.is_(None),
+            Referral.partner_message_id.is_not(None),
+        )
+        .order_by(Referral.id)
+        .limit(limit)
+    )
+    return [_record(r) for r in rows]
+
+
+async def user_address(session: AsyncSession, *, user_id: int) -> tuple[str, str] | None:
+    """(channel, external id) of a user, to notify them."""
+    row = (
+        await session.execute(select(User.channel, User.external_id).where(User.id == user_id))
+    ).first()
+    return (str(row[0]), str(row[1])) if row else None
