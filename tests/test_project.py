@@ -130,3 +130,16 @@ def test_held_out_sets_never_leak_into_training() -> None:
 def test_vendored_specs_carry_their_licences() -> None:
     assert (PROJECT_ROOT / "tests" / "vendor" / "compose-spec" / "LICENSE").exists()
     assert (PROJECT_ROOT / "tests" / "fakes" / "telegram_bot_api" / "LICENSE").exists()
+
+
+def test_compose_passes_every_setting_the_bot_needs_in_production() -> None:
+    compose = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    env = compose["services"]["bot"]["environment"]
+    for name in (
+        "TELEGRAM_BOT_TOKEN",
+        "DATABASE_URL",
+        "RASA_TOKEN",
+        "ADMIN_TELEGRAM_IDS",
+        "AGENTS_CHAT_ID",
+    ):
+        assert name in env, name
