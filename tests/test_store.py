@@ -106,6 +106,9 @@ EXPECTED = {
     "referrals",
     "referral_events",
     "handovers",
+    "user_topics",
+    "broadcast_runs",
+    "outbox",
     "alembic_version",
 }
 

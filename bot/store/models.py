@@ -46,6 +46,15 @@ class User(Base):
     country: Mapped[str | None] = mapped_column(String(32))
     acquisition_source: Mapped[str | None] = mapped_column(String(64))
     subscribed: Mapped[bool] = mapped_column(default=False)
+    #: When the user last opted in to / out of campaign messages.
+    subscribed_at: Mapped[datetime | None]
+    unsubscribed_at: Mapped[datetime | None]
+    #: When Telegram answered 403 (the user blocked the bot): skipped from then on.
+    blocked_at: Mapped[datetime | None]
+    #: Optional, asked at opt-in: "15-17", "18-24", "25-34", "35+".
+    age_bracket: Mapped[str | None] = mapped_column(String(8))
+    #: Optional, asked at opt-in: resident | returnee | diaspora.
+    situation: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -214,4 +223,68 @@ class Handover(Base):
     __table_args__ = (
         Index("ix_handovers_user_id_status", "user_id", "status"),
         Index("ix_handovers_agent_chat_id_thread_id", "agent_chat_id", "thread_id"),
+    )
+
+
+class UserTopic(Base):
+    """A module a user opened (with their consent): the "topics seen" of segments."""
+
+    __tablename__ = "user_topics"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic: Mapped[str] = mapped_column(String(40), primary_key=True)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BroadcastRun(Base):
+    """One sending of a campaign of ``content/broadcasts/`` (a one-off, or one drip step)."""
+
+    __tablename__ = "broadcast_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: The campaign's name in content (file name).
+    name: Mapped[str] = mapped_column(String(64))
+    #: oneoff | drip
+    kind: Mapped[str] = mapped_column(String(8))
+    #: planned | sending | done | cancelled
+    status: Mapped[str] = mapped_column(String(12))
+    content_version: Mapped[str | None] = mapped_column(String(16))
+    #: Recipients enqueued.
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_broadcast_runs_name", "name"),)
+
+
+class OutboxMessage(Base):
+    """One message to one recipient: claimed in batches, sent, then marked. Never deleted."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("broadcast_runs.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    #: The drip step (0 for a one-off).
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    message_key: Mapped[str] = mapped_column(String(80))
+    language: Mapped[str] = mapped_column(String(8))
+    #: The channel's address of the user (Telegram chat id), copied at enqueue time.
+    chat_id: Mapped[str] = mapped_column(String(64))
+    #: pending | claimed | sent | failed | skipped | cancelled
+    status: Mapped[str] = mapped_column(String(10))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: Not before this time (quiet hours, backoff after an error).
+    not_before: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (
+        Index("uq_outbox_run_id_user_id_step", "run_id", "user_id", "step", unique=True),
+        Index("ix_outbox_status_not_before", "status", "not_before"),
     )

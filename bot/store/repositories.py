@@ -37,6 +37,11 @@ class UserRecord:
     subscribed: bool
     created_at: datetime
     last_seen_at: datetime
+    subscribed_at: datetime | None = None
+    unsubscribed_at: datetime | None = None
+    blocked_at: datetime | None = None
+    age_bracket: str | None = None
+    situation: str | None = None
 
 
 @dataclass
@@ -61,6 +66,11 @@ def _user_record(row: User) -> UserRecord:
         subscribed=row.subscribed,
         created_at=row.created_at,
         last_seen_at=row.last_seen_at,
+        subscribed_at=row.subscribed_at,
+        unsubscribed_at=row.unsubscribed_at,
+        blocked_at=row.blocked_at,
+        age_bracket=row.age_bracket,
+        situation=row.situation,
     )
 
 
@@ -100,6 +110,11 @@ _USER_FIELDS = frozenset(
         "acquisition_source",
         "subscribed",
         "last_seen_at",
+        "subscribed_at",
+        "unsubscribed_at",
+        "blocked_at",
+        "age_bracket",
+        "situation",
     }
 )
 
