@@ -20,6 +20,13 @@ object).  Those refusals use descriptions in Telegram's style.
 Refused requests are kept in :attr:`FakeBotApi.refused` and accepted ones in
 :attr:`FakeBotApi.requests`, so a test can drive a bot with the ``push_*`` helpers, wait for its
 answers with :meth:`FakeBotApi.wait_for` and finish with ``assert fake.refused == []``.
+
+Opt-in flood limits: ``FakeBotApi(limits=TelegramLimits())`` answers message-sending
+requests beyond Telegram's limits (30 messages per second in all, one per second per chat,
+20 per minute per group; sliding windows) with ``429 Too Many Requests`` and
+``parameters.retry_after``, as Telegram does; those answers are kept in
+:attr:`FakeBotApi.throttled`.  Accepted messages are counted per chat in
+:attr:`FakeBotApi.deliveries` (always), so a test can check that nobody got one twice.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ import math
 import re
 import time
 import uuid
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,6 +148,17 @@ _COPIED_FIELDS: Final = (
     "location",
     "venue",
     "poll",
+)
+# Methods that put a message in a chat: the ones Telegram's flood limits count.
+_SENDING_METHODS: Final = frozenset(
+    {
+        "sendmessage",
+        "sendvoice",
+        "sendaudio",
+        "sendphoto",
+        "senddocument",
+        "copymessage",
+    }
 )
 # The colours Telegram accepts for a forum topic icon (createForumTopic's icon_color).
 FORUM_ICON_COLORS: Final = (7322096, 16766590, 13338331, 9367192, 16749490, 16478047)
@@ -334,6 +352,57 @@ class _InjectedFailure:
     error_code: int
     description: str
     retry_after: int | None
+
+
+@dataclass(frozen=True)
+class TelegramLimits:
+    """Telegram's flood limits for bots (sliding windows), enforced when given to the fake.
+
+    Beyond any of them a sending request is answered ``429`` with ``retry_after``: the
+    whole seconds until the window that refused it has room again (at least 1).  Paid
+    broadcasts (``allow_paid_broadcast``) may use ``paid_per_second`` instead.
+    """
+
+    global_per_second: int = 30
+    per_chat_per_second: int = 1
+    group_per_minute: int = 20
+    paid_per_second: int = 1000
+
+
+class _FloodWindows:
+    """Arrival times of accepted messages, per limit, pruned as the windows slide."""
+
+    def __init__(self, limits: TelegramLimits) -> None:
+        self.limits = limits
+        self.all: deque[float] = deque()
+        self.paid: deque[float] = deque()
+        self.chats: dict[int | str, deque[float]] = defaultdict(deque)
+        self.groups: dict[int | str, deque[float]] = defaultdict(deque)
+
+    @staticmethod
+    def _wait(window: deque[float], now: float, span: float, limit: int) -> float:
+        while window and window[0] <= now - span:
+            window.popleft()
+        return window[0] + span - now if len(window) >= limit else 0.0
+
+    def retry_after(self, chat_key: int | str, now: float, paid: bool) -> float:
+        """Seconds until this message would be allowed (0: allowed now)."""
+        limits = self.limits
+        wait = self._wait(self.chats[chat_key], now, 1.0, limits.per_chat_per_second)
+        if paid:
+            wait = max(wait, self._wait(self.paid, now, 1.0, limits.paid_per_second))
+        else:
+            wait = max(wait, self._wait(self.all, now, 1.0, limits.global_per_second))
+        if isinstance(chat_key, int) and chat_key < 0:
+            window = self.groups[chat_key]
+            wait = max(wait, self._wait(window, now, 60.0, limits.group_per_minute))
+        return wait
+
+    def record(self, chat_key: int | str, now: float, paid: bool) -> None:
+        (self.paid if paid else self.all).append(now)
+        self.chats[chat_key].append(now)
+        if isinstance(chat_key, int) and chat_key < 0:
+            self.groups[chat_key].append(now)
 
 
 class ApiError(Exception):
@@ -1017,8 +1086,14 @@ class FakeBotApi:
         bot_username: str = "kunnafoni_test_bot",
         bot_first_name: str = "Kunnafoni",
         spec: BotApiSpec | None = None,
+        limits: TelegramLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """``token``, when given, is the only one accepted (others get 401 Unauthorized)."""
+        """``token``, when given, is the only one accepted (others get 401 Unauthorized).
+
+        ``limits`` turns on Telegram's flood limits (429 beyond them); ``clock`` is where
+        their windows read the time.
+        """
         self.spec = spec or load_spec()
         self.validator = RequestValidator(self.spec)
         self.token = token
@@ -1032,6 +1107,15 @@ class FakeBotApi:
         """Requests refused because Telegram would refuse them (or the fake cannot serve)."""
         self.injected: list[RefusedRequest] = []
         """Requests answered with a failure queued by :meth:`fail_next`."""
+        self.limits = limits
+        self.throttled: list[RefusedRequest] = []
+        """Sending requests answered 429 because they exceeded :attr:`limits`."""
+        self.deliveries: Counter[int | str] = Counter()
+        """Messages accepted per chat (every sending method), to spot duplicates."""
+        self.send_times: list[float] = []
+        """When each accepted message arrived (``clock``), in order."""
+        self._clock = clock
+        self._flood = _FloodWindows(limits) if limits is not None else None
 
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
@@ -1403,6 +1487,21 @@ class FakeBotApi:
             _InjectedFailure(error_code, description, retry_after)
         )
 
+    def duplicates(self) -> dict[int | str, int]:
+        """Chats that received more than one message, with how many they received."""
+        return {chat: count for chat, count in self.deliveries.items() if count > 1}
+
+    def max_in_window(self, seconds: float = 1.0) -> int:
+        """The most accepted messages that arrived within any ``seconds``-long window."""
+        times = self.send_times
+        best = 0
+        start = 0
+        for end, moment in enumerate(times):
+            while moment - times[start] >= seconds:
+                start += 1
+            best = max(best, end - start + 1)
+        return best
+
     def commands(
         self, *, scope: Mapping[str, Any] | None = None, language_code: str = ""
     ) -> list[dict[str, Any]]:
@@ -1431,9 +1530,16 @@ class FakeBotApi:
             failure = self._next_failure(method.name)
             if failure is not None:
                 return self._inject(api_request, raw, failure)
+            sending = method.name.lower() in _SENDING_METHODS
+            if sending and self._flood is not None:
+                throttled = self._throttle(api_request, raw)
+                if throttled is not None:
+                    return throttled
             result = await self._dispatch(method, api_request)
         except ApiError as error:
             return self._refuse(method_name, raw, error)
+        if sending:
+            self._count_delivery(api_request)
         self.requests.append(api_request)
         self._notify()
         _LOG.debug("Accepted %s %s", method.name, params)
@@ -1514,6 +1620,28 @@ class FakeBotApi:
         _LOG.info("Injected failure for %s: %s", request.method, failure.description)
         parameters = {"retry_after": failure.retry_after} if failure.retry_after else None
         return _error_response(failure.error_code, failure.description, parameters)
+
+    def _throttle(self, request: ApiRequest, raw: dict[str, str]) -> web.Response | None:
+        """A 429 when the message would exceed a flood limit; None when it may go."""
+        assert self._flood is not None
+        chat_key = self._chat_key(request.params.get("chat_id"))
+        paid = bool(request.params.get("allow_paid_broadcast"))
+        wait = self._flood.retry_after(chat_key, self._clock(), paid)
+        if wait <= 0:
+            return None
+        retry_after = max(1, math.ceil(wait))
+        description = f"Too Many Requests: retry after {retry_after}"
+        self.throttled.append(RefusedRequest(request.method, raw, "flood limit", 429, description))
+        self._notify()
+        return _error_response(429, description, {"retry_after": retry_after})
+
+    def _count_delivery(self, request: ApiRequest) -> None:
+        chat_key = self._chat_key(request.params.get("chat_id"))
+        self.deliveries[chat_key] += 1
+        now = self._clock()
+        self.send_times.append(now)
+        if self._flood is not None:
+            self._flood.record(chat_key, now, bool(request.params.get("allow_paid_broadcast")))
 
     def _refuse(self, method: str, raw: dict[str, str], error: ApiError) -> web.Response:
         self.refused.append(

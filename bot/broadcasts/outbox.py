@@ -1,0 +1,554 @@
+"""The durable outbox: one row per recipient and step, claimed in batches, sent, then marked.
+
+Life of a row (``outbox.status``)::
+
+    pending --claim--> claimed --mark_sent--> sent
+       ^                  |  \\--mark_failed--> failed | skipped
+       |                  |
+       +--retry_later-----+      (and a claim whose lease expired is claimed again)
+    pending | claimed --cancel_run--> cancelled
+
+**Claiming.** A sender takes up to ``batch`` rows that are ``pending`` and due
+(``not_before <= now``), or ``claimed`` by a sender whose lease ran out (it crashed, or was
+killed): those are taken over, which is how a killed sender's rows get delivered.
+
+- PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED`` picks rows no other transaction holds,
+  then one ``UPDATE`` marks them ``claimed`` by this sender, in the same transaction. Two
+  senders claiming at once get disjoint rows; neither waits for the other.
+- SQLite: one statement, ``UPDATE outbox SET status='claimed' ... WHERE id IN (SELECT id ...
+  LIMIT n) AND <still eligible> RETURNING ...``. SQLite lets one writer at a time hold the
+  database (the others wait, up to ``busy_timeout``), and a write statement that opens its
+  transaction reads the newest data under that lock. So the sub-select and the update see
+  the same rows, and a second sender's claim runs strictly after the first committed, when
+  those rows are no longer eligible. The repeated condition in the outer ``WHERE`` keeps it
+  safe even if the statement were ever run after an earlier read in the same transaction.
+
+The caller commits the claim before sending anything, and marks each row in its own short
+transaction right after Telegram accepted the message: a crash can then only repeat a
+message that was accepted but not yet marked (see ``sender.py`` for the bound).
+
+A claim also skips rows of users who opted out or blocked the bot since the row was
+enqueued (status ``skipped``), so opting out stops delivery at once.
+
+Datetimes: SQLite returns naive values; every time read here is taken as UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.store.models import BroadcastRun, OutboxMessage, User, utcnow
+
+PENDING = "pending"
+CLAIMED = "claimed"
+SENT = "sent"
+FAILED = "failed"
+SKIPPED = "skipped"
+CANCELLED = "cancelled"
+STATUSES = (PENDING, CLAIMED, SENT, FAILED, SKIPPED, CANCELLED)
+#: Rows a sender still has to deal with.
+OPEN = (PENDING, CLAIMED)
+
+#: Errors recorded on rows (machine words, never user text).
+ERROR_BLOCKED = "blocked"
+ERROR_UNSUBSCRIBED = "unsubscribed"
+
+#: Rows per INSERT: well under SQLite's bound-parameter limit (11 columns per row).
+_INSERT_CHUNK = 500
+
+
+class RecipientLike(Protocol):
+    """What enqueueing needs of a recipient (``segments.Recipient`` fits)."""
+
+    @property
+    def user_id(self) -> int: ...
+
+    @property
+    def chat_id(self) -> str: ...
+
+    @property
+    def language(self) -> str | None: ...
+
+
+#: ``(recipient, step, message_key, not_before)``, as ``campaigns.due_messages`` yields;
+#: ``not_before`` None means "now".
+DueMessage = tuple[RecipientLike, int, str, datetime | None]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A row a sender holds: everything needed to send it."""
+
+    id: int
+    run_id: int
+    user_id: int
+    step: int
+    message_key: str
+    language: str
+    chat_id: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: int
+    name: str
+    kind: str
+    status: str
+    total: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """Where a run stands: counts by row status, recent rate and the time left at that rate."""
+
+    run: RunInfo
+    counts: dict[str, int] = field(default_factory=dict)
+    #: Messages sent per second over the last ``window`` seconds (None: nothing sent yet).
+    rate: float | None = None
+    #: Seconds left at that rate (None: unknown or nothing left).
+    eta_seconds: float | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def delivered(self) -> int:
+        return self.counts.get(SENT, 0)
+
+    @property
+    def failed(self) -> int:
+        return self.counts.get(FAILED, 0)
+
+    @property
+    def skipped(self) -> int:
+        return self.counts.get(SKIPPED, 0)
+
+    @property
+    def remaining(self) -> int:
+        return sum(self.counts.get(status, 0) for status in OPEN)
+
+    @property
+    def finished(self) -> bool:
+        return self.remaining == 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "run": self.run.id,
+            "name": self.run.name,
+            "kind": self.run.kind,
+            "status": self.run.status,
+            "total": self.total,
+            "counts": {status: self.counts.get(status, 0) for status in STATUSES},
+            "rate": None if self.rate is None else round(self.rate, 2),
+            "eta_seconds": None if self.eta_seconds is None else round(self.eta_seconds),
+            "started_at": _iso(self.run.started_at),
+            "finished_at": _iso(self.run.finished_at),
+        }
+
+
+def as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else as_utc(value).isoformat()
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+# --- runs ------------------------------------------------------------------------------------
+
+
+async def create_run(
+    session: AsyncSession,
+    *,
+    name: str,
+    kind: str = "oneoff",
+    content_version: str | None = None,
+    now: datetime | None = None,
+) -> int:
+    """A new run (status ``planned``) to enqueue into; returns its id."""
+    run = BroadcastRun(
+        name=name,
+        kind=kind,
+        status="planned",
+        content_version=content_version,
+        total=0,
+        created_at=now or utcnow(),
+    )
+    session.add(run)
+    await session.flush()
+    return run.id
+
+
+def _run_info(run: BroadcastRun) -> RunInfo:
+    return RunInfo(
+        id=run.id,
+        name=run.name,
+        kind=run.kind,
+        status=run.status,
+        total=run.total,
+        created_at=as_utc(run.created_at),
+        started_at=as_utc(run.started_at) if run.started_at else None,
+        finished_at=as_utc(run.finished_at) if run.finished_at else None,
+    )
+
+
+async def get_run(session: AsyncSession, run_id: int) -> RunInfo | None:
+    run = await session.get(BroadcastRun, run_id, populate_existing=True)
+    return _run_info(run) if run is not None else None
+
+
+async def list_runs(session: AsyncSession, *, limit: int = 20) -> list[RunInfo]:
+    rows = await session.scalars(select(BroadcastRun).order_by(BroadcastRun.id.desc()).limit(limit))
+    return [_run_info(run) for run in rows]
+
+
+async def enqueue(session: AsyncSession, run_id: int, items: Iterable[DueMessage]) -> int:
+    """Add one row per ``(recipient, step)`` to the run; returns how many were new.
+
+    Idempotent: the unique index on ``(run_id, user_id, step)`` turns a repeated item into
+    nothing (``ON CONFLICT DO NOTHING``), so enqueueing the same audience twice, or again
+    after a crash midway, never makes a second row.
+    """
+    now = utcnow()
+    values = [
+        {
+            "run_id": run_id,
+            "user_id": recipient.user_id,
+            "step": step,
+            "message_key": message_key,
+            # Empty: the user never chose; the catalog's default language serves.
+            "language": recipient.language or "",
+            "chat_id": str(recipient.chat_id),
+            "status": PENDING,
+            "attempts": 0,
+            "not_before": not_before or now,
+        }
+        for recipient, step, message_key, not_before in items
+    ]
+    insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
+    added = 0
+    for start in range(0, len(values), _INSERT_CHUNK):
+        statement = (
+            insert(OutboxMessage)
+            .values(values[start : start + _INSERT_CHUNK])
+            .on_conflict_do_nothing(index_elements=["run_id", "user_id", "step"])
+            .returning(OutboxMessage.id)
+        )
+        added += len((await session.execute(statement)).all())
+    total = await session.scalar(
+        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.run_id == run_id)
+    )
+    await session.execute(
+        update(BroadcastRun).where(BroadcastRun.id == run_id).values(total=total or 0)
+    )
+    return added
+
+
+# --- claiming --------------------------------------------------------------------------------
+
+
+def _eligible(now: datetime, lease: timedelta, run_id: int | None) -> Any:
+    condition = or_(
+        and_(OutboxMessage.status == PENDING, OutboxMessage.not_before <= now),
+        and_(OutboxMessage.status == CLAIMED, OutboxMessage.claimed_at < now - lease),
+    )
+    if run_id is not None:
+        condition = and_(OutboxMessage.run_id == run_id, condition)
+    return condition
+
+
+_CLAIMED_COLUMNS = (
+    OutboxMessage.id,
+    OutboxMessage.run_id,
+    OutboxMessage.user_id,
+    OutboxMessage.step,
+    OutboxMessage.message_key,
+    OutboxMessage.language,
+    OutboxMessage.chat_id,
+    OutboxMessage.attempts,
+)
+
+
+async def claim(
+    session: AsyncSession,
+    *,
+    sender_id: str,
+    batch: int,
+    now: datetime | None = None,
+    lease: float | timedelta = 60.0,
+    run_id: int | None = None,
+) -> list[Claimed]:
+    """Take up to ``batch`` due rows for ``sender_id``; commit before sending them.
+
+    Each claim counts as an attempt. Rows of users who opted out or blocked the bot are
+    marked ``skipped`` instead and not returned.
+    """
+    now = now or utcnow()
+    lease = lease if isinstance(lease, timedelta) else timedelta(seconds=lease)
+    eligible = _eligible(now, lease, run_id)
+    marks = {
+        "status": CLAIMED,
+        "claimed_by": sender_id,
+        "claimed_at": now,
+        "attempts": OutboxMessage.attempts + 1,
+    }
+    if _dialect(session) == "postgresql":
+        ids = list(
+            await session.scalars(
+                select(OutboxMessage.id)
+                .where(eligible)
+                .order_by(OutboxMessage.id)
+                .limit(batch)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        if not ids:
+            return []
+        statement = update(OutboxMessage).where(OutboxMessage.id.in_(ids))
+    else:
+        picked = select(OutboxMessage.id).where(eligible).order_by(OutboxMessage.id).limit(batch)
+        statement = update(OutboxMessage).where(OutboxMessage.id.in_(picked.scalar_subquery()))
+        statement = statement.where(eligible)
+    result = await session.execute(
+        statement.values(**marks)
+        .returning(*_CLAIMED_COLUMNS)
+        .execution_options(synchronize_session=False)
+    )
+    rows = sorted((Claimed(**row._mapping) for row in result.all()), key=lambda row: row.id)
+    if not rows:
+        return []
+    await _mark_runs_started(session, {row.run_id for row in rows}, now)
+    gone = await _unreachable_users(session, {row.user_id for row in rows})
+    if not gone:
+        return rows
+    for reason in (ERROR_BLOCKED, ERROR_UNSUBSCRIBED):
+        ids = [row.id for row in rows if gone.get(row.user_id) == reason]
+        if ids:
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids))
+                .values(status=SKIPPED, error=reason, claimed_by=None)
+                .execution_options(synchronize_session=False)
+            )
+    return [row for row in rows if row.user_id not in gone]
+
+
+async def _unreachable_users(session: AsyncSession, user_ids: set[int]) -> dict[int, str]:
+    """Users among ``user_ids`` who blocked the bot or are not subscribed any more."""
+    result = await session.execute(
+        select(User.id, User.blocked_at, User.subscribed).where(
+            User.id.in_(user_ids), or_(User.blocked_at.is_not(None), User.subscribed.is_(False))
+        )
+    )
+    return {
+        user_id: ERROR_BLOCKED if blocked_at is not None else ERROR_UNSUBSCRIBED
+        for user_id, blocked_at, _subscribed in result.all()
+    }
+
+
+async def _mark_runs_started(session: AsyncSession, run_ids: set[int], now: datetime) -> None:
+    await session.execute(
+        update(BroadcastRun)
+        .where(BroadcastRun.id.in_(run_ids), BroadcastRun.status == "planned")
+        .values(status="sending", started_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def renew_leases(
+    session: AsyncSession, *, sender_id: str, now: datetime | None = None
+) -> int:
+    """Push back the lease of every row ``sender_id`` still holds (a long 429 pause)."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == CLAIMED, OutboxMessage.claimed_by == sender_id)
+        .values(claimed_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- outcomes --------------------------------------------------------------------------------
+
+
+async def mark_sent(
+    session: AsyncSession, ids: int | Sequence[int], *, now: datetime | None = None
+) -> None:
+    """Telegram accepted these messages. Whatever the row's state, this is now a fact."""
+    id_list = [ids] if isinstance(ids, int) else list(ids)
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(id_list))
+        .values(status=SENT, sent_at=now or utcnow(), error=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def mark_failed(
+    session: AsyncSession, row_id: int, *, error: str, permanent: bool = True
+) -> None:
+    """Record why the row was not delivered.
+
+    ``permanent``: ``failed`` (given up on a retryable error, or an unknown message key);
+    otherwise ``skipped`` (Telegram refused this recipient: a 400, a 403). Either way the row
+    is closed and never sent again.
+    """
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row_id, OutboxMessage.status.in_(OPEN))
+        .values(status=FAILED if permanent else SKIPPED, error=error[:200], claimed_by=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def retry_later(
+    session: AsyncSession, row_id: int, *, not_before: datetime, error: str | None = None
+) -> None:
+    """Hand the row back to the queue, due again at ``not_before`` (backoff)."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row_id, OutboxMessage.status == CLAIMED)
+        .values(
+            status=PENDING,
+            not_before=not_before,
+            claimed_by=None,
+            claimed_at=None,
+            error=None if error is None else error[:200],
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def release(session: AsyncSession, ids: Sequence[int]) -> None:
+    """Give claimed rows back untouched (a sender stopping before it sent them)."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(list(ids)), OutboxMessage.status == CLAIMED)
+        .values(
+            status=PENDING,
+            claimed_by=None,
+            claimed_at=None,
+            attempts=case((OutboxMessage.attempts > 0, OutboxMessage.attempts - 1), else_=0),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def mark_user_blocked(
+    session: AsyncSession, user_id: int, *, now: datetime | None = None
+) -> None:
+    """Telegram answered 403: the user blocked the bot; never message them again."""
+    await session.execute(
+        update(User)
+        .where(User.id == user_id, User.blocked_at.is_(None))
+        .values(blocked_at=now or utcnow(), subscribed=False)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def cancel_run(session: AsyncSession, run_id: int, *, now: datetime | None = None) -> int:
+    """Stop a run: every row not sent yet is ``cancelled``; returns how many.
+
+    A message already handed to Telegram by a running sender is still marked ``sent``
+    when it is accepted; nothing is claimed after this commits.
+    """
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.run_id == run_id, OutboxMessage.status.in_(OPEN))
+        .values(status=CANCELLED, claimed_by=None)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(BroadcastRun)
+        .where(BroadcastRun.id == run_id, BroadcastRun.status.in_(("planned", "sending")))
+        .values(status="cancelled", finished_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def finish_run_if_done(
+    session: AsyncSession, run_id: int, *, now: datetime | None = None
+) -> bool:
+    """Mark the run ``done`` when no row is left to send; True if it is finished."""
+    left = await session.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.run_id == run_id, OutboxMessage.status.in_(OPEN))
+    )
+    if left:
+        return False
+    await session.execute(
+        update(BroadcastRun)
+        .where(BroadcastRun.id == run_id, BroadcastRun.status.in_(("planned", "sending")))
+        .values(status="done", finished_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return True
+
+
+async def next_due(session: AsyncSession, *, run_id: int | None = None) -> datetime | None:
+    """When the earliest pending row becomes due (None: nothing pending)."""
+    query = select(func.min(OutboxMessage.not_before)).where(OutboxMessage.status == PENDING)
+    if run_id is not None:
+        query = query.where(OutboxMessage.run_id == run_id)
+    value = await session.scalar(query)
+    return as_utc(value) if value is not None else None
+
+
+async def open_rows(session: AsyncSession, *, run_id: int | None = None) -> int:
+    """Rows pending or claimed (by anyone)."""
+    query = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status.in_(OPEN))
+    if run_id is not None:
+        query = query.where(OutboxMessage.run_id == run_id)
+    return int(await session.scalar(query) or 0)
+
+
+async def run_status(
+    session: AsyncSession, run_id: int, *, now: datetime | None = None, window: float = 60.0
+) -> RunStatus | None:
+    """Counts by status, the send rate over the last ``window`` seconds, and the ETA."""
+    run = await get_run(session, run_id)
+    if run is None:
+        return None
+    now = now or utcnow()
+    result = await session.execute(
+        select(OutboxMessage.status, func.count())
+        .where(OutboxMessage.run_id == run_id)
+        .group_by(OutboxMessage.status)
+    )
+    counts = {str(status): int(count) for status, count in result.all()}
+    since = now - timedelta(seconds=window)
+    if run.started_at is not None and run.started_at > since:
+        since = run.started_at
+    recent = await session.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(
+            OutboxMessage.run_id == run_id,
+            OutboxMessage.status == SENT,
+            OutboxMessage.sent_at > since,
+        )
+    )
+    elapsed = (now - since).total_seconds()
+    rate = (recent or 0) / elapsed if recent and elapsed > 0 else None
+    status = RunStatus(run=run, counts=counts, rate=rate)
+    if rate and status.remaining:
+        status = RunStatus(run=run, counts=counts, rate=rate, eta_seconds=status.remaining / rate)
+    return status
