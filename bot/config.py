@@ -69,6 +69,14 @@ class Settings(BaseSettings):
     nlu_data_dir: Path = PROJECT_ROOT / "nlu" / "data"
     #: The agents' chat for human handovers (a forum supergroup); None: no handover offered.
     agents_chat_id: int | None = None
+    #: Broadcasts: messages per second in all (Telegram: about 30; up to 1000 when paid).
+    broadcast_rate: float = Field(default=30.0, gt=0, le=1000)
+    #: Paid broadcasts (``allow_paid_broadcast``): Telegram Stars per message above 30/s.
+    broadcast_paid: bool = False
+    #: Sends in flight at once; also the most messages a crash can make arrive twice.
+    broadcast_concurrency: int = Field(default=8, ge=1, le=256)
+    #: Seconds a sender holds claimed messages before another may take them over.
+    broadcast_lease_seconds: float = Field(default=60.0, gt=0)
     log_level: str = "INFO"
 
     @field_validator(
@@ -112,6 +120,12 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _paid_above_free_rate(self) -> Settings:
+        if self.broadcast_rate > 30 and not self.broadcast_paid:
+            raise ValueError("BROADCAST_RATE above 30 needs BROADCAST_PAID=true")
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
