@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -349,6 +350,69 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- broadcasts --------------------------------------------------------------------------
+
+
+def _iso_now(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(f"--now '{value}' needs a time zone offset, e.g. +00:00")
+    return moment
+
+
+def cmd_broadcast_plan(args: argparse.Namespace) -> int:
+    from bot.broadcasts.plan import plan, render
+    from bot.store.db import Database
+
+    catalog = _load_or_report(_content_dir(args.content_dir))
+    if catalog is None:
+        return 1
+    campaign = catalog.campaigns.get(args.name)
+    if campaign is None:
+        known = ", ".join(sorted(catalog.campaigns)) or "none"
+        print(f"kunnafoni: no campaign '{args.name}' (known: {known})", file=sys.stderr)
+        return 2
+    try:
+        now = _iso_now(args.now)
+    except ValueError as exc:
+        print(f"kunnafoni: {exc}", file=sys.stderr)
+        return 2
+    url = normalise_database_url(args.db) if args.db else _settings().database_url
+
+    async def produce() -> str:
+        database = Database(url)
+        try:
+            async with database.transaction() as session:
+                result = await plan(session, catalog, campaign, now=now)
+        finally:
+            await database.dispose()
+        return json.dumps(result.as_json(), indent=2) if args.json else render(result)
+
+    print(asyncio.run(produce()))
+    return 0
+
+
+def _broadcast_commands(parser: argparse.ArgumentParser) -> None:
+    """``kunnafoni broadcast ...``: planning here; sending, status and cancelling
+    (the outbox and the sender) register their subcommands in this group too."""
+    broadcast = parser.add_subparsers(dest="broadcast_command", required=True)
+    folder = "content folder (default: CONTENT_DIR)"
+
+    plan = broadcast.add_parser(
+        "plan", help="who a campaign would reach, per language and criterion; sends nothing"
+    )
+    plan.add_argument("name", help="the campaign: content/broadcasts/NAME.yml")
+    plan.add_argument("--now", default=None, help="plan as if it were this ISO time (with offset)")
+    plan.add_argument("--json", action="store_true", help="machine-readable output")
+    plan.add_argument("--db", default=None, help="database URL (default: DATABASE_URL)")
+    plan.add_argument("--dir", dest="content_dir", default=None, help=folder)
+    plan.set_defaults(func=cmd_broadcast_plan)
+
+    # send / status / cancel: the outbox and the sender add their subcommands here.
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kunnafoni", description=__doc__)
     parser.add_argument(
@@ -437,6 +501,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--json", action="store_true", help="machine-readable output")
     report.add_argument("--db", default=None, help="database URL (default: DATABASE_URL)")
     report.set_defaults(func=cmd_report)
+
+    _broadcast_commands(sub.add_parser("broadcast", help="campaigns to subscribers"))
     return parser
 
 

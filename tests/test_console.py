@@ -36,6 +36,7 @@ def test_json_chat_contract(tmp_path: Path, catalog: Catalog) -> None:
         json.dumps({"command": "start", "args": "kayes_radio"}),
         json.dumps({"button": "lang:bm"}),
         json.dumps({"button": "consent:yes"}),
+        json.dumps({"button": "sub:no"}),
         "not json at all",
         json.dumps({"text": "i ni ce"}),
         "",
@@ -53,9 +54,11 @@ def test_json_chat_contract(tmp_path: Path, catalog: Catalog) -> None:
                 assert set(button) == {"label", "payload"}
     assert out[0]["meta"]["state"] == "choosing_language"
     assert out[1]["meta"] == {**out[1]["meta"], "language": "bm", "state": "consent"}
-    assert out[2]["meta"]["state"] == "menu"
-    assert out[2]["replies"][-1]["text"] == catalog.text("menu.title", "bm").text
-    assert out[3]["replies"][0]["text"] == catalog.text("clarify.prompt", "bm").text
+    assert out[2]["meta"]["state"] == "subscribe"
+    assert out[2]["replies"][-1]["text"] == catalog.text("subscribe.ask", "bm").text
+    assert out[3]["meta"]["state"] == "menu"
+    assert out[3]["replies"][-1]["text"] == catalog.text("menu.title", "bm").text
+    assert out[4]["replies"][0]["text"] == catalog.text("clarify.prompt", "bm").text
     assert out[0]["meta"]["services"] == []
     assert "INFO" in err or err == ""  # logs, if any, on standard error only
 
@@ -65,7 +68,7 @@ def test_json_chat_keeps_state_between_runs_and_presets_language(tmp_path: Path)
     first, _, code = chat([json.dumps({"command": "start"})], db, "--user", "a", "--lang", "bm")
     assert code == 0 and first[0]["meta"]["language"] == "bm"
     again, _, _ = chat([json.dumps({"button": "consent:no"})], db, "--user", "a")
-    assert again[0]["meta"]["language"] == "bm" and again[0]["meta"]["state"] == "menu"
+    assert again[0]["meta"]["language"] == "bm" and again[0]["meta"]["state"] == "subscribe"
 
 
 def test_unknown_preset_language_is_refused(tmp_path: Path) -> None:

@@ -36,7 +36,8 @@ def payloads(outcome: Outcome) -> list[str]:
 async def onboard(engine: Engine, user: str = USER, lang: str = "fr") -> Outcome:
     await engine.handle(command(user, "start"))
     await engine.handle(press(user, f"lang:{lang}"))
-    return await engine.handle(press(user, "consent:yes"))
+    await engine.handle(press(user, "consent:yes"))
+    return await engine.handle(press(user, "sub:no"))
 
 
 async def stored_user(database: Database, user: str = USER) -> repo.UserRecord:
@@ -73,12 +74,19 @@ async def test_onboarding_in_bambara_then_menu(
     assert consent.meta.language == "bm"
     assert consent.replies[0].text == catalog.text("onboarding.consent", "bm").text
     assert payloads(consent) == ["consent:yes", "consent:no"]
-    menu = await engine.handle(press(USER, "consent:yes"))
-    assert menu.meta.state == State.MENU
-    assert menu.replies[-1].text == catalog.text(catalog.menu.text, "bm").text
+    asked = await engine.handle(press(USER, "consent:yes"))
+    assert asked.replies[0].text == catalog.text("onboarding.consent_thanks", "bm").text
+    # Then the campaign-messages question: two buttons, nothing chosen for the user.
+    assert asked.meta.state == State.SUBSCRIBE
+    assert asked.replies[-1].text == catalog.text("subscribe.ask", "bm").text
+    assert payloads(asked) == ["sub:yes", "sub:no"]
     user = await stored_user(database)
     assert user.language == "bm"
     assert user.consent is True and user.consent_at is not None
+    assert user.subscribed is False
+    menu = await engine.handle(press(USER, "sub:no"))
+    assert menu.meta.state == State.MENU
+    assert menu.replies[-1].text == catalog.text(catalog.menu.text, "bm").text
 
 
 async def test_declining_consent_still_serves_but_unlinks_events(
@@ -88,7 +96,11 @@ async def test_declining_consent_still_serves_but_unlinks_events(
     await engine.handle(press(USER, "lang:fr"))
     declined = await engine.handle(press(USER, "consent:no"))
     assert declined.replies[0].text == catalog.text("onboarding.consent_declined", "fr").text
-    assert declined.meta.state == State.MENU
+    # Campaign messages are a separate question, asked without data consent too.
+    assert declined.meta.state == State.SUBSCRIBE
+    assert payloads(declined) == ["sub:yes", "sub:no"]
+    menu = await engine.handle(press(USER, "sub:no"))
+    assert menu.meta.state == State.MENU
     user = await stored_user(database)
     assert user.consent is False
     async with database.transaction() as s:

@@ -90,6 +90,7 @@ async def test_a_referral_from_the_users_chat_to_the_partners_and_back(
         await chat.after(lambda: fake.push_command(CHAT, "start"))
         await chat.press("lang:fr")
         await chat.press("consent:yes")
+        await chat.press("sub:no")
         await chat.press("intent:return_help")
         await chat.press("where:ml")
         cards = await chat.press("where:r:kayes")
@@ -262,6 +263,7 @@ async def test_asking_for_a_person_opens_the_relay_in_the_agents_forum(
         await chat.after(lambda: fake.push_command(CHAT, "start"))
         await chat.press("lang:bm")
         await chat.press("consent:yes")
+        await chat.press("sub:no")
         await chat.say("n b'a fɛ ka kuma mɔgɔ fɛ")
         offer = await chat.press("where:skip")
         assert offer[-1].params["text"] == catalog.text("handover.confirm", "bm").text

@@ -93,20 +93,26 @@ async def test_conversation_through_telegram(
     await fake.wait_for("answerCallbackQuery", count=1)
 
     fake.push_callback(CHAT, "consent:yes")
-    menu = await fake.wait_for("sendMessage", chat_id=CHAT, count=4)
-    assert menu[2].params["text"] == catalog.text("onboarding.consent_thanks", "bm").text
-    assert menu[3].params["text"] == catalog.text("menu.title", "bm").text
-    assert len(markup_payloads(menu[3].params["reply_markup"])) == len(catalog.menu.items)
+    asked = await fake.wait_for("sendMessage", chat_id=CHAT, count=4)
+    assert asked[2].params["text"] == catalog.text("onboarding.consent_thanks", "bm").text
+    assert asked[3].params["text"] == catalog.text("subscribe.ask", "bm").text
+    assert markup_payloads(asked[3].params["reply_markup"]) == ["sub:yes", "sub:no"]
+
+    fake.push_callback(CHAT, "sub:no")
+    menu = await fake.wait_for("sendMessage", chat_id=CHAT, count=6)
+    assert menu[4].params["text"] == catalog.text("subscribe.declined", "bm").text
+    assert menu[5].params["text"] == catalog.text("menu.title", "bm").text
+    assert len(markup_payloads(menu[5].params["reply_markup"])) == len(catalog.menu.items)
 
     stub_parser.table["i ni ce"] = ("greet", 0.97)
     fake.push_text(CHAT, "i ni ce")
-    greeting = await next_message(fake, 5)
+    greeting = await next_message(fake, 7)
     assert greeting.params["text"] == catalog.text("intent.greet", "bm").text
 
     fake.push_callback(CHAT, "topic:sahara")
-    card = await next_message(fake, 6)
+    card = await next_message(fake, 8)
     assert "card:sahara:1" in markup_payloads(card.params["reply_markup"])
-    assert await fake.wait_for("answerCallbackQuery", count=3)
+    assert await fake.wait_for("answerCallbackQuery", count=4)
 
 
 async def test_redelivered_update_is_answered_once(

@@ -148,12 +148,14 @@ async def test_voice_notes_are_uploaded_once_then_sent_by_file_id(
         await fake.wait_for("sendMessage", chat_id=CHAT, count=2)
         fake.push_callback(CHAT, "consent:yes")
         await fake.wait_for("sendMessage", chat_id=CHAT, count=4)
+        fake.push_callback(CHAT, "sub:no")
+        await fake.wait_for("sendMessage", chat_id=CHAT, count=6)
         fake.push_callback(CHAT, "topic:sahara")
         first = await fake.wait_for("sendVoice", chat_id=CHAT, count=1)
-        await fake.wait_for("sendMessage", chat_id=CHAT, count=5)
+        await fake.wait_for("sendMessage", chat_id=CHAT, count=7)
         fake.push_callback(CHAT, "topic:sahara")
         both = await fake.wait_for("sendVoice", chat_id=CHAT, count=2)
-        await fake.wait_for("sendMessage", chat_id=CHAT, count=6)
+        await fake.wait_for("sendMessage", chat_id=CHAT, count=8)
     assert first[0].files["voice"].data == OPUS  # uploaded the first time
     assert "voice" not in both[1].files  # then only its file_id
     uploaded = next(m for m in fake.sent_messages(CHAT) if m.kind == "voice")

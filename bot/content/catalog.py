@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bot.content.models import (
     Action,
+    Campaign,
     Coverage,
     IntentSpec,
     Language,
@@ -70,6 +71,22 @@ REQUIRED_KEYS: tuple[str, ...] = (
     "command.help",
     "command.language",
     "command.stop",
+    "command.subscribe",
+    "subscribe.ask",
+    "subscribe.yes",
+    "subscribe.no",
+    "subscribe.done",
+    "subscribe.declined",
+    "subscribe.already",
+    "subscribe.ask_age",
+    "subscribe.age_range",
+    "subscribe.age_from",
+    "subscribe.ask_situation",
+    "subscribe.situation_resident",
+    "subscribe.situation_returnee",
+    "subscribe.situation_diaspora",
+    "subscribe.skip",
+    "subscribe.thanks",
     "admin.attach_usage",
     "admin.attach_done",
     "admin.attach_unknown_key",
@@ -190,6 +207,8 @@ class Catalog:
     key_messages: tuple[str, ...] = ()
     #: The services directory (content/services.yml), by id, in file order.
     services: Mapping[str, Service] = field(default_factory=dict)
+    #: Campaigns of content/broadcasts/, by name (the file name without ``.yml``).
+    campaigns: Mapping[str, Campaign] = field(default_factory=dict)
     #: (language asked, key) -> how often a fallback served it; read by reports.
     misses: Counter[tuple[str, str]] = field(default_factory=Counter)
 

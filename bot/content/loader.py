@@ -7,6 +7,9 @@ the whole list as ``file:line: reason`` in one run of ``kunnafoni content check`
 from __future__ import annotations
 
 import hashlib
+import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +29,10 @@ from bot.content.catalog import (
     placeholders,
 )
 from bot.content.models import (
+    ID_PATTERN,
     ButtonSpec,
+    Campaign,
+    CampaignFile,
     IntentsFile,
     LanguagesFile,
     Menu,
@@ -90,6 +96,27 @@ class _Source:
         return _line_of(self.doc, path)
 
 
+#: Parsed documents by the hash of their bytes. Parsing dominates the cost of a load, and
+#: a reload usually changes one file: the others come from here. Documents are only read.
+_PARSED: OrderedDict[bytes, Any] = OrderedDict()
+_PARSED_MAX = 256
+_PARSED_LOCK = threading.Lock()
+
+
+def _parse_cached(yaml: YAML, raw: bytes) -> Any:
+    key = hashlib.sha256(raw).digest()
+    with _PARSED_LOCK:
+        if key in _PARSED:
+            _PARSED.move_to_end(key)
+            return _PARSED[key]
+    doc = yaml.load(raw.decode("utf-8"))
+    with _PARSED_LOCK:
+        _PARSED[key] = doc
+        while len(_PARSED) > _PARSED_MAX:
+            _PARSED.popitem(last=False)
+    return doc
+
+
 class _Reader:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -113,7 +140,7 @@ class _Reader:
             return None
         self.digest.update(str(path.relative_to(self.root)).encode() + b"\0" + raw + b"\0")
         try:
-            doc = self._yaml.load(raw.decode("utf-8"))
+            doc = _parse_cached(self._yaml, raw)
         except UnicodeDecodeError:
             self.problems.append(Problem(label, 1, "file is not UTF-8 text"))
             return None
@@ -212,6 +239,19 @@ def _build(root: Path, reader: _Reader) -> Catalog | None:
                     f"topic id '{topic.id}' does not match the file name '{path.name}'",
                 )
             topics[topic.id] = (src, topic)
+
+    campaign_sources: dict[str, tuple[_Source, CampaignFile]] = {}
+    broadcasts_dir = root / "broadcasts"
+    for path in sorted(broadcasts_dir.glob("*.yml")) if broadcasts_dir.is_dir() else []:
+        src = reader.read(path)
+        campaign = reader.parse(src, CampaignFile) if src else None
+        if src and campaign:
+            if not _CAMPAIGN_NAME.match(path.stem):
+                reader.problem(
+                    src, 1, "campaign file names use lower-case letters, digits and _ only"
+                )
+                continue
+            campaign_sources[path.stem] = (src, campaign)
 
     if languages is None or lang_src is None:
         return None
@@ -374,6 +414,9 @@ def _build(root: Path, reader: _Reader) -> Catalog | None:
     if services and services_src:
         _check_services(reader, services_src, services, codes, need_key)
 
+    for src, campaign in campaign_sources.values():
+        _check_campaign(reader, src, campaign, codes, set(topics), need_key)
+
     if menu is None or intents is None or services is None or reader.problems:
         return None
     return Catalog(
@@ -388,7 +431,53 @@ def _build(root: Path, reader: _Reader) -> Catalog | None:
         root=root,
         key_messages=tuple(languages.key_messages),
         services={service.id: service for service in services.services},
+        campaigns={
+            name: Campaign.model_validate({**campaign.model_dump(), "name": name})
+            for name, (_src, campaign) in campaign_sources.items()
+        },
     )
+
+
+_CAMPAIGN_NAME = re.compile(ID_PATTERN)
+
+
+def _check_campaign(
+    reader: _Reader,
+    src: _Source,
+    campaign: CampaignFile,
+    codes: list[str],
+    topics: set[str],
+    need_key: Callable[[_Source, tuple[Any, ...], str], None],
+) -> None:
+    """Links from a campaign to the rest: message keys, languages, modules; days once each."""
+    if campaign.message is not None:
+        need_key(src, ("message",), campaign.message)
+    first_line: dict[int, int] = {}
+    for i, step in enumerate(campaign.steps):
+        need_key(src, ("steps", i, "message"), step.message)
+        line = src.line("steps", i, "day")
+        if step.day in first_line:
+            reader.problem(
+                src, line, f"day {step.day} is repeated (first at line {first_line[step.day]})"
+            )
+        else:
+            first_line[step.day] = line
+    segment = campaign.segment
+    for j, code in enumerate(segment.languages):
+        if code not in codes:
+            reader.problem(
+                src,
+                src.line("segment", "languages", j),
+                f"segment: language '{code}' is not declared in languages.yml",
+            )
+    for field_name in ("topics_seen", "topics_not_seen"):
+        for j, topic in enumerate(getattr(segment, field_name)):
+            if topic not in topics:
+                reader.problem(
+                    src,
+                    src.line("segment", field_name, j),
+                    f"segment: unknown topic '{topic}' (known: {', '.join(sorted(topics))})",
+                )
 
 
 def _check_services(

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from bot.content.models import (
+    CampaignFile,
     IntentsFile,
     LanguagesFile,
     Menu,
@@ -30,6 +31,7 @@ SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
     "topic.schema.json": (Topic, "topics/*.yml"),
     "intents.schema.json": (IntentsFile, "intents.yml"),
     "services.schema.json": (ServicesFile, "services.yml"),
+    "broadcast.schema.json": (CampaignFile, "broadcasts/*.yml"),
 }
 
 # Draft 7: the newest draft every common editor plugin understands fully.

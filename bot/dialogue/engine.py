@@ -18,7 +18,15 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.content.catalog import Catalog, Text, payload_for
-from bot.content.models import Action, ButtonSpec, IntentSpec, Target, Topic
+from bot.content.models import (
+    Action,
+    AgeBracket,
+    ButtonSpec,
+    IntentSpec,
+    Situation,
+    Target,
+    Topic,
+)
 from bot.dialogue.types import Button, Inbound, Media, Meta, Outcome, Reply, State
 from bot.nlu.keywords import EMERGENCY_INTENT
 from bot.nlu.langid import LanguageGuess, LanguageIdentifier
@@ -53,6 +61,10 @@ START_PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 AFFIRM, DENY = "affirm", "deny"
 
 ONBOARDING = (State.NEW, State.CHOOSING_LANGUAGE, State.CONSENT)
+
+#: The optional questions after subscribing: stored values, and their content key parts.
+AGE_BRACKETS: tuple[str, ...] = tuple(a.value for a in AgeBracket)
+SITUATIONS: tuple[str, ...] = tuple(s.value for s in Situation)
 
 #: Intents never offered as a "did you mean" button.
 NOT_OFFERED = frozenset({RASA_FALLBACK_INTENT, "out_of_scope"})
@@ -105,6 +117,8 @@ class Turn:
     open_handover: bool = False
     #: Ids of referrals stored in this step, for the channel to deliver to partners.
     delivered: list[int] = field(default_factory=list)
+    #: Modules opened in this step by a user who consented ("topics seen" of segments).
+    topics_seen: list[str] = field(default_factory=list)
 
     @property
     def language(self) -> str:
@@ -239,6 +253,8 @@ class Engine:
             if turn.new_referral is not None:
                 await self._store_referral(session, turn)
 
+            for topic_id in dict.fromkeys(turn.topics_seen):
+                await repo.record_topic_seen(session, user_id=user.id, topic=topic_id)
             turn.user_changes["last_seen_at"] = utcnow()
             await repo.update_user(session, user_id=user.id, **turn.user_changes)
             await repo.save_conversation(session, user_id=user.id, conversation=turn.conversation)
@@ -300,6 +316,8 @@ class Engine:
             self._choose_language(turn, onboarding=False)
         elif command == "stop":
             self._action(turn, Action.UNSUBSCRIBE)
+        elif command == "subscribe":
+            self._subscribe(turn, True)
         elif command == "mycases":
             self._my_cases(turn)
         else:
@@ -312,6 +330,12 @@ class Engine:
             self._set_language(turn, value)
         elif kind == "consent" and value in ("yes", "no"):
             self._set_consent(turn, value == "yes")
+        elif kind == "sub" and value in ("yes", "no"):
+            self._subscribe(turn, value == "yes")
+        elif kind == "age" and (value == "skip" or value in AGE_BRACKETS):
+            self._profile_answer(turn, "age_bracket", value)
+        elif kind == "sit" and (value == "skip" or value in SITUATIONS):
+            self._profile_answer(turn, "situation", value)
         elif kind == "topic" and value in catalog.topics:
             self._card(turn, value, 0)
         elif kind == "card":
@@ -369,6 +393,13 @@ class Engine:
             and self._sure(understood, ranked)
         ):
             self._set_consent(turn, understood.intent == AFFIRM)
+            return
+        if (
+            state is State.SUBSCRIBE
+            and understood.intent in (AFFIRM, DENY)
+            and self._sure(understood, ranked)
+        ):
+            self._subscribe(turn, understood.intent == AFFIRM)
             return
         if (
             understood.intent is not None
@@ -476,6 +507,13 @@ class Engine:
         if turn.consent is None:
             turn.go(State.CONSENT)
             self._ask_consent(turn)
+        elif (
+            State(turn.conversation.state) is State.CHOOSING_LANGUAGE
+            and not turn.conversation.data.get("subscription_asked")
+            and not turn.user.subscribed
+        ):
+            # Onboarding where consent came first: the subscription question is next.
+            self._ask_subscription(turn)
         else:
             turn.say("language.changed")
             self._menu(turn)
@@ -495,8 +533,91 @@ class Engine:
         turn.say("onboarding.consent_thanks" if given else "onboarding.consent_declined")
         if turn.user_changes.get("language", turn.user.language) is None:
             self._choose_language(turn, onboarding=True)
-        else:
+        elif turn.user.subscribed:
             self._menu(turn)
+        else:
+            self._ask_subscription(turn)
+
+    # -- subscription to campaign messages ----------------------------------------------------
+    #
+    # Asked once after the data-consent answer, two buttons and neither chosen for the
+    # user. Yes: subscribed from now (drip days count from it), then two optional
+    # questions (age bracket, situation) asked only to users who consented to data
+    # being kept. /stop, the unsubscribe intent or button: out at once; /subscribe: back.
+
+    def _ask_subscription(self, turn: Turn) -> None:
+        turn.conversation.data["subscription_asked"] = True
+        turn.go(State.SUBSCRIBE)
+        turn.say(
+            "subscribe.ask",
+            [
+                Button(turn.t("subscribe.yes"), "sub:yes"),
+                Button(turn.t("subscribe.no"), "sub:no"),
+            ],
+        )
+
+    def _subscribed(self, turn: Turn) -> bool:
+        value: bool = turn.user_changes.get("subscribed", turn.user.subscribed)
+        return value
+
+    def _subscribe(self, turn: Turn, yes: bool) -> None:
+        turn.conversation.data["subscription_asked"] = True
+        if State(turn.conversation.state) is State.SUBSCRIBE:
+            turn.go(State.MENU)
+        if not yes:
+            if self._subscribed(turn):
+                self._unsubscribe(turn)
+            turn.say("subscribe.declined")
+            self._menu(turn)
+            return
+        if self._subscribed(turn):
+            turn.say("subscribe.already")
+            self._menu(turn)
+            return
+        turn.user_changes["subscribed"] = True
+        turn.user_changes["subscribed_at"] = utcnow()
+        turn.say("subscribe.done")
+        self._ask_profile(turn)
+
+    def _unsubscribe(self, turn: Turn) -> None:
+        turn.conversation.data["subscription_asked"] = True
+        turn.user_changes["subscribed"] = False
+        turn.user_changes["unsubscribed_at"] = utcnow()
+        if State(turn.conversation.state) is State.SUBSCRIBE:
+            turn.go(State.MENU)
+
+    def _ask_profile(self, turn: Turn) -> None:
+        """The next optional question still unanswered, or the menu. Only with consent."""
+        age = turn.user_changes.get("age_bracket", turn.user.age_bracket)
+        situation = turn.user_changes.get("situation", turn.user.situation)
+        skipped = turn.conversation.data.get("profile_skipped", [])
+        skip = turn.t("subscribe.skip")
+        if turn.consent and age is None and "age_bracket" not in skipped:
+            buttons = [Button(self._age_label(turn, a), f"age:{a}") for a in AGE_BRACKETS]
+            turn.say("subscribe.ask_age", [*buttons, Button(skip, "age:skip")])
+        elif turn.consent and situation is None and "situation" not in skipped:
+            buttons = [Button(turn.t(f"subscribe.situation_{s}"), f"sit:{s}") for s in SITUATIONS]
+            turn.say("subscribe.ask_situation", [*buttons, Button(skip, "sit:skip")])
+        else:
+            turn.conversation.data.pop("profile_skipped", None)
+            turn.say("subscribe.thanks")
+            self._menu(turn)
+
+    def _age_label(self, turn: Turn, bracket: str) -> str:
+        """``15-17`` -> "15-17 ans"; ``35+`` -> "35 ans ou plus" (the words from content)."""
+        if bracket.endswith("+"):
+            return turn.t("subscribe.age_from").format_map(_Fields(low=bracket[:-1]))
+        low, _, high = bracket.partition("-")
+        return turn.t("subscribe.age_range").format_map(_Fields(low=low, high=high))
+
+    def _profile_answer(self, turn: Turn, field_name: str, value: str) -> None:
+        if value == "skip":
+            skipped: list[str] = turn.conversation.data.setdefault("profile_skipped", [])
+            if field_name not in skipped:
+                skipped.append(field_name)
+        elif turn.consent:
+            turn.user_changes[field_name] = value
+        self._ask_profile(turn)
 
     def _remind_onboarding(self, turn: Turn) -> None:
         """After answering a question mid-onboarding, ask again what is still missing."""
@@ -505,6 +626,8 @@ class Engine:
             self._choose_language(turn, onboarding=True)
         elif state is State.CONSENT and turn.consent is None:
             self._ask_consent(turn)
+        elif state is State.SUBSCRIBE:
+            self._ask_subscription(turn)
 
     # -- menu, topics, intents --------------------------------------------------------------
 
@@ -536,6 +659,8 @@ class Engine:
         buttons.append(self._menu_button(turn))
         turn.say(card.text, buttons, after=("topic.end",) if last else ())
         turn.go(State.TOPIC, topic_id, index)
+        if index == 0 and turn.consent:
+            turn.topics_seen.append(topic_id)
         turn.meta.topic = topic_id
 
     # -- quizzes ----------------------------------------------------------------------------
@@ -634,7 +759,7 @@ class Engine:
         elif action is Action.CHANGE_LANGUAGE:
             self._choose_language(turn, onboarding=False)
         elif action is Action.UNSUBSCRIBE:
-            turn.user_changes["subscribed"] = False
+            self._unsubscribe(turn)
             turn.say("unsubscribe.done")
         elif action is Action.RESTART:
             self._start(turn)

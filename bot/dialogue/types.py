@@ -11,6 +11,8 @@ class State(StrEnum):
     NEW = "new"
     CHOOSING_LANGUAGE = "choosing_language"
     CONSENT = "consent"
+    #: Asked whether they want campaign messages (after the data-consent answer).
+    SUBSCRIBE = "subscribe"
     MENU = "menu"
     TOPIC = "topic"
     QUIZ = "quiz"

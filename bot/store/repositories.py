@@ -19,6 +19,7 @@ from bot.store.models import (
     ProcessedUpdate,
     QuizAnswer,
     User,
+    UserTopic,
     utcnow,
 )
 
@@ -162,6 +163,18 @@ async def mark_update_processed(session: AsyncSession, *, channel: str, update_i
         stmt = stmt.on_conflict_do_nothing()
     inserted = await session.scalar(stmt.returning(ProcessedUpdate.update_id))
     return inserted is not None
+
+
+async def record_topic_seen(session: AsyncSession, *, user_id: int, topic: str) -> None:
+    """Remember that the user opened a module (kept once, with the first time)."""
+    dialect = session.get_bind().dialect.name
+    insert_: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect, insert)
+    stmt = insert_(UserTopic).values(user_id=user_id, topic=topic, first_seen_at=utcnow())
+    if dialect in ("postgresql", "sqlite"):
+        await session.execute(stmt.on_conflict_do_nothing())
+        return
+    if await session.get(UserTopic, (user_id, topic)) is None:
+        await session.execute(stmt)
 
 
 async def record_event(

@@ -38,7 +38,7 @@ BotApplication = Application[Any, Any, Any, Any, Any, Any]
 #: Two buttons share a row when both labels are at most this long.
 SHORT_LABEL = 18
 #: The commands in Telegram's menu, in order; each one's description is ``command.<name>``.
-COMMANDS = ("start", "menu", "help", "language", "mycases", "stop")
+COMMANDS = ("start", "menu", "help", "language", "mycases", "stop", "subscribe")
 #: A voice note over this size is refused by /attach (Telegram's bots download up to 20 MB).
 MAX_VOICE_BYTES = 20 * 1024 * 1024
 

@@ -1,0 +1,148 @@
+"""Who a campaign reaches: the subscribers matching a :class:`Segment`, in SQL.
+
+Built with SQLAlchemy expressions only, so SQLite and PostgreSQL give the same rows.
+Only users who said yes to campaign messages (``subscribed``), have not blocked the bot
+(``blocked_at`` is null) and are on Telegram are ever recipients.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.content.models import Segment
+from bot.places import PLACES
+from bot.store.models import User, UserTopic
+
+__all__ = ["CHANNEL", "Recipient", "Segment", "audience", "conditions", "count", "criteria"]
+
+#: The only channel campaigns go out on.
+CHANNEL = "telegram"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    user_id: int
+    #: The Telegram chat to send to (a private chat: the user's Telegram id).
+    chat_id: str
+    #: The user's chosen language (``None``: never chose; the default language serves).
+    language: str | None
+    #: When the user last opted in (drip days count from it), in UTC.
+    subscribed_at: datetime | None
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """Aware UTC; SQLite hands back naive datetimes, which are stored in UTC."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _places_in(regions: list[str]) -> list[str]:
+    """The places themselves and, for a region, every town in it."""
+    wanted = set(regions)
+    return sorted(wanted | {place for place, region in PLACES.items() if region in wanted})
+
+
+def base_conditions() -> list[ColumnElement[bool]]:
+    """Every campaign recipient: subscribed, not blocked, on Telegram."""
+    return [
+        User.subscribed.is_(True),
+        User.blocked_at.is_(None),
+        User.channel == CHANNEL,
+    ]
+
+
+def conditions(segment: Segment, *, now: datetime) -> list[ColumnElement[bool]]:
+    """One SQL condition per criterion the segment gives (all must hold)."""
+    now = now.astimezone(UTC)
+    found: list[ColumnElement[bool]] = []
+    if segment.languages:
+        found.append(User.language.in_(segment.languages))
+    if segment.regions or segment.countries:
+        where: list[ColumnElement[bool]] = []
+        if segment.regions:
+            where.append(User.region.in_(_places_in(segment.regions)))
+        if segment.countries:
+            where.append(User.country.in_(segment.countries))
+        found.append(or_(*where))
+    if segment.age_brackets:
+        found.append(User.age_bracket.in_([a.value for a in segment.age_brackets]))
+    if segment.situations:
+        found.append(User.situation.in_([s.value for s in segment.situations]))
+    if segment.sources or segment.source_prefixes:
+        source: list[ColumnElement[bool]] = []
+        if segment.sources:
+            source.append(User.acquisition_source.in_(segment.sources))
+        for prefix in segment.source_prefixes:
+            # autoescape: "_" in a payload is a letter here, not LIKE's wildcard.
+            source.append(User.acquisition_source.startswith(prefix, autoescape=True))
+        found.append(or_(*source))
+    if segment.topics_seen:
+        found.append(_seen(segment.topics_seen))
+    if segment.topics_not_seen:
+        found.append(~_seen(segment.topics_not_seen))
+    if segment.active_within_days is not None:
+        found.append(User.last_seen_at >= now - timedelta(days=segment.active_within_days))
+    if segment.inactive_for_days is not None:
+        found.append(User.last_seen_at < now - timedelta(days=segment.inactive_for_days))
+    return found
+
+
+def _seen(topics: list[str]) -> ColumnElement[bool]:
+    return exists().where(and_(UserTopic.user_id == User.id, UserTopic.topic.in_(topics)))
+
+
+def criteria(segment: Segment) -> list[tuple[str, Segment]]:
+    """Each criterion of ``segment`` alone, with a label (for ``broadcast plan``)."""
+    data = segment.model_dump(mode="json", exclude_defaults=True)
+    groups = [
+        ("regions", "countries"),
+        ("sources", "source_prefixes"),
+    ]
+    done: set[str] = set()
+    out: list[tuple[str, Segment]] = []
+    for name in type(segment).model_fields:
+        if name not in data or name in done:
+            continue
+        group = next((g for g in groups if name in g), (name,))
+        part = {n: data[n] for n in group if n in data}
+        done.update(group)
+        label = "; ".join(f"{n}: {_show(v)}" for n, v in part.items())
+        out.append((label, Segment.model_validate(part)))
+    return out
+
+
+def _show(value: object) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+async def audience(session: AsyncSession, segment: Segment, *, now: datetime) -> list[Recipient]:
+    """The recipients of ``segment`` now, by user id."""
+    query = (
+        select(User.id, User.external_id, User.language, User.subscribed_at)
+        .where(*base_conditions(), *conditions(segment, now=now))
+        .order_by(User.id)
+    )
+    rows = await session.execute(query)
+    return [
+        Recipient(user_id=row[0], chat_id=row[1], language=row[2], subscribed_at=as_utc(row[3]))
+        for row in rows
+    ]
+
+
+async def count(session: AsyncSession, segment: Segment, *, now: datetime) -> int:
+    """How many recipients ``segment`` has now."""
+    query = (
+        select(func.count())
+        .select_from(User)
+        .where(*base_conditions(), *conditions(segment, now=now))
+    )
+    return int(await session.scalar(query) or 0)
