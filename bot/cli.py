@@ -410,7 +410,9 @@ def _broadcast_commands(parser: argparse.ArgumentParser) -> None:
     plan.add_argument("--dir", dest="content_dir", default=None, help=folder)
     plan.set_defaults(func=cmd_broadcast_plan)
 
-    # send / status / cancel: the outbox and the sender add their subcommands here.
+    from bot.broadcasts.commands import add_commands
+
+    add_commands(broadcast)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,10 +4,9 @@ Telegram allows a bot about 30 messages per second in bulk (up to 1000 with paid
 broadcasts), one per second to the same chat, and answers floods with 429 and a
 ``retry_after`` during which nothing should be sent. :class:`RateLimiter` holds all three:
 
-- **global**: at most ``rate`` sends start in any window of ``window`` seconds. A sliding
-  window (the start times of the last ``rate`` sends) rather than a fixed spacing: a sender
-  that stalled for a moment (claiming the next batch) may catch up, without ever exceeding
-  the limit over a window;
+- **global**: at most ``rate`` sends start in any window of ``window`` seconds (a sliding
+  window over the last ``rate`` starts), and starts are paced evenly, ``1/rate`` apart
+  (plus a share of ``slack``), so that no burst reaches Telegram;
 - **per chat**: two sends to one chat start at least ``window`` seconds apart;
 - **pause**: :meth:`RateLimiter.pause` (after a 429) holds every sender until it ends.
 
@@ -66,6 +65,15 @@ class RateLimiter:
         self.capacity = max(1, int(rate * window))
         self.span = (self.capacity / rate) + slack
         self.per_chat_span = per_chat_interval + slack if per_chat_interval > 0 else 0.0
+        # Starts are also paced evenly, ``span / capacity`` apart: a burst of ``capacity``
+        # sends at the start of a window is what delay jitter turns into one too many at
+        # Telegram's end, and each 429 costs a whole second of silence. Evenly spaced, the
+        # arrivals in any window stay within ``capacity`` as long as jitter < ``slack``.
+        # Paced on a theoretical schedule (GCRA): a send woken up a little late does not push
+        # back every later one, so timer overshoot costs nothing over a run; the sliding
+        # window above still bounds any window.
+        self.spacing = self.span / self.capacity
+        self._next_slot = float("-inf")
         self._starts: deque[float] = deque()
         self._last_by_chat: dict[str, float] = {}
         self._paused_until = 0.0
@@ -88,6 +96,7 @@ class RateLimiter:
         wait = self._paused_until - now
         if len(self._starts) >= self.capacity:
             wait = max(wait, self._starts[0] + self.span - now)
+        wait = max(wait, self._next_slot - self.spacing - now)
         last = self._last_by_chat.get(chat)
         if last is not None and self.per_chat_span:
             wait = max(wait, last + self.per_chat_span - now)
@@ -102,6 +111,7 @@ class RateLimiter:
             await self.clock.sleep(wait)
         # No await between the check and the record: asyncio runs this atomically.
         now = self.clock.now()
+        self._next_slot = max(self._next_slot, now) + self.spacing
         self._starts.append(now)
         while len(self._starts) > self.capacity:
             self._starts.popleft()
