@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 from bot.broadcasts import outbox
 from bot.broadcasts.outbox import RunStatus
@@ -96,8 +96,8 @@ def cmd_send(args: argparse.Namespace) -> int:
     if settings.telegram_bot_token is None:
         print("kunnafoni: TELEGRAM_BOT_TOKEN is required to send", file=sys.stderr)
         return 2
-    if args.run is None:
-        print("kunnafoni: give --run ID (a run enqueued for a campaign)", file=sys.stderr)
+    if (args.run is None) == (args.name is None):
+        print("kunnafoni: give a campaign NAME, or --run ID", file=sys.stderr)
         return 2
     url = _url(args)
     sender_settings = SenderSettings(
@@ -110,6 +110,11 @@ def cmd_send(args: argparse.Namespace) -> int:
     token = settings.telegram_bot_token.get_secret_value()
 
     async def send() -> int:
+        if args.name is not None:
+            found = await _enqueue(url, content, args.name, args.now)
+            if found is None:
+                return 2
+            args.run = found
         if await _status(url, args.run) is None:
             print(f"kunnafoni: no broadcast run {args.run}", file=sys.stderr)
             return 2
@@ -130,6 +135,35 @@ def cmd_send(args: argparse.Namespace) -> int:
         return 0
 
     return asyncio.run(send())
+
+
+async def _enqueue(url: str, content: Any, name: str, now_text: str | None) -> int | None:
+    """Enqueue campaign ``name`` (idempotent) and return its run id; None with a message."""
+    from datetime import UTC, datetime
+
+    from bot.broadcasts.enqueue import enqueue_campaign
+    from bot.store.db import Database
+
+    catalog = content.current()
+    if name not in catalog.campaigns:
+        known = ", ".join(sorted(catalog.campaigns)) or "none"
+        print(f"kunnafoni: no campaign '{name}' (known: {known})", file=sys.stderr)
+        return None
+    now = datetime.fromisoformat(now_text) if now_text else datetime.now(UTC)
+    if now.tzinfo is None:
+        print("kunnafoni: --now needs a time zone, e.g. 2026-12-18T10:00:00+00:00", file=sys.stderr)
+        return None
+    database = Database(url)
+    try:
+        async with database.transaction() as session:
+            result = await enqueue_campaign(session, catalog, name, now=now)
+    finally:
+        await database.dispose()
+    print(
+        f"campaign {name}: run {result.run_id}, audience {result.audience}, "
+        f"due now {result.due}, newly queued {result.added}"
+    )
+    return result.run_id
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -187,8 +221,15 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 def add_commands(broadcast: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``send``, ``status`` and ``cancel`` to the ``broadcast`` subcommand group."""
     db_help = "database URL (default: DATABASE_URL)"
-    send = broadcast.add_parser("send", help="send a run's messages at Telegram's limits")
-    send.add_argument("--run", type=int, default=None, help="the run to send")
+    send = broadcast.add_parser(
+        "send",
+        help="queue what a campaign owes its audience now, and send it at Telegram's limits",
+    )
+    send.add_argument(
+        "name", nargs="?", default=None, help="campaign (content/broadcasts/NAME.yml)"
+    )
+    send.add_argument("--run", type=int, default=None, help="send an existing run instead")
+    send.add_argument("--now", default=None, help="pretend it is this time (ISO, with zone)")
     send.add_argument("--db", default=None, help=db_help)
     send.set_defaults(func=cmd_send)
 

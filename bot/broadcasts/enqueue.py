@@ -1,0 +1,59 @@
+"""Turn a campaign of ``content/broadcasts/`` into outbox rows, idempotently.
+
+Each campaign has one run (``broadcast_runs``), found again by name on every call: a
+one-off is enqueued once per recipient, a drip gets each step once per recipient (the
+outbox's unique (run, user, step) index), so ``kunnafoni broadcast send NAME`` can be
+run again after a crash, or every hour for a drip, without anyone getting a message twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.broadcasts import outbox
+from bot.broadcasts.campaigns import due_messages
+from bot.broadcasts.segments import audience
+from bot.content.catalog import Catalog
+from bot.store.models import BroadcastRun
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    run_id: int
+    #: Recipients the segment matches now.
+    audience: int
+    #: Messages due now for them (before de-duplication).
+    due: int
+    #: New outbox rows (the rest were already there).
+    added: int
+
+
+async def campaign_run(session: AsyncSession, *, name: str, kind: str, version: str) -> int:
+    """The campaign's run: the latest one not cancelled, or a new one."""
+    run_id = await session.scalar(
+        select(BroadcastRun.id)
+        .where(BroadcastRun.name == name, BroadcastRun.status != "cancelled")
+        .order_by(BroadcastRun.id.desc())
+        .limit(1)
+    )
+    if run_id is not None:
+        return int(run_id)
+    return await outbox.create_run(session, name=name, kind=kind, content_version=version)
+
+
+async def enqueue_campaign(
+    session: AsyncSession, catalog: Catalog, name: str, *, now: datetime
+) -> Enqueued:
+    """Enqueue what campaign ``name`` owes its audience at ``now``; KeyError if unknown."""
+    campaign = catalog.campaigns[name]
+    recipients = await audience(session, campaign.segment, now=now)
+    due = due_messages(catalog, campaign, recipients, now=now)
+    run_id = await campaign_run(
+        session, name=name, kind=campaign.kind.value, version=catalog.version
+    )
+    added = await outbox.enqueue(session, run_id, due)
+    return Enqueued(run_id, len(recipients), len(due), added)
