@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from bot.content.models import (
     Action,
@@ -36,6 +37,18 @@ MAX_TEXT = 4096
 MAX_PAYLOAD_BYTES = 64
 #: Longer labels are cut by Telegram clients on small phones.
 MAX_BUTTON_LABEL = 40
+
+#: Message keys a service card uses besides each service's own.
+SERVICE_LABEL_KEYS: tuple[str, ...] = (
+    "service.label.phone",
+    "service.label.whatsapp",
+    "service.label.address",
+    "service.label.hours",
+    "service.label.website",
+    "service.label.email",
+    "service.no_contact",
+)
+
 
 #: Message keys the dialogue engine itself uses; each must have a default-language text.
 REQUIRED_KEYS: tuple[str, ...] = (
@@ -138,14 +151,16 @@ REQUIRED_KEYS: tuple[str, ...] = (
     "admin.referral_overdue",
     *(f"place.{region}" for region in REGIONS),
     *(f"country.{country}" for country in sorted(ABROAD)),
-    "service.label.phone",
-    "service.label.whatsapp",
-    "service.label.address",
-    "service.label.hours",
-    "service.label.website",
-    "service.label.email",
-    "service.no_contact",
+    *SERVICE_LABEL_KEYS,
 )
+
+
+class Fields(dict[str, Any]):
+    """Values for a text's ``{placeholders}``; an unknown one is shown as written, never a
+    crash (the loader already checks that translations keep the source's placeholders)."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
 
 
 def text_hash(text: str) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.content.catalog import Catalog, Text, payload_for
+from bot.content.catalog import Catalog, Fields, Text, payload_for
 from bot.content.models import (
     Action,
     AgeBracket,
@@ -163,7 +163,7 @@ class Turn:
         parts = [main.text, *(self.shown(extra) for extra in after)]
         text = "\n\n".join(parts)
         if fields:
-            text = text.format_map(_Fields(fields))
+            text = text.format_map(Fields(fields))
         media = (
             Media("voice", main.voice.file, main.voice.mode.value)
             if main.voice is not None
@@ -175,13 +175,6 @@ class Turn:
         self.conversation.state = state.value
         self.conversation.topic = topic
         self.conversation.card = card
-
-
-class _Fields(dict[str, Any]):
-    """Placeholders a text may use; an unknown one is shown as written, never a crash."""
-
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
 
 
 class Engine:
@@ -606,9 +599,9 @@ class Engine:
     def _age_label(self, turn: Turn, bracket: str) -> str:
         """``15-17`` -> "15-17 ans"; ``35+`` -> "35 ans ou plus" (the words from content)."""
         if bracket.endswith("+"):
-            return turn.t("subscribe.age_from").format_map(_Fields(low=bracket[:-1]))
+            return turn.t("subscribe.age_from").format_map(Fields(low=bracket[:-1]))
         low, _, high = bracket.partition("-")
-        return turn.t("subscribe.age_range").format_map(_Fields(low=low, high=high))
+        return turn.t("subscribe.age_range").format_map(Fields(low=low, high=high))
 
     def _profile_answer(self, turn: Turn, field_name: str, value: str) -> None:
         if value == "skip":
@@ -1072,7 +1065,7 @@ class Engine:
         lines = []
         for case in cases:
             service = turn.catalog.services.get(case.service_id)
-            fields = _Fields(
+            fields = Fields(
                 reference=case.reference,
                 organisation=service.organisation if service else case.service_id,
                 status=turn.t(f"referral.status.{case.status}"),

@@ -7,19 +7,11 @@ mode, so nothing needs escaping; always under Telegram's 4096 characters.
 
 from __future__ import annotations
 
-from bot.content.catalog import MAX_TEXT, Catalog
+from bot.content.catalog import MAX_TEXT, SERVICE_LABEL_KEYS, Catalog
 from bot.content.models import Service
 
 #: Message keys the card uses besides each service's own (all in REQUIRED_KEYS).
-LABEL_KEYS: tuple[str, ...] = (
-    "service.label.phone",
-    "service.label.whatsapp",
-    "service.label.address",
-    "service.label.hours",
-    "service.label.website",
-    "service.label.email",
-    "service.no_contact",
-)
+LABEL_KEYS = SERVICE_LABEL_KEYS
 
 #: Country calling code -> digit groups of the national number, for reading aloud.
 _PHONE_GROUPS: dict[str, tuple[int, ...]] = {

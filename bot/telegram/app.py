@@ -21,7 +21,7 @@ from telegram.ext import (
 )
 
 from bot.config import Environment, Settings
-from bot.content.catalog import Catalog
+from bot.content.catalog import Catalog, Fields
 from bot.content.voice import AttachError, attach_voice
 from bot.dialogue.engine import Engine
 from bot.dialogue.types import Button, Inbound, Media, Outcome, Reply
@@ -250,7 +250,7 @@ class TelegramAdapter:
         fields = {"key": parts[0] if parts else "", "lang": parts[1] if len(parts) > 1 else ""}
 
         async def answer(key: str) -> None:
-            text = catalog.text(key, language).text.format_map(_Fields(fields))
+            text = catalog.text(key, language).text.format_map(Fields(fields))
             await message.reply_text(text)
 
         if len(parts) != 2 or voice is None:
@@ -283,11 +283,6 @@ class TelegramAdapter:
             )
         logger.info("Voice note attached to %s in %s by admin %s", key, code, user.id)
         await answer("admin.attach_done")
-
-
-class _Fields(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
 
 
 def command_menus(catalog: Catalog) -> list[tuple[str | None, list[BotCommand]]]:

@@ -47,7 +47,7 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import filters
 
-from bot.content.catalog import Catalog
+from bot.content.catalog import Catalog, Fields
 from bot.nlu.keywords import KeywordMatcher
 from bot.store import handovers
 from bot.store.db import Database
@@ -75,11 +75,6 @@ _THREAD_GONE = ("topic_closed", "thread not found", "replied not found", "topic_
 def pseudonym(user_id: int) -> str:
     """How the agents and the logs name a user: the internal id, never a Telegram one."""
     return f"u{user_id}"
-
-
-class _Fields(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
 
 
 def _command(message: Message, bot: Bot) -> str | None:
@@ -127,7 +122,7 @@ class HandoverRelay:
 
     def _text(self, key: str, language: str | None, /, **fields: str) -> str:
         text = self.catalog().text(key, language).text
-        return text.format_map(_Fields(fields)) if fields else text
+        return text.format_map(Fields(fields)) if fields else text
 
     def _agent_text(self, key: str, /, **fields: str) -> str:
         catalog = self.catalog()

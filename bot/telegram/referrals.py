@@ -16,13 +16,12 @@ import html
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
-from bot.content.catalog import Catalog
+from bot.content.catalog import Catalog, Fields
 from bot.content.models import Service
 from bot.referrals import can_move, next_statuses
 from bot.store import referrals as referral_repo
@@ -32,11 +31,6 @@ from bot.store.referrals import ReferralRecord
 logger = logging.getLogger(__name__)
 
 PARTNER_PAYLOAD = "pref"
-
-
-class _Fields(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
 
 
 class ReferralDesk:
@@ -90,7 +84,7 @@ class ReferralDesk:
         # Everything is escaped: the template is content, the values come from a user.
         template = html.escape(text("partner.referral"), quote=False)
         body = template.format_map(
-            _Fields({k: html.escape(str(v), quote=False) for k, v in values.items()})
+            Fields({k: html.escape(str(v), quote=False) for k, v in values.items()})
         )
         buttons = [
             [
@@ -188,7 +182,7 @@ class ReferralDesk:
             return
         organisation = service.organisation if service else current.service_id
         notice = catalog.text(f"referral.update.{status_to}", current.language).text
-        text = notice.format_map(_Fields(reference=current.reference, organisation=organisation))
+        text = notice.format_map(Fields(reference=current.reference, organisation=organisation))
         try:
             await bot.send_message(int(address[1]), text)
         except TelegramError as exc:
@@ -213,7 +207,7 @@ class ReferralDesk:
         for referral in overdue:
             service = catalog.services.get(referral.service_id)
             organisation = service.organisation if service else referral.service_id
-            fields = _Fields(reference=referral.reference, organisation=organisation, hours=hours)
+            fields = Fields(reference=referral.reference, organisation=organisation, hours=hours)
             reminder = catalog.text("partner.reminder", None).text.format_map(fields)
             try:
                 assert referral.partner_chat_id is not None
