@@ -10,6 +10,7 @@ import asyncio
 import ipaddress
 import os
 import secrets
+import shutil
 import socket
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -105,6 +106,20 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
     return load_catalog(CONTENT_DIR)
+
+
+@pytest.fixture
+def content_copy(tmp_path: Path) -> Path:
+    """A private copy of the real content, to change or to break."""
+    target = tmp_path / "content"
+    shutil.copytree(CONTENT_DIR, target)
+    return target
+
+
+@pytest.fixture
+def tree(content_copy: Path) -> Path:
+    """The same private copy, under the name the content tests use."""
+    return content_copy
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,14 +11,6 @@ from bot.content.catalog import REQUIRED_KEYS, Catalog
 from bot.content.loader import ContentError, Problem, check_content, load_catalog
 from bot.content.store import ContentStore
 from tests.conftest import CONTENT_DIR
-
-
-@pytest.fixture
-def tree(tmp_path: Path) -> Path:
-    """A private copy of the real content to break."""
-    target = tmp_path / "content"
-    shutil.copytree(CONTENT_DIR, target)
-    return target
 
 
 def edit(path: Path, old: str, new: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,14 +20,7 @@ from bot.nlu.service import NluService
 from bot.store import repositories as repo
 from bot.store.db import Database
 from bot.store.models import Event
-from tests.conftest import CONTENT_DIR, StubParser
-
-
-@pytest.fixture
-def content_copy(tmp_path: Path) -> Path:
-    target = tmp_path / "content"
-    shutil.copytree(CONTENT_DIR, target)
-    return target
+from tests.conftest import StubParser
 
 
 def set_text(root: Path, language: str, key: str, text: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from bot.referrals import normalise_phone
 from bot.store import referrals as referral_repo
 from bot.store.db import Database
 from bot.store.models import Referral
-from tests.conftest import CONTENT_DIR, StubParser
+from tests.conftest import StubParser
 from tests.test_engine import command, onboard, payloads, press, stored_user, text
 
 PARTNER_CHAT = -1001234567
@@ -39,11 +38,9 @@ def enable_referrals(root: Path, service_id: str = SERVICE, chat: int = PARTNER_
 
 
 @pytest.fixture
-def referral_content(tmp_path: Path) -> ContentStore:
-    root = tmp_path / "content"
-    shutil.copytree(CONTENT_DIR, root)
-    enable_referrals(root)
-    return ContentStore(root)
+def referral_content(content_copy: Path) -> ContentStore:
+    enable_referrals(content_copy)
+    return ContentStore(content_copy)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ changes told to the user, a reminder, and a partner chat that is not the service
 from __future__ import annotations
 
 import asyncio
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from bot.store import referrals as referral_repo
 from bot.store import repositories as repo
 from bot.store.db import Database
 from bot.telegram.referrals import ReferralDesk
-from tests.conftest import CONTENT_DIR, StubParser
+from tests.conftest import StubParser
 from tests.fakes.bot_api import FakeBotApi
 from tests.test_referrals import PARTNER_CHAT, SERVICE, enable_referrals
 from tests.test_telegram import CHAT, polling
@@ -31,12 +30,10 @@ ADMIN = 4242
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> ContentStore:
-    root = tmp_path / "content"
-    shutil.copytree(CONTENT_DIR, root)
-    enable_referrals(root)
-    enable_referrals(root, "red_cross_rfl", OTHER_PARTNER)
-    return ContentStore(root)
+def store(content_copy: Path) -> ContentStore:
+    enable_referrals(content_copy)
+    enable_referrals(content_copy, "red_cross_rfl", OTHER_PARTNER)
+    return ContentStore(content_copy)
 
 
 @pytest.fixture
@@ -47,6 +44,34 @@ def helper(store: ContentStore, database: Database) -> Engine:
         nlu=NluService(StubParser(), store.matcher),
         thresholds=Thresholds(),
     )
+
+
+async def new_referral(
+    session: Any,
+    user_id: int,
+    reference: str,
+    service_id: str,
+    need: str,
+    *,
+    first_name: str | None = None,
+    description: str | None = None,
+) -> referral_repo.ReferralRecord:
+    """A referral as the engine stores it after "send" (status sent, French)."""
+    stored = await referral_repo.create_referral(
+        session,
+        reference=reference,
+        user_id=user_id,
+        service_id=service_id,
+        need=need,
+        status="sent",
+        language="fr",
+        first_name=first_name,
+        phone=None,
+        location=None,
+        description=description,
+    )
+    assert stored is not None
+    return stored
 
 
 class Chat:
@@ -152,31 +177,9 @@ async def test_only_the_services_chat_moves_its_referrals(
     fake.add_group(OTHER_PARTNER, "Red Cross referrals", is_forum=False)
     async with database.transaction() as session:
         user, _ = await repo.get_or_create_user(session, channel="telegram", external_id=str(CHAT))
-        mine = await referral_repo.create_referral(
-            session,
-            reference="KF-AAAAAA",
-            user_id=user.id,
-            service_id=SERVICE,
-            need="return_help",
-            status="sent",
-            language="fr",
-            first_name=None,
-            phone=None,
-            location=None,
-            description=None,
-        )
-        theirs = await referral_repo.create_referral(
-            session,
-            reference="KF-BBBBBB",
-            user_id=user.id,
-            service_id="red_cross_rfl",
-            need="missing_person",
-            status="sent",
-            language="fr",
-            first_name=None,
-            phone=None,
-            location=None,
-            description=None,
+        mine = await new_referral(session, user.id, "KF-AAAAAA", SERVICE, "return_help")
+        theirs = await new_referral(
+            session, user.id, "KF-BBBBBB", "red_cross_rfl", "missing_person"
         )
     assert mine is not None and theirs is not None
     async with polling(fake, helper, store):
@@ -206,17 +209,13 @@ async def test_undelivered_then_overdue_referrals_are_retried_reminded_and_flagg
     fake.add_group(PARTNER_CHAT, "IOM Mali referrals", is_forum=False)
     async with database.transaction() as session:
         user, _ = await repo.get_or_create_user(session, channel="telegram", external_id=str(CHAT))
-        referral = await referral_repo.create_referral(
+        referral = await new_referral(
             session,
-            reference="KF-CCCCCC",
-            user_id=user.id,
-            service_id=SERVICE,
-            need="return_help",
-            status="sent",
-            language="fr",
+            user.id,
+            "KF-CCCCCC",
+            SERVICE,
+            "return_help",
             first_name="Awa",
-            phone=None,
-            location=None,
             description="secret words",
         )
     assert referral is not None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -21,13 +20,6 @@ from bot.services.render import LABEL_KEYS, format_phone, service_card
 from tests.conftest import CONTENT_DIR
 
 SERVICES = CONTENT_DIR / "services.yml"
-
-
-@pytest.fixture
-def tree(tmp_path: Path) -> Path:
-    target = tmp_path / "content"
-    shutil.copytree(CONTENT_DIR, target)
-    return target
 
 
 def edit(path: Path, old: str, new: str) -> None:

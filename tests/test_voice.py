@@ -3,7 +3,6 @@ uploaded once and then reused by file_id; and the per-language command menus."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from bot.dialogue.types import Media
 from bot.nlu.service import NluService
 from bot.store.db import Database
 from bot.telegram.app import COMMANDS
-from tests.conftest import CONTENT_DIR, StubParser
+from tests.conftest import StubParser
 from tests.fakes.bot_api import FakeBotApi
 from tests.test_engine import onboard, press
 from tests.test_telegram import CHAT, polling
@@ -35,13 +34,6 @@ OPUS = (
     + b"voice data"
 )
 ADMIN = 4242
-
-
-@pytest.fixture
-def content_copy(tmp_path: Path) -> Path:
-    target = tmp_path / "content"
-    shutil.copytree(CONTENT_DIR, target)
-    return target
 
 
 def engine_on(store: ContentStore, database: Database) -> Engine:
