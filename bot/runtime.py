@@ -39,6 +39,8 @@ class Runtime:
             )
 
     async def aclose(self) -> None:
+        # Let a publication in progress record its version before the watcher stops.
+        await self.publisher.settled()
         for task in self._tasks:
             task.cancel()
         if self._tasks:

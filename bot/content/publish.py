@@ -110,6 +110,11 @@ class ContentPublisher:
                 logger.exception("A content listener failed for version %s", catalog.version)
         return True
 
+    async def settled(self) -> None:
+        """Return once no publication is in progress (its version recorded)."""
+        async with self._lock:
+            return
+
     async def poll(self) -> bool:
         """One look at the folder; publish when something changed since the last look."""
         if self._lock.locked():
