@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from bot.config import Settings
 from bot.content.publish import ContentPublisher
 from bot.content.store import ContentStore
-from bot.dialogue.engine import Engine, Thresholds
+from bot.dialogue.decision import Thresholds
+from bot.dialogue.engine import Engine
 from bot.nlu.rasa import RasaClient
 from bot.nlu.service import NluService
 from bot.store.db import Database

@@ -24,7 +24,8 @@ from bot.config import PROJECT_ROOT, normalise_database_url
 from bot.content.catalog import Catalog
 from bot.content.loader import load_catalog
 from bot.content.store import ContentStore
-from bot.dialogue.engine import Engine, Thresholds
+from bot.dialogue.decision import Thresholds
+from bot.dialogue.engine import Engine
 from bot.nlu.service import NluService
 from bot.nlu.types import NluResult, NluSource, NluUnavailable
 from bot.store.db import Database, create_engine, upgrade_database

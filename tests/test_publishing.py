@@ -14,7 +14,8 @@ from bot.content.catalog import Catalog
 from bot.content.editing import MessageFile
 from bot.content.publish import ContentPublisher
 from bot.content.store import ContentStore
-from bot.dialogue.engine import Engine, Thresholds
+from bot.dialogue.decision import Thresholds
+from bot.dialogue.engine import Engine
 from bot.dialogue.types import Inbound
 from bot.nlu.service import NluService
 from bot.store import repositories as repo

@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 
 from bot.content.catalog import Catalog
 from bot.content.store import ContentStore
-from bot.dialogue.engine import Engine, Thresholds
+from bot.dialogue.decision import Thresholds
+from bot.dialogue.engine import Engine
 from bot.dialogue.types import Inbound, Outcome, State
 from bot.nlu.service import NluService
 from bot.referrals import normalise_phone

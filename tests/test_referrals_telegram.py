@@ -13,7 +13,8 @@ import pytest
 from telegram import Bot
 
 from bot.content.store import ContentStore
-from bot.dialogue.engine import Engine, Thresholds
+from bot.dialogue.decision import Thresholds
+from bot.dialogue.engine import Engine
 from bot.nlu.service import NluService
 from bot.store import referrals as referral_repo
 from bot.store import repositories as repo

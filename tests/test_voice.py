@@ -13,7 +13,8 @@ from bot.content.editing import MessageFile
 from bot.content.loader import check_content
 from bot.content.store import ContentStore
 from bot.content.voice import AttachError, AttachRefusal, attach_voice
-from bot.dialogue.engine import Engine, Thresholds
+from bot.dialogue.decision import Thresholds
+from bot.dialogue.engine import Engine
 from bot.dialogue.types import Media
 from bot.nlu.service import NluService
 from bot.store.db import Database

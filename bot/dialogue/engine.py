@@ -27,12 +27,13 @@ from bot.content.models import (
     Target,
     Topic,
 )
+from bot.dialogue.decision import Thresholds, candidates, emergency_first, is_sure, ranked
 from bot.dialogue.types import Button, Inbound, Media, Meta, Outcome, Reply, State
 from bot.nlu.keywords import EMERGENCY_INTENT
 from bot.nlu.langid import LanguageGuess, LanguageIdentifier
 from bot.nlu.normalise import fold
 from bot.nlu.service import NluService
-from bot.nlu.types import RASA_FALLBACK_INTENT, NluResult
+from bot.nlu.types import NluResult
 from bot.places import ABROAD, REGIONS
 from bot.referrals import (
     MAX_DESCRIPTION,
@@ -66,27 +67,8 @@ ONBOARDING = (State.NEW, State.CHOOSING_LANGUAGE, State.CONSENT)
 AGE_BRACKETS: tuple[str, ...] = tuple(a.value for a in AgeBracket)
 SITUATIONS: tuple[str, ...] = tuple(s.value for s in Situation)
 
-#: Intents never offered as a "did you mean" button.
-NOT_OFFERED = frozenset({RASA_FALLBACK_INTENT, "out_of_scope"})
-
 #: Entities kept as the user's location, and the user field each one fills.
 LOCATION_ENTITIES = {"place_ml": "region", "country": "country"}
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """How the engine decides under uncertainty (see docs/nlu.md)."""
-
-    #: Below this confidence the top intent is not acted on.
-    confidence: float = 0.5
-    #: When the two best intents are closer than this, ask instead of guessing.
-    ambiguity: float = 0.1
-    #: An intent below this is not worth a "did you mean" button.
-    candidate: float = 0.1
-    #: Emergency among the three best intents at or above this: emergency reply first.
-    emergency: float = 0.15
-    #: A language guess must be at least this sure to change the reply language.
-    language: float = 0.9
 
 
 def pseudonym(user_id: int) -> str:
@@ -361,16 +343,16 @@ class Engine:
 
     def _text(self, turn: Turn, understood: NluResult) -> None:
         self._keep_location(turn, understood)
-        ranked = [(name, conf) for name, conf in understood.ranking if name != RASA_FALLBACK_INTENT]
-        top = ranked[0] if ranked else None
-        if self._emergency(turn, understood, ranked):
+        ranking = ranked(understood)
+        top = ranking[0] if ranking else None
+        if self._emergency(turn, understood, ranking):
             # Emergency contacts come first, whatever the state or the confidence;
             # then the question itself if it was clearly something else.
             self._intent(turn, EMERGENCY_INTENT)
             if State(turn.conversation.state) is State.REFERRAL:
                 self._referral_text(turn, understood.text)
                 return
-            if top is not None and top[0] != EMERGENCY_INTENT and self._sure(understood, ranked):
+            if top is not None and top[0] != EMERGENCY_INTENT and self._sure(understood, ranking):
                 self._intent(turn, top[0])
             self._remind_onboarding(turn)
             return
@@ -383,67 +365,45 @@ class Engine:
         if (
             state is State.CONSENT
             and understood.intent in (AFFIRM, DENY)
-            and self._sure(understood, ranked)
+            and self._sure(understood, ranking)
         ):
             self._set_consent(turn, understood.intent == AFFIRM)
             return
         if (
             state is State.SUBSCRIBE
             and understood.intent in (AFFIRM, DENY)
-            and self._sure(understood, ranked)
+            and self._sure(understood, ranking)
         ):
             self._subscribe(turn, understood.intent == AFFIRM)
             return
         if (
             understood.intent is not None
-            and self._sure(understood, ranked)
+            and self._sure(understood, ranking)
             and understood.intent in turn.catalog.intents
         ):
             self._intent(turn, understood.intent)
         else:
-            self._ask_which(turn, ranked)
+            self._ask_which(turn, ranking)
         self._offer_language(turn)
         self._remind_onboarding(turn)
 
-    def _sure(self, understood: NluResult, ranked: list[tuple[str, float]]) -> bool:
-        """Confident enough, and not torn between the two best intents."""
-        if understood.intent in (None, RASA_FALLBACK_INTENT):
-            return False
-        if understood.confidence < self.thresholds.confidence:
-            return False
-        if (
-            len(ranked) >= 2
-            and ranked[0][0] == understood.intent
-            and ranked[0][1] - ranked[1][1] < self.thresholds.ambiguity
-        ):
-            return False
-        return True
+    def _sure(self, understood: NluResult, ranking: list[tuple[str, float]]) -> bool:
+        return is_sure(understood, ranking, self.thresholds)
 
     def _emergency(
-        self, turn: Turn, understood: NluResult, ranked: list[tuple[str, float]]
+        self, turn: Turn, understood: NluResult, ranking: list[tuple[str, float]]
     ) -> bool:
         if EMERGENCY_INTENT not in turn.catalog.intents:
             return False
-        if understood.intent == EMERGENCY_INTENT:
-            return True
-        return any(
-            name == EMERGENCY_INTENT and confidence >= self.thresholds.emergency
-            for name, confidence in ranked[:3]
-        )
+        return emergency_first(understood, ranking, self.thresholds)
 
-    def _ask_which(self, turn: Turn, ranked: list[tuple[str, float]]) -> None:
+    def _ask_which(self, turn: Turn, ranking: list[tuple[str, float]]) -> None:
         """Two or three likely intents as buttons; the menu when nothing is likely."""
-        candidates = [
-            name
-            for name, confidence in ranked
-            if confidence >= self.thresholds.candidate
-            and name not in NOT_OFFERED
-            and name in turn.catalog.intents
-        ][:3]
-        if len(candidates) < 2:
+        likely = candidates(ranking, self.thresholds, turn.catalog.intents)
+        if len(likely) < 2:
             self._clarify(turn)
             return
-        buttons = [Button(turn.t(f"intent_label.{name}"), f"intent:{name}") for name in candidates]
+        buttons = [Button(turn.t(f"intent_label.{name}"), f"intent:{name}") for name in likely]
         buttons.append(self._menu_button(turn))
         turn.say("clarify.choose", buttons)
 
