@@ -5,7 +5,8 @@ variants on them would make their figures optimistic. This script compares varia
 ``nlu/data`` alone. Run from the repository root with the bot's environment::
 
     .venv/bin/python scripts/nlu_cv.py --rasa-bin .venv-rasa/bin/rasa [--folds 5] \\
-        [--config FILE] [--set COMPONENT.KEY=VALUE ...] [--name NAME] [--out DIR]
+        [--config FILE] [--set COMPONENT.KEY=VALUE ...] [--drop COMPONENT ...] \\
+        [--name NAME] [--out DIR]
 
 Steps:
 
@@ -22,7 +23,9 @@ Steps:
 
 ``--set`` overrides one option of one component: ``DIETClassifier.epochs=60``; the n-th
 component of a name is ``CountVectorsFeaturizer#2.max_ngram=5``; the value is read as YAML
-(``true``, ``0.2``, ``[1, 2]``). ``--baseline-only`` skips Rasa (seconds instead of minutes).
+(``true``, ``0.2``, ``[1, 2]``). ``--drop NAME`` removes a component, e.g. the blend to
+score DIET alone: ``--drop kunnafoni_nlu.blend.BlendedIntentClassifier``.
+``--baseline-only`` skips Rasa (seconds instead of minutes).
 
 The splitting, config overrides and scoring are pure functions, tested in
 ``tests/test_nlu_cv.py``.
@@ -202,11 +205,27 @@ def apply_overrides(config: Mapping[str, Any], overrides: Sequence[str]) -> dict
     return out
 
 
-def load_config(path: Path, overrides: Sequence[str]) -> dict[str, Any]:
+def drop_components(config: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any]:
+    """A copy of a Rasa config without the components of these names (all occurrences)."""
+    out = copy.deepcopy(dict(config))
+    pipeline = out.get("pipeline")
+    if not isinstance(pipeline, list):
+        raise ValueError("the config has no pipeline")
+    present = {c.get("name") for c in pipeline if isinstance(c, dict)}
+    for name in names:
+        if name not in present:
+            raise ValueError(f"--drop {name}: the pipeline has no such component")
+    out["pipeline"] = [
+        c for c in pipeline if not (isinstance(c, dict) and c.get("name") in set(names))
+    ]
+    return out
+
+
+def load_config(path: Path, overrides: Sequence[str], drop: Sequence[str] = ()) -> dict[str, Any]:
     doc = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
     if not isinstance(doc, dict):
         raise ValueError(f"{path}: not a Rasa config")
-    return apply_overrides(doc, overrides)
+    return apply_overrides(drop_components(doc, drop), overrides)
 
 
 def dump_yaml(data: Any) -> str:
@@ -322,7 +341,7 @@ def run_rasa_fold(
 def run(args: argparse.Namespace) -> dict[str, Any]:
     data_file = ROOT / "nlu" / "data" / "nlu.yml"
     doc = load_document(data_file.read_text(encoding="utf-8"), str(data_file))
-    config = load_config(args.config, args.set)
+    config = load_config(args.config, args.set, args.drop)
     items = doc.examples
     gold = [item.example.intent for item in items]
     groups = [item.group for item in items]
@@ -371,6 +390,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             args.config.relative_to(ROOT) if args.config.is_relative_to(ROOT) else args.config
         ),
         "overrides": list(args.set),
+        "dropped": list(args.drop),
         "folds": args.folds,
         "folds_run": run_folds,
         "seed": args.seed,
@@ -394,6 +414,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--set", action="append", default=[], metavar="COMPONENT.KEY=VALUE",
         help="override one component option (repeatable)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--drop", action="append", default=[], metavar="COMPONENT",
+        help="remove a component from the pipeline (repeatable)",
     )  # fmt: skip
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument(

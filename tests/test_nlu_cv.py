@@ -16,6 +16,7 @@ from scripts.nlu_cv import (
     apply_overrides,
     assign_folds,
     cv_figures,
+    drop_components,
     load_document,
     main,
     render_summary,
@@ -155,6 +156,14 @@ def test_overrides_set_values_read_as_yaml() -> None:
 def test_bad_overrides_are_explained(override: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         apply_overrides(CONFIG, [override])
+
+
+def test_drop_removes_every_occurrence_and_refuses_an_absent_component() -> None:
+    out = drop_components(CONFIG, ["CountVectorsFeaturizer"])
+    assert [c["name"] for c in out["pipeline"]] == ["WhitespaceTokenizer", "DIETClassifier"]
+    assert len(CONFIG["pipeline"]) == 4  # copy, not edit
+    with pytest.raises(ValueError, match="no such component"):
+        drop_components(CONFIG, ["SpacyNLP"])
 
 
 def test_cv_figures_pool_predictions_and_give_the_fold_spread() -> None:
