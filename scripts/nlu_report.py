@@ -55,6 +55,8 @@ if str(ROOT) not in sys.path:  # `bot` and `bench` live at the repository root
 from ruamel.yaml import YAML  # noqa: E402
 from ruamel.yaml.error import YAMLError  # noqa: E402
 
+from bot.dialogue.decision import Thresholds, candidates, decide, ranked  # noqa: E402
+from bot.nlu.keywords import EMERGENCY_INTENT as EMERGENCY_GOLD  # noqa: E402
 from bot.nlu.types import RASA_FALLBACK_INTENT, Entity, NluResult  # noqa: E402
 
 logger = logging.getLogger("nlu_report")
@@ -236,12 +238,16 @@ class RasaOutput:
     confidence: float  # of ``intent``
     entities: tuple[tuple[str, str], ...] = ()
     ranking: tuple[tuple[str, float], ...] = ()
+    # what the bot does with this answer under its default thresholds (decision.py)
+    action: str = "act"
+    offered: tuple[str, ...] = ()  # "did you mean" buttons when it asks
 
 
 def rasa_output(result: NluResult) -> RasaOutput:
-    ranked = [(name, conf) for name, conf in result.ranking if name != RASA_FALLBACK_INTENT]
-    if ranked:
-        intent, confidence = ranked[0]
+    thresholds = Thresholds()
+    best = ranked(result)
+    if best:
+        intent, confidence = best[0]
     elif result.intent and result.intent != RASA_FALLBACK_INTENT:
         intent, confidence = result.intent, result.confidence
     else:
@@ -251,7 +257,9 @@ def rasa_output(result: NluResult) -> RasaOutput:
         fallback=result.intent == RASA_FALLBACK_INTENT,
         confidence=confidence,
         entities=tuple((e.entity, e.value) for e in result.entities),
-        ranking=tuple(ranked[:3]),
+        ranking=tuple(best[:3]),
+        action=decide(result, thresholds).value,
+        offered=tuple(candidates(best, thresholds)),
     )
 
 
@@ -312,6 +320,42 @@ def fallback_rate(flags: Sequence[bool]) -> float | None:
     return sum(flags) / len(flags) if flags else None
 
 
+def decision_scores(gold: Sequence[str], outputs: Sequence[RasaOutput]) -> dict[str, Any]:
+    """What the bot does with Rasa's answers, as shares of the messages.
+
+    ``acted_right`` / ``acted_wrong``: the bot answers the top intent and it is / is not the
+    gold one (acting on a wrong intent is the costly mistake); ``asked``: it asks which
+    intent was meant, ``asked_offering_gold`` of the messages (the gold intent is among
+    the buttons); ``emergency``: emergency contacts first. ``emergency_recall`` is the
+    share of gold emergencies put first, ``emergency_false`` the share of other messages
+    put first (through Rasa alone; the bot also matches emergency keywords).
+    """
+    total = len(outputs)
+    if not total:
+        return {"count": 0}
+    pairs = list(zip(gold, outputs, strict=True))
+    emergencies = [o for g, o in pairs if g == EMERGENCY_GOLD]
+    others = [o for g, o in pairs if g != EMERGENCY_GOLD]
+
+    def share(n: int, of: int) -> float | None:
+        return n / of if of else None
+
+    return {
+        "count": total,
+        "acted_right": share(sum(o.action == "act" and o.intent == g for g, o in pairs), total),
+        "acted_wrong": share(sum(o.action == "act" and o.intent != g for g, o in pairs), total),
+        "asked": share(sum(o.action == "ask" for o in outputs), total),
+        "asked_offering_gold": share(
+            sum(o.action == "ask" and g in o.offered for g, o in pairs), total
+        ),
+        "emergency": share(sum(o.action == "emergency" for o in outputs), total),
+        "emergency_recall": share(
+            sum(o.action == "emergency" for o in emergencies), len(emergencies)
+        ),
+        "emergency_false": share(sum(o.action == "emergency" for o in others), len(others)),
+    }
+
+
 def langid_scores(language: str, guesses: Sequence[str | None]) -> dict[str, Any]:
     """Share of messages identified as ``language``; no guess (``None``) counts as wrong."""
     return {
@@ -369,6 +413,10 @@ def compute_figures(scored: Sequence[Scored]) -> dict[str, Any]:
         "intent": intent,
         "fallback_rate": {
             name: fallback_rate([s.rasa.fallback for s in items]) for name, items in groups.items()
+        },
+        "decisions": {
+            name: decision_scores([s.example.intent for s in items], [s.rasa for s in items])
+            for name, items in groups.items()
         },
         "entities": {
             name: entity_scores([s.gold_entities for s in items], [s.rasa.entities for s in items])
@@ -544,6 +592,34 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         " the intent figures above use the best other intent of the ranking.",
         "",
         _table(["system", *columns], [["rasa", *(_pct(fallback.get(c)) for c in columns)]]),
+    ]
+    decisions = report.get("decisions") or {}
+    decision_rows = [
+        ("acts on the right intent", "acted_right"),
+        ("acts on a wrong intent", "acted_wrong"),
+        ("asks which intent", "asked"),
+        ("asks, gold intent among the buttons", "asked_offering_gold"),
+        ("emergency first", "emergency"),
+        ("gold emergencies put first", "emergency_recall"),
+        ("other messages put first as emergencies", "emergency_false"),
+    ]
+    out += [
+        "",
+        "## What the bot does with Rasa's answers",
+        "",
+        "The engine's own decision (`bot/dialogue/decision.py`, default thresholds: act at"
+        " confidence >= 0.5 with a margin of 0.1 over the second intent, emergency first when"
+        " it is among the three best at >= 0.15, otherwise ask with buttons). Shares of the"
+        " messages; the emergency rows are shares of the gold emergencies and of the other"
+        " messages. Rasa alone: the bot's emergency keywords would add to the recall.",
+        "",
+        _table(
+            ["decision", *columns],
+            [
+                [label, *(_pct((decisions.get(c) or {}).get(key)) for c in columns)]
+                for label, key in decision_rows
+            ],
+        ),
     ]
     entities = report["entities"]
     types = sorted({t for c in columns for t in (entities.get(c) or {}).get("by_type", {})})
@@ -989,9 +1065,10 @@ def run(args: argparse.Namespace, paths: Paths) -> dict[str, Any]:
 
 
 def nlu_hash(nlu_dir: Path) -> str:
-    """The hash ``./dev`` names models after (config, domain, requirements, data)."""
+    """The hash ``./dev`` names models after (config, domain, requirements, data, components)."""
     files = [nlu_dir / "config.yml", nlu_dir / "domain.yml", nlu_dir / "requirements.txt"]
-    files += [p for p in (nlu_dir / "data").rglob("*") if p.is_file()]
+    for folder in ("data", "kunnafoni_nlu"):
+        files += [p for p in (nlu_dir / folder).rglob("*") if p.is_file() and p.suffix != ".pyc"]
     return file_hash([p for p in files if p.exists()], nlu_dir.parent)
 
 

@@ -23,6 +23,7 @@ from scripts.nlu_report import (
     check_targets,
     collect_errors,
     compute_figures,
+    decision_scores,
     discover_groups,
     entity_scores,
     intent_scores,
@@ -211,6 +212,45 @@ def test_rasa_fallback_counts_apart_and_the_best_real_intent_is_scored() -> None
     assert rasa_output(_rasa("nlu_fallback", [("nlu_fallback", 1.0)])).intent == NO_INTENT
 
 
+def test_rasa_output_carries_the_bot_decision_and_its_buttons() -> None:
+    sure = rasa_output(_rasa("greet", [("greet", 0.9), ("thank", 0.05)]))
+    assert (sure.action, sure.offered) == ("act", ("greet",))
+    torn = rasa_output(_rasa("risks_sea", [("risks_sea", 0.5), ("risks_libya", 0.45)]))
+    assert (torn.action, torn.offered) == ("ask", ("risks_sea", "risks_libya"))
+    urgent = rasa_output(
+        _rasa("return_help", [("return_help", 0.6), ("risks_libya", 0.2), ("emergency", 0.2)])
+    )
+    assert urgent.action == "emergency"
+
+
+def test_decision_scores_are_shares_of_the_messages() -> None:
+    def out(intent: str, action: str, offered: tuple[str, ...] = ()) -> RasaOutput:
+        return RasaOutput(intent, False, 0.5, action=action, offered=offered)
+
+    gold = ["greet", "thank", "risks_sea", "risks_libya", "emergency", "emergency", "greet"]
+    outputs = [
+        out("greet", "act"),
+        out("greet", "act"),  # wrong
+        out("risks_libya", "ask", ("risks_libya", "risks_sea")),  # gold offered
+        out("risks_sea", "ask", ("risks_sea", "smugglers")),  # gold not offered
+        out("emergency", "emergency"),
+        out("return_help", "act"),  # a missed emergency, and a wrong act
+        out("greet", "emergency"),  # a false alarm
+    ]
+    scores = decision_scores(gold, outputs)
+    assert scores["count"] == 7
+    assert scores["acted_right"] == 1 / 7
+    assert scores["acted_wrong"] == 2 / 7
+    assert scores["asked"] == 2 / 7
+    assert scores["asked_offering_gold"] == 1 / 7
+    assert scores["emergency"] == 2 / 7
+    assert scores["emergency_recall"] == 1 / 2
+    assert scores["emergency_false"] == 1 / 5
+    assert decision_scores([], []) == {"count": 0}
+    no_emergency = decision_scores(["greet"], [out("greet", "act")])
+    assert no_emergency["emergency_recall"] is None
+
+
 def test_language_id_counts_no_guess_as_wrong() -> None:
     scores = langid_scores("bm", ["bm", "bm", None, "fr"])
     assert scores["accuracy"] == pytest.approx(0.5)
@@ -382,6 +422,8 @@ def test_markdown_has_one_table_per_metric_and_the_targets() -> None:
     assert "| training time (s) | 80.0 | < 300 s | pass |" in md
     assert "(2 carry no `lang` tag)" in md
     assert "![confusion matrix](confusion_matrix.png)" in md
+    assert "## What the bot does with Rasa's answers" in md
+    assert "| acts on a wrong intent |" in md
     for line in md.splitlines():
         if line.startswith("|"):
             assert line.endswith("|")
