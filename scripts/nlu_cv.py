@@ -25,7 +25,10 @@ Steps:
 component of a name is ``CountVectorsFeaturizer#2.max_ngram=5``; the value is read as YAML
 (``true``, ``0.2``, ``[1, 2]``). ``--drop NAME`` removes a component, e.g. the blend to
 score DIET alone: ``--drop kunnafoni_nlu.blend.BlendedIntentClassifier``.
-``--baseline-only`` skips Rasa (seconds instead of minutes).
+``--mix 0.3,0.5,0.7`` also scores, per weight W, the average W x Rasa's ranking +
+(1 - W) x ``tfidf_lr``'s probabilities, and counts where Rasa and ``tfidf_lr`` disagree and
+who is right; with the blend dropped, that simulates the blend's weight on DIET in one
+run. ``--baseline-only`` skips Rasa (seconds instead of minutes).
 
 The splitting, config overrides and scoring are pure functions, tested in
 ``tests/test_nlu_cv.py``.
@@ -58,8 +61,11 @@ from ruamel.yaml.error import YAMLError  # noqa: E402
 from ruamel.yaml.scalarstring import LiteralScalarString  # noqa: E402
 
 from bot.content.loader import ContentError  # noqa: E402
+from bot.nlu.types import RASA_FALLBACK_INTENT  # noqa: E402
 from scripts.nlu_report import (  # noqa: E402
+    NO_INTENT,
     OVERALL,
+    PARSE_TIMEOUT,
     SYSTEMS,
     Example,
     RasaServer,
@@ -69,7 +75,7 @@ from scripts.nlu_report import (  # noqa: E402
     intent_scores,
     keyword_predictions,
     parse_example,
-    parse_with_rasa,
+    rasa_output,
     train_model,
     train_tfidf_lr,
     with_overall,
@@ -305,6 +311,14 @@ def render_summary(result: Mapping[str, Any]) -> str:
                 cell += f" ± {sd:.3f}"
             cells.append(cell)
         lines.append(f"| {system} | " + " | ".join(cells) + " |")
+    split = result.get("disagreements") or {}
+    if split.get("disagree") is not None:
+        lines += [
+            "",
+            f"rasa and tfidf_lr disagree on {split['disagree']} of {split['examples']}:"
+            f" rasa right {split['first_right']}, tfidf_lr right {split['second_right']},"
+            f" neither {split['neither_right']}; mix-{split['mix']:g} right {split['mix_right']}",
+        ]
     seconds = result.get("training_seconds") or []
     if seconds:
         lines += ["", f"training: {statistics.fmean(seconds):.1f} s per fold on average"]
@@ -314,10 +328,70 @@ def render_summary(result: Mapping[str, Any]) -> str:
 # --- the run ------------------------------------------------------------------------------
 
 
+def mix_predictions(
+    rankings: Sequence[Mapping[str, float]],
+    probabilities: Sequence[Mapping[str, float]],
+    weight: float,
+) -> list[str]:
+    """Best intent of ``weight * ranking + (1 - weight) * probability`` (ties by name).
+
+    What ``kunnafoni_nlu.blend`` does inside Rasa, simulated outside it: with the blend
+    dropped from the config, ``rankings`` are DIET's and ``probabilities`` the ``tfidf_lr``
+    baseline's (scikit-learn's features rather than Rasa's, so close, not identical).
+    """
+    out = []
+    for ranking, probability in zip(rankings, probabilities, strict=True):
+        names = set(ranking) | set(probability)
+        if not names:
+            out.append(NO_INTENT)
+            continue
+        mixed = {
+            n: weight * ranking.get(n, 0.0) + (1.0 - weight) * probability.get(n, 0.0)
+            for n in names
+        }
+        out.append(min(names, key=lambda n: (-mixed[n], n)))
+    return out
+
+
+def disagreements(
+    gold: Sequence[str], first: Sequence[str], second: Sequence[str], mixed: Sequence[str]
+) -> dict[str, int]:
+    """Where two systems disagree: how often each, neither, and the mix is right."""
+    rows = [(g, a, b, m) for g, a, b, m in zip(gold, first, second, mixed, strict=True) if a != b]
+    return {
+        "examples": len(gold),
+        "disagree": len(rows),
+        "first_right": sum(a == g for g, a, _b, _m in rows),
+        "second_right": sum(b == g for g, _a, b, _m in rows),
+        "neither_right": sum(a != g and b != g for g, a, b, _m in rows),
+        "mix_right": sum(m == g for g, _a, _b, m in rows),
+    }
+
+
+async def _parse_rankings(
+    url: str, token: str, texts: Sequence[str]
+) -> tuple[list[str], list[dict[str, float]]]:
+    from bot.nlu.rasa import RasaClient
+
+    client = RasaClient(url, token, timeout=PARSE_TIMEOUT)
+    intents, rankings = [], []
+    try:
+        for text in texts:
+            result = await client.parse(text)
+            intents.append(rasa_output(result).intent)
+            rankings.append({n: c for n, c in result.ranking if n != RASA_FALLBACK_INTENT})
+    finally:
+        await client.aclose()
+    return intents, rankings
+
+
 def run_rasa_fold(
     rasa_bin: Path, config_text: str, train_text: str, texts: Sequence[str], workdir: Path
-) -> tuple[list[str], float]:
-    """Train one fold's model, serve it, parse its held-back texts; intents and seconds."""
+) -> tuple[list[str], list[dict[str, float]], float]:
+    """Train one fold's model, serve it, parse its held-back texts.
+
+    The best intents, the full rankings (without ``nlu_fallback``) and the training seconds.
+    """
     data_dir = workdir / "data"
     data_dir.mkdir()
     (data_dir / "nlu.yml").write_text(train_text, encoding="utf-8")
@@ -332,10 +406,8 @@ def run_rasa_fold(
         data=data_dir,
     )
     with RasaServer(rasa_bin, model, workdir / "rasa-server.log", workdir) as server:
-        outputs, _latency = asyncio.run(
-            parse_with_rasa(server.url, server.token, texts, latency_rounds=0)
-        )
-    return [out.intent for out in outputs], seconds
+        intents, rankings = asyncio.run(_parse_rankings(server.url, server.token, texts))
+    return intents, rankings, seconds
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -356,6 +428,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         logger.warning("keywords baseline skipped, content/ does not load: %s", exc)
         del predictions["keywords"]
     seconds: list[float] = []
+    rankings: list[dict[str, float]] = [{} for _ in items]
+    probabilities: list[dict[str, float]] = [{} for _ in items]
     run_folds = min(args.max_folds or args.folds, args.folds)
     for fold in range(run_folds):
         test = [i for i, f in enumerate(folds) if f == fold]
@@ -363,13 +437,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         baseline = train_tfidf_lr([texts[i] for i in train], [gold[i] for i in train])
         for i, label in zip(test, baseline.predict([texts[i] for i in test]), strict=True):
             predictions["tfidf_lr"][i] = str(label)
+        classes = [str(c) for c in baseline.classes_]
+        for i, row in zip(test, baseline.predict_proba([texts[i] for i in test]), strict=True):
+            probabilities[i] = dict(zip(classes, map(float, row), strict=True))
         if args.baseline_only:
             continue
         logger.info(
             "fold %d/%d: %d training, %d test examples", fold + 1, run_folds, len(train), len(test)
         )
         with tempfile.TemporaryDirectory(prefix="nlu-cv-") as tmp:
-            intents, fold_seconds = run_rasa_fold(
+            intents, fold_rankings, fold_seconds = run_rasa_fold(
                 args.rasa_bin,
                 dump_yaml(config),
                 training_document(doc, [f != fold for f in folds]),
@@ -377,13 +454,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 Path(tmp),
             )
         seconds.append(fold_seconds)
-        for i, intent in zip(test, intents, strict=True):
+        for i, intent, ranking in zip(test, intents, fold_rankings, strict=True):
             predictions["rasa"][i] = intent
+            rankings[i] = ranking
         fold_scores = intent_scores([gold[i] for i in test], intents)
         logger.info("fold %d: rasa macro-F1 %.3f", fold + 1, fold_scores["macro_f1"])
     if args.baseline_only:
         del predictions["rasa"]
     tested = [i for i, f in enumerate(folds) if f < run_folds]
+    mixes: dict[str, Any] = {}
+    if not args.baseline_only:
+        for weight in args.mix:
+            predictions[f"mix-{weight:g}"] = mix_predictions(rankings, probabilities, weight)
+        if args.mix:
+            middle = min(args.mix, key=lambda w: abs(w - 0.5))
+            mixes = disagreements(
+                [gold[i] for i in tested],
+                [predictions["rasa"][i] for i in tested],
+                [predictions["tfidf_lr"][i] for i in tested],
+                [predictions[f"mix-{middle:g}"][i] for i in tested],
+            ) | {"mix": middle}
     result: dict[str, Any] = {
         "name": args.name,
         "config": str(
@@ -397,6 +487,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "examples": len(items),
         "training_seconds": [round(s, 1) for s in seconds],
         "examples_tested": len(tested),
+        "disagreements": mixes,
         **cv_figures(
             [groups[i] for i in tested],
             [gold[i] for i in tested],
@@ -405,6 +496,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ),
     }
     return result
+
+
+def _weights(text: str) -> list[float]:
+    try:
+        weights = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a list of numbers: {text!r}") from exc
+    if not weights or not all(0.0 <= w <= 1.0 for w in weights):
+        raise argparse.ArgumentTypeError(f"weights must be between 0 and 1: {text!r}")
+    return weights
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -418,6 +519,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--drop", action="append", default=[], metavar="COMPONENT",
         help="remove a component from the pipeline (repeatable)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--mix", type=_weights, default=[], metavar="W1,W2,...",
+        help="also score W x Rasa's ranking + (1 - W) x tfidf_lr's probabilities per weight",
     )  # fmt: skip
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument(

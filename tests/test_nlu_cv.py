@@ -16,9 +16,12 @@ from scripts.nlu_cv import (
     apply_overrides,
     assign_folds,
     cv_figures,
+    disagreements,
     drop_components,
     load_document,
     main,
+    mix_predictions,
+    parse_args,
     render_summary,
     training_document,
 )
@@ -198,3 +201,34 @@ def test_baseline_only_run_writes_its_figures(tmp_path: Path) -> None:
     assert result["examples"] // 5 <= tested <= result["examples"] // 5 + 1
     assert result["intent"]["tfidf_lr"]["overall"]["n"] == tested
     assert result["intent"]["tfidf_lr"]["overall"]["macro_f1"] > 0.5
+
+
+def test_mix_weighs_the_ranking_against_the_probabilities() -> None:
+    rankings = [{"a": 0.9, "b": 0.1}, {"a": 0.6, "b": 0.4}, {}, {"b": 0.5}]
+    probabilities = [{"a": 0.2, "b": 0.8}, {"a": 0.1, "b": 0.9}, {}, {"a": 0.5}]
+    assert mix_predictions(rankings, probabilities, 1.0) == ["a", "a", "none", "b"]
+    assert mix_predictions(rankings, probabilities, 0.0) == ["b", "b", "none", "a"]
+    # 0.5: a = 0.55 vs b = 0.45; a = 0.35 vs b = 0.65; a tie is broken by name
+    assert mix_predictions(rankings, probabilities, 0.5) == ["a", "b", "none", "a"]
+
+
+def test_disagreements_count_who_is_right() -> None:
+    gold = ["a", "b", "c", "d", "e"]
+    first = ["a", "b", "x", "d", "y"]
+    second = ["a", "z", "c", "w", "q"]
+    mixed = ["a", "b", "c", "w", "q"]
+    assert disagreements(gold, first, second, mixed) == {
+        "examples": 5,
+        "disagree": 4,
+        "first_right": 2,
+        "second_right": 1,
+        "neither_right": 1,
+        "mix_right": 2,
+    }
+
+
+@pytest.mark.parametrize("bad", ["1.5", "a,b", ","])
+def test_mix_weights_are_checked(bad: str) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--mix", bad])
+    assert parse_args(["--mix", "0.3,0.5"]).mix == [0.3, 0.5]
