@@ -51,6 +51,26 @@ def test_content_keywords_trigger_their_own_intent(catalog: Catalog) -> None:
     assert wrong == []
 
 
+@pytest.mark.parametrize(
+    ("text", "emergency"),
+    [
+        ("jveu me suicider", True),
+        ("j'ai plus envie de vivre", True),
+        ("je pense a mettre fin a mes jours", True),
+        ("n b'a fɛ ka n yɛrɛ faga", True),
+        ("n ba fe ka sa", True),
+        # near phrases that are not a crisis
+        ("je veux en finir avec ce voyage", False),
+        ("mourir de rire", False),
+        ("la vie en europe", False),
+    ],
+)
+def test_content_keywords_put_thoughts_of_suicide_first(
+    catalog: Catalog, text: str, emergency: bool
+) -> None:
+    assert KeywordMatcher(catalog.keywords()).is_emergency(text) is emergency
+
+
 class RasaStub:
     """A loopback HTTP server speaking Rasa's /model/parse and /status."""
 
