@@ -164,7 +164,7 @@ class BlendedIntentClassifier(GraphComponent, IntentClassifier):
         """One TF-IDF-weighted, unit-length block per featurizer, side by side."""
         assert self._model is not None
         columns = []
-        for position, (origin, width) in enumerate(zip(origins, widths, strict=True)):
+        for position, (origin, width) in enumerate(zip(origins, widths)):
             rows = []
             for message in messages:
                 block = self._blocks(message).get(origin)
@@ -232,12 +232,12 @@ class BlendedIntentClassifier(GraphComponent, IntentClassifier):
             scores = np.hstack([-scores, scores]) / 2.0
         probabilities = _softmax(scores)
         classes = [str(c) for c in self._model["classes"]]
-        return [dict(zip(classes, map(float, row), strict=True)) for row in probabilities]
+        return [dict(zip(classes, map(float, row))) for row in probabilities]
 
     def process(self, messages: List[Message]) -> List[Message]:
         weight = float(self.config["diet_weight"])
         length = int(self.config["ranking_length"])
-        for message, linear in zip(messages, self.linear_probabilities(messages), strict=True):
+        for message, linear in zip(messages, self.linear_probabilities(messages)):
             if not linear:
                 continue  # not trained (no intents): leave DIET's answer
             diet = {

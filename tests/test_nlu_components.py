@@ -1,11 +1,12 @@
-"""The custom Rasa component ``nlu/kunnafoni_nlu/blend.py``, checked in the Rasa environment.
+"""Our Rasa components (``nlu/kunnafoni_nlu``), checked in the Rasa environment.
 
-The component runs inside Rasa (Python 3.10), not in the bot's environment, so the checks
-live in ``tests/rasa_env/check_blend.py`` and run with the Rasa interpreter next to
+They run inside Rasa (Python 3.10), not in the bot's environment, so the checks live in
+``tests/rasa_env/check_components.py`` and run with the Rasa interpreter next to
 ``KUNNAFONI_RASA_BIN`` (set by ``./dev test``). They prove that its linear part gives the
 same probabilities as the scikit-learn TF-IDF + logistic regression it reimplements, that
 a stored model loads without pickle and answers the same, that the blend is the
-configured weighted mean, and that bad options are refused.
+configured weighted mean, that bad options are refused, and that the folding tokenizer
+folds Bambara letters and accents while keeping each token's position in the text.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from tests.conftest import IN_CI
 
 pytestmark = pytest.mark.rasa
 
-CHECK = Path(__file__).resolve().parent / "rasa_env" / "check_blend.py"
+CHECK = Path(__file__).resolve().parent / "rasa_env" / "check_components.py"
 
 
-def test_blended_classifier_checks_pass_in_the_rasa_environment() -> None:
+def test_component_checks_pass_in_the_rasa_environment() -> None:
     rasa_bin = Path(os.environ.get("KUNNAFONI_RASA_BIN", "") or "/nonexistent")
     python = rasa_bin.parent / "python"
     if not python.exists():

@@ -1,6 +1,7 @@
-"""Checks of ``kunnafoni_nlu.blend``, run with the Rasa environment's Python.
+"""Checks of our Rasa components (``nlu/kunnafoni_nlu``), run with the Rasa environment's
+Python.
 
-The bot's test suite runs under Python 3.11 without Rasa; ``tests/test_nlu_blend.py``
+The bot's test suite runs under Python 3.11 without Rasa; ``tests/test_nlu_components.py``
 runs this file with the Rasa interpreter and expects "ok" on the last line. Each check
 raises AssertionError with a reason when it fails.
 """
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse
 from kunnafoni_nlu.blend import BlendConfigError, BlendedIntentClassifier, blend, idf_weights
+from kunnafoni_nlu.tokenizer import FoldingWhitespaceTokenizer, fold
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, FEATURE_TYPE_SEQUENCE, TEXT
@@ -155,7 +157,28 @@ def check_train_predict_load(tmp):
     assert untouched.get("intent_ranking") == diet
 
 
+def check_folding_tokenizer():
+    assert fold("fɛ") == fold("fè") == fold("fe") == "fe"
+    assert fold("ɲini") == "nyini" and fold("ŋaniya") == "nganiya" and fold("sɔn") == "son"
+    assert fold("Ségou") == "Segou" and fold("déjà") == "deja" and fold("Œuvre") == "Oeuvre"
+    assert fold("\u2019") == "\u2019" and fold("") == ""
+    tokenizer = FoldingWhitespaceTokenizer(FoldingWhitespaceTokenizer.get_default_config())
+    text = "N bɛ ɲini ka segin Ségou, déjà bloqué à Kayi"
+    msg = Message(data={TEXT: text, "intent": "return_help"})
+    tokens = tokenizer.tokenize(msg, TEXT)
+    assert [t.text for t in tokens] == [
+        "N", "be", "nyini", "ka", "segin", "Segou", "deja", "bloque", "a", "Kayi",
+    ]  # fmt: skip
+    assert all(t.lemma == t.text for t in tokens)
+    # positions still point into the text as written, so entities keep the user's spelling
+    assert [text[t.start : t.end] for t in tokens][5] == "Ségou"
+    assert [text[t.start : t.end] for t in tokens][2] == "ɲini"
+    # only the message text is folded
+    assert [t.text for t in tokenizer.tokenize(msg, "intent")] == ["return_help"]
+
+
 def main():
+    check_folding_tokenizer()
     check_idf()
     check_blend()
     check_config()
