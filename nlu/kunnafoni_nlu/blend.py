@@ -62,9 +62,11 @@ def _unit_rows(matrix: scipy.sparse.csr_matrix) -> scipy.sparse.csr_matrix:
 def idf_weights(counts: scipy.sparse.csr_matrix) -> np.ndarray:
     """Smoothed inverse document frequency, as scikit-learn's default ``TfidfTransformer``."""
     present = scipy.sparse.csr_matrix(counts, copy=True)
+    present.sum_duplicates()
     present.eliminate_zeros()
     documents = present.shape[0]
-    frequency = np.bincount(present.indices, minlength=present.shape[1])  # column per value
+    # CSR indices are the column of each stored value: one count per document holding it
+    frequency = np.bincount(present.indices, minlength=present.shape[1])
     return np.log((1.0 + documents) / (1.0 + frequency)) + 1.0
 
 
