@@ -13,10 +13,12 @@ from sqlalchemy import insert
 from bot.broadcasts import outbox
 from bot.store.db import Database
 from bot.store.models import User
+from tests.fakes.bot_api import FakeBotApi, TelegramLimits
 
 #: A message every content version has (its text is what recipients get in these tests).
 KEY = "intent.emergency"
 FIRST_CHAT = 700_001
+TOKEN = "123456:TEST"
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,15 @@ async def committed(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
             for table in ("outbox", "broadcast_runs", "users"):
                 await session.execute(_delete(table))
         await database.dispose()
+
+
+@pytest.fixture
+async def limited() -> AsyncIterator[FakeBotApi]:
+    """The fake enforcing Telegram's limits, scaled to the tests' rate (200/s)."""
+    limits = TelegramLimits(global_per_second=200, paid_per_second=200)
+    async with FakeBotApi(token=TOKEN, limits=limits) as server:
+        yield server
+    assert server.refused == [], server.refused
 
 
 def _delete(table: str):  # type: ignore[no-untyped-def]

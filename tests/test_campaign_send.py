@@ -5,7 +5,6 @@ command can be run again after a crash, or every hour for a drip."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,12 +18,11 @@ from bot.cli import main
 from bot.content.catalog import Catalog
 from bot.store.db import Database
 from bot.store.models import BroadcastRun, OutboxMessage, User, UserTopic
-from tests.broadcast_support import committed
-from tests.fakes.bot_api import FakeBotApi, TelegramLimits
+from tests.broadcast_support import TOKEN, committed, limited
+from tests.fakes.bot_api import FakeBotApi
 
-__all__ = ["committed"]  # the fixture, used by name
+__all__ = ["committed", "limited"]  # the fixtures, used by name
 
-TOKEN = "123456:TEST"
 FIRST_CHAT = 910_001
 
 
@@ -106,14 +104,6 @@ async def test_a_cancelled_run_is_not_reused(database: Database, catalog: Catalo
         runs = list(await session.scalars(select(BroadcastRun.status).order_by(BroadcastRun.id)))
     assert second.run_id != first.run_id and second.added == 1
     assert runs == ["cancelled", "planned"]
-
-
-@pytest.fixture
-async def limited() -> AsyncIterator[FakeBotApi]:
-    limits = TelegramLimits(global_per_second=200, paid_per_second=200)
-    async with FakeBotApi(token=TOKEN, limits=limits) as server:
-        yield server
-    assert server.refused == [], server.refused
 
 
 async def test_queued_then_sent_in_each_language_and_opt_out_respected(

@@ -18,23 +18,21 @@ from bot.broadcasts.sender import BroadcastSender, SenderSettings
 from bot.content.catalog import Catalog
 from bot.store.db import Database
 from bot.store.models import OutboxMessage, User
-from tests.broadcast_support import FIRST_CHAT, KEY, add_people, committed, new_run
+from tests.broadcast_support import (
+    FIRST_CHAT,
+    KEY,
+    TOKEN,
+    add_people,
+    committed,
+    limited,
+    new_run,
+)
 from tests.fakes.bot_api import FakeBotApi, TelegramLimits
 
-__all__ = ["committed"]  # the fixture, used by name
+__all__ = ["committed", "limited"]  # the fixtures, used by name
 
-TOKEN = "123456:TEST"
 #: Fast settings for tests: a high rate (the fake enforces it), short backoff and lease.
 FAST = SenderSettings(rate=200, paid=True, concurrency=4, lease=5, backoff_base=0.05)
-
-
-@pytest.fixture
-async def limited() -> AsyncIterator[FakeBotApi]:
-    """The fake enforcing Telegram's limits, scaled to the tests' rate."""
-    limits = TelegramLimits(global_per_second=200, paid_per_second=200)
-    async with FakeBotApi(token=TOKEN, limits=limits) as server:
-        yield server
-    assert server.refused == [], server.refused
 
 
 @pytest.fixture
