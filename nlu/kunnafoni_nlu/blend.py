@@ -162,20 +162,28 @@ class BlendedIntentClassifier(GraphComponent, IntentClassifier):
                 blocks[origin] = feature.features
         return blocks
 
-    def _matrix(self, messages: List[Message], origins: List[str], widths: List[int]) -> Any:
-        """One TF-IDF-weighted, unit-length block per featurizer, side by side."""
+    @staticmethod
+    def _counts(
+        blocks: List[Dict[str, scipy.sparse.spmatrix]], origin: str, width: int
+    ) -> scipy.sparse.csr_matrix:
+        """One featurizer's counts, a row per message (zeros where it gave none)."""
+        rows = []
+        for found in blocks:
+            block = found.get(origin)
+            if block is None or block.shape[1] != width:
+                block = scipy.sparse.csr_matrix((1, width))
+            rows.append(scipy.sparse.csr_matrix(block))
+        return scipy.sparse.vstack(rows).tocsr()
+
+    def _weighted(self, counts: List[scipy.sparse.csr_matrix]) -> scipy.sparse.csr_matrix:
+        """Each featurizer's counts TF-IDF-weighted and scaled to unit length, side by side."""
         assert self._model is not None
-        columns = []
-        for position, (origin, width) in enumerate(zip(origins, widths)):
-            rows = []
-            for message in messages:
-                block = self._blocks(message).get(origin)
-                if block is None or block.shape[1] != width:
-                    block = scipy.sparse.csr_matrix((1, width))
-                rows.append(scipy.sparse.csr_matrix(block))
-            counts = scipy.sparse.vstack(rows).tocsr()
-            weighted = counts @ scipy.sparse.diags(self._model[f"idf_{position}"])
-            columns.append(_unit_rows(scipy.sparse.csr_matrix(weighted)))
+        columns = [
+            _unit_rows(
+                scipy.sparse.csr_matrix(block @ scipy.sparse.diags(self._model[f"idf_{position}"]))
+            )
+            for position, block in enumerate(counts)
+        ]
         return scipy.sparse.hstack(columns).tocsr()
 
     # --- training -------------------------------------------------------------------------
@@ -188,30 +196,23 @@ class BlendedIntentClassifier(GraphComponent, IntentClassifier):
         if len(set(labels)) < 2:
             logger.debug("%s: fewer than two intents, nothing to train", type(self).__name__)
             return self._resource
-        first = self._blocks(examples[0])
-        origins = sorted(first)
+        blocks = [self._blocks(e) for e in examples]
+        origins = sorted(blocks[0])
         if not origins:
             raise ValueError(
                 f"{type(self).__name__} needs sentence-level sparse features of the text:"
                 " put CountVectorsFeaturizer (or another sparse featurizer) before it"
             )
-        widths = [int(first[o].shape[1]) for o in origins]
+        widths = [int(blocks[0][o].shape[1]) for o in origins]
+        counts = [self._counts(blocks, o, w) for o, w in zip(origins, widths)]
         model: Dict[str, np.ndarray] = {
             "origins": np.array(origins),
             "widths": np.array(widths),
         }
-        for position, origin in enumerate(origins):
-            counts = scipy.sparse.vstack(
-                [
-                    scipy.sparse.csr_matrix(
-                        self._blocks(e).get(origin, scipy.sparse.csr_matrix((1, widths[position])))
-                    )
-                    for e in examples
-                ]
-            ).tocsr()
-            model[f"idf_{position}"] = idf_weights(counts)
+        for position, block in enumerate(counts):
+            model[f"idf_{position}"] = idf_weights(block)
         self._model = model
-        features = self._matrix(examples, origins, widths)
+        features = self._weighted(counts)
         classifier = LogisticRegression(C=float(self.config["C"]), max_iter=self.config["max_iter"])
         classifier.fit(features, labels)
         model["classes"] = np.array([str(c) for c in classifier.classes_])
@@ -226,9 +227,10 @@ class BlendedIntentClassifier(GraphComponent, IntentClassifier):
         """The logistic regression's probability of every intent, per message."""
         if self._model is None or "coef" not in self._model:
             return [{} for _ in messages]
+        blocks = [self._blocks(m) for m in messages]
         origins = [str(o) for o in self._model["origins"]]
         widths = [int(w) for w in self._model["widths"]]
-        features = self._matrix(messages, origins, widths)
+        features = self._weighted([self._counts(blocks, o, w) for o, w in zip(origins, widths)])
         scores = np.asarray(features @ self._model["coef"].T) + self._model["intercept"]
         if scores.shape[1] == 1:  # two intents: one column of log-odds for the second
             scores = np.hstack([-scores, scores]) / 2.0
