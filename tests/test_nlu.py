@@ -140,6 +140,21 @@ async def test_client_sends_token_and_parses_the_answer(rasa_stub: RasaStub) -> 
     assert json.loads(json.dumps(result.as_json()))["intent"] == "risks_libya"
 
 
+async def test_client_never_sends_a_leading_slash_that_rasa_reads_as_an_intent(
+    rasa_stub: RasaStub,
+) -> None:
+    client = RasaClient(rasa_stub.url, rasa_stub.token, timeout=2)
+    text = "//Libi kɔnɔ"
+    result = await client.parse(text)
+    await client.aclose()
+    assert rasa_stub.requests == [{"text": "Libi kɔnɔ"}]
+    assert result.text == text
+    # positions still point into what the user typed
+    entity = result.entities[0]
+    assert entity.start is not None and entity.end is not None
+    assert text[entity.start : entity.end] == "Libi"
+
+
 async def test_wrong_token_timeout_and_server_error_are_unavailable(rasa_stub: RasaStub) -> None:
     wrong = RasaClient(rasa_stub.url, "nope", timeout=2)
     with pytest.raises(NluUnavailable):

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
+from bot.config import PROJECT_ROOT
 from bot.content.store import ContentStore
 from bot.dialogue.engine import Engine
 from bot.dialogue.types import Inbound
@@ -29,6 +31,7 @@ from tests.conftest import IN_CI
 pytestmark = pytest.mark.rasa
 
 STARTUP_SECONDS = 240
+NLU_DIR = PROJECT_ROOT / "nlu"
 
 
 def _free_port() -> int:
@@ -121,6 +124,21 @@ async def test_real_model_parses_french_and_bambara(
     assert result.source is NluSource.RASA
     assert result.intent == intent, result.ranking[:3]
     assert result.ranking and result.ranking[0][0] == intent
+
+
+async def test_a_leading_slash_is_read_as_words_not_as_an_intent_name(
+    rasa_server: tuple[str, str],
+) -> None:
+    # Sent as is, Rasa would answer intent "stop, plus de messages" with confidence 1.0.
+    url, token = rasa_server
+    client = RasaClient(url, token, timeout=10)
+    try:
+        result = await client.parse("/stop, plus de messages")
+    finally:
+        await client.aclose()
+    known = set(yaml.safe_load((NLU_DIR / "domain.yml").read_text(encoding="utf-8"))["intents"])
+    assert result.ranking and {name for name, _ in result.ranking} <= known | {"nlu_fallback"}
+    assert result.intent in known | {"nlu_fallback"}
 
 
 async def test_engine_answers_through_the_real_model(

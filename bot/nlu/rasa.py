@@ -95,9 +95,13 @@ class RasaClient:
     async def parse(self, text: str) -> NluResult:
         if not self.breaker.allow():
             raise NluUnavailable("circuit open: Rasa failed recently")
+        # Rasa reads a message that starts with "/" as an intent typed by name
+        # ("/emergency", "/stop, plus de messages") and answers it with confidence 1.0,
+        # whatever follows. A user's text never means that: send the words only.
+        query = text.lstrip("/")
         try:
             response = await self._http.post(
-                "/model/parse", json={"text": text}, params=self._params
+                "/model/parse", json={"text": query}, params=self._params
             )
             response.raise_for_status()
             body = response.json()
@@ -105,10 +109,12 @@ class RasaClient:
             self.breaker.failure()
             raise NluUnavailable(f"Rasa parse failed: {exc!r}") from exc
         self.breaker.success()
-        return parse_rasa_response(text, body)
+        return parse_rasa_response(text, body, offset=len(text) - len(query))
 
 
-def parse_rasa_response(text: str, body: dict[str, Any]) -> NluResult:
+def parse_rasa_response(text: str, body: dict[str, Any], *, offset: int = 0) -> NluResult:
+    """Rasa's answer as an :class:`NluResult`; entity positions are shifted by ``offset``
+    characters when the text sent was ``text`` without its first ``offset`` characters."""
     intent = body.get("intent") or {}
     ranking = tuple(
         (str(item.get("name")), float(item.get("confidence") or 0.0))
@@ -119,8 +125,8 @@ def parse_rasa_response(text: str, body: dict[str, Any]) -> NluResult:
         Entity(
             entity=str(item.get("entity")),
             value=str(item.get("value")),
-            start=item.get("start"),
-            end=item.get("end"),
+            start=_shifted(item.get("start"), offset),
+            end=_shifted(item.get("end"), offset),
         )
         for item in body.get("entities") or []
         if item.get("entity") and item.get("value") is not None
@@ -134,3 +140,7 @@ def parse_rasa_response(text: str, body: dict[str, Any]) -> NluResult:
         entities=entities,
         raw=body,
     )
+
+
+def _shifted(position: Any, offset: int) -> int | None:
+    return position + offset if isinstance(position, int) else None
