@@ -140,11 +140,11 @@ async def test_client_sends_token_and_parses_the_answer(rasa_stub: RasaStub) -> 
     assert json.loads(json.dumps(result.as_json()))["intent"] == "risks_libya"
 
 
+@pytest.mark.parametrize("text", ["//Libi kɔnɔ", " / Libi kɔnɔ"])
 async def test_client_never_sends_a_leading_slash_that_rasa_reads_as_an_intent(
-    rasa_stub: RasaStub,
+    rasa_stub: RasaStub, text: str
 ) -> None:
     client = RasaClient(rasa_stub.url, rasa_stub.token, timeout=2)
-    text = "//Libi kɔnɔ"
     result = await client.parse(text)
     await client.aclose()
     assert rasa_stub.requests == [{"text": "Libi kɔnɔ"}]

@@ -95,10 +95,10 @@ class RasaClient:
     async def parse(self, text: str) -> NluResult:
         if not self.breaker.allow():
             raise NluUnavailable("circuit open: Rasa failed recently")
-        # Rasa reads a message that starts with "/" as an intent typed by name
-        # ("/emergency", "/stop, plus de messages") and answers it with confidence 1.0,
-        # whatever follows. A user's text never means that: send the words only.
-        query = text.lstrip("/")
+        # Rasa reads a message that starts with "/" (after spaces) as an intent typed by
+        # name ("/emergency", " /stop, plus de messages") and answers it with confidence
+        # 1.0, whatever follows. A user's text never means that: send the words only.
+        query = _without_leading_slashes(text)
         try:
             response = await self._http.post(
                 "/model/parse", json={"text": query}, params=self._params
@@ -144,3 +144,11 @@ def parse_rasa_response(text: str, body: dict[str, Any], *, offset: int = 0) -> 
 
 def _shifted(position: Any, offset: int) -> int | None:
     return position + offset if isinstance(position, int) else None
+
+
+def _without_leading_slashes(text: str) -> str:
+    """``text`` without the spaces and slashes before its first word (a suffix of it)."""
+    words = text.lstrip()
+    while words.startswith("/"):
+        words = words[1:].lstrip()
+    return words
