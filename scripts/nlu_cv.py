@@ -84,6 +84,8 @@ from scripts.nlu_report import (  # noqa: E402
 logger = logging.getLogger("nlu_cv")
 
 UNTAGGED = "untagged"
+# Systems whose misreadings --errors lists; the keywords baseline misreads too many to help.
+ERROR_SYSTEMS = ("rasa", "tfidf_lr")
 
 
 # --- data and folds -----------------------------------------------------------------------
@@ -368,6 +370,33 @@ def disagreements(
     }
 
 
+def misread_examples(
+    texts: Sequence[str],
+    groups: Sequence[str],
+    gold: Sequence[str],
+    folds: Sequence[int],
+    predictions: Mapping[str, Sequence[str]],
+) -> list[dict[str, Any]]:
+    """Every example at least one system got wrong, with what each system said.
+
+    These are training examples, predicted by a model that did not see them: reading them
+    is how weak spots in the data show (a wording no other example covers, two intents
+    whose examples overlap, a label that contradicts the rules), without looking at the
+    held-out sets. Sorted by group, gold intent and text so two runs diff cleanly.
+    """
+    systems = sorted(predictions)
+    rows = []
+    for i, text in enumerate(texts):
+        said = {system: predictions[system][i] for system in systems}
+        if all(label == gold[i] for label in said.values()):
+            continue
+        rows.append(
+            {"group": groups[i], "gold": gold[i], "text": text, "fold": folds[i]}
+            | {system: said[system] for system in systems}
+        )
+    return sorted(rows, key=lambda row: (row["group"], row["gold"], row["text"]))
+
+
 async def _parse_rankings(
     url: str, token: str, texts: Sequence[str]
 ) -> tuple[list[str], list[dict[str, float]]]:
@@ -488,6 +517,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "training_seconds": [round(s, 1) for s in seconds],
         "examples_tested": len(tested),
         "disagreements": mixes,
+        "misread": misread_examples(
+            [texts[i] for i in tested],
+            [groups[i] for i in tested],
+            [gold[i] for i in tested],
+            [folds[i] for i in tested],
+            {
+                system: [labels[i] for i in tested]
+                for system, labels in predictions.items()
+                if system in ERROR_SYSTEMS
+            },
+        ),
         **cv_figures(
             [groups[i] for i in tested],
             [gold[i] for i in tested],
@@ -533,6 +573,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--name", default="current", help="variant name (output file name)")
     parser.add_argument("--out", type=Path, default=ROOT / "nlu" / "reports" / "cv")
     parser.add_argument("--baseline-only", action="store_true", help="skip Rasa")
+    parser.add_argument(
+        "--errors", action="store_true",
+        help="also write <out>/cv-<name>-errors.json: the training examples Rasa or "
+        "tfidf_lr misread in CV, with both predictions",
+    )  # fmt: skip
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser.parse_args(argv)
 
@@ -557,6 +602,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.error("%s", exc)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
+    misread = result.pop("misread")
+    if args.errors:
+        errors = args.out / f"cv-{args.name}-errors.json"
+        errors.write_text(json.dumps(misread, indent=1, ensure_ascii=False) + "\n", "utf-8")
+        logger.info("wrote %s (%d examples)", errors, len(misread))
     path = args.out / f"cv-{args.name}.json"
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(render_summary(result))

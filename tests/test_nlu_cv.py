@@ -20,6 +20,7 @@ from scripts.nlu_cv import (
     drop_components,
     load_document,
     main,
+    misread_examples,
     mix_predictions,
     parse_args,
     render_summary,
@@ -232,3 +233,29 @@ def test_mix_weights_are_checked(bad: str) -> None:
     with pytest.raises(SystemExit):
         parse_args(["--mix", bad])
     assert parse_args(["--mix", "0.3,0.5"]).mix == [0.3, 0.5]
+
+
+def test_misread_examples_list_what_each_system_said() -> None:
+    rows = misread_examples(
+        ["b text", "a text", "right"],
+        ["fr", "bm", "fr"],
+        ["x", "y", "z"],
+        [0, 1, 2],
+        {"rasa": ["x", "q", "z"], "tfidf_lr": ["w", "q", "z"]},
+    )
+    # sorted by group first; the example both systems got right is left out
+    assert rows == [
+        {"group": "bm", "gold": "y", "text": "a text", "fold": 1, "rasa": "q", "tfidf_lr": "q"},
+        {"group": "fr", "gold": "x", "text": "b text", "fold": 0, "rasa": "x", "tfidf_lr": "w"},
+    ]
+
+
+def test_errors_file_is_written_only_when_asked(tmp_path: Path) -> None:
+    base = ["--baseline-only", "--max-folds", "1", "--out", str(tmp_path)]
+    assert main([*base, "--name", "quiet"]) == 0
+    assert not (tmp_path / "cv-quiet-errors.json").exists()
+    assert "misread" not in json.loads((tmp_path / "cv-quiet.json").read_text("utf-8"))
+    assert main([*base, "--name", "loud", "--errors"]) == 0
+    rows = json.loads((tmp_path / "cv-loud-errors.json").read_text(encoding="utf-8"))
+    assert rows and all(row["tfidf_lr"] != row["gold"] for row in rows)
+    assert {"group", "gold", "text", "fold"} <= set(rows[0])
