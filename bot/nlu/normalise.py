@@ -3,6 +3,9 @@
 Users type Bambara on phones without its special letters (ɛ -> e/è, ɔ -> o/ò,
 ɲ -> ny, ŋ -> ng) and French without accents; both sides of a comparison are
 folded the same way so "n bɛ fɛ" and "n be fe" meet.
+
+Rasa's tokenizer (``nlu/kunnafoni_nlu/tokenizer.py``) folds with its own copy of this
+table; the component checks fail when the two disagree on a letter.
 """
 
 from __future__ import annotations

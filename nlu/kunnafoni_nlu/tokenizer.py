@@ -11,7 +11,9 @@ position in the message is unchanged, so entities are still cut from the text as
 user wrote it (``Ségou`` stays ``Ségou`` before the synonym mapper).
 
 The same folding as the bot's keyword matcher (``bot/nlu/normalise.py``), minus its
-lower-casing and punctuation handling, which the featurizers and the tokenizer do.
+lower-casing and punctuation handling, which the featurizers and the tokenizer do. The
+two tables cannot share code (two Python environments); the component checks
+(``tests/rasa_env/check_components.py``) fail when they fold a letter differently.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ _LETTERS = str.maketrans(
         "œ": "oe",
         "Œ": "Oe",
         "æ": "ae",
+        "Æ": "Ae",
+        "ß": "ss",
     }
 )
 

@@ -6,6 +6,7 @@ runs this file with the Rasa interpreter and expects "ok" on the last line. Each
 raises AssertionError with a reason when it fails.
 """
 
+import importlib.util
 import sys
 import tempfile
 from pathlib import Path
@@ -177,8 +178,32 @@ def check_folding_tokenizer():
     assert [t.text for t in tokenizer.tokenize(msg, "intent")] == ["return_help"]
 
 
+def bot_normalise():
+    """The bot's ``bot/nlu/normalise.py``, loaded from its file: it needs only the stdlib."""
+    path = Path(__file__).resolve().parents[2] / "bot" / "nlu" / "normalise.py"
+    spec = importlib.util.spec_from_file_location("kunnafoni_bot_normalise", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def check_folding_matches_the_bot():
+    """Rasa's tokens and the bot's keywords fold letters the same way.
+
+    The two tables live in environments that cannot import each other; if they drifted,
+    a keyword and the model would read the same word differently. The bot also
+    lower-cases and drops punctuation, so compare on lower-cased single words.
+    """
+    bot_fold = bot_normalise().fold
+    letters = "ɛɔɲŋƐƆƝŊœŒæÆßàâäçéèêëîïôöùûüÿÀÂÇÉÈÊËÎÏÔÙÛÜñÑ"
+    words = [*letters, "fɛɛrɛ", "Ɲɔgɔn", "sɔŋɔ", "cœur", "Straße", "Kénédougou", "Ségou"]
+    for word in words:
+        assert bot_fold(word) == fold(word).lower(), (word, bot_fold(word), fold(word))
+
+
 def main():
     check_folding_tokenizer()
+    check_folding_matches_the_bot()
     check_idf()
     check_blend()
     check_config()
