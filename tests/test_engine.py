@@ -6,7 +6,7 @@ import pytest
 
 from bot.content.catalog import Catalog
 from bot.content.store import ContentStore
-from bot.dialogue.engine import Engine
+from bot.dialogue.engine import COMMANDS, Engine
 from bot.dialogue.types import Inbound, Outcome, State
 from bot.nlu.service import NluService
 from bot.nlu.types import Entity, NluResult, NluSource
@@ -212,13 +212,29 @@ async def test_stale_or_forged_buttons_get_the_menu(engine: Engine, catalog: Cat
         assert outcome.replies[0].text == catalog.text("fallback.stale_button", "fr").text
 
 
+async def test_help_lists_every_command_in_the_users_language(
+    engine: Engine, catalog: Catalog
+) -> None:
+    await onboard(engine, USER, "bm")
+    text = (await engine.handle(command(USER, "help"))).replies[0].text
+    intro = catalog.text("help.text", "bm").text.partition("{commands}")[0]
+    assert text.startswith(intro) and "{" not in text
+    lines = text[len(intro) :].splitlines()
+    assert lines == [f"/{name} : {catalog.text(f'command.{name}', 'bm').text}" for name in COMMANDS]
+    assert "/mycases" in text and "/subscribe" in text
+    # Bambara's own descriptions, not the French ones
+    assert catalog.text("command.mycases", "bm").language == "bm"
+    assert catalog.text("command.mycases", "fr").text not in text
+
+
 async def test_commands_menu_help_language_stop(
     engine: Engine, database: Database, catalog: Catalog
 ) -> None:
     await onboard(engine)
     assert (await engine.handle(command(USER, "menu"))).meta.state == State.MENU
     help_reply = await engine.handle(command(USER, "help"))
-    assert help_reply.replies[0].text == catalog.text("help.text", "fr").text
+    intro = catalog.text("help.text", "fr").text.split("{commands}")[0]
+    assert help_reply.replies[0].text.startswith(intro)
     language = await engine.handle(command(USER, "language"))
     assert payloads(language) == [f"lang:{code}" for code in catalog.languages]
     changed = await engine.handle(press(USER, "lang:bm"))

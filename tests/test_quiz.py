@@ -131,7 +131,8 @@ async def test_commands_work_in_the_middle_of_a_quiz(engine: Engine, catalog: Ca
     await onboard(engine, USER, "fr")
     await engine.handle(press(USER, f"quiz:{topic_id}"))
     help_reply = await engine.handle(Inbound(user_id=USER, command="help"))
-    assert help_reply.replies[0].text == catalog.text("help.text", "fr").text
+    intro = catalog.text("help.text", "fr").text.split("{commands}")[0]
+    assert help_reply.replies[0].text.startswith(intro)
     menu = await engine.handle(Inbound(user_id=USER, command="menu"))
     assert menu.meta.state == State.MENU
     language = await engine.handle(Inbound(user_id=USER, command="language"))

@@ -6,11 +6,11 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.content.catalog import Catalog
-from bot.dialogue.engine import Engine
+from bot.dialogue.engine import COMMANDS, Engine
 from bot.dialogue.types import State
 from bot.store.db import Database
 from bot.store.models import UserTopic
-from bot.telegram.app import COMMANDS, command_menus
+from bot.telegram.app import command_menus
 from tests.conftest import StubParser
 from tests.test_engine import USER, command, payloads, press, stored_user, text
 

@@ -14,11 +14,10 @@ from bot.content.loader import check_content
 from bot.content.store import ContentStore
 from bot.content.voice import AttachError, AttachRefusal, attach_voice
 from bot.dialogue.decision import Thresholds
-from bot.dialogue.engine import Engine
+from bot.dialogue.engine import COMMANDS, Engine
 from bot.dialogue.types import Media
 from bot.nlu.service import NluService
 from bot.store.db import Database
-from bot.telegram.app import COMMANDS
 from tests.conftest import StubParser
 from tests.fakes.bot_api import FakeBotApi
 from tests.test_engine import onboard, press

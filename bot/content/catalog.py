@@ -69,6 +69,7 @@ REQUIRED_KEYS: tuple[str, ...] = (
     "language.changed",
     "language.offer_switch",
     "help.text",
+    "help.command",
     "unsubscribe.done",
     "fallback.voice",
     "fallback.location",

@@ -55,6 +55,10 @@ from bot.store.repositories import ConversationState, UserRecord
 
 logger = logging.getLogger(__name__)
 
+#: The commands the engine answers, in the order the channel's command menu and /help list
+#: them; each one's description is the content text ``command.<name>``.
+COMMANDS = ("start", "menu", "help", "language", "mycases", "stop", "subscribe")
+
 #: Deep-link payloads Telegram allows: t.me/<bot>?start=<payload>.
 START_PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -286,7 +290,7 @@ class Engine:
         elif command == "menu":
             self._menu(turn)
         elif command == "help":
-            self._with_menu(turn, "help.text")
+            self._command_help(turn)
         elif command == "language":
             self._choose_language(turn, onboarding=False)
         elif command == "stop":
@@ -594,6 +598,15 @@ class Engine:
 
     def _menu_button(self, turn: Turn) -> Button:
         return Button(turn.t("nav.menu"), payload_for(Target(action=Action.SHOW_MENU)))
+
+    def _command_help(self, turn: Turn) -> None:
+        """/help: what the service does, then one line per command, all in the user's language."""
+        line = turn.t("help.command")
+        commands = "\n".join(
+            line.format_map(Fields(command=name, description=turn.t(f"command.{name}")))
+            for name in COMMANDS
+        )
+        turn.say("help.text", [self._menu_button(turn)], fields={"commands": commands})
 
     def _with_menu(self, turn: Turn, key: str) -> None:
         turn.say(key, [self._menu_button(turn)])

@@ -23,7 +23,7 @@ from telegram.ext import (
 from bot.config import Environment, Settings
 from bot.content.catalog import Catalog, Fields
 from bot.content.voice import AttachError, attach_voice
-from bot.dialogue.engine import Engine
+from bot.dialogue.engine import COMMANDS, Engine
 from bot.dialogue.types import Button, Inbound, Media, Outcome, Reply
 from bot.runtime import Runtime, build_runtime
 from bot.store import repositories as repo
@@ -37,8 +37,6 @@ CHANNEL = "telegram"
 BotApplication = Application[Any, Any, Any, Any, Any, Any]
 #: Two buttons share a row when both labels are at most this long.
 SHORT_LABEL = 18
-#: The commands in Telegram's menu, in order; each one's description is ``command.<name>``.
-COMMANDS = ("start", "menu", "help", "language", "mycases", "stop", "subscribe")
 #: A voice note over this size is refused by /attach (Telegram's bots download up to 20 MB).
 MAX_VOICE_BYTES = 20 * 1024 * 1024
 
