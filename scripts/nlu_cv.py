@@ -74,6 +74,7 @@ from scripts.nlu_report import (  # noqa: E402
     group_order,
     intent_scores,
     keyword_predictions,
+    load_nlu_dir,
     parse_example,
     rasa_output,
     train_model,
@@ -287,8 +288,30 @@ def cv_figures(
     return {"groups": [*names, OVERALL], "intent": pooled, "fold_macro_f1": spread}
 
 
+def render_dev(result: Mapping[str, Any]) -> str:
+    """A Markdown table: macro-F1 per system and group on the ``--dev`` examples."""
+    dev = result["dev"]
+    columns = dev["groups"]
+    lines = [
+        f"{result['name']}: trained on all {result['examples']} training examples,"
+        f" {dev['examples']} fresh examples from {dev['folder']}",
+        "",
+        "| system | " + " | ".join(columns) + " |",
+        "|---|" + "---:|" * len(columns),
+    ]
+    for system, by_group in dev["intent"].items():
+        cells = [
+            "n/a" if by_group[c]["macro_f1"] is None else f"{by_group[c]['macro_f1']:.3f}"
+            for c in columns
+        ]
+        lines.append(f"| {system} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def render_summary(result: Mapping[str, Any]) -> str:
     """A Markdown table: macro-F1 per system and group (pooled; fold mean ± sd)."""
+    if "folds" not in result:  # --dev-only
+        return render_dev(result)
     columns = result["groups"]
     run_folds = result.get("folds_run", result["folds"])
     scope = (
@@ -324,6 +347,8 @@ def render_summary(result: Mapping[str, Any]) -> str:
     seconds = result.get("training_seconds") or []
     if seconds:
         lines += ["", f"training: {statistics.fmean(seconds):.1f} s per fold on average"]
+    if "dev" in result:
+        lines += ["", render_dev(result)]
     return "\n".join(lines)
 
 
@@ -439,6 +464,72 @@ def run_rasa_fold(
     return intents, rankings, seconds
 
 
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+
+
+def run_dev(
+    args: argparse.Namespace, doc: NluDocument, config: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Train on all the training data, score a folder of fresh examples (``--dev``).
+
+    Cross-validation tests each example against folds written in the same sessions, often
+    in the same words, so it flatters a model that memorises. Examples written later and
+    never trained on are a fairer guess at how a variant meets new messages; they must not
+    come from the held-out sets.
+    """
+    dev = load_nlu_dir(args.dev)
+    if not dev.examples:
+        raise ValueError(f"{args.dev}: no examples (expected Rasa NLU YAML files)")
+    texts = [e.text for e in dev.examples]
+    gold = [e.intent for e in dev.examples]
+    groups = [e.lang or UNTAGGED for e in dev.examples]
+    train_texts = [item.example.text for item in doc.examples]
+    train_gold = [item.example.intent for item in doc.examples]
+    predictions: dict[str, list[str]] = {}
+    try:
+        predictions["keywords"] = keyword_predictions(texts, ROOT / "content")
+    except ContentError as exc:
+        logger.warning("keywords baseline skipped, content/ does not load: %s", exc)
+    baseline = train_tfidf_lr(train_texts, train_gold)
+    predictions["tfidf_lr"] = [str(label) for label in baseline.predict(texts)]
+    classes = [str(c) for c in baseline.classes_]
+    probabilities = [
+        dict(zip(classes, map(float, row), strict=True)) for row in baseline.predict_proba(texts)
+    ]
+    seconds = None
+    if not args.baseline_only:
+        logger.info(
+            "dev: training on all %d examples, %d dev examples", len(train_texts), len(texts)
+        )
+        with tempfile.TemporaryDirectory(prefix="nlu-dev-") as tmp:
+            intents, rankings, seconds = run_rasa_fold(
+                args.rasa_bin,
+                dump_yaml(config),
+                training_document(doc, [True] * len(doc.examples)),
+                texts,
+                Path(tmp),
+            )
+        predictions["rasa"] = intents
+        for weight in args.mix:
+            predictions[f"mix-{weight:g}"] = mix_predictions(rankings, probabilities, weight)
+    figures = cv_figures(groups, gold, [0] * len(texts), predictions)
+    return {
+        "folder": str(args.dev),
+        "examples": len(texts),
+        "training_seconds": round(seconds, 1) if seconds is not None else None,
+        "groups": figures["groups"],
+        "intent": figures["intent"],
+        "misread": misread_examples(
+            texts,
+            groups,
+            gold,
+            [-1] * len(texts),
+            {k: v for k, v in predictions.items() if k in ERROR_SYSTEMS},
+        ),
+    }
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     data_file = ROOT / "nlu" / "data" / "nlu.yml"
     doc = load_document(data_file.read_text(encoding="utf-8"), str(data_file))
@@ -450,6 +541,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         [f"{g}|{lang}" for g, lang in zip(gold, groups, strict=True)], args.folds, args.seed
     )
     texts = [item.example.text for item in items]
+    dev = run_dev(args, doc, config) if args.dev else None
+    if args.dev_only:
+        assert dev is not None  # parse_args refuses --dev-only without --dev
+        return {
+            "name": args.name,
+            "config": _shown(args.config),
+            "overrides": list(args.set),
+            "dropped": list(args.drop),
+            "examples": len(items),
+            "dev": dev,
+            "misread": [],
+        }
     predictions: dict[str, list[str]] = {system: [""] * len(items) for system in SYSTEMS}
     try:
         predictions["keywords"] = keyword_predictions(texts, ROOT / "content")
@@ -505,9 +608,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ) | {"mix": middle}
     result: dict[str, Any] = {
         "name": args.name,
-        "config": str(
-            args.config.relative_to(ROOT) if args.config.is_relative_to(ROOT) else args.config
-        ),
+        "config": _shown(args.config),
         "overrides": list(args.set),
         "dropped": list(args.drop),
         "folds": args.folds,
@@ -535,6 +636,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             {system: [labels[i] for i in tested] for system, labels in predictions.items()},
         ),
     }
+    if dev is not None:
+        result["dev"] = dev
     return result
 
 
@@ -578,8 +681,25 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="also write <out>/cv-<name>-errors.json: the training examples Rasa or "
         "tfidf_lr misread in CV, with both predictions",
     )  # fmt: skip
+    parser.add_argument(
+        "--dev", type=Path, default=None, metavar="DIR",
+        help="also train on all the training data and score the fresh examples in DIR "
+        "(Rasa NLU YAML, groups from metadata: lang); never the held-out sets",
+    )  # fmt: skip
+    parser.add_argument(
+        "--dev-only", action="store_true", help="score --dev only, skip cross-validation"
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.dev_only and args.dev is None:
+        parser.error("--dev-only needs --dev DIR")
+    if args.dev is not None:
+        args.dev = args.dev.resolve()
+        if args.dev == (ROOT / "nlu" / "tests").resolve() or args.dev.is_relative_to(
+            (ROOT / "nlu" / "tests").resolve()
+        ):
+            parser.error("--dev must not be the held-out sets (nlu/tests): they judge once")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -602,11 +722,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.error("%s", exc)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
-    misread = result.pop("misread")
-    if args.errors:
-        errors = args.out / f"cv-{args.name}-errors.json"
-        errors.write_text(json.dumps(misread, indent=1, ensure_ascii=False) + "\n", "utf-8")
-        logger.info("wrote %s (%d examples)", errors, len(misread))
+    misread = {"": result.pop("misread")}  # cross-validation's, then the dev set's
+    if args.dev_only:
+        del misread[""]
+    if "dev" in result:
+        misread["-dev"] = result["dev"].pop("misread")
+    for suffix, rows in misread.items():
+        if args.errors:
+            errors = args.out / f"cv-{args.name}{suffix}-errors.json"
+            errors.write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n", "utf-8")
+            logger.info("wrote %s (%d examples)", errors, len(rows))
     path = args.out / f"cv-{args.name}.json"
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(render_summary(result))

@@ -13,6 +13,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from scripts.nlu_cv import (
+    ROOT,
     apply_overrides,
     assign_folds,
     cv_figures,
@@ -259,3 +260,47 @@ def test_errors_file_is_written_only_when_asked(tmp_path: Path) -> None:
     rows = json.loads((tmp_path / "cv-loud-errors.json").read_text(encoding="utf-8"))
     assert rows and all(row["tfidf_lr"] != row["gold"] for row in rows)
     assert {"group", "gold", "text", "fold"} <= set(rows[0])
+
+
+DEV_YAML = """version: "3.1"
+nlu:
+- intent: risks_libya
+  metadata:
+    lang: fr
+  examples: |
+    - c'est comment la prison en [Libye](country)
+- intent: emergency
+  metadata:
+    lang: mixed
+  examples: |
+    - aidez moi, u bɛ n gosi
+"""
+
+
+def test_dev_only_scores_fresh_examples_with_the_baselines(tmp_path: Path) -> None:
+    dev = tmp_path / "dev"
+    dev.mkdir()
+    (dev / "fresh.yml").write_text(DEV_YAML, encoding="utf-8")
+    out = tmp_path / "out"
+    argv = ["--baseline-only", "--dev", str(dev), "--dev-only", "--name", "d", "--out", str(out)]
+    assert main([*argv, "--errors"]) == 0
+    result = json.loads((out / "cv-d.json").read_text(encoding="utf-8"))
+    assert "folds" not in result and result["dev"]["examples"] == 2
+    assert result["dev"]["groups"] == ["fr", "mixed", "overall"]
+    assert result["dev"]["intent"]["tfidf_lr"]["overall"]["n"] == 2
+    assert not (out / "cv-d-errors.json").exists()  # no cross-validation was run
+    rows = json.loads((out / "cv-d-dev-errors.json").read_text(encoding="utf-8"))
+    assert all(row["tfidf_lr"] != row["gold"] for row in rows)
+    assert "trained on all" in render_summary(result)
+
+
+def test_dev_set_is_checked(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--dev-only"])
+    held_out = ROOT / "nlu" / "tests"
+    for folder in (held_out, held_out / "sub", held_out / ".." / "tests"):
+        with pytest.raises(SystemExit):  # the held-out sets judge the final model only
+            parse_args(["--dev", str(folder)])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["--baseline-only", "--dev", str(empty), "--dev-only", "--out", str(tmp_path)]) == 2
