@@ -286,6 +286,15 @@ def test_dev_only_scores_fresh_examples_with_the_baselines(tmp_path: Path) -> No
     assert main([*argv, "--errors"]) == 0
     result = json.loads((out / "cv-d.json").read_text(encoding="utf-8"))
     assert "folds" not in result and result["dev"]["examples"] == 2
+    assert result["examples"] > 1000  # the project's training data by default
+    # --data trains on another version of the data: two intents here, neither of the dev
+    # set's, so every dev example is misread
+    data = tmp_path / "old.yml"
+    data.write_text(NLU_YAML, encoding="utf-8")
+    assert main([*argv, "--errors", "--data", str(data), "--name", "old"]) == 0
+    old = json.loads((out / "cv-old.json").read_text(encoding="utf-8"))
+    assert old["examples"] == 5
+    assert old["dev"]["intent"]["tfidf_lr"]["overall"]["accuracy"] == 0.0
     assert result["dev"]["groups"] == ["fr", "mixed", "overall"]
     assert result["dev"]["intent"]["tfidf_lr"]["overall"]["n"] == 2
     assert not (out / "cv-d-errors.json").exists()  # no cross-validation was run
