@@ -6,7 +6,8 @@ variants on them would make their figures optimistic. This script compares varia
 
     .venv/bin/python scripts/nlu_cv.py --rasa-bin .venv-rasa/bin/rasa [--folds 5] \\
         [--config FILE] [--set COMPONENT.KEY=VALUE ...] [--drop COMPONENT ...] \\
-        [--data FILE] [--dev DIR [--dev-only]] [--errors] [--name NAME] [--out DIR]
+        [--data FILE] [--dev DIR [--dev-only] | --added-since REV] [--errors] \\
+        [--name NAME] [--out DIR]
 
 Steps:
 
@@ -44,11 +45,12 @@ import json
 import logging
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -294,7 +296,7 @@ def render_dev(result: Mapping[str, Any]) -> str:
     columns = dev["groups"]
     lines = [
         f"{result['name']}: trained on all {result['examples']} training examples,"
-        f" {dev['examples']} fresh examples from {dev['folder']}",
+        f" {dev['examples']} fresh examples: {dev['source']}",
         "",
         "| system | " + " | ".join(columns) + " |",
         "|---|" + "---:|" * len(columns),
@@ -468,22 +470,56 @@ def _shown(path: Path) -> str:
     return str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
 
 
+def added_since(revision: str, doc: NluDocument) -> tuple[NluDocument, list[Example]]:
+    """The training data as it was at git ``revision``, and the examples added since.
+
+    An example counts as added when its line (entity markup included) is not in the same
+    intent at ``revision``; its language group is the block's.
+    """
+    try:
+        shown = subprocess.run(
+            ["git", "show", f"{revision}:nlu/data/nlu.yml"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError) as exc:
+        detail = getattr(exc, "stderr", "") or str(exc)
+        raise ValueError(f"no nlu/data/nlu.yml at {revision!r}: {detail.strip()}") from exc
+    old = load_document(shown.stdout, f"{revision}:nlu/data/nlu.yml")
+    return old, added_examples(old, doc)
+
+
+def added_examples(old: NluDocument, new: NluDocument) -> list[Example]:
+    """Examples of ``new`` whose line is not in the same intent in ``old``, group kept."""
+    before = {(item.example.intent, item.line) for item in old.examples}
+    return [
+        replace(item.example, lang=item.group)
+        for item in new.examples
+        if (item.example.intent, item.line) not in before
+    ]
+
+
 def run_dev(
-    args: argparse.Namespace, doc: NluDocument, config: Mapping[str, Any]
+    args: argparse.Namespace,
+    doc: NluDocument,
+    config: Mapping[str, Any],
+    examples: Sequence[Example],
+    source: str,
 ) -> dict[str, Any]:
-    """Train on all the training data, score a folder of fresh examples (``--dev``).
+    """Train on all of ``doc``, score fresh ``examples`` it does not hold (``--dev``).
 
     Cross-validation tests each example against folds written in the same sessions, often
     in the same words, so it flatters a model that memorises. Examples written later and
     never trained on are a fairer guess at how a variant meets new messages; they must not
     come from the held-out sets.
     """
-    dev = load_nlu_dir(args.dev)
-    if not dev.examples:
-        raise ValueError(f"{args.dev}: no examples (expected Rasa NLU YAML files)")
-    texts = [e.text for e in dev.examples]
-    gold = [e.intent for e in dev.examples]
-    groups = [e.lang or UNTAGGED for e in dev.examples]
+    if not examples:
+        raise ValueError(f"{source}: no examples to score")
+    texts = [e.text for e in examples]
+    gold = [e.intent for e in examples]
+    groups = [e.lang or UNTAGGED for e in examples]
     train_texts = [item.example.text for item in doc.examples]
     train_gold = [item.example.intent for item in doc.examples]
     predictions: dict[str, list[str]] = {}
@@ -515,7 +551,7 @@ def run_dev(
             predictions[f"mix-{weight:g}"] = mix_predictions(rankings, probabilities, weight)
     figures = cv_figures(groups, gold, [0] * len(texts), predictions)
     return {
-        "folder": str(args.dev),
+        "source": source,
         "examples": len(texts),
         "training_seconds": round(seconds, 1) if seconds is not None else None,
         "groups": figures["groups"],
@@ -534,6 +570,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     data_file = args.data
     doc = load_document(data_file.read_text(encoding="utf-8"), str(data_file))
     config = load_config(args.config, args.set, args.drop)
+    dev: dict[str, Any] | None = None
+    if args.added_since:
+        doc, added = added_since(args.added_since, doc)
+        source = f"the examples added to nlu/data/nlu.yml since {args.added_since}"
+        dev = run_dev(args, doc, config, added, source)
+    elif args.dev:
+        fresh = load_nlu_dir(args.dev).examples
+        dev = run_dev(args, doc, config, fresh, _shown(args.dev))
     items = doc.examples
     gold = [item.example.intent for item in items]
     groups = [item.group for item in items]
@@ -541,12 +585,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         [f"{g}|{lang}" for g, lang in zip(gold, groups, strict=True)], args.folds, args.seed
     )
     texts = [item.example.text for item in items]
-    dev = run_dev(args, doc, config) if args.dev else None
     if args.dev_only:
-        assert dev is not None  # parse_args refuses --dev-only without --dev
+        assert dev is not None  # parse_args refuses --dev-only without a dev set
         return {
             "name": args.name,
             "config": _shown(args.config),
+            "data": args.added_since or _shown(args.data),
             "overrides": list(args.set),
             "dropped": list(args.drop),
             "examples": len(items),
@@ -609,6 +653,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {
         "name": args.name,
         "config": _shown(args.config),
+        "data": _shown(args.data),
         "overrides": list(args.set),
         "dropped": list(args.drop),
         "folds": args.folds,
@@ -695,9 +740,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--dev-only", action="store_true", help="score --dev only, skip cross-validation"
     )
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument(
+        "--added-since", default=None, metavar="REV",
+        help="train on nlu/data/nlu.yml as it was at git REV and score the examples added "
+        "since (implies --dev-only)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
-    if args.dev_only and args.dev is None:
-        parser.error("--dev-only needs --dev DIR")
+    if args.added_since:
+        if args.dev is not None:
+            parser.error("--added-since and --dev are two different dev sets: choose one")
+        args.dev_only = True
+    if args.dev_only and args.dev is None and not args.added_since:
+        parser.error("--dev-only needs --dev DIR or --added-since REV")
     if args.dev is not None:
         args.dev = args.dev.resolve()
         if args.dev == (ROOT / "nlu" / "tests").resolve() or args.dev.is_relative_to(

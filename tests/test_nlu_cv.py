@@ -14,6 +14,8 @@ from ruamel.yaml import YAML
 
 from scripts.nlu_cv import (
     ROOT,
+    added_examples,
+    added_since,
     apply_overrides,
     assign_folds,
     cv_figures,
@@ -313,3 +315,28 @@ def test_dev_set_is_checked(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["--baseline-only", "--dev", str(empty), "--dev-only", "--out", str(tmp_path)]) == 2
+
+
+def test_added_examples_are_new_lines_of_an_intent_with_their_group() -> None:
+    old = load_document(NLU_YAML)
+    extra = NLU_YAML.replace(
+        "    - i ni ce\n", "    - i ni ce\n    - i ni sɔgɔma\n    - comment revenir au pays\n"
+    )
+    added = added_examples(old, load_document(extra))
+    # the same words under another intent count as new
+    assert [(e.text, e.intent, e.lang) for e in added] == [
+        ("i ni sɔgɔma", "greet", "untagged"),
+        ("comment revenir au pays", "greet", "untagged"),
+    ]
+    assert added_examples(old, old) == []
+
+
+def test_added_since_reads_the_data_at_a_git_revision() -> None:
+    with pytest.raises(ValueError, match=r"no nlu/data/nlu\.yml"):
+        added_since("no-such-revision", load_document(NLU_YAML))
+    with pytest.raises(SystemExit):  # two dev sets at once
+        parse_args(["--added-since", "HEAD", "--dev", "somewhere"])
+    assert parse_args(["--added-since", "HEAD"]).dev_only
+    old, added = added_since("HEAD", load_document(NLU_YAML))
+    assert len(old.examples) > 1000  # the project's data as committed
+    assert {e.intent for e in added} <= {"return_help", "greet"}
