@@ -54,6 +54,23 @@ def test_content_keywords_trigger_their_own_intent(catalog: Catalog) -> None:
 @pytest.mark.parametrize(
     ("text", "emergency"),
     [
+        ("je saigne beaucoup aidez nous", True),
+        ("mon ami saigne beaucoup", True),
+        ("ya un blessé grave ici", True),
+        ("il est gravement blesse, on fait koi", True),
+        # an injury in the past is a story, not an emergency
+        ("j'ai été blessé en Libye l'an dernier", False),
+    ],
+)
+def test_content_keywords_put_bleeding_now_first(
+    catalog: Catalog, text: str, emergency: bool
+) -> None:
+    assert KeywordMatcher(catalog.keywords()).is_emergency(text) is emergency
+
+
+@pytest.mark.parametrize(
+    ("text", "emergency"),
+    [
         ("jveu me suicider", True),
         ("j'ai plus envie de vivre", True),
         ("je pense a mettre fin a mes jours", True),
