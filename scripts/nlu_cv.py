@@ -290,17 +290,20 @@ def cv_figures(
     return {"groups": [*names, OVERALL], "intent": pooled, "fold_macro_f1": spread}
 
 
+def _table_start(title: str, columns: Sequence[str]) -> list[str]:
+    """A title line, then the head of a Markdown table with one column per group."""
+    return [title, "", "| system | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+
+
 def render_dev(result: Mapping[str, Any]) -> str:
     """A Markdown table: macro-F1 per system and group on the ``--dev`` examples."""
     dev = result["dev"]
     columns = dev["groups"]
-    lines = [
+    lines = _table_start(
         f"{result['name']}: trained on all {result['examples']} training examples,"
         f" {dev['examples']} fresh examples: {dev['source']}",
-        "",
-        "| system | " + " | ".join(columns) + " |",
-        "|---|" + "---:|" * len(columns),
-    ]
+        columns,
+    )
     for system, by_group in dev["intent"].items():
         cells = [
             "n/a" if by_group[c]["macro_f1"] is None else f"{by_group[c]['macro_f1']:.3f}"
@@ -321,13 +324,11 @@ def render_summary(result: Mapping[str, Any]) -> str:
         if run_folds == result["folds"]
         else f"{run_folds} of {result['folds']} folds of CV"
     )
-    lines = [
+    lines = _table_start(
         f"{result['name']}: {scope} on the training data, seed {result['seed']},"
         f" {result.get('examples_tested', result['examples'])} examples tested",
-        "",
-        "| system | " + " | ".join(columns) + " |",
-        "|---|" + "---:|" * len(columns),
-    ]
+        columns,
+    )
     for system, by_group in result["intent"].items():
         cells = []
         for column in columns:
