@@ -580,12 +580,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         fresh = load_nlu_dir(args.dev).examples
         dev = run_dev(args, doc, config, fresh, _shown(args.dev))
     items = doc.examples
-    gold = [item.example.intent for item in items]
-    groups = [item.group for item in items]
-    folds = assign_folds(
-        [f"{g}|{lang}" for g, lang in zip(gold, groups, strict=True)], args.folds, args.seed
-    )
-    texts = [item.example.text for item in items]
     if args.dev_only:
         assert dev is not None  # parse_args refuses --dev-only without a dev set
         return {
@@ -598,6 +592,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "dev": dev,
             "misread": [],
         }
+    gold = [item.example.intent for item in items]
+    groups = [item.group for item in items]
+    folds = assign_folds(
+        [f"{g}|{lang}" for g, lang in zip(gold, groups, strict=True)], args.folds, args.seed
+    )
+    texts = [item.example.text for item in items]
     predictions: dict[str, list[str]] = {system: [""] * len(items) for system in SYSTEMS}
     try:
         predictions["keywords"] = keyword_predictions(texts, ROOT / "content")
