@@ -6,6 +6,7 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from telegram import Bot
 
 from bot.broadcasts import outbox
 from bot.broadcasts.ratelimit import RateLimiter
-from bot.broadcasts.sender import BroadcastSender, SenderSettings
+from bot.broadcasts.sender import BroadcastSender, SenderSettings, retry_after_seconds
 from bot.content.catalog import Catalog
 from bot.store.db import Database
 from bot.store.models import OutboxMessage, User
@@ -349,3 +350,38 @@ def test_paid_and_rate_settings() -> None:
         SenderSettings(concurrency=0)
     assert SenderSettings(rate=30).claim_batch == 60
     assert timedelta(seconds=SenderSettings().lease) == timedelta(minutes=1)
+
+
+def test_retry_after_is_read_without_a_deprecation_warning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The bot opts in to python-telegram-bot's timedelta periods (``bot/__init__.py``)."""
+    import os
+    import subprocess
+    import sys
+    import warnings
+
+    from telegram.error import RetryAfter
+
+    env = {k: v for k, v in os.environ.items() if k != "PTB_TIMEDELTA"}
+    shown = subprocess.run(
+        [sys.executable, "-c", "import os, bot; print(os.environ['PTB_TIMEDELTA'])"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert shown.stdout.strip() == "true"  # importing the bot package opts in
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        error = RetryAfter(3)  # PTB reads the attribute in its own constructor
+        assert isinstance(error.retry_after, timedelta)
+    assert retry_after_seconds(error) == 3.0
+    # an operator who opts out still gets seconds (PTB reads the variable on each access)
+    monkeypatch.setenv("PTB_TIMEDELTA", "false")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        legacy = RetryAfter(5)
+    assert retry_after_seconds(legacy) == 5.0
