@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import subprocess
+import sys
+import warnings
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -12,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from telegram import Bot
+from telegram.error import RetryAfter
 
 from bot.broadcasts import outbox
 from bot.broadcasts.ratelimit import RateLimiter
@@ -356,13 +361,6 @@ def test_retry_after_is_read_without_a_deprecation_warning(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The bot opts in to python-telegram-bot's timedelta periods (``bot/__init__.py``)."""
-    import os
-    import subprocess
-    import sys
-    import warnings
-
-    from telegram.error import RetryAfter
-
     env = {k: v for k, v in os.environ.items() if k != "PTB_TIMEDELTA"}
     shown = subprocess.run(
         [sys.executable, "-c", "import os, bot; print(os.environ['PTB_TIMEDELTA'])"],
