@@ -71,6 +71,30 @@ def test_content_keywords_put_bleeding_now_first(
 @pytest.mark.parametrize(
     ("text", "emergency"),
     [
+        ("les policiers me frappent maintenant", True),
+        ("on nous frappe dans le ghetto", True),
+        ("mon ami respire plus, il bouge plus", True),
+        ("elle s'est évanouie au soleil", True),
+        ("on est perdus dans le desert on a plus d'eau", True),
+        ("ya plus d eau depuis hier", True),
+        ("la pirogue chavire on se noie", True),
+        ("mon frere est kidnappé en Libye ils demandent de l'argent", True),
+        # the same words told as a past or a general story are not put first
+        ("la police frappait les migrants à Tripoli", False),
+        ("il respire mieux depuis qu'il est rentré", False),
+        ("le désert est immense, on s'y perd facilement", False),
+        ("est ce qu'il y a de l'eau sur la route du désert", False),
+    ],
+)
+def test_content_keywords_put_violence_and_distress_now_first(
+    catalog: Catalog, text: str, emergency: bool
+) -> None:
+    assert KeywordMatcher(catalog.keywords()).is_emergency(text) is emergency
+
+
+@pytest.mark.parametrize(
+    ("text", "emergency"),
+    [
         ("jveu me suicider", True),
         ("j'ai plus envie de vivre", True),
         ("je pense a mettre fin a mes jours", True),
