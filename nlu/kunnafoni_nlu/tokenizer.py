@@ -10,11 +10,6 @@ featurizers after it (word and character n-grams) see the folded form; the token
 position in the message is unchanged, so entities are still cut from the text as the
 user wrote it (``Ségou`` stays ``Ségou`` before the synonym mapper).
 
-With ``expand_abbreviations: true`` it also writes out French SMS forms (``jveu`` ->
-``je``, ``veux``; ``abbreviations.py``): each word of the expansion becomes a token at the
-abbreviation's position, so the word features of ``jveu partir`` and ``je veux partir``
-meet.
-
 The same folding as the bot's keyword matcher (``bot/nlu/normalise.py``), minus its
 lower-casing and punctuation handling, which the featurizers and the tokenizer do. The
 two tables cannot share code (two Python environments); the component checks
@@ -24,15 +19,13 @@ two tables cannot share code (two Python environments); the component checks
 from __future__ import annotations
 
 import unicodedata
-from typing import Any, Dict, List, Text
+from typing import List, Text
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
-
-from kunnafoni_nlu.abbreviations import ABBREVIATIONS
 
 _LETTERS = str.maketrans(
     {
@@ -64,30 +57,12 @@ def fold(word: str) -> str:
 class FoldingWhitespaceTokenizer(WhitespaceTokenizer):
     """``WhitespaceTokenizer`` with folded token texts (positions unchanged)."""
 
-    @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
-        return {**WhitespaceTokenizer.get_default_config(), "expand_abbreviations": False}
-
-    def __init__(self, config: Dict[Text, Any]) -> None:
-        super().__init__(config)
-        expand = self._config.get("expand_abbreviations", False)
-        if not isinstance(expand, bool):
-            raise ValueError(f"expand_abbreviations must be true or false, not {expand!r}")
-        self.expand_abbreviations = expand
-
     def tokenize(self, message: Message, attribute: Text) -> List[Token]:
         tokens = super().tokenize(message, attribute)
         if attribute != TEXT:
             return tokens  # intent names and other attributes stay as they are
-        out: List[Token] = []
         for token in tokens:
             folded = fold(token.text)
-            words = ABBREVIATIONS.get(folded.lower()) if self.expand_abbreviations else None
-            if words is None:
-                token.text = folded
-                token.lemma = folded
-                out.append(token)
-                continue
-            # every word at the abbreviation's position: entities never start inside one
-            out.extend(Token(word, token.start, token.end, lemma=word) for word in words)
-        return out
+            token.text = folded
+            token.lemma = folded
+        return tokens

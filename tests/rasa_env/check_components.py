@@ -7,15 +7,12 @@ raises AssertionError with a reason when it fails.
 """
 
 import importlib.util
-import re
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse
-import yaml
-from kunnafoni_nlu.abbreviations import ABBREVIATIONS
 from kunnafoni_nlu.blend import BlendConfigError, BlendedIntentClassifier, blend, idf_weights
 from kunnafoni_nlu.tokenizer import _LETTERS as tokenizer_letters
 from kunnafoni_nlu.tokenizer import FoldingWhitespaceTokenizer, fold
@@ -182,53 +179,6 @@ def check_folding_tokenizer():
     assert [t.text for t in tokenizer.tokenize(msg, "intent")] == ["return_help"]
 
 
-def check_abbreviations():
-    config = {**FoldingWhitespaceTokenizer.get_default_config(), "expand_abbreviations": True}
-    tokenizer = FoldingWhitespaceTokenizer(config)
-    text = "Jveu aller en Libye pk svp, j'ai pa d'argent"
-    tokens = tokenizer.tokenize(Message(data={TEXT: text}), TEXT)
-    assert [t.text for t in tokens] == [
-        "je", "veux", "aller", "en", "Libye", "pourquoi", "s", "il", "vous", "plait",
-        "j", "ai", "pas", "d", "argent",
-    ], [t.text for t in tokens]  # fmt: skip
-    # every word of an expansion sits at the abbreviation's position, the others are unmoved
-    assert {text[t.start : t.end] for t in tokens[:2]} == {"Jveu"}
-    assert text[tokens[4].start : tokens[4].end] == "Libye"
-    assert all(t.lemma == t.text for t in tokens)
-    # off by default: the folded words only
-    plain = FoldingWhitespaceTokenizer(FoldingWhitespaceTokenizer.get_default_config())
-    assert [t.text for t in plain.tokenize(Message(data={TEXT: "jveu pk"}), TEXT)] == [
-        "jveu", "pk",
-    ]  # fmt: skip
-    try:
-        FoldingWhitespaceTokenizer({**config, "expand_abbreviations": "yes"})
-    except ValueError:
-        pass
-    else:
-        raise AssertionError("expand_abbreviations: 'yes' accepted")
-    # the table's own shape: folded lower-case keys and words, no empty expansion
-    for key, words in ABBREVIATIONS.items():
-        assert key == fold(key).lower() and words, key
-        assert all(w == fold(w).lower() and w.isalnum() for w in words), key
-
-
-def check_abbreviations_are_not_bambara():
-    """No key of the table is a word of the Bambara training examples.
-
-    The tokenizer cannot tell the languages apart, so expanding a form that is also a
-    Bambara word (``ke``, ``kɛ``, to do) would turn Bambara into French.
-    """
-    data = Path(__file__).resolve().parents[2] / "nlu" / "data" / "nlu.yml"
-    words = set()
-    for block in yaml.safe_load(data.read_text(encoding="utf-8"))["nlu"]:
-        if "intent" in block and (block.get("metadata") or {}).get("lang") == "bm":
-            text = re.sub(r"\]\{[^}]*\}|\]\([^)]*\)|\[", " ", block["examples"])
-            words.update(re.findall(r"\w+", fold(text).lower()))
-    assert len(words) > 500, f"only {len(words)} Bambara words found: is the data format right?"
-    clash = sorted(words & set(ABBREVIATIONS))
-    assert not clash, f"abbreviations that are Bambara words: {clash}"
-
-
 def bot_normalise():
     """The bot's ``bot/nlu/normalise.py``, loaded from its file: it needs only the stdlib."""
     path = Path(__file__).resolve().parents[2] / "bot" / "nlu" / "normalise.py"
@@ -258,8 +208,6 @@ def check_folding_matches_the_bot():
 def main():
     check_folding_tokenizer()
     check_folding_matches_the_bot()
-    check_abbreviations()
-    check_abbreviations_are_not_bambara()
     check_idf()
     check_blend()
     check_config()
