@@ -596,17 +596,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         fresh = load_nlu_dir(args.dev).examples
         dev = run_dev(args, doc, config, fresh, _shown(args.dev))
     items = doc.examples
+    head = {
+        "name": args.name,
+        "config": _shown(args.config),
+        "data": args.added_since or _shown(args.data),
+        "overrides": list(args.set),
+        "dropped": list(args.drop),
+    }
     if args.dev_only:
         assert dev is not None  # parse_args refuses --dev-only without a dev set
-        return {
-            "name": args.name,
-            "config": _shown(args.config),
-            "data": args.added_since or _shown(args.data),
-            "overrides": list(args.set),
-            "dropped": list(args.drop),
-            "examples": len(items),
-            "dev": dev,
-        }
+        return head | {"examples": len(items), "dev": dev}
     gold = [item.example.intent for item in items]
     groups = [item.group for item in items]
     folds = assign_folds(
@@ -666,12 +665,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 [predictions["tfidf_lr"][i] for i in tested],
                 [predictions[f"mix-{middle:g}"][i] for i in tested],
             ) | {"mix": middle}
-    result: dict[str, Any] = {
-        "name": args.name,
-        "config": _shown(args.config),
-        "data": _shown(args.data),
-        "overrides": list(args.set),
-        "dropped": list(args.drop),
+    result: dict[str, Any] = head | {
         "folds": args.folds,
         "folds_run": run_folds,
         "seed": args.seed,
@@ -770,7 +764,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--dev-only needs --dev DIR or --added-since REV")
     if args.dev is not None:
         args.dev = args.dev.resolve()
-        if args.dev.is_relative_to((ROOT / "nlu" / "tests").resolve()):  # or is it
+        if args.dev.is_relative_to((ROOT / "nlu" / "tests").resolve()):
             parser.error("--dev must not be the held-out sets (nlu/tests): they judge once")
     return args
 

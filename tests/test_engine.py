@@ -33,6 +33,11 @@ def payloads(outcome: Outcome) -> list[str]:
     return [b.payload for r in outcome.replies for b in r.buttons]
 
 
+def help_intro(catalog: Catalog, language: str) -> str:
+    """The text /help sends before its list of commands."""
+    return catalog.text("help.text", language).text.partition("{commands}")[0]
+
+
 async def onboard(engine: Engine, user: str = USER, lang: str = "fr") -> Outcome:
     await engine.handle(command(user, "start"))
     await engine.handle(press(user, f"lang:{lang}"))
@@ -217,7 +222,7 @@ async def test_help_lists_every_command_in_the_users_language(
 ) -> None:
     await onboard(engine, USER, "bm")
     text = (await engine.handle(command(USER, "help"))).replies[0].text
-    intro = catalog.text("help.text", "bm").text.partition("{commands}")[0]
+    intro = help_intro(catalog, "bm")
     assert text.startswith(intro) and "{" not in text
     lines = text[len(intro) :].splitlines()
     assert lines == [f"/{name} : {catalog.text(f'command.{name}', 'bm').text}" for name in COMMANDS]
@@ -233,8 +238,7 @@ async def test_commands_menu_help_language_stop(
     await onboard(engine)
     assert (await engine.handle(command(USER, "menu"))).meta.state == State.MENU
     help_reply = await engine.handle(command(USER, "help"))
-    intro = catalog.text("help.text", "fr").text.split("{commands}")[0]
-    assert help_reply.replies[0].text.startswith(intro)
+    assert help_reply.replies[0].text.startswith(help_intro(catalog, "fr"))
     language = await engine.handle(command(USER, "language"))
     assert payloads(language) == [f"lang:{code}" for code in catalog.languages]
     changed = await engine.handle(press(USER, "lang:bm"))

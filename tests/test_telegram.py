@@ -17,6 +17,7 @@ from bot.runtime import Runtime
 from bot.telegram.app import build_application
 from tests.conftest import CONTENT_DIR, StubParser
 from tests.fakes.bot_api import FakeBotApi
+from tests.test_engine import help_intro
 
 CHAT = 5550001
 
@@ -128,7 +129,7 @@ async def test_redelivered_update_is_answered_once(
         sent = await fake.wait_for("sendMessage", chat_id=CHAT, count=2)
     texts = [m.params["text"] for m in fake.requests_for("sendMessage", chat_id=CHAT)]
     assert texts[0] == catalog.text("onboarding.welcome", "fr").text, sent
-    assert texts[1].startswith(catalog.text("help.text", "fr").text.split("{commands}")[0])
+    assert texts[1].startswith(help_intro(catalog, "fr"))
     assert "/help : " + catalog.text("command.help", "fr").text in texts[1], sent
 
 
