@@ -10,11 +10,6 @@ featurizers after it (word and character n-grams) see the folded form; the token
 position in the message is unchanged, so entities are still cut from the text as the
 user wrote it (``Ségou`` stays ``Ségou`` before the synonym mapper).
 
-With ``bilingual_lexicon: true`` (experiment, off by default) it also adds, at the
-position of each Bambara word of ``lexicon.py``, the French word of the same meaning as a
-second token (``wari`` -> ``wari``, ``argent``), so that the word features of ``n bɛ wari
-ɲini`` and ``je cherche de l'argent`` meet.
-
 The same folding as the bot's keyword matcher (``bot/nlu/normalise.py``), minus its
 lower-casing and punctuation handling, which the featurizers and the tokenizer do. The
 two tables cannot share code (two Python environments); the component checks
@@ -24,15 +19,13 @@ two tables cannot share code (two Python environments); the component checks
 from __future__ import annotations
 
 import unicodedata
-from typing import Any, Dict, List, Text
+from typing import List, Text
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
-
-from kunnafoni_nlu.lexicon import LEXICON
 
 _LETTERS = str.maketrans(
     {
@@ -64,29 +57,12 @@ def fold(word: str) -> str:
 class FoldingWhitespaceTokenizer(WhitespaceTokenizer):
     """``WhitespaceTokenizer`` with folded token texts (positions unchanged)."""
 
-    @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
-        return {**WhitespaceTokenizer.get_default_config(), "bilingual_lexicon": False}
-
-    def __init__(self, config: Dict[Text, Any]) -> None:
-        super().__init__(config)
-        lexicon = self._config.get("bilingual_lexicon", False)
-        if not isinstance(lexicon, bool):
-            raise ValueError(f"bilingual_lexicon must be true or false, not {lexicon!r}")
-        self.bilingual_lexicon = lexicon
-
     def tokenize(self, message: Message, attribute: Text) -> List[Token]:
         tokens = super().tokenize(message, attribute)
         if attribute != TEXT:
             return tokens  # intent names and other attributes stay as they are
-        out: List[Token] = []
         for token in tokens:
             folded = fold(token.text)
             token.text = folded
             token.lemma = folded
-            out.append(token)
-            french = LEXICON.get(folded.lower()) if self.bilingual_lexicon else None
-            if french is not None:
-                # same position as the Bambara word, which is never an entity
-                out.append(Token(french, token.start, token.end, lemma=french))
-        return out
+        return tokens

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse
 from kunnafoni_nlu.blend import BlendConfigError, BlendedIntentClassifier, blend, idf_weights
-from kunnafoni_nlu.lexicon import LEXICON
 from kunnafoni_nlu.tokenizer import _LETTERS as tokenizer_letters
 from kunnafoni_nlu.tokenizer import FoldingWhitespaceTokenizer, fold
 from rasa.engine.storage.local_model_storage import LocalModelStorage
@@ -180,26 +179,6 @@ def check_folding_tokenizer():
     assert [t.text for t in tokenizer.tokenize(msg, "intent")] == ["return_help"]
 
 
-def check_bilingual_lexicon():
-    for key, french in LEXICON.items():
-        assert key == fold(key).lower() and french == fold(french).lower(), (key, french)
-    off = FoldingWhitespaceTokenizer(FoldingWhitespaceTokenizer.get_default_config())
-    on = FoldingWhitespaceTokenizer({**off._config, "bilingual_lexicon": True})
-    text = "N bɛ WARI ɲini Kayi"
-    msg = Message(data={TEXT: text})
-    assert [t.text for t in off.tokenize(msg, TEXT)] == ["N", "be", "WARI", "nyini", "Kayi"]
-    tokens = on.tokenize(msg, TEXT)
-    assert [t.text for t in tokens] == ["N", "be", "WARI", "argent", "nyini", "chercher", "Kayi"]
-    # the French word sits on the Bambara word, so entity offsets still cut the text
-    assert [text[t.start : t.end] for t in tokens][2:6] == ["WARI", "WARI", "ɲini", "ɲini"]
-    try:
-        FoldingWhitespaceTokenizer({**off._config, "bilingual_lexicon": "yes"})
-    except ValueError as err:
-        assert "bilingual_lexicon" in str(err)
-    else:
-        raise AssertionError("a non-boolean bilingual_lexicon was accepted")
-
-
 def bot_normalise():
     """The bot's ``bot/nlu/normalise.py``, loaded from its file: it needs only the stdlib."""
     path = Path(__file__).resolve().parents[2] / "bot" / "nlu" / "normalise.py"
@@ -228,7 +207,6 @@ def check_folding_matches_the_bot():
 
 def main():
     check_folding_tokenizer()
-    check_bilingual_lexicon()
     check_folding_matches_the_bot()
     check_idf()
     check_blend()
