@@ -4,6 +4,6 @@ Nothing outside this package writes SQL. Repositories take an ``AsyncSession``
 and return plain dataclasses, never ORM rows.
 """
 
-from bot.store.db import Database, upgrade_database
+from bot.store.db import Database, Session, upgrade_database
 
-__all__ = ["Database", "upgrade_database"]
+__all__ = ["Database", "Session", "upgrade_database"]

@@ -22,6 +22,10 @@ from sqlalchemy.ext.asyncio import (
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
+#: The unit-of-work type other packages name in their signatures, so that only
+#: ``bot/store`` imports SQLAlchemy (type hints included).
+Session = AsyncSession
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
