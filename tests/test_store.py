@@ -308,3 +308,28 @@ async def test_records_from_the_repositories_carry_aware_times(database: Databas
         stored = await repo.get_user(s, channel="telegram", external_id="10")
     assert stored is not None and stored == user
     assert stored.created_at.tzinfo is UTC and stored.last_seen_at.tzinfo is UTC
+
+
+def test_autogenerate_writes_the_plain_column_type(tmp_path: Path) -> None:
+    """A future migration made by autogenerate must not import the bot's column type."""
+    from alembic.autogenerate import produce_migrations, render_python_code
+    from alembic.migration import MigrationContext
+
+    from bot.store.models import Base
+    from bot.store.types import render_for_migrations
+
+    async def render() -> str:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+        async with engine.connect() as conn:
+            code = await conn.run_sync(
+                lambda c: render_python_code(
+                    produce_migrations(MigrationContext.configure(c), Base.metadata).upgrade_ops,
+                    render_item=render_for_migrations,
+                )
+            )
+        await engine.dispose()
+        return str(code)
+
+    code = asyncio.run(render())
+    assert "sa.DateTime(timezone=True)" in code
+    assert "UtcDateTime" not in code and "bot.store" not in code

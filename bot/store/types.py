@@ -9,7 +9,7 @@ has to repair a datetime it read from the database.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
@@ -50,3 +50,11 @@ class UtcDateTime(TypeDecorator[datetime]):
         if not isinstance(value, datetime):
             raise TypeError(f"expected a datetime from the database, got {type(value).__name__}")
         return as_utc(value)
+
+
+def render_for_migrations(kind: str, obj: Any, _context: Any) -> str | Literal[False]:
+    """Alembic's ``render_item`` hook: autogenerate writes ``UtcDateTime`` as the plain
+    column type it stands on, so a migration never imports the bot's code."""
+    if kind == "type" and isinstance(obj, UtcDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
