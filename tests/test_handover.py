@@ -23,11 +23,12 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageH
 from bot.config import Settings
 from bot.content.catalog import Catalog, placeholders
 from bot.content.store import ContentStore
+from bot.pseudonyms import pseudonym
 from bot.store import handovers
 from bot.store import repositories as repo
 from bot.store.db import Database
 from bot.store.models import Handover
-from bot.telegram.handover import HANDOVER_KEYS, HandoverRelay, pseudonym
+from bot.telegram.handover import HANDOVER_KEYS, HandoverRelay
 from tests.fakes.bot_api import FakeBotApi
 
 TOKEN = "123456:TEST"

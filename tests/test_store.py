@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import inspect
+import pytest
+from sqlalchemy import DateTime, func, inspect, literal, select, text
+from sqlalchemy.exc import StatementError
 
 from bot.store import repositories as repo
 from bot.store.db import Database, create_engine, downgrade_database, upgrade_database
+from bot.store.models import ContentVersion, User
+from bot.store.records import to_record
+from bot.store.types import UtcDateTime, as_utc
 
 
 async def test_user_is_created_once_and_updated(database: Database) -> None:
@@ -155,3 +162,174 @@ def test_migrations_match_the_models_on_sqlite(tmp_path: Path) -> None:
 
 def test_migrations_match_the_models_on_postgresql(postgres_schema_url: str) -> None:
     assert _schema_drift(postgres_schema_url) == []
+
+
+# --- timestamps: stored in UTC, read back aware ------------------------------------------------
+
+PLUS_TWO = timezone(timedelta(hours=2))
+
+
+async def test_timestamps_come_back_aware_in_utc(database: Database) -> None:
+    # 12:00 at UTC+2 is 10:00 UTC: written as such, read back as such, on both databases.
+    moment = datetime(2026, 12, 1, 12, 0, tzinfo=PLUS_TWO)
+    async with database.transaction() as s:
+        s.add(ContentVersion(version="v-tz", published_by="test", published_at=moment))
+    async with database.transaction() as s:
+        if s.get_bind().dialect.name == "postgresql":
+            # The session's zone must not leak into what the store returns.
+            await s.execute(text("SET LOCAL TIME ZONE 'Asia/Kolkata'"))
+        (version,) = await repo.content_versions(s)
+        stored = await s.scalar(select(ContentVersion.published_at))
+        earliest = await s.scalar(select(func.min(ContentVersion.published_at)))
+    for value in (version.published_at, stored, earliest):
+        assert value is not None and value.tzinfo is UTC
+        assert value == moment and value.hour == 10
+
+
+async def test_timestamps_are_written_in_utc_on_sqlite(database: Database) -> None:
+    async with database.transaction() as s:
+        if s.get_bind().dialect.name != "sqlite":
+            pytest.skip("SQLite keeps the digits it is given; PostgreSQL keeps the instant")
+        moment = datetime(2026, 12, 1, 12, 0, tzinfo=PLUS_TWO)
+        s.add(ContentVersion(version="v-raw", published_by="test", published_at=moment))
+        await s.flush()
+        raw = await s.scalar(text("SELECT published_at FROM content_versions"))
+    assert str(raw).startswith("2026-12-01 10:00:00")
+
+
+async def test_timestamp_comparisons_use_utc(database: Database) -> None:
+    moment = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    async with database.transaction() as s:
+        s.add(ContentVersion(version="v-cmp", published_by="test", published_at=moment))
+    # 11:30 at UTC+2 is 09:30 UTC: before the row, although its digits are later.
+    earlier = datetime(2026, 12, 1, 11, 30, tzinfo=PLUS_TWO)
+    async with database.transaction() as s:
+        after = await s.scalar(
+            select(func.count())
+            .select_from(ContentVersion)
+            .where(ContentVersion.published_at > earlier)
+        )
+    assert after == 1
+
+
+async def test_a_naive_timestamp_is_refused(database: Database) -> None:
+    naive = datetime(2026, 12, 1, 10, 0)
+    with pytest.raises(StatementError) as written:
+        async with database.transaction() as s:
+            s.add(ContentVersion(version="v-naive", published_by="test", published_at=naive))
+    assert isinstance(written.value.orig, ValueError)
+    with pytest.raises(StatementError) as compared:
+        async with database.transaction() as s:
+            await s.scalar(select(ContentVersion).where(ContentVersion.published_at < naive))
+    assert isinstance(compared.value.orig, ValueError)
+    async with database.transaction() as s:
+        assert await repo.content_versions(s) == []
+
+
+def test_the_utc_type_adds_no_migration() -> None:
+    # Same column as before (TIMESTAMP WITH TIME ZONE on PostgreSQL); the drift tests above
+    # check the whole schema, this one names why no migration came with UtcDateTime.
+    column = ContentVersion.__table__.c.published_at
+    assert isinstance(column.type, UtcDateTime)
+    assert isinstance(column.type.impl, DateTime) and column.type.impl.timezone
+
+
+def test_as_utc() -> None:
+    assert as_utc(datetime(2026, 1, 1, 9, 0)) == datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+    converted = as_utc(datetime(2026, 1, 1, 9, 0, tzinfo=PLUS_TWO))
+    assert converted.tzinfo is UTC and converted.hour == 7
+
+
+# --- records: rows to the dataclasses that leave the store --------------------------------------
+
+
+@dataclass(frozen=True)
+class _Sample:
+    id: int
+    name: str | None
+    at: datetime
+    count: int
+    extra: str = "default"
+
+
+class _Row:
+    def __init__(self, **values: object) -> None:
+        self.__dict__.update(values)
+
+
+def test_to_record_reads_fields_by_name() -> None:
+    at = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+    record = to_record(_Sample, _Row(id=1, name=None, at=at, count=3, unrelated="x"))
+    assert record == _Sample(1, None, at, 3)
+    from_mapping = to_record(_Sample, {"id": 2, "name": "n", "at": at, "count": 0, "extra": "e"})
+    assert from_mapping == _Sample(2, "n", at, 0, "e")
+
+
+def test_to_record_makes_every_datetime_aware_utc() -> None:
+    naive = to_record(_Sample, _Row(id=1, name=None, at=datetime(2026, 1, 1, 9, 0), count=0))
+    assert naive.at == datetime(2026, 1, 1, 9, 0, tzinfo=UTC) and naive.at.tzinfo is UTC
+    shifted = datetime(2026, 1, 1, 9, 0, tzinfo=PLUS_TWO)
+    aware = to_record(_Sample, _Row(id=1, name=None, at=shifted, count=0))
+    assert aware.at == shifted and aware.at.tzinfo is UTC and aware.at.hour == 7
+
+
+def test_to_record_overrides_and_refusals() -> None:
+    at = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+    record = to_record(_Sample, _Row(id=1, at=at, count=0), name="given", extra="too")
+    assert (record.name, record.extra) == ("given", "too")
+    with pytest.raises(AttributeError, match=r"_Sample\.name"):
+        to_record(_Sample, _Row(id=1, at=at, count=0))
+    with pytest.raises(TypeError, match="nope"):
+        to_record(_Sample, _Row(id=1, name=None, at=at, count=0), nope=1)
+
+
+async def test_to_record_reads_result_rows_by_label(database: Database) -> None:
+    async with database.transaction() as s:
+        user, _ = await repo.get_or_create_user(s, channel="telegram", external_id="9")
+        row = (
+            await s.execute(
+                select(
+                    User.id,
+                    User.language.label("name"),
+                    User.created_at.label("at"),
+                    literal(5).label("count"),  # a label that is also a tuple method of Row
+                )
+            )
+        ).one()
+    record = to_record(_Sample, row)
+    assert (record.id, record.name, record.count) == (user.id, None, 5)
+    assert record.at == user.created_at and record.at.tzinfo is UTC
+
+
+async def test_records_from_the_repositories_carry_aware_times(database: Database) -> None:
+    async with database.transaction() as s:
+        user, _ = await repo.get_or_create_user(s, channel="telegram", external_id="10")
+    async with database.transaction() as s:
+        stored = await repo.get_user(s, channel="telegram", external_id="10")
+    assert stored is not None and stored == user
+    assert stored.created_at.tzinfo is UTC and stored.last_seen_at.tzinfo is UTC
+
+
+def test_autogenerate_writes_the_plain_column_type(tmp_path: Path) -> None:
+    """A future migration made by autogenerate must not import the bot's column type."""
+    from alembic.autogenerate import produce_migrations, render_python_code
+    from alembic.migration import MigrationContext
+
+    from bot.store.models import Base
+    from bot.store.types import render_for_migrations
+
+    async def render() -> str:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+        async with engine.connect() as conn:
+            code = await conn.run_sync(
+                lambda c: render_python_code(
+                    produce_migrations(MigrationContext.configure(c), Base.metadata).upgrade_ops,
+                    render_item=render_for_migrations,
+                )
+            )
+        await engine.dispose()
+        return str(code)
+
+    code = asyncio.run(render())
+    assert "sa.DateTime(timezone=True)" in code
+    assert "UtcDateTime" not in code and "bot.store" not in code

@@ -35,6 +35,7 @@ from bot.nlu.normalise import fold
 from bot.nlu.service import NluService
 from bot.nlu.types import NluResult
 from bot.places import ABROAD, REGIONS
+from bot.pseudonyms import pseudonym
 from bot.referrals import (
     MAX_DESCRIPTION,
     MAX_LOCATION,
@@ -73,11 +74,6 @@ SITUATIONS: tuple[str, ...] = tuple(s.value for s in Situation)
 
 #: Entities kept as the user's location, and the user field each one fills.
 LOCATION_ENTITIES = {"place_ml": "region", "country": "country"}
-
-
-def pseudonym(user_id: int) -> str:
-    """How a user appears in logs: an internal number, never a Telegram id or name."""
-    return f"u{user_id}"
 
 
 @dataclass

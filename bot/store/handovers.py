@@ -17,12 +17,13 @@ At most one handover per user is open: :func:`open_handover` locks the user's ro
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.models import Handover, User, utcnow
+from bot.store.records import to_record
 
 OPEN = "open"
 CLOSED = "closed"
@@ -60,25 +61,13 @@ def _stored_thread(thread_id: int, *, forum: bool) -> int:
     return thread_id if forum else -thread_id
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    """SQLite hands timestamps back without their zone; they were written in UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
-
-
 def _record(row: Handover, user: User) -> HandoverRecord:
     stored = row.thread_id or 0
-    return HandoverRecord(
-        id=row.id,
-        user_id=row.user_id,
-        status=row.status,
-        agent_chat_id=row.agent_chat_id,
+    return to_record(
+        HandoverRecord,
+        row,
         thread_id=abs(stored),
         forum=stored > 0,
-        opened_at=_utc(row.opened_at) or row.opened_at,
-        closed_at=_utc(row.closed_at),
-        closed_by=row.closed_by,
         channel=user.channel,
         external_id=user.external_id,
         language=user.language,

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.models import Referral, ReferralEvent, User, utcnow
+from bot.store.records import to_record
 
 
 @dataclass(frozen=True)
@@ -44,24 +45,7 @@ class StatusChange:
 
 
 def _record(row: Referral) -> ReferralRecord:
-    return ReferralRecord(
-        id=row.id,
-        reference=row.reference,
-        user_id=row.user_id,
-        service_id=row.service_id,
-        need=row.need,
-        status=row.status,
-        language=row.language,
-        first_name=row.first_name,
-        phone=row.phone,
-        location=row.location,
-        description=row.description,
-        partner_chat_id=row.partner_chat_id,
-        partner_message_id=row.partner_message_id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        reminded_at=row.reminded_at,
-    )
+    return to_record(ReferralRecord, row)
 
 
 async def create_referral(
@@ -145,7 +129,7 @@ async def history(session: AsyncSession, *, referral_id: int) -> list[StatusChan
         .where(ReferralEvent.referral_id == referral_id)
         .order_by(ReferralEvent.id)
     )
-    return [StatusChange(r.status_from, r.status_to, r.actor, r.created_at) for r in rows]
+    return [to_record(StatusChange, r) for r in rows]
 
 
 async def mark_delivered(

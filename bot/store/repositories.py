@@ -22,6 +22,7 @@ from bot.store.models import (
     UserTopic,
     utcnow,
 )
+from bot.store.records import to_record
 
 
 @dataclass(frozen=True)
@@ -53,33 +54,11 @@ class ConversationState:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def _user_record(row: User) -> UserRecord:
-    return UserRecord(
-        id=row.id,
-        channel=row.channel,
-        external_id=row.external_id,
-        language=row.language,
-        consent=row.consent,
-        consent_at=row.consent_at,
-        region=row.region,
-        country=row.country,
-        acquisition_source=row.acquisition_source,
-        subscribed=row.subscribed,
-        created_at=row.created_at,
-        last_seen_at=row.last_seen_at,
-        subscribed_at=row.subscribed_at,
-        unsubscribed_at=row.unsubscribed_at,
-        blocked_at=row.blocked_at,
-        age_bracket=row.age_bracket,
-        situation=row.situation,
-    )
-
-
 async def get_user(session: AsyncSession, *, channel: str, external_id: str) -> UserRecord | None:
     row = await session.scalar(
         select(User).where(User.channel == channel, User.external_id == external_id)
     )
-    return _user_record(row) if row else None
+    return to_record(UserRecord, row) if row else None
 
 
 async def get_or_create_user(
@@ -94,7 +73,7 @@ async def get_or_create_user(
             row = User(channel=channel, external_id=external_id)
             session.add(row)
             await session.flush()
-            return _user_record(row), True
+            return to_record(UserRecord, row), True
     except IntegrityError:
         raced = await get_user(session, channel=channel, external_id=external_id)
         assert raced is not None
@@ -135,7 +114,8 @@ async def load_conversation(session: AsyncSession, *, user_id: int) -> Conversat
     )
     if row is None:
         return None
-    return ConversationState(state=row.state, topic=row.topic, card=row.card, data=dict(row.data))
+    # A copy of the JSON, so the caller's changes never touch the ORM row.
+    return to_record(ConversationState, row, data=dict(row.data))
 
 
 async def save_conversation(
@@ -229,9 +209,7 @@ async def content_versions(session: AsyncSession, *, limit: int = 20) -> list[Pu
     rows = await session.scalars(
         select(ContentVersion).order_by(ContentVersion.published_at.desc()).limit(limit)
     )
-    return [
-        PublishedVersion(r.version, r.published_at, r.published_by, dict(r.summary)) for r in rows
-    ]
+    return [to_record(PublishedVersion, r, summary=dict(r.summary)) for r in rows]
 
 
 async def record_quiz_answer(

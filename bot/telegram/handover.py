@@ -49,6 +49,7 @@ from telegram.ext import filters
 
 from bot.content.catalog import Catalog, Fields
 from bot.nlu.keywords import KeywordMatcher
+from bot.pseudonyms import pseudonym
 from bot.store import handovers
 from bot.store.db import Database
 from bot.store.handovers import HandoverRecord
@@ -70,11 +71,6 @@ HANDOVER_KEYS: tuple[str, ...] = (
 )
 #: Telegram refusals meaning the handover's topic or thread is gone (closed or deleted by hand).
 _THREAD_GONE = ("topic_closed", "thread not found", "replied not found", "topic_id_invalid")
-
-
-def pseudonym(user_id: int) -> str:
-    """How the agents and the logs name a user: the internal id, never a Telegram one."""
-    return f"u{user_id}"
 
 
 def _command(message: Message, bot: Bot) -> str | None:

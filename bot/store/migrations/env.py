@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 
 from bot.store.db import create_engine
 from bot.store.models import Base
+from bot.store.types import render_for_migrations
 
 config = context.config
 target_metadata = Base.metadata
@@ -20,6 +21,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        render_item=render_for_migrations,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -40,6 +42,7 @@ if context.is_offline_mode():
         url=config.get_main_option("sqlalchemy.url"),
         target_metadata=target_metadata,
         literal_binds=True,
+        render_item=render_for_migrations,
     )
     with context.begin_transaction():
         context.run_migrations()
