@@ -4,9 +4,13 @@ The package owns every rule about a referral; the channels only show and carry i
 
 - :mod:`bot.referrals.status`: the statuses, in order, and the forward-only moves;
 - :mod:`bot.referrals.reference`: the short references users quote;
-- :mod:`bot.referrals.form`: the needs a referral is offered for and the form's fields.
+- :mod:`bot.referrals.form`: the needs a referral is offered for and the form's fields;
+- :mod:`bot.referrals.notifier`: what a channel must do for the policy (the ``Notifier``);
+- :mod:`bot.referrals.policy`: delivery to the partner chat, partners' moves, reminders.
 
-The pure rules are re-exported here, under the names other code has always imported.
+The pure rules are re-exported here. The policy is imported from its own module: it reads
+the content catalog, and the catalog reads the statuses from here, so re-exporting the
+policy would make an import cycle.
 """
 
 from __future__ import annotations
