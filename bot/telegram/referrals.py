@@ -157,12 +157,6 @@ class ReferralDesk:
     def notifier(self, bot: Bot) -> TelegramNotifier:
         return TelegramNotifier(bot, self.catalog, self.admin_ids)
 
-    def partner_message(
-        self, referral: ReferralRecord, service: Service
-    ) -> tuple[str, InlineKeyboardMarkup | None]:
-        """The partner chat's view of a referral (HTML) and its status buttons."""
-        return partner_card(self.catalog(), referral, service)
-
     async def deliver(self, bot: Bot, referral_id: int) -> bool:
         """Post a stored referral to its partner chat; False when it could not (retried later)."""
         return await self.policy.deliver(self.notifier(bot), referral_id)
