@@ -15,7 +15,7 @@ import pytest
 
 from bot.content.models import Service
 from bot.content.store import ContentStore
-from bot.referrals import STATUSES, ReferralStatus, can_move, next_statuses
+from bot.referrals import STATUSES, ReferralStatus, can_move, intake, new_reference, next_statuses
 from bot.referrals.notifier import Notifier, NotSent
 from bot.referrals.policy import ReferralPolicy
 from bot.store import referrals as referral_repo
@@ -341,3 +341,64 @@ async def test_an_undelivered_referral_is_not_reminded(
     later = datetime.now(UTC) + timedelta(hours=25)
     assert await policy.check(notifier, now=later) == (0, 0)
     assert notifier.reminders == [] and notifier.escalations == []
+
+
+# -- intake -----------------------------------------------------------------------------------
+
+
+async def test_a_new_referral_is_sent_by_its_user_under_a_fresh_reference(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken = await new_referral(database, "KF-TAKEN2")
+    drawn = iter(["KF-TAKEN2", "KF-TAKEN2", "KF-FRESH3"])
+    monkeypatch.setattr(intake, "new_reference", lambda: next(drawn))
+    async with database.transaction() as session:
+        opened = await intake.open_referral(
+            session,
+            user_id=taken.user_id,
+            service_id=SERVICE,
+            need="return_help",
+            language="bm",
+            first_name=None,
+            phone=None,
+            location="kayes",
+            description=None,
+        )
+        changes = await referral_repo.history(session, referral_id=opened.id)
+    assert (opened.reference, opened.status, opened.language) == ("KF-FRESH3", "sent", "bm")
+    assert type(opened.status) is str
+    assert [(c.status_from, c.status_to, c.actor) for c in changes] == [(None, "sent", "user")]
+
+
+async def test_endless_reference_collisions_are_a_bug_not_a_loop(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken = await new_referral(database, "KF-TAKEN2")
+    drawn: list[str] = []
+
+    def same() -> str:
+        drawn.append("KF-TAKEN2")
+        return "KF-TAKEN2"
+
+    monkeypatch.setattr(intake, "new_reference", same)
+    with pytest.raises(RuntimeError):
+        async with database.transaction() as session:
+            await intake.open_referral(
+                session,
+                user_id=taken.user_id,
+                service_id=SERVICE,
+                need="return_help",
+                language="fr",
+                first_name=None,
+                phone=None,
+                location=None,
+                description=None,
+            )
+    assert len(drawn) == intake.ATTEMPTS
+
+
+def test_references_are_short_and_unambiguous() -> None:
+    for _ in range(200):
+        reference = new_reference()
+        assert len(reference) == 9 and reference.startswith("KF-")
+        assert not set(reference[3:]) & set("01OILUV")

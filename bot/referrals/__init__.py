@@ -5,12 +5,14 @@ The package owns every rule about a referral; the channels only show and carry i
 - :mod:`bot.referrals.status`: the statuses, in order, and the forward-only moves;
 - :mod:`bot.referrals.reference`: the short references users quote;
 - :mod:`bot.referrals.form`: the needs a referral is offered for and the form's fields;
+- :mod:`bot.referrals.intake`: storing a confirmed referral under a fresh reference;
 - :mod:`bot.referrals.notifier`: what a channel must do for the policy (the ``Notifier``);
 - :mod:`bot.referrals.policy`: delivery to the partner chat, partners' moves, reminders.
 
-The pure rules are re-exported here. The policy is imported from its own module: it reads
-the content catalog, and the catalog reads the statuses from here, so re-exporting the
-policy would make an import cycle.
+The pure rules are re-exported here, under the names other code has always imported.
+The intake, notifier and policy are imported from their own modules: they reach the store
+and the content catalog, and the catalog reads the statuses from this package, so
+re-exporting them here would make an import cycle.
 """
 
 from __future__ import annotations
