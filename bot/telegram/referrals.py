@@ -40,7 +40,7 @@ def partner_payload(referral_id: int, status: str) -> str:
 def parse_partner_payload(data: str) -> tuple[int, str] | None:
     """(referral id, status) of a partner button's payload; None when it is not one."""
     parts = data.split(":")
-    if len(parts) != 3 or not parts[1].isdigit():
+    if len(parts) != 3 or parts[0] != PARTNER_PAYLOAD or not parts[1].isdigit():
         return None
     return int(parts[1]), parts[2]
 
