@@ -19,7 +19,7 @@ from bot.nlu.service import NluService
 from bot.store import referrals as referral_repo
 from bot.store import repositories as repo
 from bot.store.db import Database
-from bot.telegram.referrals import ReferralDesk
+from bot.telegram.referrals import ReferralDesk, parse_partner_payload, partner_payload
 from tests.conftest import StubParser
 from tests.fakes.bot_api import FakeBotApi
 from tests.test_referrals import PARTNER_CHAT, SERVICE, enable_referrals
@@ -288,3 +288,17 @@ async def test_asking_for_a_person_opens_the_relay_in_the_agents_forum(
         # The bot is back: the menu answers again.
         menu = await chat.after(lambda: fake.push_command(CHAT, "menu"))
         assert menu[-1].params["text"] == catalog.text("menu.title", "bm").text
+
+
+def test_partner_payloads_round_trip_and_strangers_are_refused() -> None:
+    assert partner_payload(12, "received") == "pref:12:received"
+    assert parse_partner_payload(partner_payload(12, "in_progress")) == (12, "in_progress")
+    for stranger in (
+        "pref",
+        "pref:12",
+        "pref:x:received",
+        "pref:1:2:3",
+        "pref:-1:closed",
+        "ref:1:closed",
+    ):
+        assert parse_partner_payload(stranger) is None

@@ -28,7 +28,7 @@ from bot.content.models import (
     Voice,
 )
 from bot.places import ABROAD, REGIONS
-from bot.referrals import STATUSES
+from bot.referrals.status import STATUSES
 
 logger = logging.getLogger(__name__)
 

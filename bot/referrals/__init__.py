@@ -1,65 +1,50 @@
 """Referrals: passing a person's request to a service, with their consent, and following it.
 
-A referral moves ``sent -> received -> in_progress -> closed``; a partner may skip a step
-forward, never go back. ``first_name``, ``phone`` and ``description`` are sensitive: they
-are shown to the user and to the service's partner chat only, never written to logs.
+The package owns every rule about a referral; the channels only show and carry it.
+
+- :mod:`bot.referrals.status`: the statuses, in order, and the forward-only moves;
+- :mod:`bot.referrals.reference`: the short references users quote;
+- :mod:`bot.referrals.form`: the needs a referral is offered for and the form's fields;
+- :mod:`bot.referrals.intake`: storing a confirmed referral under a fresh reference;
+- :mod:`bot.referrals.notifier`: what a channel must do for the policy (the ``Notifier``);
+- :mod:`bot.referrals.policy`: delivery to the partner chat, partners' moves, reminders.
+
+The pure rules are re-exported here, under the names other code has always imported.
+The intake, notifier and policy are imported from their own modules: they reach the store
+and the content catalog, and the catalog reads the statuses from this package, so
+re-exporting them here would make an import cycle.
 """
 
 from __future__ import annotations
 
-import re
-import secrets
-
-#: The life of a referral, in order.
-STATUSES: tuple[str, ...] = ("sent", "received", "in_progress", "closed")
-#: Needs for which the bot offers to pass the person's request on.
-REFERRAL_NEEDS = frozenset(
-    {"return_help", "reintegration", "psychosocial", "missing_person", "ask_human"}
+from bot.referrals.form import (
+    MAX_DESCRIPTION,
+    MAX_LOCATION,
+    MAX_NAME,
+    REFERRAL_NEEDS,
+    clean_text,
+    normalise_phone,
+)
+from bot.referrals.reference import new_reference
+from bot.referrals.status import (
+    OPEN_STATUSES,
+    STATUSES,
+    ReferralStatus,
+    can_move,
+    next_statuses,
 )
 
-#: Unambiguous on a phone screen and over the phone: no 0/O, 1/I/L, U/V.
-_ALPHABET = "23456789ABCDEFGHJKMNPQRSTWXYZ"
-MAX_NAME = 64
-MAX_DESCRIPTION = 1000
-MAX_LOCATION = 64
-
-
-def new_reference() -> str:
-    """A short code the user can quote, e.g. ``KF-7Q3M2P`` (29^6: about 600 million)."""
-    return "KF-" + "".join(secrets.choice(_ALPHABET) for _ in range(6))
-
-
-def next_statuses(status: str) -> tuple[str, ...]:
-    """The statuses a referral in ``status`` may move to."""
-    if status not in STATUSES:
-        return ()
-    return STATUSES[STATUSES.index(status) + 1 :]
-
-
-def can_move(status_from: str, status_to: str) -> bool:
-    return status_to in next_statuses(status_from)
-
-
-_SEPARATORS = re.compile(r"[\s.\-()/]")
-_E164 = re.compile(r"^\+[1-9]\d{7,14}$")
-
-
-def normalise_phone(text: str) -> str | None:
-    """A phone number as typed, in E.164, or None when it is not one.
-
-    Malian numbers may be typed as their 8 local digits; others need their country
-    code (``+33 6...`` or ``0033 6...``).
-    """
-    compact = _SEPARATORS.sub("", text.strip())
-    if compact.startswith("00"):
-        compact = "+" + compact[2:]
-    if re.fullmatch(r"[2-9]\d{7}", compact):
-        compact = "+223" + compact
-    return compact if _E164.match(compact) else None
-
-
-def clean_text(text: str, limit: int) -> str:
-    """User text kept for a referral: control characters removed, whitespace tidied."""
-    printable = "".join(ch if ch.isprintable() or ch == "\n" else " " for ch in text)
-    lines = [" ".join(line.split()) for line in printable.strip().splitlines()]
-    return "\n".join(line for line in lines if line)[:limit]
+__all__ = [
+    "MAX_DESCRIPTION",
+    "MAX_LOCATION",
+    "MAX_NAME",
+    "OPEN_STATUSES",
+    "REFERRAL_NEEDS",
+    "STATUSES",
+    "ReferralStatus",
+    "can_move",
+    "clean_text",
+    "new_reference",
+    "next_statuses",
+    "normalise_phone",
+]

@@ -1,7 +1,13 @@
-"""Queries over referrals and their status history. Plain data in, plain data out."""
+"""Queries over referrals and their status history. Plain data in, plain data out.
+
+The rules (which statuses follow which, which referrals are delivered or reminded and
+when) live in :mod:`bot.referrals`; these functions take the statuses and moments as
+arguments.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -148,10 +154,13 @@ async def mark_reminded(session: AsyncSession, *, referral_id: int) -> None:
     )
 
 
-async def undelivered(session: AsyncSession, *, limit: int = 50) -> list[ReferralRecord]:
+async def undelivered(
+    session: AsyncSession, *, statuses: Collection[str], limit: int = 50
+) -> list[ReferralRecord]:
+    """Referrals in one of ``statuses`` not yet posted to a partner chat, oldest first."""
     rows = await session.scalars(
         select(Referral)
-        .where(Referral.partner_message_id.is_(None), Referral.status != "closed")
+        .where(Referral.partner_message_id.is_(None), Referral.status.in_(tuple(statuses)))
         .order_by(Referral.id)
         .limit(limit)
     )
