@@ -12,29 +12,31 @@ from typing import Any
 
 import pytest
 
-from bench.nlu_latency import measure, percentiles
 from bot.nlu.types import Entity, NluResult, NluSource
-from scripts.nlu_report import (
+from scripts.nlu_eval.data import (
     NO_INTENT,
     Example,
+    discover_groups,
+    parse_example,
+    parse_nlu_yaml,
+    train_counts,
+)
+from scripts.nlu_eval.latency import measure, percentiles
+from scripts.nlu_eval.metrics import (
     RasaOutput,
     Scored,
     canonical_entities,
-    check_targets,
     collect_errors,
     compute_figures,
     decision_scores,
-    discover_groups,
     entity_scores,
     intent_scores,
     langid_scores,
-    parse_example,
-    parse_nlu_yaml,
     rasa_output,
-    render_markdown,
-    train_counts,
     with_overall,
 )
+from scripts.nlu_eval.render import render_markdown
+from scripts.nlu_eval.targets import check_targets
 
 # --- YAML examples ----------------------------------------------------------------------------
 
