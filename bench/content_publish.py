@@ -7,7 +7,7 @@ French text through the round-trip editor and times until the new text is served
 Also times ``load_catalog`` alone: cold (every file parsed and validated) and with the
 files unchanged (parsed documents come from the loader's cache; validation still runs).
 
-    .venv/bin/python bench/content_publish.py [--changes 10] [--interval 2]
+    .venv/bin/python -m bench.content_publish [--changes 10] [--interval 2]
 
 Prints medians and maxima; ``--json`` for machines. SQLite in the temporary folder.
 """
@@ -19,20 +19,18 @@ import asyncio
 import json
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bot.content import loader
+from bot.content.editing import MessageFile
+from bot.content.loader import load_catalog
+from bot.content.publish import ContentPublisher
+from bot.content.store import ContentStore
+from bot.store.db import Database, upgrade_database
 
-from bot.content import loader  # noqa: E402
-from bot.content.editing import MessageFile  # noqa: E402
-from bot.content.loader import load_catalog  # noqa: E402
-from bot.content.publish import ContentPublisher  # noqa: E402
-from bot.content.store import ContentStore  # noqa: E402
-from bot.store.db import Database, upgrade_database  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 async def measure(changes: int, interval: float) -> dict[str, float]:

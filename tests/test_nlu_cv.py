@@ -12,24 +12,23 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from scripts.nlu_cv import (
-    ROOT,
-    added_examples,
-    added_since,
-    apply_overrides,
-    assign_folds,
+from scripts.nlu_cv import main, parse_args
+from scripts.nlu_eval.cv_scores import (
     cv_figures,
     disagreements,
-    drop_components,
-    load_document,
-    main,
     misread_examples,
     mix_predictions,
-    parse_args,
     render_summary,
+)
+from scripts.nlu_eval.data import ROOT, parse_nlu_yaml
+from scripts.nlu_eval.folds import (
+    added_examples,
+    added_since,
+    assign_folds,
+    load_document,
     training_document,
 )
-from scripts.nlu_report import parse_nlu_yaml
+from scripts.nlu_eval.variants import apply_overrides, drop_components
 
 NLU_YAML = """
 version: "3.1"

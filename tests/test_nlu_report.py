@@ -6,35 +6,40 @@ No Rasa server and no training here: the report itself is run by ``./dev nlu-rep
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench.nlu_latency import measure, percentiles
 from bot.nlu.types import Entity, NluResult, NluSource
-from scripts.nlu_report import (
+from scripts.nlu_eval.data import (
     NO_INTENT,
+    ROOT,
     Example,
+    discover_groups,
+    parse_example,
+    parse_nlu_yaml,
+    train_counts,
+)
+from scripts.nlu_eval.latency import measure, percentiles
+from scripts.nlu_eval.metrics import (
     RasaOutput,
     Scored,
     canonical_entities,
-    check_targets,
     collect_errors,
     compute_figures,
     decision_scores,
-    discover_groups,
     entity_scores,
     intent_scores,
     langid_scores,
-    parse_example,
-    parse_nlu_yaml,
     rasa_output,
-    render_markdown,
-    train_counts,
     with_overall,
 )
+from scripts.nlu_eval.render import render_markdown
+from scripts.nlu_eval.targets import check_targets
 
 # --- YAML examples ----------------------------------------------------------------------------
 
@@ -464,3 +469,31 @@ async def test_measure_parses_every_text_each_round_after_the_warm_up(concurrenc
     assert sorted(parser.texts[5:]) == ["a", "a", "b", "b", "c", "c"]
     assert result["n"] == 6 and result["concurrency"] == concurrency
     assert 0 <= result["p50"] <= result["p95"] <= result["p99"] <= result["max"]
+
+
+# --- entry points -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("module", ["scripts.nlu_report", "scripts.nlu_cv", "bench.nlu_latency"])
+def test_entry_points_run_as_modules_from_the_repository_root(module: str) -> None:
+    """Documented as ``python -m``: they import ``bot`` and ``scripts`` without sys.path edits."""
+    result = subprocess.run(
+        [sys.executable, "-m", module, "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage:")
+
+
+def test_the_nlu_evaluation_does_not_edit_sys_path() -> None:
+    files = [*sorted((ROOT / "scripts").rglob("*.py")), ROOT / "bench" / "nlu_latency.py"]
+    edits = [
+        str(path.relative_to(ROOT))
+        for path in files
+        if "sys.path.insert" in path.read_text(encoding="utf-8")
+    ]
+    assert edits == []
