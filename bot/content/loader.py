@@ -40,6 +40,7 @@ from bot.content.models import (
     ServicesFile,
     Topic,
 )
+from bot.content.needs import NATIONAL_CATEGORIES
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -488,9 +489,6 @@ def _check_services(
     need_key: Callable[[_Source, tuple[Any, ...], str], None],
 ) -> None:
     """Links from services.yml to the rest, and the guarantee of an answer for every need."""
-    # Imported here: bot.services builds on bot.content, whose package imports this module.
-    from bot.services.needs import NATIONAL_CATEGORIES
-
     seen: dict[str, int] = {}
     for i, service in enumerate(services.services):
         where = ("services", i)

@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from bot.places import ABROAD, COUNTRIES, HOME_COUNTRY, PLACES
+from bot.content.places import ABROAD, COUNTRIES, HOME_COUNTRY, PLACES
 
 KEY_PATTERN = r"^[a-z0-9_]+(\.[a-z0-9_]+)*$"
 ID_PATTERN = r"^[a-z0-9_]+$"
@@ -268,11 +268,11 @@ def _known_country(country: str) -> str:
     return country
 
 
-#: A Malian place (region or town) as the ``place_ml`` entity names it (bot/places.py).
+#: A Malian place (region or town) as the ``place_ml`` entity names it (bot/content/places.py).
 PlaceName = Annotated[
     str, AfterValidator(_known_place), WithJsonSchema({"type": "string", "enum": list(PLACES)})
 ]
-#: A country abroad as the ``country`` entity names it (bot/places.py).
+#: A country abroad as the ``country`` entity names it (bot/content/places.py).
 CountryName = Annotated[
     str,
     AfterValidator(_known_country),
@@ -403,7 +403,7 @@ class Segment(Strict):
 
     #: The user's chosen language.
     languages: list[LanguageCode] = Field(default_factory=list)
-    #: Malian places; a region also matches the towns in it (bot/places.py).
+    #: Malian places; a region also matches the towns in it (bot/content/places.py).
     regions: list[PlaceName] = Field(default_factory=list)
     #: Countries, ``mali`` included (every user who said they are in Mali).
     countries: list[AnyCountryName] = Field(default_factory=list)
