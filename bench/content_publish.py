@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.content import loader  # noqa: E402
+from bot.content import reading  # noqa: E402
 from bot.content.editing import MessageFile  # noqa: E402
 from bot.content.loader import load_catalog  # noqa: E402
 from bot.content.publish import ContentPublisher  # noqa: E402
@@ -41,7 +41,7 @@ async def measure(changes: int, interval: float) -> dict[str, float]:
         shutil.copytree(ROOT / "content", content)
         loads, warm = [], []
         for _ in range(5):
-            loader._PARSED.clear()  # a cold load: every file parsed
+            reading.clear_parse_cache()  # a cold load: every file parsed
             start = time.perf_counter()
             load_catalog(content)
             loads.append(time.perf_counter() - start)
