@@ -14,6 +14,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+import polib
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+
 from bot.content.catalog import Catalog, TranslationState, placeholders, text_hash
 from bot.content.models import ReviewStatus
 
@@ -146,11 +152,6 @@ def _write_csv(rows: Sequence[ExportRow], source_language: str, language: str, p
 
 
 def _write_xlsx(rows: Sequence[ExportRow], source_language: str, language: str, path: Path) -> None:
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.datavalidation import DataValidation
-
     book = Workbook()
     sheet = book.active
     assert sheet is not None
@@ -200,8 +201,6 @@ def _write_xlsx(rows: Sequence[ExportRow], source_language: str, language: str, 
 
 
 def _write_po(rows: Sequence[ExportRow], source_language: str, language: str, path: Path) -> None:
-    import polib
-
     po = polib.POFile(wrapwidth=0)
     po.metadata = {
         "Project-Id-Version": "kunnafoni content",

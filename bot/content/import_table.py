@@ -13,6 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import polib
+from openpyxl import load_workbook
+
 from bot.content.export import EDIT_MARK, FORMAT_OF_SUFFIX, Format
 
 
@@ -79,8 +82,6 @@ def _read_csv(path: Path) -> list[tuple[int, list[str]]]:
 
 
 def _read_xlsx(path: Path) -> list[tuple[int, list[str]]]:
-    from openpyxl import load_workbook
-
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds on a damaged file
@@ -167,8 +168,6 @@ def _newlines(text: str) -> str:
 
 
 def _read_po(path: Path) -> ImportTable:
-    import polib
-
     try:
         po = polib.pofile(str(path), encoding="utf-8", wrapwidth=0)
     except (OSError, ValueError, UnicodeDecodeError) as exc:
