@@ -122,6 +122,7 @@ def _read_files(root: Path, reader: Reader) -> _Files:
 
 
 def _build(root: Path, reader: Reader) -> Catalog | None:
+    """Check the files together and assemble the catalog; ``None`` when anything is wrong."""
     if not root.is_dir():
         reader.problem(root, 1, "content folder not found")
         return None
