@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.content import loader
+from bot.content import reading
 from bot.content.editing import MessageFile
 from bot.content.loader import load_catalog
 from bot.content.publish import ContentPublisher
@@ -39,7 +39,7 @@ async def measure(changes: int, interval: float) -> dict[str, float]:
         shutil.copytree(ROOT / "content", content)
         loads, warm = [], []
         for _ in range(5):
-            loader._PARSED.clear()  # a cold load: every file parsed
+            reading.clear_parse_cache()  # a cold load: every file parsed
             start = time.perf_counter()
             load_catalog(content)
             loads.append(time.perf_counter() - start)

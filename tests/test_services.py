@@ -13,10 +13,10 @@ from bot.config import PROJECT_ROOT
 from bot.content.catalog import MAX_TEXT, Catalog
 from bot.content.loader import ContentError, check_content, load_catalog
 from bot.content.models import ServiceCategory
-from bot.places import COUNTRIES, PLACES, REGIONS
-from bot.services.matching import NEEDS, ServiceMatch, match
-from bot.services.needs import NATIONAL_CATEGORIES
-from bot.services.render import LABEL_KEYS, format_phone, service_card
+from bot.content.needs import NATIONAL_CATEGORIES
+from bot.content.places import COUNTRIES, PLACES, REGIONS
+from bot.routing.matching import NEEDS, ServiceMatch, match
+from bot.routing.render import LABEL_KEYS, format_phone, service_card
 from tests.conftest import CONTENT_DIR
 
 SERVICES = CONTENT_DIR / "services.yml"

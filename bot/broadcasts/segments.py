@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.content.models import Segment
-from bot.places import PLACES
+from bot.content.places import PLACES
 from bot.store.models import User, UserTopic
 
 __all__ = ["CHANNEL", "Recipient", "Segment", "audience", "conditions", "count", "criteria"]

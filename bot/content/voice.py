@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from bot.content.checks import is_ogg_opus
 from bot.content.editing import MessageFile, write_atomic
-from bot.content.loader import is_ogg_opus
 from bot.content.store import ContentStore
 
 

@@ -27,6 +27,8 @@ from bot.content.models import (
     Target,
     Topic,
 )
+from bot.content.needs import NEEDS
+from bot.content.places import ABROAD, REGIONS
 from bot.dialogue.decision import Thresholds, candidates, emergency_first, is_sure, ranked
 from bot.dialogue.types import Button, Inbound, Media, Meta, Outcome, Reply, State
 from bot.nlu.keywords import EMERGENCY_INTENT
@@ -34,7 +36,6 @@ from bot.nlu.langid import LanguageGuess, LanguageIdentifier
 from bot.nlu.normalise import fold
 from bot.nlu.service import NluService
 from bot.nlu.types import NluResult
-from bot.places import ABROAD, REGIONS
 from bot.pseudonyms import pseudonym
 from bot.referrals import (
     MAX_DESCRIPTION,
@@ -45,9 +46,8 @@ from bot.referrals import (
     new_reference,
     normalise_phone,
 )
-from bot.services.matching import ServiceMatch, match
-from bot.services.needs import NEEDS
-from bot.services.render import service_card
+from bot.routing.matching import ServiceMatch, match
+from bot.routing.render import service_card
 from bot.store import referrals as referral_repo
 from bot.store import repositories as repo
 from bot.store.db import Database

@@ -4,6 +4,9 @@ A need is an intent name (``nlu/domain.yml``) or a topic id (``content/topics``)
 The categories are in order of preference: a service of the first category ranks
 before one that only has the second. The content loader requires, for every
 category named here, at least one national service, so a need always gets an answer.
+
+The map lives with the content, not with the matching (``bot.routing``) that reads it:
+the loader's "no dead end" check needs it, and content is the lower layer.
 """
 
 from __future__ import annotations

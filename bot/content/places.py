@@ -4,7 +4,9 @@
 ``nlu/data/nlu.yml`` to the lower-case values below; the services directory
 (``content/services.yml``) and the matching use exactly the same values, so a
 place the NLU recognises is a place a service can cover. Kept here, in one place;
-a test holds this list and the NLU synonyms together.
+a test holds this list and the NLU synonyms together. They sit with the content
+because the content models validate against them (services, campaign segments);
+the matching, the campaigns and the dialogue read them from here.
 """
 
 from __future__ import annotations
