@@ -1,8 +1,9 @@
-"""``kunnafoni broadcast send | status | cancel``: the outbox and the sender for managers.
+"""``kunnafoni broadcast plan | send | status | cancel``: campaigns for managers.
 
-Registered into the ``broadcast`` group of ``bot/cli.py`` by :func:`add_commands`.
-On a terminal ``send`` draws a live progress line (delivered, failed, rate, ETA); when the
-output is not a terminal it prints a plain line every ``PLAIN_EVERY`` seconds instead.
+``plan`` counts who a campaign would reach; ``send`` queues what it owes its audience
+(idempotent) and sends it with the rate-limited sender; ``status`` and ``cancel`` act on
+runs. On a terminal ``send`` draws a live progress line (delivered, failed, rate, ETA);
+when the output is not a terminal it prints a plain line every ``PLAIN_EVERY`` seconds.
 """
 
 from __future__ import annotations
@@ -12,24 +13,61 @@ import asyncio
 import contextlib
 import json
 import sys
-from typing import Any, TextIO
+from datetime import UTC, datetime
+from typing import TextIO
 
-from bot.broadcasts import outbox
-from bot.broadcasts.outbox import RunStatus
-from bot.config import Settings, normalise_database_url
+from bot.campaigns.enqueue import enqueue_campaign
+from bot.campaigns.plan import plan, render
+from bot.campaigns.sender import BroadcastSender, SenderSettings
+from bot.cli.common import content_dir, load_or_report, load_settings
+from bot.cli.database import database_url, open_database
+from bot.content.store import ContentStore
+from bot.store import runs
+from bot.store.runs import RunStatus
+from bot.telegram.transport import open_transport
 
 PLAIN_EVERY = 10.0
 BAR_WIDTH = 24
 
 
-def _settings() -> Settings:
-    from bot.cli import _settings as cli_settings
-
-    return cli_settings()
+# --- plan ------------------------------------------------------------------------------------
 
 
-def _url(args: argparse.Namespace) -> str:
-    return normalise_database_url(args.db) if args.db else _settings().database_url
+def _iso_now(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(f"--now '{value}' needs a time zone offset, e.g. +00:00")
+    return moment
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    catalog = load_or_report(content_dir(args.content_dir))
+    if catalog is None:
+        return 1
+    campaign = catalog.campaigns.get(args.name)
+    if campaign is None:
+        known = ", ".join(sorted(catalog.campaigns)) or "none"
+        print(f"kunnafoni: no campaign '{args.name}' (known: {known})", file=sys.stderr)
+        return 2
+    try:
+        now = _iso_now(args.now)
+    except ValueError as exc:
+        print(f"kunnafoni: {exc}", file=sys.stderr)
+        return 2
+    url = database_url(args.db)
+
+    async def produce() -> str:
+        async with open_database(url) as database, database.transaction() as session:
+            result = await plan(session, catalog, campaign, now=now)
+        return json.dumps(result.as_json(), indent=2) if args.json else render(result)
+
+    print(asyncio.run(produce()))
+    return 0
+
+
+# --- progress --------------------------------------------------------------------------------
 
 
 def _duration(seconds: float | None) -> str:
@@ -57,49 +95,35 @@ def progress_line(status: RunStatus, *, bar: bool) -> str:
 
 
 async def _status(url: str, run_id: int) -> RunStatus | None:
-    from bot.store.db import Database
-
-    database = Database(url)
-    try:
-        async with database.transaction() as session:
-            return await outbox.run_status(session, run_id)
-    finally:
-        await database.dispose()
+    async with open_database(url) as database, database.transaction() as session:
+        return await runs.run_status(session, run_id)
 
 
 async def _show_progress(url: str, run_id: int, out: TextIO) -> None:
-    from bot.store.db import Database
-
     tty = out.isatty()
-    database = Database(url)
-    try:
+    async with open_database(url) as database:
         while True:
             async with database.transaction() as session:
-                status = await outbox.run_status(session, run_id)
+                status = await runs.run_status(session, run_id)
             if status is not None:
                 line = progress_line(status, bar=tty)
                 out.write(f"\r{line}\x1b[K" if tty else f"{line}\n")
                 out.flush()
             await asyncio.sleep(0.5 if tty else PLAIN_EVERY)
-    finally:
-        await database.dispose()
+
+
+# --- send, status, cancel --------------------------------------------------------------------
 
 
 def cmd_send(args: argparse.Namespace) -> int:
-    from telegram import Bot
-
-    from bot.broadcasts.sender import BroadcastSender, SenderSettings
-    from bot.content.store import ContentStore
-    from bot.store.db import Database
-
-    settings = _settings()
+    settings = load_settings()
     if settings.telegram_bot_token is None:
         print("kunnafoni: TELEGRAM_BOT_TOKEN is required to send", file=sys.stderr)
         return 2
     if (args.run is None) == (args.name is None):
         print("kunnafoni: give a campaign NAME, or --run ID", file=sys.stderr)
         return 2
-    url = _url(args)
+    url = database_url(args.db)
     sender_settings = SenderSettings(
         rate=settings.broadcast_rate,
         paid=settings.broadcast_paid,
@@ -118,17 +142,18 @@ def cmd_send(args: argparse.Namespace) -> int:
         if await _status(url, args.run) is None:
             print(f"kunnafoni: no broadcast run {args.run}", file=sys.stderr)
             return 2
-        database = Database(url)
-        progress = asyncio.create_task(_show_progress(url, args.run, sys.stdout))
-        try:
-            async with Bot(token, base_url=settings.bot_api_base_url) as bot:
-                sender = BroadcastSender(database, bot, content.current, settings=sender_settings)
-                await sender.run(args.run)
-        finally:
-            progress.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await progress
-            await database.dispose()
+        async with open_database(url) as database:
+            progress = asyncio.create_task(_show_progress(url, args.run, sys.stdout))
+            try:
+                async with open_transport(token, base_url=settings.bot_api_base_url) as transport:
+                    sender = BroadcastSender(
+                        database, transport, content.current, settings=sender_settings
+                    )
+                    await sender.run(args.run)
+            finally:
+                progress.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await progress
         status = await _status(url, args.run)
         if status is not None:
             print(("\n" if sys.stdout.isatty() else "") + progress_line(status, bar=False))
@@ -137,13 +162,8 @@ def cmd_send(args: argparse.Namespace) -> int:
     return asyncio.run(send())
 
 
-async def _enqueue(url: str, content: Any, name: str, now_text: str | None) -> int | None:
+async def _enqueue(url: str, content: ContentStore, name: str, now_text: str | None) -> int | None:
     """Enqueue campaign ``name`` (idempotent) and return its run id; None with a message."""
-    from datetime import UTC, datetime
-
-    from bot.broadcasts.enqueue import enqueue_campaign
-    from bot.store.db import Database
-
     catalog = content.current()
     if name not in catalog.campaigns:
         known = ", ".join(sorted(catalog.campaigns)) or "none"
@@ -153,12 +173,8 @@ async def _enqueue(url: str, content: Any, name: str, now_text: str | None) -> i
     if now.tzinfo is None:
         print("kunnafoni: --now needs a time zone, e.g. 2026-12-18T10:00:00+00:00", file=sys.stderr)
         return None
-    database = Database(url)
-    try:
-        async with database.transaction() as session:
-            result = await enqueue_campaign(session, catalog, name, now=now)
-    finally:
-        await database.dispose()
+    async with open_database(url) as database, database.transaction() as session:
+        result = await enqueue_campaign(session, catalog, name, now=now)
     print(
         f"campaign {name}: run {result.run_id}, audience {result.audience}, "
         f"due now {result.due}, newly queued {result.added}"
@@ -167,22 +183,16 @@ async def _enqueue(url: str, content: Any, name: str, now_text: str | None) -> i
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from bot.store.db import Database
-
-    url = _url(args)
+    url = database_url(args.db)
 
     async def show() -> int:
-        database = Database(url)
-        try:
-            async with database.transaction() as session:
-                ids = (
-                    [args.run]
-                    if args.run is not None
-                    else [run.id for run in await outbox.list_runs(session, limit=args.limit)]
-                )
-                statuses = [await outbox.run_status(session, run_id) for run_id in ids]
-        finally:
-            await database.dispose()
+        async with open_database(url) as database, database.transaction() as session:
+            ids = (
+                [args.run]
+                if args.run is not None
+                else [run.id for run in await runs.list_runs(session, limit=args.limit)]
+            )
+            statuses = [await runs.run_status(session, run_id) for run_id in ids]
         if args.run is not None and statuses == [None]:
             print(f"kunnafoni: no broadcast run {args.run}", file=sys.stderr)
             return 2
@@ -198,49 +208,15 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    from bot.store.db import Database
-
-    url = _url(args)
+    url = database_url(args.db)
 
     async def cancel() -> int:
-        database = Database(url)
-        try:
-            async with database.transaction() as session:
-                if await outbox.get_run(session, args.run) is None:
-                    print(f"kunnafoni: no broadcast run {args.run}", file=sys.stderr)
-                    return 2
-                count = await outbox.cancel_run(session, args.run)
-        finally:
-            await database.dispose()
+        async with open_database(url) as database, database.transaction() as session:
+            if await runs.get_run(session, args.run) is None:
+                print(f"kunnafoni: no broadcast run {args.run}", file=sys.stderr)
+                return 2
+            count = await runs.cancel_run(session, args.run)
         print(f"run {args.run}: cancelled, {count} message(s) will not be sent")
         return 0
 
     return asyncio.run(cancel())
-
-
-def add_commands(broadcast: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``send``, ``status`` and ``cancel`` to the ``broadcast`` subcommand group."""
-    db_help = "database URL (default: DATABASE_URL)"
-    send = broadcast.add_parser(
-        "send",
-        help="queue what a campaign owes its audience now, and send it at Telegram's limits",
-    )
-    send.add_argument(
-        "name", nargs="?", default=None, help="campaign (content/broadcasts/NAME.yml)"
-    )
-    send.add_argument("--run", type=int, default=None, help="send an existing run instead")
-    send.add_argument("--now", default=None, help="pretend it is this time (ISO, with zone)")
-    send.add_argument("--db", default=None, help=db_help)
-    send.set_defaults(func=cmd_send)
-
-    status = broadcast.add_parser("status", help="a run's progress (default: recent runs)")
-    status.add_argument("run", type=int, nargs="?", default=None)
-    status.add_argument("--limit", type=int, default=10, help="how many recent runs")
-    status.add_argument("--json", action="store_true", help="machine-readable output")
-    status.add_argument("--db", default=None, help=db_help)
-    status.set_defaults(func=cmd_status)
-
-    cancel = broadcast.add_parser("cancel", help="stop a run: nothing more of it is sent")
-    cancel.add_argument("run", type=int)
-    cancel.add_argument("--db", default=None, help=db_help)
-    cancel.set_defaults(func=cmd_cancel)

@@ -1,4 +1,4 @@
-"""Who a campaign reaches: the subscribers matching a :class:`Segment`, in SQL.
+"""Who a campaign reaches: the subscribers matching a :class:`Segment`, in SQL; and who left.
 
 Built with SQLAlchemy expressions only, so SQLite and PostgreSQL give the same rows.
 Only users who said yes to campaign messages (``subscribed``), have not blocked the bot
@@ -10,14 +10,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 
 from bot.content.models import Segment
 from bot.places import PLACES
-from bot.store.models import User, UserTopic
+from bot.store.db import Session
+from bot.store.models import User, UserTopic, utcnow
 
-__all__ = ["CHANNEL", "Recipient", "Segment", "audience", "conditions", "count", "criteria"]
+__all__ = [
+    "CHANNEL",
+    "Recipient",
+    "audience",
+    "base_conditions",
+    "conditions",
+    "count",
+    "mark_user_blocked",
+]
 
 #: The only channel campaigns go out on.
 CHANNEL = "telegram"
@@ -98,33 +106,7 @@ def _seen(topics: list[str]) -> ColumnElement[bool]:
     return exists().where(and_(UserTopic.user_id == User.id, UserTopic.topic.in_(topics)))
 
 
-def criteria(segment: Segment) -> list[tuple[str, Segment]]:
-    """Each criterion of ``segment`` alone, with a label (for ``broadcast plan``)."""
-    data = segment.model_dump(mode="json", exclude_defaults=True)
-    groups = [
-        ("regions", "countries"),
-        ("sources", "source_prefixes"),
-    ]
-    done: set[str] = set()
-    out: list[tuple[str, Segment]] = []
-    for name in type(segment).model_fields:
-        if name not in data or name in done:
-            continue
-        group = next((g for g in groups if name in g), (name,))
-        part = {n: data[n] for n in group if n in data}
-        done.update(group)
-        label = "; ".join(f"{n}: {_show(v)}" for n, v in part.items())
-        out.append((label, Segment.model_validate(part)))
-    return out
-
-
-def _show(value: object) -> str:
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return str(value)
-
-
-async def audience(session: AsyncSession, segment: Segment, *, now: datetime) -> list[Recipient]:
+async def audience(session: Session, segment: Segment, *, now: datetime) -> list[Recipient]:
     """The recipients of ``segment`` now, by user id."""
     query = (
         select(User.id, User.external_id, User.language, User.subscribed_at)
@@ -138,7 +120,7 @@ async def audience(session: AsyncSession, segment: Segment, *, now: datetime) ->
     ]
 
 
-async def count(session: AsyncSession, segment: Segment, *, now: datetime) -> int:
+async def count(session: Session, segment: Segment, *, now: datetime) -> int:
     """How many recipients ``segment`` has now."""
     query = (
         select(func.count())
@@ -146,3 +128,13 @@ async def count(session: AsyncSession, segment: Segment, *, now: datetime) -> in
         .where(*base_conditions(), *conditions(segment, now=now))
     )
     return int(await session.scalar(query) or 0)
+
+
+async def mark_user_blocked(session: Session, user_id: int, *, now: datetime | None = None) -> None:
+    """Telegram answered 403: the user blocked the bot; never message them again."""
+    await session.execute(
+        update(User)
+        .where(User.id == user_id, User.blocked_at.is_(None))
+        .values(blocked_at=now or utcnow(), subscribed=False)
+        .execution_options(synchronize_session=False)
+    )
