@@ -4,6 +4,12 @@ Code that decides (the dialogue engine, the campaign sender) catches these, neve
 library's exceptions: an adapter (``bot/telegram``, ``bot/nlu``, ``bot/content``) turns
 what its library raises into one of them. Messages carry no personal data: no chat id,
 no user text, no token.
+
+Errors of one room stay defined beside the code that raises them, and subclass
+:class:`KunnafoniError`: ``ContentError`` (``bot/content/loader.py``, with file:line
+problems), ``ImportRefused`` (``bot/content/workflow.py``), ``AttachError``
+(``bot/content/voice.py``), ``NluUnavailable`` (``bot/nlu/types.py``). The errors of
+delivering a message are here, since a transport and the sender share them.
 """
 
 from __future__ import annotations

@@ -40,6 +40,7 @@ from bot.content.models import (
     ServicesFile,
     Topic,
 )
+from bot.errors import KunnafoniError
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -54,7 +55,7 @@ class Problem:
         return f"{self.file}:{self.line}: {self.reason}"
 
 
-class ContentError(Exception):
+class ContentError(KunnafoniError):
     """The content tree is invalid; ``problems`` says where and why."""
 
     def __init__(self, problems: Sequence[Problem]) -> None:

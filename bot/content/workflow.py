@@ -22,6 +22,7 @@ from bot.content.catalog import Catalog, TranslationState, placeholders, text_ha
 from bot.content.editing import MessageFile, write_atomic
 from bot.content.loader import ContentError, Problem, load_catalog
 from bot.content.models import ReviewStatus
+from bot.errors import KunnafoniError
 
 # --- coverage ------------------------------------------------------------------------------
 
@@ -400,7 +401,7 @@ def _write_po(rows: Sequence[ExportRow], source_language: str, language: str, pa
 # --- import --------------------------------------------------------------------------------
 
 
-class ImportRefused(Exception):
+class ImportRefused(KunnafoniError):
     """The file cannot be imported; ``reasons`` say where and why, one per line."""
 
     def __init__(self, path: Path, reasons: Iterable[str]) -> None:
