@@ -1,8 +1,9 @@
-"""Who a campaign reaches: the subscribers matching a :class:`Segment`, in SQL; and who left.
+"""Who a campaign reaches: the subscribers matching a :class:`Segment`, in SQL.
 
 Built with SQLAlchemy expressions only, so SQLite and PostgreSQL give the same rows.
 Only users who said yes to campaign messages (``subscribed``), have not blocked the bot
-(``blocked_at`` is null) and are on Telegram are ever recipients.
+(``blocked_at`` is null) and are on Telegram are ever recipients; a user who blocked
+the bot is taken out of every audience here too (:func:`mark_user_blocked`).
 """
 
 from __future__ import annotations

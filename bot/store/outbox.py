@@ -25,7 +25,8 @@ killed): those are taken over, which is how a killed sender's rows get delivered
 
 The caller commits the claim before sending anything, and marks each row in its own short
 transaction right after Telegram accepted the message: a crash can then only repeat a
-message that was accepted but not yet marked (see ``sender.py`` for the bound).
+message that was accepted but not yet marked (``bot/campaigns/sender.py`` gives the bound).
+Runs, which group the rows of one campaign, are in ``runs.py``.
 
 A claim also skips rows of users who opted out or blocked the bot since the row was
 enqueued (status ``skipped``), so opting out stops delivery at once.
@@ -65,7 +66,7 @@ _INSERT_CHUNK = 500
 
 
 class RecipientLike(Protocol):
-    """What enqueueing needs of a recipient (``segments.Recipient`` fits)."""
+    """What enqueueing needs of a recipient (``audience.Recipient`` fits)."""
 
     @property
     def user_id(self) -> int: ...
@@ -77,8 +78,8 @@ class RecipientLike(Protocol):
     def language(self) -> str | None: ...
 
 
-#: ``(recipient, step, message_key, not_before)``, as ``campaigns.due_messages`` yields;
-#: ``not_before`` None means "now".
+#: ``(recipient, step, message_key, not_before)``, as ``due_messages`` of
+#: ``bot/campaigns/definitions.py`` yields; ``not_before`` None means "now".
 DueMessage = tuple[RecipientLike, int, str, datetime | None]
 
 
