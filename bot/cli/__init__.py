@@ -1,7 +1,7 @@
 """The ``kunnafoni`` command: every subcommand and option, and the dispatch to its group.
 
 The parser is built here, in one place; each command group lives in its own module
-(``run``: run and chat, ``content``, ``nlu``, ``database``: db, ``report``,
+(``run``, ``chat``, ``content``, ``nlu``, ``database``: db, ``report``,
 ``broadcast``), what they share in ``common``. A group's module is imported only when
 one of its commands runs: ``kunnafoni content check`` loads no database or Telegram code.
 """
@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--user", default="console-user", help="user id (default: one fixed user)")
     chat.add_argument("--db", default=None, help=DB_HELP)
     chat.add_argument("--lang", default=None, help="preset the user's language, e.g. bm")
-    chat.set_defaults(func="run:cmd_chat")
+    chat.set_defaults(func="chat:cmd_chat")
 
     content = sub.add_parser("content", help="campaign content tools").add_subparsers(
         dest="content_command", required=True
