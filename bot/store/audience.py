@@ -1,4 +1,4 @@
-"""Who a campaign reaches: the subscribers matching a :class:`Segment`, in SQL.
+"""Who a campaign reaches: the subscribers matching a segment, in SQL.
 
 Built with SQLAlchemy expressions only, so SQLite and PostgreSQL give the same rows.
 Only users who said yes to campaign messages (``subscribed``), have not blocked the bot
@@ -8,12 +8,13 @@ the bot is taken out of every audience here too (:func:`mark_user_blocked`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 
-from bot.content.models import Segment
 from bot.places import PLACES
 from bot.store.db import Session
 from bot.store.models import User, UserTopic, utcnow
@@ -21,6 +22,7 @@ from bot.store.models import User, UserTopic, utcnow
 __all__ = [
     "CHANNEL",
     "Recipient",
+    "SegmentLike",
     "audience",
     "base_conditions",
     "conditions",
@@ -30,6 +32,36 @@ __all__ = [
 
 #: The only channel campaigns go out on.
 CHANNEL = "telegram"
+
+
+class SegmentLike(Protocol):
+    """The criteria a segment gives (``bot.content.models.Segment`` fits; see its fields).
+
+    A protocol, so that the store does not depend on the content models it is given.
+    """
+
+    @property
+    def languages(self) -> Sequence[str]: ...
+    @property
+    def regions(self) -> Sequence[str]: ...
+    @property
+    def countries(self) -> Sequence[str]: ...
+    @property
+    def age_brackets(self) -> Sequence[str]: ...
+    @property
+    def situations(self) -> Sequence[str]: ...
+    @property
+    def sources(self) -> Sequence[str]: ...
+    @property
+    def source_prefixes(self) -> Sequence[str]: ...
+    @property
+    def topics_seen(self) -> Sequence[str]: ...
+    @property
+    def topics_not_seen(self) -> Sequence[str]: ...
+    @property
+    def active_within_days(self) -> int | None: ...
+    @property
+    def inactive_for_days(self) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -52,7 +84,7 @@ def as_utc(moment: datetime | None) -> datetime | None:
     return moment.astimezone(UTC)
 
 
-def _places_in(regions: list[str]) -> list[str]:
+def _places_in(regions: Sequence[str]) -> list[str]:
     """The places themselves and, for a region, every town in it."""
     wanted = set(regions)
     return sorted(wanted | {place for place, region in PLACES.items() if region in wanted})
@@ -67,7 +99,7 @@ def base_conditions() -> list[ColumnElement[bool]]:
     ]
 
 
-def conditions(segment: Segment, *, now: datetime) -> list[ColumnElement[bool]]:
+def conditions(segment: SegmentLike, *, now: datetime) -> list[ColumnElement[bool]]:
     """One SQL condition per criterion the segment gives (all must hold)."""
     now = now.astimezone(UTC)
     found: list[ColumnElement[bool]] = []
@@ -81,9 +113,9 @@ def conditions(segment: Segment, *, now: datetime) -> list[ColumnElement[bool]]:
             where.append(User.country.in_(segment.countries))
         found.append(or_(*where))
     if segment.age_brackets:
-        found.append(User.age_bracket.in_([a.value for a in segment.age_brackets]))
+        found.append(User.age_bracket.in_([str(a) for a in segment.age_brackets]))
     if segment.situations:
-        found.append(User.situation.in_([s.value for s in segment.situations]))
+        found.append(User.situation.in_([str(s) for s in segment.situations]))
     if segment.sources or segment.source_prefixes:
         source: list[ColumnElement[bool]] = []
         if segment.sources:
@@ -103,11 +135,11 @@ def conditions(segment: Segment, *, now: datetime) -> list[ColumnElement[bool]]:
     return found
 
 
-def _seen(topics: list[str]) -> ColumnElement[bool]:
+def _seen(topics: Sequence[str]) -> ColumnElement[bool]:
     return exists().where(and_(UserTopic.user_id == User.id, UserTopic.topic.in_(topics)))
 
 
-async def audience(session: Session, segment: Segment, *, now: datetime) -> list[Recipient]:
+async def audience(session: Session, segment: SegmentLike, *, now: datetime) -> list[Recipient]:
     """The recipients of ``segment`` now, by user id."""
     query = (
         select(User.id, User.external_id, User.language, User.subscribed_at)
@@ -121,7 +153,7 @@ async def audience(session: Session, segment: Segment, *, now: datetime) -> list
     ]
 
 
-async def count(session: Session, segment: Segment, *, now: datetime) -> int:
+async def count(session: Session, segment: SegmentLike, *, now: datetime) -> int:
     """How many recipients ``segment`` has now."""
     query = (
         select(func.count())
