@@ -12,9 +12,11 @@ send`` runs it, on a fresh database.
    recipients got it, then started again. Every recipient must have it; a duplicate is only
    allowed for a message in flight at the kill (at most ``--concurrency``).
 
-    .venv/bin/python bench/broadcast.py                       # 20,000 at 30/s: ~25 minutes
-    .venv/bin/python bench/broadcast.py --recipients 2000     # quick
-    .venv/bin/python bench/broadcast.py --rate 300 --paid     # paid broadcasts
+Run from the project root, as a module::
+
+    .venv/bin/python -m bench.broadcast                       # 20,000 at 30/s: ~25 minutes
+    .venv/bin/python -m bench.broadcast --recipients 2000     # quick
+    .venv/bin/python -m bench.broadcast --rate 300 --paid     # paid broadcasts
 """
 
 from __future__ import annotations
@@ -29,15 +31,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `bot` and `tests` live at the repository root
-    sys.path.insert(0, str(ROOT))
+from sqlalchemy import insert
 
-from sqlalchemy import insert  # noqa: E402
-
-from bot.broadcasts import outbox  # noqa: E402
-from bot.store.db import Database, upgrade_database  # noqa: E402
-from bot.store.models import User  # noqa: E402
+from bot.campaigns.sender import BroadcastSender, SenderSettings
+from bot.config import PROJECT_ROOT, normalise_database_url
+from bot.content.loader import load_catalog
+from bot.store import outbox, runs
+from bot.store.db import Database, upgrade_database
+from bot.store.models import User
+from bot.telegram.transport import open_transport
+from tests.fakes.bot_api import FakeBotApi, TelegramLimits
 
 TOKEN = "123456:BENCH"
 KEY = "intent.emergency"
@@ -75,7 +78,7 @@ async def new_run(url: str, people: list[_Person], name: str) -> int:
     database = Database(url)
     try:
         async with database.transaction() as session:
-            run_id = await outbox.create_run(session, name=name)
+            run_id = await runs.create_run(session, name=name)
             await outbox.enqueue(session, run_id, [(p, 0, KEY, None) for p in people])
     finally:
         await database.dispose()
@@ -83,7 +86,7 @@ async def new_run(url: str, people: list[_Person], name: str) -> int:
 
 
 def worker_command(args: argparse.Namespace, api: str, url: str, run_id: int) -> list[str]:
-    command = [sys.executable, str(Path(__file__).resolve()), "--worker", "--api", api]
+    command = [sys.executable, "-m", "bench.broadcast", "--worker", "--api", api]
     command += ["--db", url, "--run", str(run_id), "--rate", str(args.rate)]
     command += ["--concurrency", str(args.concurrency), "--lease", str(args.lease)]
     return command + (["--paid"] if args.paid else [])
@@ -121,8 +124,6 @@ def reset(fake: Any) -> None:
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
-    from tests.fakes.bot_api import FakeBotApi, TelegramLimits
-
     folder = Path(tempfile.mkdtemp(prefix="kf-bench-"))
     url = args.db or f"sqlite+aiosqlite:///{folder / 'broadcast.db'}"
     started = time.monotonic()
@@ -172,19 +173,14 @@ def _print(title: str, figures: dict[str, Any], args: argparse.Namespace) -> Non
 
 
 async def work(args: argparse.Namespace) -> int:
-    from telegram import Bot
-
-    from bot.broadcasts.sender import BroadcastSender, SenderSettings
-    from bot.content.loader import load_catalog
-
-    catalog = load_catalog(ROOT / "content")
+    catalog = load_catalog(PROJECT_ROOT / "content")
     settings = SenderSettings(
         rate=args.rate, paid=args.paid, concurrency=args.concurrency, lease=args.lease
     )
     database = Database(args.db)
     try:
-        async with Bot(TOKEN, base_url=f"{args.api}/bot") as bot:
-            sender = BroadcastSender(database, bot, lambda: catalog, settings=settings)
+        async with open_transport(TOKEN, base_url=f"{args.api}/bot") as transport:
+            sender = BroadcastSender(database, transport, lambda: catalog, settings=settings)
             report = await sender.run(args.run)
     finally:
         await database.dispose()
@@ -209,8 +205,6 @@ def main() -> int:
     parser.add_argument("--run", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.db:
-        from bot.config import normalise_database_url
-
         args.db = normalise_database_url(args.db)
     if args.worker:
         return asyncio.run(work(args))

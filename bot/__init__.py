@@ -12,6 +12,6 @@ __version__ = "0.1.0"
 # python-telegram-bot 22 gives time periods (``RetryAfter.retry_after``, durations) as
 # ints, warns on every one that its next major version gives ``timedelta``, and lets an
 # application opt in now. The bot reads only ``retry_after``, in either form
-# (``bot/broadcasts/sender.py``), so it opts in: no warning on each 429, no change at the
+# (``bot/telegram/transport.py``), so it opts in: no warning on each 429, no change at the
 # upgrade. A PTB_TIMEDELTA already in the environment wins.
 os.environ.setdefault("PTB_TIMEDELTA", "true")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert
 
-from bot.broadcasts import outbox
+from bot.store import outbox, runs
 from bot.store.db import Database
 from bot.store.models import User
 from tests.fakes.bot_api import FakeBotApi, TelegramLimits
@@ -102,6 +102,6 @@ async def new_run(
     database: Database, people: list[Person], *, key: str = KEY, name: str = "test"
 ) -> int:
     async with database.transaction() as session:
-        run_id = await outbox.create_run(session, name=name)
+        run_id = await runs.create_run(session, name=name)
         await outbox.enqueue(session, run_id, [(p, 0, key, None) for p in people])
     return run_id

@@ -11,13 +11,14 @@ import pytest
 from sqlalchemy import insert, select, update
 from telegram import Bot
 
-from bot.broadcasts import outbox
-from bot.broadcasts.enqueue import enqueue_campaign
-from bot.broadcasts.sender import BroadcastSender, SenderSettings
+from bot.campaigns.enqueue import enqueue_campaign
+from bot.campaigns.sender import BroadcastSender, SenderSettings
 from bot.cli import main
 from bot.content.catalog import Catalog
+from bot.store import runs
 from bot.store.db import Database
 from bot.store.models import BroadcastRun, OutboxMessage, User, UserTopic
+from bot.telegram.transport import TelegramTransport
 from tests.broadcast_support import TOKEN, committed, limited
 from tests.fakes.bot_api import FakeBotApi
 
@@ -99,11 +100,13 @@ async def test_a_cancelled_run_is_not_reused(database: Database, catalog: Catalo
     await people(database, ["fr"], subscribed_at=campaign.when - timedelta(days=9))
     async with database.transaction() as session:
         first = await enqueue_campaign(session, catalog, campaign.name, now=campaign.when)
-        await outbox.cancel_run(session, first.run_id)
+        await runs.cancel_run(session, first.run_id)
         second = await enqueue_campaign(session, catalog, campaign.name, now=campaign.when)
-        runs = list(await session.scalars(select(BroadcastRun.status).order_by(BroadcastRun.id)))
+        statuses = list(
+            await session.scalars(select(BroadcastRun.status).order_by(BroadcastRun.id))
+        )
     assert second.run_id != first.run_id and second.added == 1
-    assert runs == ["cancelled", "planned"]
+    assert statuses == ["cancelled", "planned"]
 
 
 async def test_queued_then_sent_in_each_language_and_opt_out_respected(
@@ -120,9 +123,10 @@ async def test_queued_then_sent_in_each_language_and_opt_out_respected(
         await session.execute(update(OutboxMessage).values(not_before=datetime.now(UTC)))
     settings = SenderSettings(rate=200, paid=True, concurrency=4, lease=5, backoff_base=0.05)
     async with Bot(TOKEN, base_url=limited.base_url) as bot:
-        report = await BroadcastSender(committed, bot, lambda: catalog, settings=settings).run(
-            queued.run_id
+        sender = BroadcastSender(
+            committed, TelegramTransport(bot), lambda: catalog, settings=settings
         )
+        report = await sender.run(queued.run_id)
     assert report.sent == 2
     assert limited.sent_messages(FIRST_CHAT)[0].text == catalog.text(campaign.message, "fr").text
     assert (

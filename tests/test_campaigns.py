@@ -10,18 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from bot.broadcasts.campaigns import (
+from bot.campaigns.definitions import (
     after_quiet_hours,
     due_messages,
     language_for,
     load_campaigns,
 )
-from bot.broadcasts.plan import plan, render
-from bot.broadcasts.segments import Recipient
+from bot.campaigns.plan import plan, render
 from bot.cli import main
 from bot.content.catalog import Catalog, TranslationState
 from bot.content.loader import check_content
 from bot.content.models import Campaign, QuietHours
+from bot.store.audience import Recipient
 from bot.store.db import Database, upgrade_database
 from bot.store.models import User, UserTopic
 from tests.conftest import CONTENT_DIR, run_blocking

@@ -32,7 +32,7 @@ from telegram import (
 from telegram.error import BadRequest, Forbidden, RetryAfter
 from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
 
-from bot.broadcasts.sender import retry_after_seconds
+from bot.telegram.transport import retry_after_seconds
 from tests.fakes.bot_api import FORUM_ICON_COLORS, SPEC_PATH, FakeBotApi, load_spec
 
 TOKEN = "123:ABC"

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.broadcasts import outbox
+from bot.store import audience, outbox, runs
 from bot.store.db import Database
 from bot.store.models import OutboxMessage, User, utcnow
 from tests.broadcast_support import KEY, Person, add_people, committed, new_run
@@ -31,7 +31,7 @@ async def test_enqueue_is_idempotent(committed: Database) -> None:
     async with committed.transaction() as session:
         again = await outbox.enqueue(session, run_id, [(p, 0, KEY, None) for p in people])
         more = await outbox.enqueue(session, run_id, [(p, 1, KEY, None) for p in people[:2]])
-        run = await outbox.get_run(session, run_id)
+        run = await runs.get_run(session, run_id)
     assert (again, more) == (0, 2)
     assert run is not None and run.total == 7 and run.status == "planned"
 
@@ -61,7 +61,7 @@ async def test_claim_takes_due_rows_once_in_order(committed: Database) -> None:
     assert all(r.attempts == 1 for r in first + second)
     assert extra not in {r.id for r in first + second}
     async with committed.transaction() as session:
-        run = await outbox.get_run(session, run_id)
+        run = await runs.get_run(session, run_id)
     assert run is not None and run.status == "sending" and run.started_at is not None
 
 
@@ -110,7 +110,7 @@ async def test_outcomes_and_status(committed: Database) -> None:
         await outbox.retry_later(
             session, rows[4].id, not_before=utcnow() + timedelta(minutes=5), error="NetworkError"
         )
-        status = await outbox.run_status(session, run_id)
+        status = await runs.run_status(session, run_id)
     assert status is not None
     assert status.counts == {"sent": 2, "failed": 1, "skipped": 1, "pending": 1, "claimed": 1}
     assert (status.delivered, status.remaining, status.finished) == (2, 2, False)
@@ -118,8 +118,8 @@ async def test_outcomes_and_status(committed: Database) -> None:
     assert status.eta_seconds is not None
     assert status.as_json()["counts"]["cancelled"] == 0
     async with committed.transaction() as session:
-        cancelled = await outbox.cancel_run(session, run_id)
-        status = await outbox.run_status(session, run_id)
+        cancelled = await runs.cancel_run(session, run_id)
+        status = await runs.run_status(session, run_id)
         after = await outbox.claim(session, sender_id="a", batch=6, run_id=run_id)
     assert cancelled == 2 and after == []
     assert status is not None and status.run.status == "cancelled" and status.finished
@@ -129,7 +129,7 @@ async def test_claim_skips_users_who_opted_out_or_blocked(committed: Database) -
     people = await add_people(committed, 3)
     run_id = await new_run(committed, people)
     async with committed.transaction() as session:
-        await outbox.mark_user_blocked(session, people[0].user_id)
+        await audience.mark_user_blocked(session, people[0].user_id)
         user = await session.get(User, people[1].user_id)
         assert user is not None
         user.subscribed = False
@@ -151,13 +151,13 @@ async def test_finish_run_when_nothing_is_left(committed: Database) -> None:
     run_id = await new_run(committed, people)
     async with committed.transaction() as session:
         rows = await outbox.claim(session, sender_id="a", batch=5, run_id=run_id)
-        assert not await outbox.finish_run_if_done(session, run_id)
+        assert not await runs.finish_run_if_done(session, run_id)
         await outbox.mark_sent(session, [r.id for r in rows])
-        assert await outbox.finish_run_if_done(session, run_id)
-        run = await outbox.get_run(session, run_id)
-        runs = await outbox.list_runs(session)
+        assert await runs.finish_run_if_done(session, run_id)
+        run = await runs.get_run(session, run_id)
+        listed = await runs.list_runs(session)
     assert run is not None and run.status == "done" and run.finished_at is not None
-    assert [r.id for r in runs] == [run_id]
+    assert [r.id for r in listed] == [run_id]
 
 
 async def test_concurrent_claims_never_overlap(committed: Database) -> None:

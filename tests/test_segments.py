@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from bot.broadcasts.segments import Recipient, Segment, audience, count, criteria
+from bot.campaigns.segments import Segment, criteria
+from bot.store.audience import Recipient, audience, count
 from bot.store.db import Database
 from bot.store.models import User, UserTopic
 

@@ -18,12 +18,13 @@ from sqlalchemy import select
 from telegram import Bot
 from telegram.error import RetryAfter
 
-from bot.broadcasts import outbox
-from bot.broadcasts.ratelimit import RateLimiter
-from bot.broadcasts.sender import BroadcastSender, SenderSettings, retry_after_seconds
+from bot.campaigns.ratelimit import RateLimiter
+from bot.campaigns.sender import BroadcastSender, SenderSettings
 from bot.content.catalog import Catalog
+from bot.store import outbox, runs
 from bot.store.db import Database
 from bot.store.models import OutboxMessage, User
+from bot.telegram.transport import TelegramTransport, retry_after_seconds
 from tests.broadcast_support import (
     FIRST_CHAT,
     KEY,
@@ -54,7 +55,9 @@ def sender(
     settings: SenderSettings = FAST,
     **kwargs: Any,
 ) -> BroadcastSender:
-    return BroadcastSender(database, bot, lambda: catalog, settings=settings, **kwargs)
+    return BroadcastSender(
+        database, TelegramTransport(bot), lambda: catalog, settings=settings, **kwargs
+    )
 
 
 async def _rows(database: Database, run_id: int) -> list[OutboxMessage]:
@@ -82,7 +85,7 @@ async def test_sends_every_recipient_once_in_their_language(
     sent = limited.requests_for("sendMessage")
     assert all(r.params.get("allow_paid_broadcast") is True for r in sent)
     async with committed.transaction() as session:
-        status = await outbox.run_status(session, run_id)
+        status = await runs.run_status(session, run_id)
     assert status is not None and status.delivered == 60
     assert status.run.status == "done" and status.run.finished_at is not None
 
@@ -117,7 +120,7 @@ async def test_one_message_per_chat_per_second(
     """Three drip steps to the same two chats in one run: spaced by a second per chat."""
     people = await add_people(committed, 2)
     async with committed.transaction() as session:
-        run_id = await outbox.create_run(session, name="drip", kind="drip")
+        run_id = await runs.create_run(session, name="drip", kind="drip")
         await outbox.enqueue(
             session, run_id, [(p, step, KEY, None) for step in (0, 1, 2) for p in people]
         )
@@ -267,7 +270,7 @@ async def test_killed_mid_batch_then_restarted_delivers_everyone(
     with pytest.raises(asyncio.CancelledError):
         await task
     async with committed.transaction() as session:
-        status = await outbox.run_status(session, run_id)
+        status = await runs.run_status(session, run_id)
     assert status is not None and status.counts.get("claimed", 0) > 0  # left behind
     second = await sender(committed, bot, catalog, settings, sender_id="second").run(run_id)
     assert second.sent > 0

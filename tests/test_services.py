@@ -14,7 +14,7 @@ from bot.content.catalog import MAX_TEXT, Catalog
 from bot.content.loader import ContentError, check_content, load_catalog
 from bot.content.models import ServiceCategory
 from bot.content.needs import NATIONAL_CATEGORIES
-from bot.content.places import COUNTRIES, PLACES, REGIONS
+from bot.places import COUNTRIES, PLACES, REGIONS
 from bot.routing.matching import NEEDS, ServiceMatch, match
 from bot.routing.render import LABEL_KEYS, format_phone, service_card
 from tests.conftest import CONTENT_DIR

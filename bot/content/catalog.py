@@ -27,7 +27,7 @@ from bot.content.models import (
     Topic,
     Voice,
 )
-from bot.content.places import ABROAD, REGIONS
+from bot.places import ABROAD, REGIONS
 from bot.referrals.status import STATUSES
 
 logger = logging.getLogger(__name__)

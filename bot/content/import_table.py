@@ -17,9 +17,10 @@ import polib
 from openpyxl import load_workbook
 
 from bot.content.export import EDIT_MARK, FORMAT_OF_SUFFIX, Format
+from bot.errors import KunnafoniError
 
 
-class ImportRefused(Exception):
+class ImportRefused(KunnafoniError):
     """The file cannot be imported; ``reasons`` say where and why, one per line."""
 
     def __init__(self, path: Path, reasons: Iterable[str]) -> None:

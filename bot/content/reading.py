@@ -18,6 +18,8 @@ from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from bot.errors import KunnafoniError
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -31,7 +33,7 @@ class Problem:
         return f"{self.file}:{self.line}: {self.reason}"
 
 
-class ContentError(Exception):
+class ContentError(KunnafoniError):
     """The content tree is invalid; ``problems`` says where and why."""
 
     def __init__(self, problems: Sequence[Problem]) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from bot.content.checks import is_ogg_opus
 from bot.content.editing import MessageFile, write_atomic
 from bot.content.store import ContentStore
+from bot.errors import KunnafoniError
 
 
 class AttachRefusal(StrEnum):
@@ -22,7 +23,7 @@ class AttachRefusal(StrEnum):
     INVALID = "admin.attach_invalid"
 
 
-class AttachError(Exception):
+class AttachError(KunnafoniError):
     def __init__(self, refusal: AttachRefusal) -> None:
         super().__init__(refusal.value)
         self.refusal = refusal

@@ -28,7 +28,6 @@ from bot.content.models import (
     Topic,
 )
 from bot.content.needs import NEEDS
-from bot.content.places import ABROAD, REGIONS
 from bot.dialogue.decision import Thresholds, candidates, emergency_first, is_sure, ranked
 from bot.dialogue.types import Button, Inbound, Media, Meta, Outcome, Reply, State
 from bot.nlu.keywords import EMERGENCY_INTENT
@@ -36,6 +35,7 @@ from bot.nlu.langid import LanguageGuess, LanguageIdentifier
 from bot.nlu.normalise import fold
 from bot.nlu.service import NluService
 from bot.nlu.types import NluResult
+from bot.places import ABROAD, REGIONS
 from bot.pseudonyms import pseudonym
 from bot.referrals import (
     MAX_DESCRIPTION,

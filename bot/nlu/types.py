@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from bot.errors import KunnafoniError
+
 
 class NluSource(StrEnum):
     RASA = "rasa"
@@ -17,7 +19,7 @@ class NluSource(StrEnum):
 RASA_FALLBACK_INTENT = "nlu_fallback"
 
 
-class NluUnavailable(Exception):
+class NluUnavailable(KunnafoniError):
     """The NLU server could not answer (down, slow, or refusing us)."""
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from bot.content.catalog import Catalog
 from bot.content.models import Service, ServiceCategory
 from bot.content.needs import NEEDS
-from bot.content.places import ABROAD, HOME_COUNTRY, PLACES, region_of
+from bot.places import ABROAD, HOME_COUNTRY, PLACES, region_of
 
 __all__ = ["NEEDS", "ServiceMatch", "match"]
 

@@ -51,7 +51,7 @@ class Segment(Strict):
 
     #: The user's chosen language.
     languages: list[LanguageCode] = Field(default_factory=list)
-    #: Malian places; a region also matches the towns in it (bot/content/places.py).
+    #: Malian places; a region also matches the towns in it (bot/places.py).
     regions: list[PlaceName] = Field(default_factory=list)
     #: Countries, ``mali`` included (every user who said they are in Mali).
     countries: list[AnyCountryName] = Field(default_factory=list)

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, WithJsonSchema
 
-from bot.content.places import ABROAD, COUNTRIES, HOME_COUNTRY, PLACES
+from bot.places import ABROAD, COUNTRIES, HOME_COUNTRY, PLACES
 
 KEY_PATTERN = r"^[a-z0-9_]+(\.[a-z0-9_]+)*$"
 ID_PATTERN = r"^[a-z0-9_]+$"
@@ -51,11 +51,11 @@ def _any_country(country: str) -> str:
     return country
 
 
-#: A Malian place (region or town) as the ``place_ml`` entity names it (bot/content/places.py).
+#: A Malian place (region or town) as the ``place_ml`` entity names it (bot/places.py).
 PlaceName = Annotated[
     str, AfterValidator(_known_place), WithJsonSchema({"type": "string", "enum": list(PLACES)})
 ]
-#: A country abroad as the ``country`` entity names it (bot/content/places.py).
+#: A country abroad as the ``country`` entity names it (bot/places.py).
 CountryName = Annotated[
     str,
     AfterValidator(_known_country),

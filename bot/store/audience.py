@@ -1,26 +1,67 @@
-"""Who a campaign reaches: the subscribers matching a :class:`Segment`, in SQL.
+"""Who a campaign reaches: the subscribers matching a segment, in SQL.
 
 Built with SQLAlchemy expressions only, so SQLite and PostgreSQL give the same rows.
 Only users who said yes to campaign messages (``subscribed``), have not blocked the bot
-(``blocked_at`` is null) and are on Telegram are ever recipients.
+(``blocked_at`` is null) and are on Telegram are ever recipients; a user who blocked
+the bot is taken out of every audience here too (:func:`mark_user_blocked`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 
-from bot.content.models import Segment
-from bot.content.places import PLACES
-from bot.store.models import User, UserTopic
+from bot.places import PLACES
+from bot.store.db import Session
+from bot.store.models import User, UserTopic, utcnow
 
-__all__ = ["CHANNEL", "Recipient", "Segment", "audience", "conditions", "count", "criteria"]
+__all__ = [
+    "CHANNEL",
+    "Recipient",
+    "SegmentLike",
+    "audience",
+    "base_conditions",
+    "conditions",
+    "count",
+    "mark_user_blocked",
+]
 
 #: The only channel campaigns go out on.
 CHANNEL = "telegram"
+
+
+class SegmentLike(Protocol):
+    """The criteria a segment gives (``bot.content.models.Segment`` fits; see its fields).
+
+    A protocol, so that the store does not depend on the content models it is given.
+    """
+
+    @property
+    def languages(self) -> Sequence[str]: ...
+    @property
+    def regions(self) -> Sequence[str]: ...
+    @property
+    def countries(self) -> Sequence[str]: ...
+    @property
+    def age_brackets(self) -> Sequence[str]: ...
+    @property
+    def situations(self) -> Sequence[str]: ...
+    @property
+    def sources(self) -> Sequence[str]: ...
+    @property
+    def source_prefixes(self) -> Sequence[str]: ...
+    @property
+    def topics_seen(self) -> Sequence[str]: ...
+    @property
+    def topics_not_seen(self) -> Sequence[str]: ...
+    @property
+    def active_within_days(self) -> int | None: ...
+    @property
+    def inactive_for_days(self) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -43,7 +84,7 @@ def as_utc(moment: datetime | None) -> datetime | None:
     return moment.astimezone(UTC)
 
 
-def _places_in(regions: list[str]) -> list[str]:
+def _places_in(regions: Sequence[str]) -> list[str]:
     """The places themselves and, for a region, every town in it."""
     wanted = set(regions)
     return sorted(wanted | {place for place, region in PLACES.items() if region in wanted})
@@ -58,7 +99,7 @@ def base_conditions() -> list[ColumnElement[bool]]:
     ]
 
 
-def conditions(segment: Segment, *, now: datetime) -> list[ColumnElement[bool]]:
+def conditions(segment: SegmentLike, *, now: datetime) -> list[ColumnElement[bool]]:
     """One SQL condition per criterion the segment gives (all must hold)."""
     now = now.astimezone(UTC)
     found: list[ColumnElement[bool]] = []
@@ -72,9 +113,9 @@ def conditions(segment: Segment, *, now: datetime) -> list[ColumnElement[bool]]:
             where.append(User.country.in_(segment.countries))
         found.append(or_(*where))
     if segment.age_brackets:
-        found.append(User.age_bracket.in_([a.value for a in segment.age_brackets]))
+        found.append(User.age_bracket.in_([str(a) for a in segment.age_brackets]))
     if segment.situations:
-        found.append(User.situation.in_([s.value for s in segment.situations]))
+        found.append(User.situation.in_([str(s) for s in segment.situations]))
     if segment.sources or segment.source_prefixes:
         source: list[ColumnElement[bool]] = []
         if segment.sources:
@@ -94,37 +135,11 @@ def conditions(segment: Segment, *, now: datetime) -> list[ColumnElement[bool]]:
     return found
 
 
-def _seen(topics: list[str]) -> ColumnElement[bool]:
+def _seen(topics: Sequence[str]) -> ColumnElement[bool]:
     return exists().where(and_(UserTopic.user_id == User.id, UserTopic.topic.in_(topics)))
 
 
-def criteria(segment: Segment) -> list[tuple[str, Segment]]:
-    """Each criterion of ``segment`` alone, with a label (for ``broadcast plan``)."""
-    data = segment.model_dump(mode="json", exclude_defaults=True)
-    groups = [
-        ("regions", "countries"),
-        ("sources", "source_prefixes"),
-    ]
-    done: set[str] = set()
-    out: list[tuple[str, Segment]] = []
-    for name in type(segment).model_fields:
-        if name not in data or name in done:
-            continue
-        group = next((g for g in groups if name in g), (name,))
-        part = {n: data[n] for n in group if n in data}
-        done.update(group)
-        label = "; ".join(f"{n}: {_show(v)}" for n, v in part.items())
-        out.append((label, Segment.model_validate(part)))
-    return out
-
-
-def _show(value: object) -> str:
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return str(value)
-
-
-async def audience(session: AsyncSession, segment: Segment, *, now: datetime) -> list[Recipient]:
+async def audience(session: Session, segment: SegmentLike, *, now: datetime) -> list[Recipient]:
     """The recipients of ``segment`` now, by user id."""
     query = (
         select(User.id, User.external_id, User.language, User.subscribed_at)
@@ -138,7 +153,7 @@ async def audience(session: AsyncSession, segment: Segment, *, now: datetime) ->
     ]
 
 
-async def count(session: AsyncSession, segment: Segment, *, now: datetime) -> int:
+async def count(session: Session, segment: SegmentLike, *, now: datetime) -> int:
     """How many recipients ``segment`` has now."""
     query = (
         select(func.count())
@@ -146,3 +161,13 @@ async def count(session: AsyncSession, segment: Segment, *, now: datetime) -> in
         .where(*base_conditions(), *conditions(segment, now=now))
     )
     return int(await session.scalar(query) or 0)
+
+
+async def mark_user_blocked(session: Session, user_id: int, *, now: datetime | None = None) -> None:
+    """Telegram answered 403: the user blocked the bot; never message them again."""
+    await session.execute(
+        update(User)
+        .where(User.id == user_id, User.blocked_at.is_(None))
+        .values(blocked_at=now or utcnow(), subscribed=False)
+        .execution_options(synchronize_session=False)
+    )

@@ -7,18 +7,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from bot.broadcasts.campaigns import (
+from bot.campaigns.definitions import (
     MALI_TIME,
     after_quiet_hours,
     due_messages,
     language_for,
     quiet_label,
 )
-from bot.broadcasts.segments import audience, count, criteria
+from bot.campaigns.segments import criteria
 from bot.content.catalog import Catalog
 from bot.content.models import Campaign, CampaignKind, Segment
+from bot.store import Session
+from bot.store.audience import audience, count
 
 
 @dataclass
@@ -69,9 +69,7 @@ class Plan:
         }
 
 
-async def plan(
-    session: AsyncSession, catalog: Catalog, campaign: Campaign, *, now: datetime
-) -> Plan:
+async def plan(session: Session, catalog: Catalog, campaign: Campaign, *, now: datetime) -> Plan:
     """Counts only: nothing is sent, enqueued or written."""
     now = now.astimezone(UTC)
     recipients = await audience(session, campaign.segment, now=now)

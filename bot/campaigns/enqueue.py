@@ -11,14 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from bot.broadcasts import outbox
-from bot.broadcasts.campaigns import due_messages
-from bot.broadcasts.segments import audience
+from bot.campaigns.definitions import due_messages
 from bot.content.catalog import Catalog
-from bot.store.models import BroadcastRun
+from bot.store import Session, outbox, runs
+from bot.store.audience import audience
 
 
 @dataclass(frozen=True)
@@ -32,27 +28,14 @@ class Enqueued:
     added: int
 
 
-async def campaign_run(session: AsyncSession, *, name: str, kind: str, version: str) -> int:
-    """The campaign's run: the latest one not cancelled, or a new one."""
-    run_id = await session.scalar(
-        select(BroadcastRun.id)
-        .where(BroadcastRun.name == name, BroadcastRun.status != "cancelled")
-        .order_by(BroadcastRun.id.desc())
-        .limit(1)
-    )
-    if run_id is not None:
-        return int(run_id)
-    return await outbox.create_run(session, name=name, kind=kind, content_version=version)
-
-
 async def enqueue_campaign(
-    session: AsyncSession, catalog: Catalog, name: str, *, now: datetime
+    session: Session, catalog: Catalog, name: str, *, now: datetime
 ) -> Enqueued:
     """Enqueue what campaign ``name`` owes its audience at ``now``; KeyError if unknown."""
     campaign = catalog.campaigns[name]
     recipients = await audience(session, campaign.segment, now=now)
     due = due_messages(catalog, campaign, recipients, now=now)
-    run_id = await campaign_run(
+    run_id = await runs.campaign_run(
         session, name=name, kind=campaign.kind.value, version=catalog.version
     )
     added = await outbox.enqueue(session, run_id, due)

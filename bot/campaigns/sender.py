@@ -11,18 +11,18 @@ How a row goes out (:class:`BroadcastSender`):
 3. The feeder renews the lease of rows it holds, so a long pause never lets another sender
    take them over, and stops when the run has nothing left.
 
-Errors from Telegram:
+Errors (the transport's, ``bot/errors.py``; ``bot/telegram/transport.py`` maps Telegram's):
 
-- **429** (``RetryAfter``): every worker pauses for ``retry_after``; the row is sent again
+- **429** (``RateLimited``): every worker pauses for its ``seconds``; the row is sent again
   after the pause (a 429 is not an attempt).
-- **5xx and network errors** (``NetworkError``, ``TimedOut``): the row goes back to the
+- **5xx and network errors** (``NetworkFailure``, ``TimedOut``): the row goes back to the
   queue, due after an exponential backoff (``backoff_base * 2**(attempts-1)``, capped);
   after ``max_attempts`` claims it is ``failed``. A timed-out request may have been
   delivered: its retry is the one case where a message can arrive twice without a crash.
-- **403** (``Forbidden``): the user blocked the bot: ``users.blocked_at`` is set,
+- **403** (``RecipientBlocked``): the user blocked the bot: ``users.blocked_at`` is set,
   ``subscribed`` turned off, the row ``skipped``; their later rows are skipped at claim.
-- **other 400s** (``BadRequest``, ``ChatMigrated``): recorded on the row and ``skipped``.
-- an unknown token (``InvalidToken``) stops the sender: nothing can be sent.
+- **other 400s** (``BadRequest``, ``ChatNotFound``): recorded on the row and ``skipped``.
+- a refused token (``TransportRefused``) stops the sender: nothing can be sent.
 
 **Crash (SIGKILL) at any point.** Rows claimed by the dead sender come back when their lease
 expires and are sent by the next sender. A row is marked ``sent`` right after Telegram
@@ -46,29 +46,24 @@ import logging
 import os
 import socket
 import uuid
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
-from telegram import Bot
-from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    Forbidden,
-    InvalidToken,
-    NetworkError,
-    RetryAfter,
-    TelegramError,
-)
-
-from bot.broadcasts import outbox
-from bot.broadcasts.outbox import Claimed
-from bot.broadcasts.ratelimit import Clock, MonotonicClock, RateLimiter
+from bot.campaigns.ratelimit import Clock, MonotonicClock, RateLimiter
+from bot.campaigns.transport import CampaignTransport
 from bot.content.catalog import Catalog
-from bot.store.db import Database
-from bot.store.models import utcnow
+from bot.errors import (
+    BadRequest,
+    DeliveryError,
+    KunnafoniError,
+    NetworkFailure,
+    RateLimited,
+    RecipientBlocked,
+    TransportRefused,
+)
+from bot.store import Database, audience, outbox, runs
+from bot.store.outbox import Claimed
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +111,7 @@ class SenderSettings:
 
 @dataclass
 class SendReport:
-    """What one sender did (the database holds the whole run: ``outbox.run_status``)."""
+    """What one sender did (the database holds the whole run: ``runs.run_status``)."""
 
     sent: int = 0
     failed: int = 0
@@ -130,19 +125,6 @@ class SendReport:
 
 def default_sender_id() -> str:
     return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-def _seconds(value: Any) -> float:
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    return float(value)
-
-
-def retry_after_seconds(error: RetryAfter) -> float:
-    """``retry_after`` in seconds, whichever form this PTB version gives (int or timedelta)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return _seconds(error.retry_after)
 
 
 class _SentMarker:
@@ -194,17 +176,17 @@ class _SentMarker:
                 await self._task
 
 
-class Fatal(Exception):
+class Fatal(KunnafoniError):
     """Nothing can be sent (the token is refused): stop the sender."""
 
 
 class BroadcastSender:
-    """Sends due outbox rows with ``bot`` until the run (or the whole outbox) is done."""
+    """Sends due outbox rows through ``transport`` until the run (or the outbox) is done."""
 
     def __init__(
         self,
         database: Database,
-        bot: Bot,
+        transport: CampaignTransport,
         catalog: Callable[[], Catalog],
         *,
         settings: SenderSettings | None = None,
@@ -213,7 +195,7 @@ class BroadcastSender:
         limiter: RateLimiter | None = None,
     ) -> None:
         self.database = database
-        self.bot = bot
+        self.transport = transport
         self.catalog = catalog
         self.settings = settings or SenderSettings()
         self.sender_id = sender_id or default_sender_id()
@@ -291,13 +273,13 @@ class BroadcastSender:
             async with self.database.transaction() as session:
                 left = await outbox.open_rows(session, run_id=run_id)
                 for seen in self._runs | ({run_id} if run_id is not None else set()):
-                    await outbox.finish_run_if_done(session, seen)
+                    await runs.finish_run_if_done(session, seen)
                 due = await outbox.next_due(session, run_id=run_id)
             if left == 0 and until_done:
                 return
             wait = settings.idle_poll
             if due is not None:
-                wait = min(wait, max(0.0, (due - utcnow()).total_seconds()))
+                wait = min(wait, max(0.0, (due - datetime.now(UTC)).total_seconds()))
             await self.clock.sleep(max(wait, 0.01))
 
     async def _release_queued(self) -> None:
@@ -340,30 +322,28 @@ class BroadcastSender:
         except KeyError:
             await self._close(row, "unknown_message_key", permanent=True)
             return
-        chat: int | str = int(row.chat_id) if _is_int(row.chat_id) else row.chat_id
-        extra: dict[str, Any] = {"allow_paid_broadcast": True} if self.settings.paid else {}
         while True:
             await self.limiter.acquire(row.chat_id)
             try:
-                await self.bot.send_message(chat, text, **extra)
-            except RetryAfter as error:
-                seconds = retry_after_seconds(error)
+                await self.transport.send_text(row.chat_id, text, paid=self.settings.paid)
+            except RateLimited as error:
+                seconds = error.seconds
                 self.report.throttled += 1
                 self.limiter.pause(seconds)
                 logger.warning("429 from Telegram: all sending paused for %.0f s", seconds)
                 continue
-            except Forbidden:
+            except RecipientBlocked:
                 await self._blocked(row)
-            except (BadRequest, ChatMigrated) as error:
-                await self._close(row, _error_word(error), permanent=False)
-            except InvalidToken as error:
+            except BadRequest as error:
+                await self._close(row, error.label, permanent=False)
+            except TransportRefused as error:
                 self._fatal = error
                 logger.error("the bot token was refused: broadcast stopped")
                 raise Fatal(str(error)) from error
-            except NetworkError as error:  # 5xx, timeouts, connection errors
+            except NetworkFailure as error:  # 5xx, timeouts, connection errors
                 await self._retry(row, error)
-            except TelegramError as error:
-                await self._close(row, _error_word(error), permanent=False)
+            except DeliveryError as error:
+                await self._close(row, error.label, permanent=False)
             else:
                 await self._marker.sent(row.id)
                 self.report.sent += 1
@@ -371,7 +351,7 @@ class BroadcastSender:
 
     async def _blocked(self, row: Claimed) -> None:
         async with self.database.transaction() as session:
-            await outbox.mark_user_blocked(session, row.user_id)
+            await audience.mark_user_blocked(session, row.user_id)
             await outbox.mark_failed(session, row.id, error=outbox.ERROR_BLOCKED, permanent=False)
         self.report.blocked += 1
         self.report.skipped += 1
@@ -387,8 +367,8 @@ class BroadcastSender:
         self.report.errors[error] = self.report.errors.get(error, 0) + 1
         logger.info("row %s for u%s not delivered: %s", row.id, row.user_id, error)
 
-    async def _retry(self, row: Claimed, error: NetworkError) -> None:
-        word = _error_word(error)
+    async def _retry(self, row: Claimed, error: NetworkFailure) -> None:
+        word = error.label
         settings = self.settings
         if row.attempts >= settings.max_attempts:
             await self._close(row, f"gave_up:{word}", permanent=True)
@@ -396,19 +376,9 @@ class BroadcastSender:
         delay = min(settings.backoff_cap, settings.backoff_base * 2 ** (row.attempts - 1))
         async with self.database.transaction() as session:
             await outbox.retry_later(
-                session, row.id, not_before=utcnow() + timedelta(seconds=delay), error=word
+                session, row.id, not_before=datetime.now(UTC) + timedelta(seconds=delay), error=word
             )
         self.report.retried += 1
         logger.info(
             "row %s for u%s: %s, retry %d in %.1f s", row.id, row.user_id, word, row.attempts, delay
         )
-
-
-def _is_int(value: str) -> bool:
-    return value.lstrip("-").isdigit()
-
-
-def _error_word(error: TelegramError) -> str:
-    """A short, user-free label for the row's ``error`` column: the class and Telegram's words."""
-    message = str(getattr(error, "message", "") or error)
-    return f"{type(error).__name__}: {message}"[:200]

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.broadcasts.segments import Recipient
 from bot.content.catalog import Catalog
 from bot.content.loader import load_catalog
 from bot.content.models import Campaign, CampaignKind, QuietHours
+from bot.store.audience import Recipient
 
 __all__ = [
     "MALI_TIME",

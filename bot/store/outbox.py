@@ -25,7 +25,8 @@ killed): those are taken over, which is how a killed sender's rows get delivered
 
 The caller commits the claim before sending anything, and marks each row in its own short
 transaction right after Telegram accepted the message: a crash can then only repeat a
-message that was accepted but not yet marked (see ``sender.py`` for the bound).
+message that was accepted but not yet marked (``bot/campaigns/sender.py`` gives the bound).
+Runs, which group the rows of one campaign, are in ``runs.py``.
 
 A claim also skips rows of users who opted out or blocked the bot since the row was
 enqueued (status ``skipped``), so opting out stops delivery at once.
@@ -36,14 +37,14 @@ Datetimes: SQLite returns naive values; every time read here is taken as UTC.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.store.db import Session
 from bot.store.models import BroadcastRun, OutboxMessage, User, utcnow
 
 PENDING = "pending"
@@ -65,7 +66,7 @@ _INSERT_CHUNK = 500
 
 
 class RecipientLike(Protocol):
-    """What enqueueing needs of a recipient (``segments.Recipient`` fits)."""
+    """What enqueueing needs of a recipient (``audience.Recipient`` fits)."""
 
     @property
     def user_id(self) -> int: ...
@@ -77,8 +78,8 @@ class RecipientLike(Protocol):
     def language(self) -> str | None: ...
 
 
-#: ``(recipient, step, message_key, not_before)``, as ``campaigns.due_messages`` yields;
-#: ``not_before`` None means "now".
+#: ``(recipient, step, message_key, not_before)``, as ``due_messages`` of
+#: ``bot/campaigns/definitions.py`` yields; ``not_before`` None means "now".
 DueMessage = tuple[RecipientLike, int, str, datetime | None]
 
 
@@ -96,129 +97,15 @@ class Claimed:
     attempts: int
 
 
-@dataclass(frozen=True)
-class RunInfo:
-    id: int
-    name: str
-    kind: str
-    status: str
-    total: int
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-
-
-@dataclass(frozen=True)
-class RunStatus:
-    """Where a run stands: counts by row status, recent rate and the time left at that rate."""
-
-    run: RunInfo
-    counts: dict[str, int] = field(default_factory=dict)
-    #: Messages sent per second over the last ``window`` seconds (None: nothing sent yet).
-    rate: float | None = None
-    #: Seconds left at that rate (None: unknown or nothing left).
-    eta_seconds: float | None = None
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-    @property
-    def delivered(self) -> int:
-        return self.counts.get(SENT, 0)
-
-    @property
-    def failed(self) -> int:
-        return self.counts.get(FAILED, 0)
-
-    @property
-    def skipped(self) -> int:
-        return self.counts.get(SKIPPED, 0)
-
-    @property
-    def remaining(self) -> int:
-        return sum(self.counts.get(status, 0) for status in OPEN)
-
-    @property
-    def finished(self) -> bool:
-        return self.remaining == 0
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "run": self.run.id,
-            "name": self.run.name,
-            "kind": self.run.kind,
-            "status": self.run.status,
-            "total": self.total,
-            "counts": {status: self.counts.get(status, 0) for status in STATUSES},
-            "rate": None if self.rate is None else round(self.rate, 2),
-            "eta_seconds": None if self.eta_seconds is None else round(self.eta_seconds),
-            "started_at": _iso(self.run.started_at),
-            "finished_at": _iso(self.run.finished_at),
-        }
-
-
 def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else as_utc(value).isoformat()
-
-
-def _dialect(session: AsyncSession) -> str:
+def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
-# --- runs ------------------------------------------------------------------------------------
-
-
-async def create_run(
-    session: AsyncSession,
-    *,
-    name: str,
-    kind: str = "oneoff",
-    content_version: str | None = None,
-    now: datetime | None = None,
-) -> int:
-    """A new run (status ``planned``) to enqueue into; returns its id."""
-    run = BroadcastRun(
-        name=name,
-        kind=kind,
-        status="planned",
-        content_version=content_version,
-        total=0,
-        created_at=now or utcnow(),
-    )
-    session.add(run)
-    await session.flush()
-    return run.id
-
-
-def _run_info(run: BroadcastRun) -> RunInfo:
-    return RunInfo(
-        id=run.id,
-        name=run.name,
-        kind=run.kind,
-        status=run.status,
-        total=run.total,
-        created_at=as_utc(run.created_at),
-        started_at=as_utc(run.started_at) if run.started_at else None,
-        finished_at=as_utc(run.finished_at) if run.finished_at else None,
-    )
-
-
-async def get_run(session: AsyncSession, run_id: int) -> RunInfo | None:
-    run = await session.get(BroadcastRun, run_id, populate_existing=True)
-    return _run_info(run) if run is not None else None
-
-
-async def list_runs(session: AsyncSession, *, limit: int = 20) -> list[RunInfo]:
-    rows = await session.scalars(select(BroadcastRun).order_by(BroadcastRun.id.desc()).limit(limit))
-    return [_run_info(run) for run in rows]
-
-
-async def enqueue(session: AsyncSession, run_id: int, items: Iterable[DueMessage]) -> int:
+async def enqueue(session: Session, run_id: int, items: Iterable[DueMessage]) -> int:
     """Add one row per ``(recipient, step)`` to the run; returns how many were new.
 
     Idempotent: the unique index on ``(run_id, user_id, step)`` turns a repeated item into
@@ -286,7 +173,7 @@ _CLAIMED_COLUMNS = (
 
 
 async def claim(
-    session: AsyncSession,
+    session: Session,
     *,
     sender_id: str,
     batch: int,
@@ -349,7 +236,7 @@ async def claim(
     return [row for row in rows if row.user_id not in gone]
 
 
-async def _unreachable_users(session: AsyncSession, user_ids: set[int]) -> dict[int, str]:
+async def _unreachable_users(session: Session, user_ids: set[int]) -> dict[int, str]:
     """Users among ``user_ids`` who blocked the bot or are not subscribed any more."""
     result = await session.execute(
         select(User.id, User.blocked_at, User.subscribed).where(
@@ -362,7 +249,7 @@ async def _unreachable_users(session: AsyncSession, user_ids: set[int]) -> dict[
     }
 
 
-async def _mark_runs_started(session: AsyncSession, run_ids: set[int], now: datetime) -> None:
+async def _mark_runs_started(session: Session, run_ids: set[int], now: datetime) -> None:
     await session.execute(
         update(BroadcastRun)
         .where(BroadcastRun.id.in_(run_ids), BroadcastRun.status == "planned")
@@ -371,9 +258,7 @@ async def _mark_runs_started(session: AsyncSession, run_ids: set[int], now: date
     )
 
 
-async def renew_leases(
-    session: AsyncSession, *, sender_id: str, now: datetime | None = None
-) -> int:
+async def renew_leases(session: Session, *, sender_id: str, now: datetime | None = None) -> int:
     """Push back the lease of every row ``sender_id`` still holds (a long 429 pause)."""
     result = await session.execute(
         update(OutboxMessage)
@@ -388,7 +273,7 @@ async def renew_leases(
 
 
 async def mark_sent(
-    session: AsyncSession, ids: int | Sequence[int], *, now: datetime | None = None
+    session: Session, ids: int | Sequence[int], *, now: datetime | None = None
 ) -> None:
     """Telegram accepted these messages. Whatever the row's state, this is now a fact."""
     id_list = [ids] if isinstance(ids, int) else list(ids)
@@ -400,9 +285,7 @@ async def mark_sent(
     )
 
 
-async def mark_failed(
-    session: AsyncSession, row_id: int, *, error: str, permanent: bool = True
-) -> None:
+async def mark_failed(session: Session, row_id: int, *, error: str, permanent: bool = True) -> None:
     """Record why the row was not delivered.
 
     ``permanent``: ``failed`` (given up on a retryable error, or an unknown message key);
@@ -418,7 +301,7 @@ async def mark_failed(
 
 
 async def retry_later(
-    session: AsyncSession, row_id: int, *, not_before: datetime, error: str | None = None
+    session: Session, row_id: int, *, not_before: datetime, error: str | None = None
 ) -> None:
     """Hand the row back to the queue, due again at ``not_before`` (backoff)."""
     await session.execute(
@@ -435,7 +318,7 @@ async def retry_later(
     )
 
 
-async def release(session: AsyncSession, ids: Sequence[int]) -> None:
+async def release(session: Session, ids: Sequence[int]) -> None:
     """Give claimed rows back untouched (a sender stopping before it sent them)."""
     await session.execute(
         update(OutboxMessage)
@@ -450,60 +333,7 @@ async def release(session: AsyncSession, ids: Sequence[int]) -> None:
     )
 
 
-async def mark_user_blocked(
-    session: AsyncSession, user_id: int, *, now: datetime | None = None
-) -> None:
-    """Telegram answered 403: the user blocked the bot; never message them again."""
-    await session.execute(
-        update(User)
-        .where(User.id == user_id, User.blocked_at.is_(None))
-        .values(blocked_at=now or utcnow(), subscribed=False)
-        .execution_options(synchronize_session=False)
-    )
-
-
-async def cancel_run(session: AsyncSession, run_id: int, *, now: datetime | None = None) -> int:
-    """Stop a run: every row not sent yet is ``cancelled``; returns how many.
-
-    A message already handed to Telegram by a running sender is still marked ``sent``
-    when it is accepted; nothing is claimed after this commits.
-    """
-    result = await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.run_id == run_id, OutboxMessage.status.in_(OPEN))
-        .values(status=CANCELLED, claimed_by=None)
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(
-        update(BroadcastRun)
-        .where(BroadcastRun.id == run_id, BroadcastRun.status.in_(("planned", "sending")))
-        .values(status="cancelled", finished_at=now or utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
-async def finish_run_if_done(
-    session: AsyncSession, run_id: int, *, now: datetime | None = None
-) -> bool:
-    """Mark the run ``done`` when no row is left to send; True if it is finished."""
-    left = await session.scalar(
-        select(func.count())
-        .select_from(OutboxMessage)
-        .where(OutboxMessage.run_id == run_id, OutboxMessage.status.in_(OPEN))
-    )
-    if left:
-        return False
-    await session.execute(
-        update(BroadcastRun)
-        .where(BroadcastRun.id == run_id, BroadcastRun.status.in_(("planned", "sending")))
-        .values(status="done", finished_at=now or utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    return True
-
-
-async def next_due(session: AsyncSession, *, run_id: int | None = None) -> datetime | None:
+async def next_due(session: Session, *, run_id: int | None = None) -> datetime | None:
     """When the earliest pending row becomes due (None: nothing pending)."""
     query = select(func.min(OutboxMessage.not_before)).where(OutboxMessage.status == PENDING)
     if run_id is not None:
@@ -512,43 +342,9 @@ async def next_due(session: AsyncSession, *, run_id: int | None = None) -> datet
     return as_utc(value) if value is not None else None
 
 
-async def open_rows(session: AsyncSession, *, run_id: int | None = None) -> int:
+async def open_rows(session: Session, *, run_id: int | None = None) -> int:
     """Rows pending or claimed (by anyone)."""
     query = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status.in_(OPEN))
     if run_id is not None:
         query = query.where(OutboxMessage.run_id == run_id)
     return int(await session.scalar(query) or 0)
-
-
-async def run_status(
-    session: AsyncSession, run_id: int, *, now: datetime | None = None, window: float = 60.0
-) -> RunStatus | None:
-    """Counts by status, the send rate over the last ``window`` seconds, and the ETA."""
-    run = await get_run(session, run_id)
-    if run is None:
-        return None
-    now = now or utcnow()
-    result = await session.execute(
-        select(OutboxMessage.status, func.count())
-        .where(OutboxMessage.run_id == run_id)
-        .group_by(OutboxMessage.status)
-    )
-    counts = {str(status): int(count) for status, count in result.all()}
-    since = now - timedelta(seconds=window)
-    if run.started_at is not None and run.started_at > since:
-        since = run.started_at
-    recent = await session.scalar(
-        select(func.count())
-        .select_from(OutboxMessage)
-        .where(
-            OutboxMessage.run_id == run_id,
-            OutboxMessage.status == SENT,
-            OutboxMessage.sent_at > since,
-        )
-    )
-    elapsed = (now - since).total_seconds()
-    rate = (recent or 0) / elapsed if recent and elapsed > 0 else None
-    status = RunStatus(run=run, counts=counts, rate=rate)
-    if rate and status.remaining:
-        status = RunStatus(run=run, counts=counts, rate=rate, eta_seconds=status.remaining / rate)
-    return status

@@ -1,0 +1,175 @@
+"""The ``kunnafoni`` command: every subcommand and option, and the dispatch to its group.
+
+The parser is built here, in one place; each command group lives in its own module
+(``run``, ``chat``, ``content``, ``nlu``, ``database``: db, ``report``,
+``broadcast``), what they share in ``common``. A group's module is imported only when
+one of its commands runs: ``kunnafoni content check`` loads no database or Telegram code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Callable
+
+from pydantic import ValidationError
+
+from bot.cli.common import DB_HELP, FOLDER_HELP, IntermixedParser, configure_logging
+from bot.config import Settings
+
+DESCRIPTION = (
+    "The ``kunnafoni`` command: run the bot, chat in a terminal, check content, parse text."
+)
+
+#: A command's handler, named ``"<module of bot.cli>:<function>"``.
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _broadcast_commands(parser: argparse.ArgumentParser) -> None:
+    """``kunnafoni broadcast plan | send | status | cancel``."""
+    broadcast = parser.add_subparsers(dest="broadcast_command", required=True)
+
+    plan = broadcast.add_parser(
+        "plan", help="who a campaign would reach, per language and criterion; sends nothing"
+    )
+    plan.add_argument("name", help="the campaign: content/broadcasts/NAME.yml")
+    plan.add_argument("--now", default=None, help="plan as if it were this ISO time (with offset)")
+    plan.add_argument("--json", action="store_true", help="machine-readable output")
+    plan.add_argument("--db", default=None, help=DB_HELP)
+    plan.add_argument("--dir", dest="content_dir", default=None, help=FOLDER_HELP)
+    plan.set_defaults(func="broadcast:cmd_plan")
+
+    send = broadcast.add_parser(
+        "send",
+        help="queue what a campaign owes its audience now, and send it at Telegram's limits",
+    )
+    send.add_argument(
+        "name", nargs="?", default=None, help="campaign (content/broadcasts/NAME.yml)"
+    )
+    send.add_argument("--run", type=int, default=None, help="send an existing run instead")
+    send.add_argument("--now", default=None, help="pretend it is this time (ISO, with zone)")
+    send.add_argument("--db", default=None, help=DB_HELP)
+    send.set_defaults(func="broadcast:cmd_send")
+
+    status = broadcast.add_parser("status", help="a run's progress (default: recent runs)")
+    status.add_argument("run", type=int, nargs="?", default=None)
+    status.add_argument("--limit", type=int, default=10, help="how many recent runs")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument("--db", default=None, help=DB_HELP)
+    status.set_defaults(func="broadcast:cmd_status")
+
+    cancel = broadcast.add_parser("cancel", help="stop a run: nothing more of it is sent")
+    cancel.add_argument("run", type=int)
+    cancel.add_argument("--db", default=None, help=DB_HELP)
+    cancel.set_defaults(func="broadcast:cmd_cancel")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kunnafoni", description=DESCRIPTION)
+    parser.add_argument(
+        "--log-level", default=None, help="DEBUG, INFO, WARNING (default: settings)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser(
+        "run", help="run the bot: Telegram polling, or the console without a token"
+    )
+    run.add_argument("--user", default="console-user", help=argparse.SUPPRESS)
+    run.set_defaults(func="run:cmd_run")
+
+    chat = sub.add_parser("chat", help="talk to the bot in this terminal")
+    chat.add_argument("--json", action="store_true", help="JSON lines in and out (for scripts)")
+    chat.add_argument("--user", default="console-user", help="user id (default: one fixed user)")
+    chat.add_argument("--db", default=None, help=DB_HELP)
+    chat.add_argument("--lang", default=None, help="preset the user's language, e.g. bm")
+    chat.set_defaults(func="chat:cmd_chat")
+
+    content = sub.add_parser("content", help="campaign content tools").add_subparsers(
+        dest="content_command", required=True
+    )
+    check = content.add_parser("check", help="validate content/, print file:line: reason")
+    check.add_argument("dir", nargs="?", default=None, help=FOLDER_HELP)
+    check.set_defaults(func="content:cmd_content_check")
+
+    status = content.add_parser("status", help="translation coverage per language")
+    status.add_argument("--json", action="store_true", help="JSON for scripts")
+    status.add_argument("dir", nargs="?", default=None, help=FOLDER_HELP)
+    status.set_defaults(func="content:cmd_content_status")
+
+    export = content.add_parser("export", help="write a translation file (xlsx, csv or po)")
+    export.add_argument("--lang", required=True, help="the translation language, e.g. bm")
+    export.add_argument("--format", choices=["xlsx", "csv", "po"], default=None)
+    export.add_argument("--dir", dest="content_dir", default=None, help=FOLDER_HELP)
+    export.add_argument("file")
+    export.set_defaults(func="content:cmd_content_export")
+
+    imp = content.add_parser("import", help="read a translation file back: a diff, or --apply")
+    imp.add_argument("file")
+    imp.add_argument("--apply", action="store_true", help="write the changes (default: dry run)")
+    imp.add_argument("--dir", dest="content_dir", default=None, help=FOLDER_HELP)
+    imp.set_defaults(func="content:cmd_content_import")
+
+    show = content.add_parser("preview", help="what a user of a language sees for KEY")
+    show.__class__ = IntermixedParser  # KEY --lang bm DIR
+    show.add_argument("key")
+    show.add_argument("--lang", required=True)
+    show.add_argument("dir", nargs="?", default=None, help=FOLDER_HELP)
+    show.set_defaults(func="content:cmd_content_preview")
+
+    stamp = content.add_parser(
+        "stamp", help="mark translations current: record the source text they match"
+    )
+    stamp.__class__ = IntermixedParser  # KEY --lang bm KEY
+    stamp.add_argument("--lang", required=True)
+    stamp.add_argument("--all", action="store_true", help="every translation without a record")
+    stamp.add_argument("--stale", action="store_true", help="also stale ones (checked by hand)")
+    stamp.add_argument("--dir", dest="content_dir", default=None, help=FOLDER_HELP)
+    stamp.add_argument("keys", nargs="*", metavar="KEY")
+    stamp.set_defaults(func="content:cmd_content_stamp")
+
+    schema = content.add_parser("schema", help="write the JSON Schemas of the content files")
+    schema.add_argument("--check", action="store_true", help="exit 1 if they are out of date")
+    schema.add_argument("outdir", nargs="?", default=None, help="default: CONTENT_DIR/schema")
+    schema.set_defaults(func="content:cmd_content_schema")
+
+    nlu = sub.add_parser("nlu", help="natural-language understanding").add_subparsers(
+        dest="nlu_command", required=True
+    )
+    parse = nlu.add_parser("parse", help="print the parse of TEXT as JSON")
+    parse.add_argument("text")
+    parse.set_defaults(func="nlu:cmd_nlu_parse")
+
+    db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
+    upgrade = db.add_parser("upgrade", help="apply migrations")
+    upgrade.add_argument("--db", default=None, help=DB_HELP)
+    upgrade.add_argument("--revision", default="head")
+    upgrade.set_defaults(func="database:cmd_db_upgrade")
+
+    report = sub.add_parser("report", help="what reached people: counts, never a person's data")
+    report.add_argument("--days", type=float, default=30, help="look back this many days")
+    report.add_argument("--top", type=int, default=30, help="how many message keys to list")
+    report.add_argument("--json", action="store_true", help="machine-readable output")
+    report.add_argument("--db", default=None, help=DB_HELP)
+    report.set_defaults(func="report:cmd_report")
+
+    _broadcast_commands(sub.add_parser("broadcast", help="campaigns to subscribers"))
+    return parser
+
+
+def handler(name: str) -> Handler:
+    """The function ``"module:function"`` names, its module imported on first use."""
+    module, _, function = name.partition(":")
+    found: Handler = getattr(importlib.import_module(f"bot.cli.{module}"), function)
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = args.log_level
+    if level is None:
+        try:
+            level = Settings().log_level
+        except ValidationError:
+            level = "INFO"
+    configure_logging(level)
+    return handler(args.func)(args)

@@ -1,0 +1,84 @@
+"""What the ``kunnafoni`` commands share: settings, logging, content, parsing.
+
+Opening the database is in ``database.py``, so that commands without one stay light.
+
+Errors a command reports go to stderr prefixed ``kunnafoni:``; the exit codes are the
+commands' (2: wrong use, 1: something to fix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bot.config import Settings
+from bot.content.catalog import Catalog
+from bot.content.loader import ContentError, load_catalog
+
+DB_HELP = "database URL (default: DATABASE_URL)"
+FOLDER_HELP = "content folder (default: CONTENT_DIR)"
+
+
+def load_settings() -> Settings:
+    """The settings from the environment; invalid ones end the command (exit 2)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        print(f"kunnafoni: invalid settings:\n{exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # httpx logs every request URL at INFO, and PTB's URLs contain the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # Database drivers and HTTP clients log statement parameters and request bodies at
+    # DEBUG: user text (referral descriptions, phones) must never reach the logs.
+    for noisy in ("aiosqlite", "sqlalchemy.engine", "asyncpg", "psycopg", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger(noisy).level))
+
+
+def content_dir(value: str | None) -> Path:
+    return Path(value) if value else load_settings().content_dir
+
+
+def load_or_report(directory: Path) -> Catalog | None:
+    """The catalog of ``directory``; None after printing its problems."""
+    try:
+        return load_catalog(directory)
+    except ContentError as exc:
+        for problem in exc.problems:
+            print(problem)
+        print(
+            f"{len(exc.problems)} problem(s) in {directory}: fix them first"
+            " (kunnafoni content check)",
+            file=sys.stderr,
+        )
+        return None
+
+
+class IntermixedParser(argparse.ArgumentParser):
+    """Positionals may stand on both sides of options (``preview KEY --lang bm DIR``)."""
+
+    _inner = False
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if self._inner:  # parse_known_intermixed_args calls back into this method
+            return super().parse_known_args(args, namespace)
+        self._inner = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._inner = False

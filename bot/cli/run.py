@@ -1,0 +1,29 @@
+"""``kunnafoni run``: the bot on Telegram (polling), or the console chat without a token."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from bot.cli.chat import chat
+from bot.cli.common import load_settings
+from bot.config import Environment
+from bot.telegram.app import run_polling
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if settings.telegram_bot_token is None:
+        if settings.environment not in (Environment.LOCAL, Environment.TEST):
+            print(
+                "kunnafoni: TELEGRAM_BOT_TOKEN is required to run outside local mode",
+                file=sys.stderr,
+            )
+            return 2
+        logging.getLogger("bot.cli").warning(
+            "TELEGRAM_BOT_TOKEN is not set: starting the console chat instead of Telegram"
+        )
+        return asyncio.run(chat(settings, user=args.user, db=None, lang=None, as_json=False))
+    return run_polling(settings)
