@@ -5,8 +5,8 @@ real ``Bot`` and ``Application`` talk to it through their ``base_url``/``base_fi
 they talk to ``https://api.telegram.org``, so tests exercise the real HTTP encoding, the real
 update parsing and the real error handling of the library.
 
-Every request is checked against the machine-readable Bot API description vendored next to this
-module (``telegram_bot_api/api.json``): unknown methods, unknown parameters, missing required
+Every request is checked against the machine-readable Bot API description vendored in
+``tests/fakes/telegram_bot_api/api.json``: unknown methods, unknown parameters, missing required
 parameters, wrongly typed values and malformed JSON-serialised objects (recursively, against the
 ``types`` section) are refused the way Telegram refuses them, with the same HTTP status and an
 ``{"ok": false, "error_code": ..., "description": ...}`` body.  Some limits that Telegram enforces
@@ -54,7 +54,7 @@ from aiohttp import web
 
 _LOG = logging.getLogger(__name__)
 
-SPEC_PATH: Final = Path(__file__).resolve().parent / "telegram_bot_api" / "api.json"
+SPEC_PATH: Final = Path(__file__).resolve().parent.parent / "telegram_bot_api" / "api.json"
 """The vendored Bot API description that every request is validated against."""
 
 LOOPBACK_HOST: Final = "127.0.0.1"
