@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import functools
-import html
 import itertools
 import json
 import logging
@@ -43,30 +42,43 @@ import re
 import time
 import uuid
 from collections import Counter, defaultdict, deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from tests.fakes.bot_api.entities import utf16_length, visible_text
+from tests.fakes.bot_api.errors import MISSING_DESCRIPTIONS, ApiError, bad_request, not_modified
+from tests.fakes.bot_api.limits import (
+    FORUM_ICON_COLORS,
+    MAX_CALLBACK_ANSWER_LENGTH,
+    MAX_CAPTION_LENGTH,
+    MAX_DOWNLOAD_BYTES,
+    MAX_TEXT_LENGTH,
+    MAX_TOPIC_NAME_LENGTH,
+    MAX_UPLOAD_BYTES,
+    SENDING_METHODS,
+    FloodWindows,
+    TelegramLimits,
+)
+from tests.fakes.bot_api.records import (
+    ApiRequest,
+    ForumTopicState,
+    InjectedFailure,
+    RefusedRequest,
+    SentMessage,
+    UploadedFile,
+)
+from tests.fakes.bot_api.spec import BotApiSpec, MethodSpec, load_spec
+from tests.fakes.bot_api.validation import INTEGER_RE, RequestValidator
+
 _LOG = logging.getLogger(__name__)
 
-SPEC_PATH: Final = Path(__file__).resolve().parent.parent / "telegram_bot_api" / "api.json"
-"""The vendored Bot API description that every request is validated against."""
-
 LOOPBACK_HOST: Final = "127.0.0.1"
-MAX_UPLOAD_BYTES: Final = 50 * 1024 * 1024
-MAX_DOWNLOAD_BYTES: Final = 20 * 1024 * 1024
 
-MAX_TEXT_LENGTH: Final = 4096
-MAX_CAPTION_LENGTH: Final = 1024
-MAX_CALLBACK_DATA_BYTES: Final = 64
-MAX_CALLBACK_ANSWER_LENGTH: Final = 200
-
-_PARSE_MODES: Final = {"html": "HTML", "markdown": "Markdown", "markdownv2": "MarkdownV2"}
 _CHAT_ACTIONS: Final = frozenset(
     {
         "typing",
@@ -82,45 +94,8 @@ _CHAT_ACTIONS: Final = frozenset(
         "upload_video_note",
     }
 )
-# Parameters whose absence Telegram reports with a dedicated description.
-_MISSING_DESCRIPTIONS: Final = {
-    "chat_id": "Bad Request: chat_id is empty",
-    "text": "Bad Request: message text is empty",
-    "message_id": "Bad Request: message identifier is not specified",
-    "user_id": "Bad Request: invalid user_id specified",
-    "file_id": "Bad Request: invalid file_id",
-    "callback_query_id": (
-        "Bad Request: query is too old and response timeout expired or query ID is invalid"
-    ),
-}
-_INLINE_BUTTON_ACTIONS: Final = (
-    "url",
-    "callback_data",
-    "web_app",
-    "login_url",
-    "switch_inline_query",
-    "switch_inline_query_current_chat",
-    "switch_inline_query_chosen_chat",
-    "copy_text",
-    "callback_game",
-    "pay",
-)
-_REPLY_MARKUP_TYPES: Final = frozenset(
-    {"InlineKeyboardMarkup", "ReplyKeyboardMarkup", "ReplyKeyboardRemove", "ForceReply"}
-)
-# How Telegram names the object it failed to parse, when that differs from the type name.
-_PARSE_CONTEXTS: Final = {
-    "InlineKeyboardButton": "can't parse inline keyboard button",
-    "KeyboardButton": "can't parse keyboard button",
-}
-_JSON_NAMES: Final = {"reply_markup": "reply keyboard markup"}
-_DISCRIMINATOR_FIELDS: Final = ("type", "source", "status")
-_DISCRIMINATOR_RE: Final = re.compile(r"(?:must be|always) [\"“]?([a-z0-9_]+)[\"”]?")
 _COMMAND_RE: Final = re.compile(r"^/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]+)?(?=\s|$)")
-_BOT_COMMAND_NAME_RE: Final = re.compile(r"^[a-z0-9_]+$")
 _TOKEN_RE: Final = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
-_INTEGER_RE: Final = re.compile(r"^[+-]?\d+$")
-_BOOLEANS: Final = {"true": True, "1": True, "false": False, "0": False}
 
 # File kinds the fake can send: Bot API result field, file_id prefix, download folder, extension.
 _MEDIA: Final = {
@@ -149,184 +124,6 @@ _COPIED_FIELDS: Final = (
     "venue",
     "poll",
 )
-# Methods that put a message in a chat: the ones Telegram's flood limits count.
-_SENDING_METHODS: Final = frozenset(
-    {
-        "sendmessage",
-        "sendvoice",
-        "sendaudio",
-        "sendphoto",
-        "senddocument",
-        "copymessage",
-    }
-)
-# The colours Telegram accepts for a forum topic icon (createForumTopic's icon_color).
-FORUM_ICON_COLORS: Final = (7322096, 16766590, 13338331, 9367192, 16749490, 16478047)
-MAX_TOPIC_NAME_LENGTH: Final = 128
-
-
-# --------------------------------------------------------------------------------------------
-# The Bot API description
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    """A method parameter or an object field, as described in ``api.json``."""
-
-    name: str
-    types: tuple[str, ...]
-    required: bool
-    description: str
-
-
-@dataclass(frozen=True)
-class MethodSpec:
-    """A Bot API method: its parameters and what it returns."""
-
-    name: str
-    fields: Mapping[str, FieldSpec]
-    returns: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class TypeSpec:
-    """A Bot API type: either an object with fields or a union of ``subtypes``."""
-
-    name: str
-    fields: Mapping[str, FieldSpec]
-    subtypes: tuple[str, ...]
-    constants: Mapping[str, str]
-    """Discriminator values (``{"type": "photo"}``) that an object of this subtype must carry."""
-
-
-@dataclass(frozen=True)
-class BotApiSpec:
-    """The parsed ``api.json``: methods looked up case-insensitively, as Telegram does."""
-
-    version: str
-    methods: Mapping[str, MethodSpec]
-    types: Mapping[str, TypeSpec]
-
-    def method(self, name: str) -> MethodSpec | None:
-        return self.methods.get(name.lower())
-
-    @classmethod
-    def from_json(cls, document: Mapping[str, Any]) -> BotApiSpec:
-        methods = {
-            name.lower(): MethodSpec(
-                name=name,
-                fields=_field_specs(raw.get("fields", [])),
-                returns=tuple(raw.get("returns", [])),
-            )
-            for name, raw in document["methods"].items()
-        }
-        types: dict[str, TypeSpec] = {}
-        for name, raw in document["types"].items():
-            fields = _field_specs(raw.get("fields", []))
-            constants: dict[str, str] = {}
-            if raw.get("subtype_of"):
-                for field_name in _DISCRIMINATOR_FIELDS:
-                    spec = fields.get(field_name)
-                    match = _DISCRIMINATOR_RE.search(spec.description) if spec else None
-                    if match:
-                        constants[field_name] = match.group(1)
-                        break
-            types[name] = TypeSpec(name, fields, tuple(raw.get("subtypes", [])), constants)
-        return cls(version=str(document.get("version", "")), methods=methods, types=types)
-
-
-def _field_specs(raw_fields: Iterable[Mapping[str, Any]]) -> dict[str, FieldSpec]:
-    return {
-        raw["name"]: FieldSpec(
-            name=raw["name"],
-            types=tuple(raw["types"]),
-            required=bool(raw.get("required", False)),
-            description=str(raw.get("description", "")),
-        )
-        for raw in raw_fields
-    }
-
-
-@functools.cache
-def load_spec(path: Path = SPEC_PATH) -> BotApiSpec:
-    """Load (once) the Bot API description shipped with the fake."""
-    with path.open(encoding="utf-8") as handle:
-        return BotApiSpec.from_json(json.load(handle))
-
-
-# --------------------------------------------------------------------------------------------
-# Records kept by the fake
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class UploadedFile:
-    """A ``multipart/form-data`` file part of a request."""
-
-    name: str
-    filename: str | None
-    content_type: str | None
-    data: bytes
-
-
-@dataclass(frozen=True)
-class ApiRequest:
-    """An accepted request: parameters decoded (numbers, booleans, JSON objects), files apart."""
-
-    method: str
-    params: dict[str, Any]
-    files: dict[str, UploadedFile] = field(default_factory=dict)
-
-    @property
-    def chat_id(self) -> int | str | None:
-        value = self.params.get("chat_id")
-        return value if isinstance(value, int | str) else None
-
-
-@dataclass(frozen=True)
-class RefusedRequest:
-    """A request the fake answered with an error, with the raw parameters it came with."""
-
-    method: str
-    params: dict[str, str]
-    reason: str
-    error_code: int
-    description: str
-
-
-@dataclass
-class SentMessage:
-    """The current state (after edits) of a message the bot sent to a chat."""
-
-    chat_id: int | str
-    message_id: int
-    kind: str
-    """``"text"``, ``"voice"``, ``"audio"``, ``"photo"``, ``"document"``, or for a copy the
-    kind of the copied message (``"location"``, ``"sticker"``, ...)."""
-    text: str | None = None
-    """The text as the bot sent it (markup included when a ``parse_mode`` was used)."""
-    plain_text: str | None = None
-    """The text as the user sees it, after ``parse_mode`` entities were parsed."""
-    parse_mode: str | None = None
-    caption: str | None = None
-    reply_markup: dict[str, Any] | None = None
-    file_id: str | None = None
-    edited: bool = False
-    message_thread_id: int | None = None
-    """The forum topic (or supergroup reply thread) the message was sent into."""
-    copied_from: tuple[int | str, int] | None = None
-    """``(chat_id, message_id)`` of the original, for a message sent with ``copyMessage``."""
-
-
-@dataclass
-class ForumTopicState:
-    """A forum topic of a supergroup, as created (and maybe closed) by the bot."""
-
-    message_thread_id: int
-    name: str
-    icon_color: int
-    is_closed: bool = False
 
 
 @dataclass
@@ -346,726 +143,6 @@ class _StoredMessage:
     sent: SentMessage | None
     """Set for messages sent by the bot; ``None`` for messages pushed as coming from users."""
 
-
-@dataclass(frozen=True)
-class _InjectedFailure:
-    error_code: int
-    description: str
-    retry_after: int | None
-
-
-@dataclass(frozen=True)
-class TelegramLimits:
-    """Telegram's flood limits for bots (sliding windows), enforced when given to the fake.
-
-    Beyond any of them a sending request is answered ``429`` with ``retry_after``: the
-    whole seconds until the window that refused it has room again (at least 1).  Paid
-    broadcasts (``allow_paid_broadcast``) may use ``paid_per_second`` instead.
-    """
-
-    global_per_second: int = 30
-    per_chat_per_second: int = 1
-    group_per_minute: int = 20
-    paid_per_second: int = 1000
-
-
-class _FloodWindows:
-    """Arrival times of accepted messages, per limit, pruned as the windows slide."""
-
-    def __init__(self, limits: TelegramLimits) -> None:
-        self.limits = limits
-        self.all: deque[float] = deque()
-        self.paid: deque[float] = deque()
-        self.chats: dict[int | str, deque[float]] = defaultdict(deque)
-        self.groups: dict[int | str, deque[float]] = defaultdict(deque)
-
-    @staticmethod
-    def _wait(window: deque[float], now: float, span: float, limit: int) -> float:
-        while window and window[0] <= now - span:
-            window.popleft()
-        return window[0] + span - now if len(window) >= limit else 0.0
-
-    def retry_after(self, chat_key: int | str, now: float, paid: bool) -> float:
-        """Seconds until this message would be allowed (0: allowed now)."""
-        limits = self.limits
-        wait = self._wait(self.chats[chat_key], now, 1.0, limits.per_chat_per_second)
-        if paid:
-            wait = max(wait, self._wait(self.paid, now, 1.0, limits.paid_per_second))
-        else:
-            wait = max(wait, self._wait(self.all, now, 1.0, limits.global_per_second))
-        if isinstance(chat_key, int) and chat_key < 0:
-            window = self.groups[chat_key]
-            wait = max(wait, self._wait(window, now, 60.0, limits.group_per_minute))
-        return wait
-
-    def record(self, chat_key: int | str, now: float, paid: bool) -> None:
-        (self.paid if paid else self.all).append(now)
-        self.chats[chat_key].append(now)
-        if isinstance(chat_key, int) and chat_key < 0:
-            self.groups[chat_key].append(now)
-
-
-class ApiError(Exception):
-    """A refusal: ``description`` is what Telegram says, ``reason`` explains it to a test."""
-
-    def __init__(
-        self,
-        error_code: int,
-        description: str,
-        reason: str | None = None,
-        parameters: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(description)
-        self.error_code = error_code
-        self.description = description
-        self.reason = reason or description
-        self.parameters = parameters
-
-
-def _bad_request(description: str, reason: str | None = None) -> ApiError:
-    return ApiError(400, f"Bad Request: {description}", reason)
-
-
-# --------------------------------------------------------------------------------------------
-# Entity parsing for parse_mode (HTML, MarkdownV2, Markdown)
-# --------------------------------------------------------------------------------------------
-
-
-class _EntityError(Exception):
-    pass
-
-
-_HTML_TAGS: Final = frozenset(
-    {
-        "a",
-        "b",
-        "strong",
-        "i",
-        "em",
-        "u",
-        "ins",
-        "s",
-        "strike",
-        "del",
-        "span",
-        "tg-spoiler",
-        "tg-emoji",
-        "tg-time",
-        "code",
-        "pre",
-        "blockquote",
-    }
-)
-_HTML_ENTITY_RE: Final = re.compile(r"&(lt|gt|amp|quot|#\d{1,7}|#x[0-9a-fA-F]{1,6});")
-_MDV2_RESERVED: Final = frozenset("_*[]()~`>#+-=|{}.!")
-
-
-def _byte_offset(text: str, index: int) -> int:
-    return len(text[:index].encode("utf-8"))
-
-
-def _parse_html(text: str) -> str:
-    """Return the visible text of an HTML-formatted message, refusing what Telegram refuses."""
-    visible: list[str] = []
-    open_tags: list[str] = []
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char == "&":
-            match = _HTML_ENTITY_RE.match(text, i)
-            if match:
-                visible.append(html.unescape(match.group(0)))
-                i = match.end()
-                continue
-            visible.append(char)
-            i += 1
-            continue
-        if char != "<":
-            visible.append(char)
-            i += 1
-            continue
-        begin = i
-        end = _find_tag_end(text, i)
-        if end < 0:
-            raise _EntityError(f"Unclosed start tag at byte offset {_byte_offset(text, begin)}")
-        inner = text[i + 1 : end]
-        i = end + 1
-        if inner.startswith("/"):
-            name = inner[1:].strip().lower()
-            if not open_tags:
-                raise _EntityError(f"Unexpected end tag at byte offset {_byte_offset(text, begin)}")
-            expected = open_tags.pop()
-            if name and name != expected:
-                raise _EntityError(
-                    f"Unmatched end tag at byte offset {_byte_offset(text, begin)}, "
-                    f'expected "</{expected}>", found "</{name}>"'
-                )
-            continue
-        name_match = re.match(r"[a-zA-Z0-9-]+", inner)
-        name = name_match.group(0).lower() if name_match else ""
-        if name not in _HTML_TAGS:
-            raise _EntityError(
-                f'Unsupported start tag "{name}" at byte offset {_byte_offset(text, begin)}'
-            )
-        if name == "span" and "tg-spoiler" not in inner:
-            raise _EntityError('Tag "span" must have class "tg-spoiler"')
-        open_tags.append(name)
-    if open_tags:
-        raise _EntityError(f'Can\'t find end tag corresponding to start tag "{open_tags[-1]}"')
-    return "".join(visible)
-
-
-def _find_tag_end(text: str, start: int) -> int:
-    quote: str | None = None
-    for index in range(start + 1, len(text)):
-        char = text[index]
-        if quote:
-            if char == quote:
-                quote = None
-        elif char in "\"'":
-            quote = char
-        elif char == ">":
-            return index
-    return -1
-
-
-def _parse_markdown_v2(text: str) -> str:
-    """Return the visible text of a MarkdownV2-formatted message, refusing what Telegram does."""
-    visible: list[str] = []
-    stack: list[tuple[str, int]] = []
-
-    def toggle(entity: str, at: int) -> None:
-        if stack and stack[-1][0] == entity:
-            stack.pop()
-        else:
-            stack.append((entity, _byte_offset(text, at)))
-
-    i = 0
-    while i < len(text):
-        char = text[i]
-        top = stack[-1][0] if stack else None
-        if char == "\\" and i + 1 < len(text) and 0 < ord(text[i + 1]) <= 126:
-            visible.append(text[i + 1])
-            i += 2
-            continue
-        if top == "Pre":
-            if text.startswith("```", i):
-                stack.pop()
-                i += 3
-            else:
-                visible.append(char)
-                i += 1
-            continue
-        if top == "Code":
-            if char == "`":
-                stack.pop()
-            else:
-                visible.append(char)
-            i += 1
-            continue
-        if top in ("TextUrl", "CustomEmoji") and char == "]":
-            stack.pop()
-            i += 1
-            if i < len(text) and text[i] == "(":
-                i = _skip_markdown_url(text, i)
-            continue
-        if char not in _MDV2_RESERVED:
-            visible.append(char)
-            i += 1
-            continue
-        at_line_start = i == 0 or text[i - 1] == "\n"
-        if text.startswith("```", i):
-            stack.append(("Pre", _byte_offset(text, i)))
-            i += 3
-            line_end = text.find("\n", i)
-            if line_end >= 0 and "`" not in text[i:line_end]:
-                i = line_end + 1  # the language of the code block
-        elif char == "`":
-            stack.append(("Code", _byte_offset(text, i)))
-            i += 1
-        elif at_line_start and text.startswith("**>", i):
-            i += 3
-        elif at_line_start and char == ">":
-            i += 1
-        elif char == "*":
-            toggle("Bold", i)
-            i += 1
-        elif char == "~":
-            toggle("Strikethrough", i)
-            i += 1
-        elif text.startswith("||", i):
-            toggle("Spoiler", i)
-            i += 2
-        elif text.startswith("__", i) and top != "Italic":
-            toggle("Underline", i)
-            i += 2
-        elif char == "_":
-            toggle("Italic", i)
-            i += 1
-        elif char == "[":
-            stack.append(("TextUrl", _byte_offset(text, i)))
-            i += 1
-        elif text.startswith("![", i):
-            stack.append(("CustomEmoji", _byte_offset(text, i)))
-            i += 2
-        else:
-            raise _EntityError(
-                f"Character '{char}' is reserved and must be escaped with the preceding '\\'"
-            )
-    if stack:
-        entity, offset = stack[-1]
-        raise _EntityError(f"Can't find end of {entity} entity at byte offset {offset}")
-    return "".join(visible)
-
-
-def _skip_markdown_url(text: str, start: int) -> int:
-    i = start + 1
-    while i < len(text):
-        if text[i] == "\\" and i + 1 < len(text):
-            i += 2
-            continue
-        if text[i] == ")":
-            return i + 1
-        i += 1
-    raise _EntityError(f"Can't find end of a url at byte offset {_byte_offset(text, start)}")
-
-
-def _parse_markdown(text: str) -> str:
-    """Return the visible text of a legacy Markdown message, refusing what Telegram refuses."""
-    visible: list[str] = []
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char == "\\" and i + 1 < len(text) and text[i + 1] in "_*`[":
-            visible.append(text[i + 1])
-            i += 2
-            continue
-        if char not in "_*`[":
-            visible.append(char)
-            i += 1
-            continue
-        delimiter = "```" if text.startswith("```", i) else ("]" if char == "[" else char)
-        opener = "```" if delimiter == "```" else char
-        end = text.find(delimiter, i + len(opener))
-        if end < 0:
-            raise _EntityError(
-                f"Can't find end of the entity starting at byte offset {_byte_offset(text, i)}"
-            )
-        visible.append(text[i + len(opener) : end])
-        i = end + len(delimiter)
-        if char == "[" and i < len(text) and text[i] == "(":
-            close = text.find(")", i)
-            i = close + 1 if close >= 0 else len(text)
-    return "".join(visible)
-
-
-def visible_text(text: str, parse_mode: str | None) -> str:
-    """The text a user sees once Telegram has parsed ``parse_mode`` markup.
-
-    Raises :class:`ApiError` with Telegram's ``can't parse entities`` description when the
-    markup is invalid.
-    """
-    if not parse_mode:
-        return text
-    mode = _PARSE_MODES.get(parse_mode.lower())
-    if mode is None:
-        raise _bad_request("unsupported parse_mode", f"parse_mode {parse_mode!r} is unknown")
-    parser = {"HTML": _parse_html, "MarkdownV2": _parse_markdown_v2, "Markdown": _parse_markdown}
-    try:
-        return parser[mode](text)
-    except _EntityError as error:
-        raise _bad_request(f"can't parse entities: {error}") from None
-
-
-def _utf16_length(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-# --------------------------------------------------------------------------------------------
-# Validation of requests against the description
-# --------------------------------------------------------------------------------------------
-
-
-class _FieldError(Exception):
-    """A structural error found inside a JSON-serialised object."""
-
-    def __init__(self, detail: str, owner: str | None, path: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.owner = owner
-        self.path = path
-
-
-def _json_kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "Boolean"
-    if isinstance(value, int | float):
-        return "Number"
-    if isinstance(value, str):
-        return "String"
-    if isinstance(value, list):
-        return "Array"
-    if value is None:
-        return "null"
-    return "Object"
-
-
-def _expected_kind(type_expr: str) -> str:
-    if type_expr.startswith("Array of "):
-        return "Array"
-    return {"Integer": "Number", "Float": "Number", "Boolean": "Boolean", "String": "String"}.get(
-        type_expr, "Object"
-    )
-
-
-def _lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:]
-
-
-class RequestValidator:
-    """Checks decoded request parameters against a :class:`BotApiSpec`."""
-
-    def __init__(self, spec: BotApiSpec) -> None:
-        self.spec = spec
-
-    def validate(
-        self, method: MethodSpec, raw: Mapping[str, str], files: Mapping[str, UploadedFile]
-    ) -> dict[str, Any]:
-        """Return the decoded parameters, or raise :class:`ApiError` as Telegram would."""
-        # Telegram treats an empty value as an absent one.
-        present = {name: value for name, value in raw.items() if value != ""}
-        for name in present:
-            if name not in method.fields:
-                raise _bad_request(
-                    f'unknown parameter "{name}"',
-                    f"{method.name} has no parameter {name!r} in Bot API {self.spec.version}",
-                )
-        attached: set[str] = set()
-        for spec in method.fields.values():
-            uploaded = spec.name in files and "InputFile" in spec.types
-            if spec.required and spec.name not in present and not uploaded:
-                raise ApiError(
-                    400,
-                    self._missing_description(spec),
-                    f"required parameter {spec.name!r} of {method.name} is missing",
-                )
-            if uploaded:
-                attached.add(spec.name)
-        decoded: dict[str, Any] = {}
-        for name, value in present.items():
-            decoded[name] = self._decode_parameter(method.fields[name], value, files, attached)
-        for name in files:
-            if name not in attached:
-                raise _bad_request(
-                    f'unknown parameter "{name}"',
-                    f"file part {name!r} is neither a parameter of {method.name} "
-                    "nor referenced by an attach:// URI",
-                )
-        return decoded
-
-    @staticmethod
-    def _missing_description(spec: FieldSpec) -> str:
-        if spec.name in _MISSING_DESCRIPTIONS:
-            return _MISSING_DESCRIPTIONS[spec.name]
-        if "InputFile" in spec.types:
-            return f"Bad Request: there is no {spec.name} in the request"
-        return f'Bad Request: parameter "{spec.name}" is required'
-
-    def _decode_parameter(
-        self, spec: FieldSpec, value: str, files: Mapping[str, UploadedFile], attached: set[str]
-    ) -> Any:
-        name = spec.name
-        scalar = [t for t in spec.types if t in ("Integer", "Float", "Boolean")]
-        if "String" in spec.types or "InputFile" in spec.types:
-            if value.startswith("attach://") and "InputFile" in spec.types:
-                self._attach(value, files, attached, name)
-            if "Integer" in scalar and _INTEGER_RE.match(value):
-                return int(value)
-            return value
-        for type_expr in scalar:
-            parsed = self._parse_scalar(type_expr, value)
-            if parsed is not None:
-                return parsed
-        if scalar and len(scalar) == len(spec.types):
-            kind = "Boolean" if scalar == ["Boolean"] else "Number"
-            raise _bad_request(
-                f'field "{name}" must be of type {kind}',
-                f"{name}={value!r} is not a valid {' or '.join(spec.types)}",
-            )
-        try:
-            document = json.loads(value)
-        except ValueError:
-            label = _JSON_NAMES.get(name, name.replace("_", " "))
-            raise _bad_request(
-                f"can't parse {label} JSON object", f"{name} is not valid JSON: {value!r}"
-            ) from None
-        if name == "reply_markup" and not isinstance(document, dict):
-            raise _bad_request("object expected as reply markup", f"{name} is not a JSON object")
-        try:
-            self._check_json_parameter(document, spec, files, attached)
-        except _FieldError as error:
-            raise _bad_request(
-                self._describe(name, error), f"{error.path}: {error.detail}"
-            ) from None
-        return document
-
-    def _check_json_parameter(
-        self,
-        document: Any,
-        spec: FieldSpec,
-        files: Mapping[str, UploadedFile],
-        attached: set[str],
-    ) -> None:
-        name = spec.name
-        arrays = [t.removeprefix("Array of ") for t in spec.types if t.startswith("Array of ")]
-        if len(spec.types) == 1 or len(arrays) != len(spec.types):
-            self._check_union(document, spec.types, name, name, files, attached, owner=None)
-            return
-        # "Array of A, B and C" (an album): every item is one of the item types.
-        if not isinstance(document, list):
-            raise _FieldError(f'Field "{name}" must be of type Array', None, name)
-        for index, item in enumerate(document):
-            self._check_union(
-                item, tuple(arrays), name, f"{name}[{index}]", files, attached, owner=None
-            )
-        kinds = {item.get("type") for item in document}
-        if len(kinds) > 1 and kinds & {"audio", "document"}:
-            raise _bad_request(
-                "can't use the media of the specified type in the album",
-                f"{name} mixes {sorted(map(str, kinds))}: audio and documents can only be "
-                "grouped with their own kind",
-            )
-
-    @staticmethod
-    def _parse_scalar(type_expr: str, value: str) -> int | float | bool | None:
-        if type_expr == "Integer":
-            return int(value) if _INTEGER_RE.match(value) else None
-        if type_expr == "Float":
-            try:
-                number = float(value)
-            except ValueError:
-                return None
-            return number if math.isfinite(number) else None
-        return _BOOLEANS.get(value.lower())
-
-    @staticmethod
-    def _describe(parameter: str, error: _FieldError) -> str:
-        owner = error.owner
-        if owner in _PARSE_CONTEXTS:
-            return f"{_PARSE_CONTEXTS[owner]}: {error.detail}"
-        if owner is None or (parameter == "reply_markup" and owner in _REPLY_MARKUP_TYPES):
-            return _lower_first(error.detail)
-        return f"can't parse {owner}: {error.detail}"
-
-    @staticmethod
-    def _attach(uri: str, files: Mapping[str, UploadedFile], attached: set[str], path: str) -> None:
-        part = uri.removeprefix("attach://")
-        if part not in files:
-            raise _bad_request(
-                f"file {part} not found in the request", f"{path} refers to a missing file part"
-            )
-        attached.add(part)
-
-    # -- recursive checks of JSON values ------------------------------------------------------
-
-    def _check_union(
-        self,
-        value: Any,
-        type_exprs: tuple[str, ...],
-        field_name: str,
-        path: str,
-        files: Mapping[str, UploadedFile],
-        attached: set[str],
-        owner: str | None,
-    ) -> None:
-        errors: list[tuple[int, _FieldError | ApiError]] = []
-        for type_expr in type_exprs:
-            try:
-                self._check_value(value, type_expr, field_name, path, files, attached, owner)
-                return
-            except (_FieldError, ApiError) as error:
-                errors.append((self._affinity(value, type_expr), error))
-        best = max(errors, key=lambda item: item[0])[1]
-        raise best
-
-    def _affinity(self, value: Any, type_expr: str) -> int:
-        """How well ``value`` resembles ``type_expr``, to report the most relevant error."""
-        while type_expr.startswith("Array of ") and isinstance(value, list) and value:
-            type_expr, value = type_expr.removeprefix("Array of "), value[0]
-        if _expected_kind(type_expr) != _json_kind(value):
-            return -1
-        type_spec = self.spec.types.get(type_expr)
-        if type_spec is None or not isinstance(value, dict):
-            return 0
-        if any(value.get(key) != expected for key, expected in type_spec.constants.items()):
-            return 0
-        return 1 + sum(1 for key in value if key in type_spec.fields)
-
-    def _check_value(
-        self,
-        value: Any,
-        type_expr: str,
-        field_name: str,
-        path: str,
-        files: Mapping[str, UploadedFile],
-        attached: set[str],
-        owner: str | None,
-    ) -> None:
-        if type_expr.startswith("Array of "):
-            if not isinstance(value, list):
-                raise _FieldError(f'Field "{field_name}" must be of type Array', owner, path)
-            item_type = type_expr.removeprefix("Array of ")
-            for index, item in enumerate(value):
-                self._check_value(
-                    item, item_type, field_name, f"{path}[{index}]", files, attached, owner
-                )
-            return
-        if type_expr in ("Integer", "Float", "Boolean", "String", "InputFile"):
-            if not self._scalar_matches(value, type_expr):
-                kind = _expected_kind("String" if type_expr == "InputFile" else type_expr)
-                raise _FieldError(f'Field "{field_name}" must be of type {kind}', owner, path)
-            # Nested media fields are typed String but may point at an uploaded part.
-            if isinstance(value, str) and value.startswith("attach://"):
-                if type_expr == "InputFile" or value.removeprefix("attach://") in files:
-                    self._attach(value, files, attached, path)
-            return
-        type_spec = self.spec.types.get(type_expr)
-        if type_spec is None:
-            raise _FieldError(f'Field "{field_name}" has an unknown type', owner, path)
-        if type_spec.subtypes:
-            self._check_subtypes(value, type_spec, field_name, path, files, attached, owner)
-            return
-        if not isinstance(value, dict):
-            raise _FieldError(f'Field "{field_name}" must be of type Object', owner, path)
-        self._check_object(value, type_spec, path, files, attached)
-
-    @staticmethod
-    def _scalar_matches(value: Any, type_expr: str) -> bool:
-        if type_expr == "Boolean":
-            return isinstance(value, bool)
-        if type_expr == "Integer":
-            return isinstance(value, int) and not isinstance(value, bool)
-        if type_expr == "Float":
-            return isinstance(value, int | float) and not isinstance(value, bool)
-        return isinstance(value, str)
-
-    def _check_subtypes(
-        self,
-        value: Any,
-        type_spec: TypeSpec,
-        field_name: str,
-        path: str,
-        files: Mapping[str, UploadedFile],
-        attached: set[str],
-        owner: str | None,
-    ) -> None:
-        candidates = list(type_spec.subtypes)
-        if isinstance(value, dict):
-            matching = [
-                name
-                for name in candidates
-                if name not in self.spec.types
-                or all(
-                    value.get(key) == expected
-                    for key, expected in self.spec.types[name].constants.items()
-                )
-            ]
-            if not matching:
-                keys = sorted(
-                    {
-                        key
-                        for name in candidates
-                        if name in self.spec.types
-                        for key in self.spec.types[name].constants
-                    }
-                )
-                found = ", ".join(f'{key} "{value.get(key)}"' for key in keys)
-                raise _FieldError(f"Unsupported {found}", owner or type_spec.name, path)
-            candidates = matching
-        self._check_union(value, tuple(candidates), field_name, path, files, attached, owner)
-
-    def _check_object(
-        self,
-        value: dict[str, Any],
-        type_spec: TypeSpec,
-        path: str,
-        files: Mapping[str, UploadedFile],
-        attached: set[str],
-    ) -> None:
-        owner = type_spec.name
-        for key in value:
-            if key not in type_spec.fields:
-                raise _FieldError(f'Unknown field "{key}"', owner, f"{path}.{key}")
-        for spec in type_spec.fields.values():
-            if spec.name not in value:
-                if spec.required:
-                    raise _FieldError(
-                        f'Can\'t find field "{spec.name}"', owner, f"{path}.{spec.name}"
-                    )
-                continue
-            self._check_union(
-                value[spec.name],
-                spec.types,
-                spec.name,
-                f"{path}.{spec.name}",
-                files,
-                attached,
-                owner,
-            )
-        for key, expected in type_spec.constants.items():
-            if value.get(key) != expected:
-                raise _FieldError(f'Field "{key}" must be "{expected}"', owner, f"{path}.{key}")
-        checker = _OBJECT_CHECKS.get(owner)
-        if checker is not None:
-            checker(value, path)
-
-
-def _check_inline_button(button: Mapping[str, Any], path: str) -> None:
-    if "callback_data" in button:
-        size = len(button["callback_data"].encode("utf-8"))
-        if not 1 <= size <= MAX_CALLBACK_DATA_BYTES:
-            raise _bad_request(
-                "BUTTON_DATA_INVALID",
-                f"{path}.callback_data is {size} bytes long, Telegram accepts 1-64 bytes",
-            )
-    if not any(action in button for action in _INLINE_BUTTON_ACTIONS):
-        raise _bad_request(
-            "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard",
-            f"{path} has no action field ({', '.join(_INLINE_BUTTON_ACTIONS)})",
-        )
-    if "url" in button:
-        url = urlsplit(button["url"])
-        if url.scheme not in ("http", "https", "tg") or (url.scheme != "tg" and not url.netloc):
-            raise _bad_request("BUTTON_URL_INVALID", f"{path}.url {button['url']!r} is not valid")
-
-
-def _check_bot_command(command: Mapping[str, Any], path: str) -> None:
-    name = command["command"]
-    description = command["description"].strip()
-    problem = None
-    if not name:
-        problem = "command must be non-empty"
-    elif len(name) > 32:
-        problem = "command is too long"
-    elif not _BOT_COMMAND_NAME_RE.match(name):
-        problem = "invalid command name specified"
-    elif not description:
-        problem = "command description must be non-empty"
-    elif len(description) > 256:
-        problem = "command description is too long"
-    if problem:
-        raise _bad_request(problem, f"{path}: {problem}")
-
-
-_OBJECT_CHECKS: Final[dict[str, Callable[[Mapping[str, Any], str], None]]] = {
-    "InlineKeyboardButton": _check_inline_button,
-    "BotCommand": _check_bot_command,
-}
-
-
-# --------------------------------------------------------------------------------------------
-# The server
-# --------------------------------------------------------------------------------------------
 
 _Handler = Callable[[ApiRequest], Awaitable[Any]]
 
@@ -1115,7 +192,7 @@ class FakeBotApi:
         self.send_times: list[float] = []
         """When each accepted message arrived (``clock``), in order."""
         self._clock = clock
-        self._flood = _FloodWindows(limits) if limits is not None else None
+        self._flood = FloodWindows(limits) if limits is not None else None
 
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
@@ -1143,7 +220,7 @@ class FakeBotApi:
         self._topics: dict[int | str, dict[int, ForumTopicState]] = defaultdict(dict)
         #: Groups added with :meth:`add_group` where the bot may not manage topics.
         self._no_topic_rights: set[int | str] = set()
-        self._failures: dict[str, deque[_InjectedFailure]] = defaultdict(deque)
+        self._failures: dict[str, deque[InjectedFailure]] = defaultdict(deque)
 
         self._handlers: dict[str, _Handler] = {
             "getme": self._get_me,
@@ -1261,7 +338,7 @@ class FakeBotApi:
         message["text"] = text
         command = _COMMAND_RE.match(text)
         if command:
-            length = _utf16_length(command.group(0))
+            length = utf16_length(command.group(0))
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
         return self.push_update({"message": message})
 
@@ -1391,7 +468,7 @@ class FakeBotApi:
             message["text"] = text
             command = _COMMAND_RE.match(text)
             if command:
-                length = _utf16_length(command.group(0))
+                length = utf16_length(command.group(0))
                 message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
         else:
             assert voice is not None
@@ -1483,9 +560,7 @@ class FakeBotApi:
         """
         if self.spec.method(method) is None:
             raise ValueError(f"{method!r} is not a Bot API {self.spec.version} method")
-        self._failures[method.lower()].append(
-            _InjectedFailure(error_code, description, retry_after)
-        )
+        self._failures[method.lower()].append(InjectedFailure(error_code, description, retry_after))
 
     def duplicates(self) -> dict[int | str, int]:
         """Chats that received more than one message, with how many they received."""
@@ -1530,7 +605,7 @@ class FakeBotApi:
             failure = self._next_failure(method.name)
             if failure is not None:
                 return self._inject(api_request, raw, failure)
-            sending = method.name.lower() in _SENDING_METHODS
+            sending = method.name.lower() in SENDING_METHODS
             if sending and self._flood is not None:
                 throttled = self._throttle(api_request, raw)
                 if throttled is not None:
@@ -1573,9 +648,9 @@ class FakeBotApi:
             try:
                 body = json.loads(await request.text())
             except ValueError:
-                raise _bad_request("can't parse JSON encoded request") from None
+                raise bad_request("can't parse JSON encoded request") from None
             if not isinstance(body, dict):
-                raise _bad_request("JSON object expected as request body")
+                raise bad_request("JSON object expected as request body")
             for name, value in body.items():
                 if value is not None:
                     raw[name] = value if isinstance(value, str) else json.dumps(value)
@@ -1605,12 +680,12 @@ class FakeBotApi:
             f"{method.name} is valid but FakeBotApi has no behaviour for it",
         )
 
-    def _next_failure(self, method: str) -> _InjectedFailure | None:
+    def _next_failure(self, method: str) -> InjectedFailure | None:
         queue = self._failures.get(method.lower())
         return queue.popleft() if queue else None
 
     def _inject(
-        self, request: ApiRequest, raw: dict[str, str], failure: _InjectedFailure
+        self, request: ApiRequest, raw: dict[str, str], failure: InjectedFailure
     ) -> web.Response:
         record = RefusedRequest(
             request.method, raw, "injected by fail_next", failure.error_code, failure.description
@@ -1731,9 +806,9 @@ class FakeBotApi:
             return await self._delete_webhook(request)
         parts = urlsplit(url)
         if parts.scheme != "https":
-            raise _bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
         if parts.port not in (None, 80, 88, 443, 8443):
-            raise _bad_request(
+            raise bad_request(
                 "bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443"
             )
         self._webhook = dict(request.params)
@@ -1818,9 +893,9 @@ class FakeBotApi:
         assert sent is not None
         markup = params.get("reply_markup")
         if sent.kind != "text":
-            raise _bad_request("there is no text in the message to edit")
+            raise bad_request("there is no text in the message to edit")
         if (sent.plain_text, sent.reply_markup) == (plain, markup):
-            raise _not_modified()
+            raise not_modified()
         sent.text, sent.plain_text, sent.parse_mode = text, plain, parse_mode
         stored.payload["text"] = plain
         return self._apply_edit(stored, markup)
@@ -1833,14 +908,14 @@ class FakeBotApi:
         assert stored.sent is not None
         markup = params.get("reply_markup")
         if stored.sent.reply_markup == markup:
-            raise _not_modified()
+            raise not_modified()
         return self._apply_edit(stored, markup)
 
     async def _delete_message(self, request: ApiRequest) -> bool:
         chat_key = self._resolve_chat(request.params["chat_id"])
         message_id = int(request.params["message_id"])
         if self._messages[chat_key].pop(message_id, None) is None:
-            raise _bad_request("message to delete not found")
+            raise bad_request("message to delete not found")
         return True
 
     async def _answer_callback_query(self, request: ApiRequest) -> bool:
@@ -1848,14 +923,14 @@ class FakeBotApi:
         query_id = str(params["callback_query_id"])
         text = params.get("text")
         if text is not None and len(str(text)) > MAX_CALLBACK_ANSWER_LENGTH:
-            raise _bad_request(
+            raise bad_request(
                 "MESSAGE_TOO_LONG",
                 f"answerCallbackQuery text is {len(str(text))} characters, Telegram accepts 200",
             )
         if query_id not in self._open_callbacks:
             raise ApiError(
                 400,
-                _MISSING_DESCRIPTIONS["callback_query_id"],
+                MISSING_DESCRIPTIONS["callback_query_id"],
                 f"callback query {query_id!r} was not pushed or was already answered",
             )
         self._open_callbacks.discard(query_id)
@@ -1864,14 +939,14 @@ class FakeBotApi:
     async def _send_chat_action(self, request: ApiRequest) -> bool:
         self._resolve_chat(request.params["chat_id"])
         if request.params["action"] not in _CHAT_ACTIONS:
-            raise _bad_request("wrong parameter action in request")
+            raise bad_request("wrong parameter action in request")
         return True
 
     async def _set_my_commands(self, request: ApiRequest) -> bool:
         key = self._commands_key(request.params.get("scope"), request.params.get("language_code"))
         commands = [dict(command) for command in request.params["commands"]]
         if len(commands) > 100:
-            raise _bad_request("too many commands")
+            raise bad_request("too many commands")
         if commands:
             self._commands[key] = commands
         else:
@@ -1892,19 +967,19 @@ class FakeBotApi:
         source_key = self._resolve_chat(params["from_chat_id"])
         original = self._messages.get(source_key, {}).get(int(params["message_id"]))
         if original is None:
-            raise _bad_request(
+            raise bad_request(
                 "message to copy not found",
                 f"no message {params['message_id']} in chat {params['from_chat_id']}",
             )
         content = {k: copy.deepcopy(v) for k, v in original.payload.items() if k in _COPIED_FIELDS}
         if not content:
-            raise _bad_request(
+            raise bad_request(
                 "message can't be copied",
                 "service messages (and other content without a copyable body) can't be copied",
             )
         if "caption" in params:
             if "text" in content:
-                raise _bad_request("message caption can't be set for a text message")
+                raise bad_request("message caption can't be set for a text message")
             content["caption"] = self._check_caption(
                 str(params["caption"]), params.get("parse_mode")
             )
@@ -1943,13 +1018,13 @@ class FakeBotApi:
         chat_key = self._forum(params["chat_id"], "create a topic")
         name = str(params["name"])
         if len(name) > MAX_TOPIC_NAME_LENGTH:
-            raise _bad_request(
+            raise bad_request(
                 "TOPIC_TITLE_TOO_LONG",
                 f"the name is {len(name)} characters, Telegram accepts {MAX_TOPIC_NAME_LENGTH}",
             )
         icon_color = int(params.get("icon_color", FORUM_ICON_COLORS[0]))
         if icon_color not in FORUM_ICON_COLORS:
-            raise _bad_request(
+            raise bad_request(
                 "TOPIC_ICON_COLOR_INVALID", f"icon_color must be one of {FORUM_ICON_COLORS}"
             )
         # A topic is identified by the id of the service message that opens it.
@@ -1968,9 +1043,9 @@ class FakeBotApi:
         thread_id = int(params["message_thread_id"])
         topic = self._topics[chat_key].get(thread_id)
         if topic is None:
-            raise _bad_request("TOPIC_ID_INVALID", f"no topic {thread_id} in chat {chat_key}")
+            raise bad_request("TOPIC_ID_INVALID", f"no topic {thread_id} in chat {chat_key}")
         if topic.is_closed:
-            raise _bad_request("TOPIC_NOT_MODIFIED", f"topic {thread_id} is already closed")
+            raise bad_request("TOPIC_NOT_MODIFIED", f"topic {thread_id} is already closed")
         topic.is_closed = True
         self._store_service_message(chat_key, thread_id, {"forum_topic_closed": {}})
         return True
@@ -1978,14 +1053,14 @@ class FakeBotApi:
     async def _get_file(self, request: ApiRequest) -> dict[str, Any]:
         stored = self._files.get(str(request.params["file_id"]))
         if stored is None:
-            raise _bad_request("invalid file_id")
+            raise bad_request("invalid file_id")
         result: dict[str, Any] = {
             "file_id": stored.file_id,
             "file_unique_id": stored.file_unique_id,
             "file_size": len(stored.data),
         }
         if len(stored.data) > MAX_DOWNLOAD_BYTES:
-            raise _bad_request("file is too big")
+            raise bad_request("file is too big")
         result["file_path"] = stored.file_path
         return result
 
@@ -1994,9 +1069,9 @@ class FakeBotApi:
     def _check_text(self, text: str, parse_mode: str | None, limit: int) -> str:
         plain = visible_text(text, parse_mode)
         if not plain.strip():
-            raise _bad_request("message text is empty")
+            raise bad_request("message text is empty")
         if len(plain) > limit:
-            raise _bad_request(
+            raise bad_request(
                 "message is too long", f"text is {len(plain)} characters, Telegram accepts {limit}"
             )
         return plain
@@ -2004,7 +1079,7 @@ class FakeBotApi:
     def _check_caption(self, caption: str, parse_mode: str | None) -> str:
         plain = visible_text(caption, parse_mode)
         if len(plain) > MAX_CAPTION_LENGTH:
-            raise _bad_request(
+            raise bad_request(
                 "message caption is too long",
                 f"caption is {len(plain)} characters, Telegram accepts {MAX_CAPTION_LENGTH}",
             )
@@ -2016,19 +1091,19 @@ class FakeBotApi:
             return
         target_chat = self._chat_key(reply.get("chat_id", chat_key))
         if int(reply["message_id"]) not in self._messages.get(target_chat, {}):
-            raise _bad_request("message to be replied not found")
+            raise bad_request("message to be replied not found")
 
     def _forum(self, chat_id: int | str, action: str) -> int | str:
         """The key of a forum supergroup where the bot may manage topics, or a refusal."""
         chat_key = self._resolve_chat(chat_id)
         chat = self._chat(chat_key)
         if chat["type"] != "supergroup" or not chat.get("is_forum"):
-            raise _bad_request(
+            raise bad_request(
                 "the chat is not a forum",
                 f"chat {chat_id} is a {chat['type']} without topics: cannot {action}",
             )
         if chat_key in self._no_topic_rights:
-            raise _bad_request(
+            raise bad_request(
                 "not enough rights to manage topics",
                 f"the bot has no can_manage_topics right in chat {chat_id}: cannot {action}",
             )
@@ -2060,15 +1135,15 @@ class FakeBotApi:
             if forum:
                 topic = self._topics.get(chat_key, {}).get(thread_id)
                 if topic is None:
-                    raise _bad_request(
+                    raise bad_request(
                         "message thread not found", f"no topic {thread_id} in chat {chat_key}"
                     )
                 if topic.is_closed:
-                    raise _bad_request("TOPIC_CLOSED", f"topic {thread_id} is closed")
+                    raise bad_request("TOPIC_CLOSED", f"topic {thread_id} is closed")
                 placement["is_topic_message"] = True
                 target = target or messages.get(thread_id)
             elif "message_thread_id" in params or chat["type"] != "supergroup":
-                raise _bad_request(
+                raise bad_request(
                     "message thread not found",
                     f"chat {chat_key} has no topics: message_thread_id {thread_id} is unknown",
                 )
@@ -2097,18 +1172,18 @@ class FakeBotApi:
 
     def _message_to_edit(self, params: Mapping[str, Any]) -> _StoredMessage:
         if "chat_id" not in params:
-            raise ApiError(400, _MISSING_DESCRIPTIONS["chat_id"])
+            raise ApiError(400, MISSING_DESCRIPTIONS["chat_id"])
         if "message_id" not in params:
-            raise ApiError(400, _MISSING_DESCRIPTIONS["message_id"])
+            raise ApiError(400, MISSING_DESCRIPTIONS["message_id"])
         chat_key = self._resolve_chat(params["chat_id"])
         stored = self._messages.get(chat_key, {}).get(int(params["message_id"]))
         if stored is None:
-            raise _bad_request(
+            raise bad_request(
                 "message to edit not found",
                 f"no message {params['message_id']} in chat {params['chat_id']}",
             )
         if stored.sent is None:
-            raise _bad_request("message can't be edited", "the message was sent by a user")
+            raise bad_request("message can't be edited", "the message was sent by a user")
         return stored
 
     def _apply_edit(self, stored: _StoredMessage, markup: dict[str, Any] | None) -> dict[str, Any]:
@@ -2145,7 +1220,7 @@ class FakeBotApi:
 
     def _resolve_chat(self, chat_id: int | str) -> int | str:
         if isinstance(chat_id, str) and not chat_id.startswith("@"):
-            raise _bad_request(
+            raise bad_request(
                 "chat not found", f"chat_id {chat_id!r} is neither a number nor an @username"
             )
         return self._chat_key(chat_id)
@@ -2154,7 +1229,7 @@ class FakeBotApi:
         if isinstance(chat_id, int):
             return chat_id
         text = str(chat_id)
-        if _INTEGER_RE.match(text):
+        if INTEGER_RE.match(text):
             return int(text)
         if text.startswith("@"):
             name = text.lower()
@@ -2306,7 +1381,7 @@ class FakeBotApi:
             return self._files[value]
         if urlsplit(value).scheme in ("http", "https"):
             return self._store_file(kind, b"")
-        raise _bad_request(
+        raise bad_request(
             "wrong file identifier/HTTP URL specified",
             f"{kind}={value!r} is neither a known file_id nor an HTTP URL",
         )
@@ -2345,13 +1420,6 @@ class FakeBotApi:
     ) -> tuple[str, str]:
         scope_json = json.dumps(dict(scope or {"type": "default"}), sort_keys=True)
         return scope_json, language_code or ""
-
-
-def _not_modified() -> ApiError:
-    return _bad_request(
-        "message is not modified: specified new message content and reply markup are exactly "
-        "the same as a current content and reply markup of the message"
-    )
 
 
 def _callback_data(markup: Mapping[str, Any] | None) -> set[str]:
