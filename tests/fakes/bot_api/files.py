@@ -53,6 +53,7 @@ class FileStore:
         file_id: str | None = None,
         mime_type: str | None = None,
     ) -> StoredFile:
+        """Keep a file and give it Telegram-shaped identifiers and a download path."""
         prefix, folder, extension, default_mime = _MEDIA.get(kind, _MEDIA["document"])
         number = next(self._counter)
         stored = StoredFile(
@@ -68,6 +69,7 @@ class FileStore:
         return stored
 
     def media_file(self, kind: str, request: ApiRequest) -> StoredFile:
+        """The file a send method names: an uploaded part, a known file_id or a URL."""
         uploaded = request.files.get(kind)
         value = request.params.get(kind)
         if isinstance(value, str) and value.startswith("attach://"):
@@ -90,6 +92,7 @@ class FileStore:
     def media_object(
         self, kind: str, stored: StoredFile, params: Mapping[str, Any]
     ) -> dict[str, Any] | list[dict[str, Any]]:
+        """The Voice, Audio, Document or photo sizes the sent message carries."""
         base = {
             "file_id": stored.file_id,
             "file_unique_id": stored.file_unique_id,

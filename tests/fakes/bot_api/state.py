@@ -51,6 +51,7 @@ class ChatState:
         self.no_topic_rights: set[int | str] = set()
 
     def check_reply(self, chat_key: int | str, params: Mapping[str, Any]) -> None:
+        """Refuse a reply to a message that does not exist (unless told to send anyway)."""
         reply = params.get("reply_parameters")
         if not reply or reply.get("allow_sending_without_reply"):
             return
@@ -136,6 +137,7 @@ class ChatState:
         self.messages[chat_key][message_id] = StoredMessage(payload, None)
 
     def message_to_edit(self, params: Mapping[str, Any]) -> StoredMessage:
+        """The bot's message an edit request names, or Telegram's refusal."""
         if "chat_id" not in params:
             raise ApiError(400, MISSING_DESCRIPTIONS["chat_id"])
         if "message_id" not in params:
@@ -152,6 +154,7 @@ class ChatState:
         return stored
 
     def apply_edit(self, stored: StoredMessage, markup: dict[str, Any] | None) -> dict[str, Any]:
+        """Set a message's new keyboard and mark it edited; return it as the Bot API does."""
         assert stored.sent is not None
         stored.sent.reply_markup = markup
         stored.sent.edited = True
@@ -165,6 +168,7 @@ class ChatState:
     def store_bot_message(
         self, chat_key: int | str, sent: SentMessage, content: Mapping[str, Any]
     ) -> dict[str, Any]:
+        """Keep a message the bot sent; return the Message object for the answer."""
         message_id = self.allocate_message_id(chat_key)
         sent.message_id = message_id
         payload: dict[str, Any] = {
@@ -180,10 +184,12 @@ class ChatState:
         return copy.deepcopy(payload)
 
     def allocate_message_id(self, chat_key: int | str) -> int:
+        """The next message id of a chat (ids count up per chat, as on Telegram)."""
         self.last_message_id[chat_key] += 1
         return self.last_message_id[chat_key]
 
     def resolve_chat(self, chat_id: int | str) -> int | str:
+        """The key of the chat a request names, refusing what cannot be a chat id."""
         if isinstance(chat_id, str) and not chat_id.startswith("@"):
             raise bad_request(
                 "chat not found", f"chat_id {chat_id!r} is neither a number nor an @username"
@@ -191,6 +197,7 @@ class ChatState:
         return self.chat_key(chat_id)
 
     def chat_key(self, chat_id: Any) -> int | str:
+        """How the fake files a chat: its numeric id (an @username gets a channel id)."""
         if isinstance(chat_id, int):
             return chat_id
         text = str(chat_id)
@@ -210,6 +217,7 @@ class ChatState:
         return text
 
     def chat(self, chat_key: int | str) -> dict[str, Any]:
+        """The Chat object of a chat, known or made up from the shape of its id."""
         if chat_key in self.chats:
             return copy.deepcopy(self.chats[chat_key])
         assert isinstance(chat_key, int)
@@ -219,6 +227,7 @@ class ChatState:
         return {"id": chat_key, "type": chat_type, "title": "Test group"}
 
     def bot_user(self, *, full: bool = False) -> dict[str, Any]:
+        """The bot as a User object (``full``: with what getMe adds)."""
         user: dict[str, Any] = {
             "id": self.bot_id,
             "is_bot": True,
@@ -236,9 +245,11 @@ class ChatState:
         return user
 
     def default_user_id(self, chat_id: int) -> int:
+        """Who writes when a test names no user: the private chat's owner."""
         return chat_id if chat_id > 0 else 10_000
 
     def user(self, user_id: int) -> dict[str, Any]:
+        """A user seen in a pushed update, or a made-up one."""
         return copy.deepcopy(
             self.users.get(user_id, {"id": user_id, "is_bot": False, "first_name": "Test"})
         )
@@ -246,6 +257,7 @@ class ChatState:
     def user_message(
         self, chat_id: int, user_id: int | None, language_code: str, first_name: str
     ) -> dict[str, Any]:
+        """The common fields of a message from a user, with a new message id."""
         sender = {
             "id": user_id if user_id is not None else self.default_user_id(chat_id),
             "is_bot": False,
@@ -286,6 +298,7 @@ class ChatState:
     def message_for_callback(
         self, chat_id: int, data: str, message_id: int | None, check_button: bool
     ) -> StoredMessage:
+        """The bot's message whose button a test presses (see push_callback)."""
         chat_messages = self.messages.get(chat_id, {})
         if message_id is not None:
             stored = chat_messages.get(message_id)
@@ -312,6 +325,7 @@ class ChatState:
     def commands_key(
         self, scope: Mapping[str, Any] | None, language_code: str | None
     ) -> tuple[str, str]:
+        """Where setMyCommands files a command list: its scope and language."""
         scope_json = json.dumps(dict(scope or {"type": "default"}), sort_keys=True)
         return scope_json, language_code or ""
 
