@@ -1,7 +1,7 @@
 """Benchmark: a broadcast to N recipients at Telegram's limits, and a SIGKILL midway.
 
 Not a test: it measures. Everything runs on loopback: the fake Bot API server
-(``tests/fakes/bot_api.py``) enforcing Telegram's flood limits (429 with ``retry_after``
+(``tests/fakes/bot_api/``) enforcing Telegram's flood limits (429 with ``retry_after``
 beyond 30 messages/s, or the paid rate; one per chat per second) in this process, and the
 bot's own ``BroadcastSender`` in a child process (``--worker``), as ``kunnafoni broadcast
 send`` runs it, on a fresh database.

@@ -10,6 +10,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,6 +34,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter
 from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
 
 from bot.telegram.transport import retry_after_seconds
+from tests.fakes import bot_api
 from tests.fakes.bot_api import FORUM_ICON_COLORS, SPEC_PATH, FakeBotApi, load_spec
 
 TOKEN = "123:ABC"
@@ -71,7 +73,7 @@ def keyboard(callback_data: str) -> InlineKeyboardMarkup:
 # -- the spec and the server ------------------------------------------------------------------
 
 
-def test_spec_is_the_vendored_copy_next_to_the_module() -> None:
+def test_spec_is_the_vendored_copy_next_to_the_package() -> None:
     assert SPEC_PATH.is_file()
     assert SPEC_PATH.parent.name == "telegram_bot_api"
     assert (SPEC_PATH.parent / "LICENSE").is_file()
@@ -79,6 +81,16 @@ def test_spec_is_the_vendored_copy_next_to_the_module() -> None:
     assert spec.version.startswith("Bot API")
     assert spec.method("sendmessage") is spec.method("sendMessage")
     assert spec.types["BotCommandScopeChat"].constants == {"type": "chat"}
+
+
+def test_the_fake_is_split_into_modules_of_at_most_400_lines() -> None:
+    package = Path(bot_api.__file__).parent
+    sizes = {
+        path.name: len(path.read_text(encoding="utf-8").splitlines())
+        for path in package.glob("*.py")
+    }
+    assert {"spec.py", "validation.py", "limits.py", "server.py", "state.py"} <= set(sizes)
+    assert {name: size for name, size in sizes.items() if size > 400} == {}
 
 
 @pytest.mark.asyncio
