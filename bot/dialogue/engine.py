@@ -19,9 +19,9 @@ import logging
 from collections.abc import Callable
 
 from bot.content.catalog import Catalog
-from bot.dialogue import router, storage
 from bot.dialogue.decision import Thresholds
-from bot.dialogue.router import COMMANDS
+from bot.dialogue.router import COMMANDS, step
+from bot.dialogue.storage import record, save, store_referral
 from bot.dialogue.turn import Turn, pseudonym
 from bot.dialogue.types import Inbound, Meta, Outcome, State
 from bot.nlu.langid import LanguageGuess, LanguageIdentifier
@@ -108,11 +108,11 @@ class Engine:
             if inbound.command is not None and inbound.command.lower() == "mycases":
                 turn.cases = await referral_repo.user_referrals(session, user_id=user.id)
 
-            router.step(turn, inbound, understood, self.thresholds)
+            step(turn, inbound, understood, self.thresholds)
             if turn.new_referral is not None:
-                await storage.store_referral(session, turn)
-            await storage.save(session, turn)
-            await storage.record(session, turn, inbound, understood)
+                await store_referral(session, turn)
+            await save(session, turn)
+            await record(session, turn, inbound, understood)
 
         meta = turn.meta
         meta.language = turn.language

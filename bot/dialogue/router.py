@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
+import bot.dialogue.payloads as p
 from bot.content.catalog import Fields
 from bot.content.models import Action, IntentSpec
-from bot.dialogue import payloads as p
 from bot.dialogue.decision import Thresholds, candidates, emergency_first, is_sure, ranked
 from bot.dialogue.flows import cases, help, modules, onboarding, quiz, referral_form, subscription
 from bot.dialogue.flows.modules import clarify, menu, menu_button, stale, with_menu

@@ -8,8 +8,8 @@ from typing import Any
 
 from bot.content.catalog import Catalog, Fields, Text
 from bot.content.models import ButtonSpec
-from bot.dialogue import payloads
 from bot.dialogue.memory import Memory
+from bot.dialogue.payloads import for_target
 from bot.dialogue.types import Button, Media, Meta, Reply, State
 from bot.store import referrals as referral_repo
 from bot.store.repositories import ConversationState, UserRecord
@@ -96,7 +96,7 @@ class Turn:
         return self.resolved(key, language).text
 
     def button(self, spec: ButtonSpec) -> Button:
-        return Button(self.t(spec.label), payloads.for_target(spec).pack())
+        return Button(self.t(spec.label), for_target(spec).pack())
 
     def say(
         self,

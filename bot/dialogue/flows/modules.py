@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from bot.content.models import Action
-from bot.dialogue import payloads
-from bot.dialogue.payloads import Card, OpenTopic
+from bot.dialogue.payloads import Card, Do, OpenTopic, QuizStart
 from bot.dialogue.turn import Turn
 from bot.dialogue.types import Button, State
 
@@ -23,7 +22,7 @@ def menu(turn: Turn) -> None:
 
 
 def menu_button(turn: Turn) -> Button:
-    return Button(turn.t("nav.menu"), payloads.Do(Action.SHOW_MENU).pack())
+    return Button(turn.t("nav.menu"), Do(Action.SHOW_MENU).pack())
 
 
 def with_menu(turn: Turn, key: str) -> None:
@@ -64,7 +63,7 @@ def card(turn: Turn, topic_id: str, index: int) -> None:
     if not last:
         buttons.append(Button(turn.t("nav.next"), Card(topic_id, index + 1).pack()))
     if last and topic.quiz:
-        buttons.insert(0, Button(turn.t("quiz.start"), payloads.QuizStart(topic_id).pack()))
+        buttons.insert(0, Button(turn.t("quiz.start"), QuizStart(topic_id).pack()))
     buttons.append(menu_button(turn))
     turn.say(shown.text, buttons, after=("topic.end",) if last else ())
     turn.go(State.TOPIC, topic_id, index)
