@@ -27,6 +27,7 @@ from bot.dialogue.types import Inbound, Meta, Outcome, State
 from bot.nlu.langid import LanguageGuess, LanguageIdentifier
 from bot.nlu.service import NluService
 from bot.nlu.types import NluResult
+from bot.store import Session
 from bot.store import referrals as referral_repo
 from bot.store import repositories as repo
 from bot.store.db import Database
@@ -71,14 +72,8 @@ class Engine:
     async def handle(self, inbound: Inbound) -> Outcome:
         """One step of one user's conversation: the replies, and what the channel does next."""
         catalog = self._content()
-        understood: NluResult | None = None
-        guess: LanguageGuess | None = None
-        if inbound.text is not None and inbound.text.strip():
-            understood = await self.nlu.parse(inbound.text.strip())
-            identifier = self._identifier()
-            if identifier is not None:
-                guess = identifier.predict(inbound.text)
-
+        # Before the transaction: a slow NLU server never holds a database lock.
+        understood, written_in = await self._understand(inbound)
         async with self.database.transaction() as session:
             if inbound.update_id is not None and not await repo.mark_update_processed(
                 session, channel=inbound.channel, update_id=inbound.update_id
@@ -87,45 +82,61 @@ class Engine:
                 return Outcome(
                     replies=[], meta=Meta(content_version=catalog.version), duplicate=True
                 )
-            user, created = await repo.get_or_create_user(
-                session, channel=inbound.channel, external_id=inbound.user_id
-            )
-            conversation = await repo.load_conversation(session, user_id=user.id)
-            turn = Turn(
-                catalog,
-                user,
-                conversation or ConversationState(State.NEW.value),
-                can_hand_over=self.handover,
-            )
-            if (
-                guess is not None
-                and not guess.mixed
-                and guess.confidence >= self.thresholds.language
-            ):
-                turn.written_in = guess.language
-            if created:
-                logger.info("New user %s", pseudonym(user.id))
-            if inbound.command is not None and inbound.command.lower() == "mycases":
-                turn.cases = await referral_repo.user_referrals(session, user_id=user.id)
-
+            turn = await self._load(session, inbound, catalog, written_in)
             step(turn, inbound, understood, self.thresholds)
             if turn.new_referral is not None:
                 await store_referral(session, turn)
             await save(session, turn)
             await record(session, turn, inbound, understood)
+        return self._outcome(turn, understood)
 
+    async def _understand(self, inbound: Inbound) -> tuple[NluResult | None, str | None]:
+        """The NLU's reading of a text, and the language it is written in when that is clear."""
+        if inbound.text is None or not inbound.text.strip():
+            return None, None
+        understood = await self.nlu.parse(inbound.text.strip())
+        identifier = self._identifier()
+        guess: LanguageGuess | None = (
+            identifier.predict(inbound.text) if identifier is not None else None
+        )
+        if guess is not None and not guess.mixed and guess.confidence >= self.thresholds.language:
+            return understood, guess.language
+        return understood, None
+
+    async def _load(
+        self, session: Session, inbound: Inbound, catalog: Catalog, written_in: str | None
+    ) -> Turn:
+        """The user (created on first contact) and their conversation, as this step's turn."""
+        user, created = await repo.get_or_create_user(
+            session, channel=inbound.channel, external_id=inbound.user_id
+        )
+        conversation = await repo.load_conversation(session, user_id=user.id)
+        turn = Turn(
+            catalog,
+            user,
+            conversation or ConversationState(State.NEW.value),
+            written_in=written_in,
+            can_hand_over=self.handover,
+        )
+        if created:
+            logger.info("New user %s", pseudonym(user.id))
+        if inbound.command is not None and inbound.command.lower() == "mycases":
+            turn.cases = await referral_repo.user_referrals(session, user_id=user.id)
+        return turn
+
+    def _outcome(self, turn: Turn, understood: NluResult | None) -> Outcome:
         meta = turn.meta
         meta.language = turn.language
         meta.state = turn.conversation.state
         meta.topic = turn.conversation.topic
-        meta.content_version = catalog.version
+        meta.content_version = turn.catalog.version
         if understood is not None:
             meta.intent = understood.intent
             meta.confidence = round(understood.confidence, 4)
             meta.nlu_source = understood.source.value
         logger.info(
             "Step %s: state=%s intent=%s replies=%d",
-            pseudonym(user.id),
+            pseudonym(turn.user.id),
             meta.state,
             meta.intent,
             len(turn.replies),
@@ -135,5 +146,5 @@ class Engine:
             meta=meta,
             referrals=turn.delivered,
             handover=turn.open_handover,
-            user=user.id,
+            user=turn.user.id,
         )
