@@ -30,8 +30,10 @@ from ruamel.yaml import YAML
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSCRIPTS = Path(__file__).resolve().parent / "transcripts"
-#: Referral references are random by design; the transcripts compare their shape.
+#: Referral references are random by design, and dates are today's: the transcripts
+#: compare their shape.
 _REFERENCE = re.compile(r"KF-[23456789ABCDEFGHJKMNPQRSTWXYZ]{6}")
+_DATE = re.compile(r"\b\d\d/\d\d/\d{4}\b")
 REFERRAL_SERVICE = "iom_mali"
 PARTNER_CHAT = -1001234567
 
@@ -46,7 +48,7 @@ def conversations() -> list[str]:
 
 def _normalise(value: Any) -> Any:
     if isinstance(value, str):
-        return _REFERENCE.sub("KF-XXXXXX", value)
+        return _DATE.sub("DD/MM/YYYY", _REFERENCE.sub("KF-XXXXXX", value))
     if isinstance(value, list):
         return [_normalise(v) for v in value]
     if isinstance(value, dict):

@@ -1,0 +1,114 @@
+"""Onboarding: /start, the language, the data-consent question; a language switch offered."""
+
+from __future__ import annotations
+
+from bot.dialogue.flows.modules import menu
+from bot.dialogue.flows.subscription import ask_subscription
+from bot.dialogue.payloads import Consent, Lang
+from bot.dialogue.turn import Turn
+from bot.dialogue.types import Button, Reply, State
+from bot.nlu.normalise import fold
+from bot.store.models import utcnow
+
+
+def start(turn: Turn) -> None:
+    turn.go(State.CHOOSING_LANGUAGE)
+    turn.say("onboarding.welcome", language_buttons(turn))
+
+
+def language_buttons(turn: Turn) -> list[Button]:
+    return [Button(lang.name, Lang(code).pack()) for code, lang in turn.catalog.languages.items()]
+
+
+def choose_language(turn: Turn, *, onboarding: bool) -> None:
+    if onboarding:
+        turn.go(State.CHOOSING_LANGUAGE)
+    turn.say("language.choose", language_buttons(turn))
+
+
+def press_language(turn: Turn, payload: Lang) -> bool:
+    if not turn.catalog.has_language(payload.code):
+        return False
+    set_language(turn, payload.code)
+    return True
+
+
+def language_named(turn: Turn, text: str) -> bool:
+    """A language typed by its code or name while being asked for one."""
+    folded = fold(text)
+    for code, lang in turn.catalog.languages.items():
+        if folded in (code, fold(lang.name)):
+            set_language(turn, code)
+            return True
+    return False
+
+
+def set_language(turn: Turn, code: str) -> None:
+    turn.user_changes["language"] = code
+    if turn.consent is None:
+        turn.go(State.CONSENT)
+        ask_consent(turn)
+    elif (
+        turn.state is State.CHOOSING_LANGUAGE
+        and not turn.memory.subscription.asked
+        and not turn.user.subscribed
+    ):
+        # Onboarding where consent came first: the subscription question is next.
+        ask_subscription(turn)
+    else:
+        turn.say("language.changed")
+        menu(turn)
+
+
+def ask_consent(turn: Turn) -> None:
+    turn.say(
+        "onboarding.consent",
+        [
+            Button(turn.t("onboarding.consent_yes"), Consent(True).pack()),
+            Button(turn.t("onboarding.consent_no"), Consent(False).pack()),
+        ],
+    )
+
+
+def set_consent(turn: Turn, given: bool) -> None:
+    turn.user_changes["consent"] = given
+    turn.user_changes["consent_at"] = utcnow()
+    turn.say("onboarding.consent_thanks" if given else "onboarding.consent_declined")
+    if turn.chosen_language is None:
+        choose_language(turn, onboarding=True)
+    elif turn.user.subscribed:
+        menu(turn)
+    else:
+        ask_subscription(turn)
+
+
+def remind_onboarding(turn: Turn) -> None:
+    """After answering a question mid-onboarding, ask again what is still missing."""
+    state = turn.state
+    if state in (State.NEW, State.CHOOSING_LANGUAGE):
+        choose_language(turn, onboarding=True)
+    elif state is State.CONSENT and turn.consent is None:
+        ask_consent(turn)
+    elif state is State.SUBSCRIBE:
+        ask_subscription(turn)
+
+
+def offer_language(turn: Turn) -> None:
+    """Someone writing in another language than their chosen one is offered a switch, once."""
+    written = turn.written_in
+    chosen = turn.chosen_language
+    if written is None or chosen is None or written == chosen:
+        return
+    if not turn.catalog.has_language(written):
+        return
+    notes = turn.memory.language
+    if notes.offered is None:
+        notes.offered = []
+    if written in notes.offered:
+        return
+    notes.offered.append(written)
+    # Asked in the language the person writes, so they can read the offer.
+    text = turn.shown("language.offer_switch", written)
+    turn.replies.append(
+        Reply(text, (Button(turn.catalog.languages[written].name, Lang(written).pack()),))
+    )

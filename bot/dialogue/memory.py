@@ -1,0 +1,227 @@
+"""What a conversation remembers between steps, typed per flow.
+
+The store keeps it as one JSON object (``conversations.data``) under these keys:
+
+==================== ======================================================
+``language_offered`` languages already offered as a switch (a list)
+``subscription_asked`` the subscription question was asked (true)
+``profile_skipped``  optional profile questions skipped (a list)
+``quiz``             the quiz run in progress: ``{"topic", "answered"}``
+``where``            where the user is, kept for this answer only, without consent
+``where_asked``      "where are you?" was asked once (true)
+``pending_need``     the need waiting for the answer to "where are you?"
+``referral``         the referral form: ``{"service", "need", "step", "fields"?}``
+==================== ======================================================
+
+Each flow reads and writes its own typed part; :meth:`Memory.to_data` writes the same
+JSON shape back, so a conversation stored before these types existed loads unchanged,
+and keys this version does not know are kept as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class LanguageNotes:
+    """Onboarding: the language switches already offered (each offered once)."""
+
+    #: None: no offer made yet (the key is absent).
+    offered: list[str] | None = None
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> LanguageNotes:
+        return cls(_strings(data.get("language_offered")))
+
+    def to_data(self) -> dict[str, Any]:
+        return {} if self.offered is None else {"language_offered": self.offered}
+
+
+@dataclass
+class SubscriptionNotes:
+    """Subscription: asked once; the optional profile questions the user skipped."""
+
+    asked: bool = False
+    #: None: nothing skipped in the questions in progress (the key is absent).
+    profile_skipped: list[str] | None = None
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> SubscriptionNotes:
+        return cls(
+            asked=bool(data.get("subscription_asked")),
+            profile_skipped=_strings(data.get("profile_skipped")),
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.asked:
+            out["subscription_asked"] = True
+        if self.profile_skipped is not None:
+            out["profile_skipped"] = self.profile_skipped
+        return out
+
+
+@dataclass
+class QuizProgress:
+    """A quiz run: its topic and, per question answered, whether it was right."""
+
+    topic: str
+    answered: dict[str, bool] = field(default_factory=dict)
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> QuizProgress | None:
+        run = data.get("quiz")
+        if not isinstance(run, Mapping) or not isinstance(run.get("topic"), str):
+            return None
+        answered = run.get("answered")
+        return cls(run["topic"], dict(answered) if isinstance(answered, Mapping) else {})
+
+    def to_data(self) -> dict[str, Any]:
+        return {"quiz": {"topic": self.topic, "answered": self.answered}}
+
+
+@dataclass
+class Place:
+    """Where the user is (a region of Mali and/or a country), as far as it is known."""
+
+    region: str | None = None
+    country: str | None = None
+
+    @classmethod
+    def from_data(cls, data: Any) -> Place:
+        if not isinstance(data, Mapping):
+            return cls()
+        return cls(region=data.get("region"), country=data.get("country"))
+
+    def to_data(self) -> dict[str, str]:
+        values = (("region", self.region), ("country", self.country))
+        return {k: v for k, v in values if v is not None}
+
+
+@dataclass
+class PendingHelp:
+    """Help and services: the place known for this answer only, and the question asked."""
+
+    #: Named without consent to remember it: used until services are shown, then dropped.
+    where: Place | None = None
+    #: "Where are you?" was asked once; it is not asked again.
+    where_asked: bool = False
+    #: The need whose services wait for the answer.
+    need: str | None = None
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> PendingHelp:
+        need = data.get("pending_need")
+        return cls(
+            where=Place.from_data(data["where"]) if "where" in data else None,
+            where_asked=bool(data.get("where_asked")),
+            need=need if isinstance(need, str) else None,
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.where is not None:
+            out["where"] = self.where.to_data()
+        if self.where_asked:
+            out["where_asked"] = True
+        if self.need is not None:
+            out["pending_need"] = self.need
+        return out
+
+
+@dataclass
+class ReferralForm:
+    """The referral form in progress: for which service and need, at which step."""
+
+    service: str
+    need: str
+    #: One of ``referral_form.STEPS`` (``consent`` first).
+    step: str = "consent"
+    #: The answers by field (first_name, phone, location, description); None before the
+    #: consent (the key is absent). A field skipped has no key; one emptied holds None.
+    fields: dict[str, str | None] | None = None
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> ReferralForm | None:
+        form = data.get("referral")
+        if not isinstance(form, Mapping):
+            return None
+        fields = form.get("fields")
+        return cls(
+            service=str(form.get("service")),
+            need=str(form.get("need")),
+            step=str(form.get("step")),
+            fields=dict(fields) if isinstance(fields, Mapping) else None,
+        )
+
+    def answers(self) -> dict[str, str | None]:
+        """The answers, starting them if none were given yet."""
+        if self.fields is None:
+            self.fields = {}
+        return self.fields
+
+    def to_data(self) -> dict[str, Any]:
+        form: dict[str, Any] = {"service": self.service, "need": self.need, "step": self.step}
+        if self.fields is not None:
+            form["fields"] = self.fields
+        return {"referral": form}
+
+
+#: Every key a part of :class:`Memory` owns, in the order it writes them.
+KEYS = (
+    "language_offered",
+    "subscription_asked",
+    "profile_skipped",
+    "quiz",
+    "where",
+    "where_asked",
+    "pending_need",
+    "referral",
+)
+
+
+@dataclass
+class Memory:
+    """The whole of a conversation's data, one typed part per flow."""
+
+    language: LanguageNotes = field(default_factory=LanguageNotes)
+    subscription: SubscriptionNotes = field(default_factory=SubscriptionNotes)
+    quiz: QuizProgress | None = None
+    help: PendingHelp = field(default_factory=PendingHelp)
+    referral: ReferralForm | None = None
+    #: Keys this version does not know, kept so an older or newer version loses nothing.
+    other: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Memory:
+        return cls(
+            language=LanguageNotes.from_data(data),
+            subscription=SubscriptionNotes.from_data(data),
+            quiz=QuizProgress.from_data(data),
+            help=PendingHelp.from_data(data),
+            referral=ReferralForm.from_data(data),
+            other={k: v for k, v in data.items() if k not in KEYS},
+        )
+
+    def to_data(self, before: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The JSON to store; keys already in ``before`` keep their place in it."""
+        parts: dict[str, Any] = {
+            **self.language.to_data(),
+            **self.subscription.to_data(),
+            **(self.quiz.to_data() if self.quiz is not None else {}),
+            **self.help.to_data(),
+            **(self.referral.to_data() if self.referral is not None else {}),
+        }
+        out = {k: v for k, v in (before or {}).items() if k not in KEYS or k in parts}
+        out.update(self.other)
+        out.update(parts)
+        return out
+
+
+def _strings(value: Any) -> list[str] | None:
+    if not isinstance(value, list):
+        return None
+    return [str(v) for v in value]

@@ -1,0 +1,207 @@
+"""Which flow answers an inbound event: a command, a button's payload, or free text.
+
+Button payloads are read by :func:`bot.dialogue.payloads.parse` and refused here, in
+one place: a payload the bot did not make, or made for content that is gone, gets
+the "this button is old" answer and the menu.
+"""
+
+from __future__ import annotations
+
+import re
+
+import bot.dialogue.payloads as p
+from bot.content.catalog import Fields
+from bot.content.models import Action, IntentSpec
+from bot.content.needs import NEEDS
+from bot.dialogue.decision import Thresholds, candidates, emergency_first, is_sure, ranked
+from bot.dialogue.flows import cases, help, modules, onboarding, quiz, referral_form, subscription
+from bot.dialogue.flows.modules import clarify, menu, menu_button, stale, with_menu
+from bot.dialogue.turn import Turn
+from bot.dialogue.types import Button, Inbound, State
+from bot.nlu.keywords import EMERGENCY_INTENT
+from bot.nlu.types import NluResult
+
+#: The commands the engine answers, in the order the channel's command menu and /help list
+#: them; each one's description is the content text ``command.<name>``.
+COMMANDS = ("start", "menu", "help", "language", "mycases", "stop", "subscribe")
+
+#: Deep-link payloads Telegram allows: t.me/<bot>?start=<payload>.
+START_PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+#: Intents that answer the consent question when typed instead of tapped.
+AFFIRM, DENY = "affirm", "deny"
+
+
+def step(
+    turn: Turn, inbound: Inbound, understood: NluResult | None, thresholds: Thresholds
+) -> None:
+    """Decide the step: replies, user changes and conversation changes on ``turn``."""
+    if inbound.command is not None:
+        command(turn, inbound.command.lower(), inbound.args.strip())
+    elif inbound.button is not None:
+        press(turn, inbound.button)
+    elif understood is not None:
+        text(turn, understood, thresholds)
+    elif inbound.text is not None:
+        clarify(turn)
+    elif inbound.voice:
+        with_menu(turn, "fallback.voice")
+    elif inbound.location is not None:
+        with_menu(turn, "fallback.location")
+    else:
+        with_menu(turn, "fallback.media")
+
+
+def command(turn: Turn, name: str, args: str) -> None:
+    if name == "start":
+        if args and START_PAYLOAD.match(args) and not turn.user.acquisition_source:
+            # First touch wins: the link that brought the person in is kept.
+            turn.user_changes["acquisition_source"] = args
+        onboarding.start(turn)
+    elif name == "menu":
+        menu(turn)
+    elif name == "help":
+        command_help(turn)
+    elif name == "language":
+        onboarding.choose_language(turn, onboarding=False)
+    elif name == "stop":
+        action(turn, Action.UNSUBSCRIBE)
+    elif name == "subscribe":
+        subscription.subscribe(turn, True)
+    elif name == "mycases":
+        cases.my_cases(turn)
+    else:
+        clarify(turn)
+
+
+def command_help(turn: Turn) -> None:
+    """/help: what the service does, then one line per command, all in the user's language."""
+    line = turn.t("help.command")
+    commands = "\n".join(
+        line.format_map(Fields(command=name, description=turn.t(f"command.{name}")))
+        for name in COMMANDS
+    )
+    turn.say("help.text", [menu_button(turn)], fields={"commands": commands})
+
+
+def press(turn: Turn, raw: str) -> None:
+    """A button pressed: its flow answers, or the payload is refused as stale."""
+    payload = p.parse(raw)
+    if payload is None or not _answered(turn, payload):
+        stale(turn)
+
+
+def _answered(turn: Turn, payload: p.Payload) -> bool:
+    """Hand ``payload`` to its flow; False when the flow finds it no longer applies."""
+    match payload:
+        case p.Lang():
+            return onboarding.press_language(turn, payload)
+        case p.Consent():
+            onboarding.set_consent(turn, payload.yes)
+        case p.Subscribe():
+            subscription.subscribe(turn, payload.yes)
+        case p.Age():
+            return subscription.answer_age(turn, payload)
+        case p.Situation():
+            return subscription.answer_situation(turn, payload)
+        case p.OpenTopic():
+            return modules.open_topic(turn, payload)
+        case p.Card():
+            return modules.press_card(turn, payload)
+        case p.QuizStart() | p.QuizQuestion() | p.QuizAnswer():
+            return quiz.press(turn, payload)
+        case p.Where() | p.WherePlace():
+            return help.press_where(turn, payload)
+        case p.Refer():
+            return referral_form.offer(turn, payload)
+        case p.FormPress():
+            return referral_form.press(turn, payload)
+        case p.Human():
+            return cases.handover_answer(turn, payload)
+        case p.Intent():
+            if payload.name not in turn.catalog.intents:
+                return False
+            turn.meta.intent = payload.name
+            intent(turn, payload.name)
+        case p.Do():
+            action(turn, payload.action)
+    return True
+
+
+def text(turn: Turn, understood: NluResult, thresholds: Thresholds) -> None:
+    """Free text, understood by the NLU: emergencies first, then the form or question
+    in progress, then the intent if the NLU is sure, else a choice of likely ones."""
+    help.keep_location(turn, understood)
+    ranking = ranked(understood)
+    top = ranking[0] if ranking else None
+    sure = is_sure(understood, ranking, thresholds)
+    if EMERGENCY_INTENT in turn.catalog.intents and emergency_first(
+        understood, ranking, thresholds
+    ):
+        # Emergency contacts come first, whatever the state or the confidence;
+        # then the question itself if it was clearly something else.
+        intent(turn, EMERGENCY_INTENT)
+        if turn.state is State.REFERRAL:
+            referral_form.text(turn, understood.text)
+            return
+        if top is not None and top[0] != EMERGENCY_INTENT and sure:
+            intent(turn, top[0])
+        onboarding.remind_onboarding(turn)
+        return
+    state = turn.state
+    if state is State.REFERRAL:
+        referral_form.text(turn, understood.text)
+        return
+    if state is State.CHOOSING_LANGUAGE and onboarding.language_named(turn, understood.text):
+        return
+    if state is State.CONSENT and understood.intent in (AFFIRM, DENY) and sure:
+        onboarding.set_consent(turn, understood.intent == AFFIRM)
+        return
+    if state is State.SUBSCRIBE and understood.intent in (AFFIRM, DENY) and sure:
+        subscription.subscribe(turn, understood.intent == AFFIRM)
+        return
+    if understood.intent is not None and sure and understood.intent in turn.catalog.intents:
+        intent(turn, understood.intent)
+    else:
+        _ask_which(turn, ranking, thresholds)
+    onboarding.offer_language(turn)
+    onboarding.remind_onboarding(turn)
+
+
+def _ask_which(turn: Turn, ranking: list[tuple[str, float]], thresholds: Thresholds) -> None:
+    """Two or three likely intents as buttons; the menu when nothing is likely."""
+    likely = candidates(ranking, thresholds, turn.catalog.intents)
+    if len(likely) < 2:
+        clarify(turn)
+        return
+    buttons = [Button(turn.t(f"intent_label.{name}"), p.Intent(name).pack()) for name in likely]
+    buttons.append(menu_button(turn))
+    turn.say("clarify.choose", buttons)
+
+
+def intent(turn: Turn, name: str) -> None:
+    """Do what an intent says: a need's services, a module, an action, or its reply."""
+    spec: IntentSpec = turn.catalog.intents[name]
+    if name in NEEDS and spec.reply is not None:
+        help.help_with(turn, name)
+        return
+    if spec.topic is not None:
+        modules.card(turn, spec.topic, 0)
+    elif spec.action is not None:
+        action(turn, spec.action)
+    elif spec.reply is not None:
+        buttons = [turn.button(b) for b in spec.buttons]
+        buttons.append(menu_button(turn))
+        turn.say(spec.reply, buttons)
+
+
+def action(turn: Turn, chosen: Action) -> None:
+    if chosen is Action.SHOW_MENU:
+        menu(turn)
+    elif chosen is Action.CHANGE_LANGUAGE:
+        onboarding.choose_language(turn, onboarding=False)
+    elif chosen is Action.UNSUBSCRIBE:
+        subscription.unsubscribe(turn)
+        turn.say("unsubscribe.done")
+    elif chosen is Action.RESTART:
+        onboarding.start(turn)

@@ -1,0 +1,99 @@
+"""What a step writes after deciding: a confirmed referral, the user and conversation,
+the modules seen, and the analytics events (linked to the person only with consent)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot.dialogue.flows.modules import menu_button
+from bot.dialogue.turn import Turn
+from bot.dialogue.types import Inbound
+from bot.nlu.types import NluResult
+from bot.pseudonyms import pseudonym
+from bot.referrals.intake import open_referral
+from bot.store import Session
+from bot.store import repositories as repo
+from bot.store.models import utcnow
+
+logger = logging.getLogger(__name__)
+
+
+async def store_referral(session: Session, turn: Turn) -> None:
+    """Store the referral confirmed in this step under a new reference, and say so."""
+    details = turn.new_referral
+    assert details is not None
+    service = turn.catalog.services[details["service_id"]]
+    stored = await open_referral(session, user_id=turn.user.id, language=turn.language, **details)
+    turn.delivered.append(stored.id)
+    logger.info("Referral %s for %s to %s", stored.reference, pseudonym(turn.user.id), service.id)
+    turn.say(
+        "referral.sent",
+        [menu_button(turn)],
+        fields={"reference": stored.reference, "organisation": service.organisation},
+    )
+
+
+async def save(session: Session, turn: Turn) -> None:
+    """The user's changes, the modules seen and the conversation, as decided."""
+    user_id = turn.user.id
+    for topic_id in dict.fromkeys(turn.topics_seen):
+        await repo.record_topic_seen(session, user_id=user_id, topic=topic_id)
+    turn.user_changes["last_seen_at"] = utcnow()
+    await repo.update_user(session, user_id=user_id, **turn.user_changes)
+    await repo.save_conversation(session, user_id=user_id, conversation=turn.remembered())
+
+
+async def record(
+    session: Session, turn: Turn, inbound: Inbound, understood: NluResult | None
+) -> None:
+    """Analytics: the inbound event, every message served, every quiz answer."""
+    # Without consent, events stay countable but are not linked to the person.
+    user_id = turn.user.id if turn.consent else None
+    kind = (
+        "command"
+        if inbound.command is not None
+        else "button"
+        if inbound.button
+        else "text"
+        if understood is not None
+        else "other"
+    )
+    version = turn.catalog.version
+    data: dict[str, Any] = {}
+    if understood is not None:
+        data.update(
+            intent=understood.intent,
+            confidence=round(understood.confidence, 4),
+            nlu=understood.source.value,
+        )
+    await repo.record_event(
+        session,
+        kind="inbound",
+        name=kind,
+        user_id=user_id,
+        language=turn.language,
+        content_version=version,
+        data=data,
+    )
+    for key, language, fell_back in turn.served:
+        await repo.record_event(
+            session,
+            kind="served",
+            name=key,
+            user_id=user_id,
+            language=language,
+            content_version=version,
+            data={"fallback": fell_back},
+        )
+    for topic, question, answer, correct in turn.quiz_answers:
+        await repo.record_quiz_answer(
+            session,
+            user_id=user_id,
+            topic=topic,
+            question=question,
+            answer=answer,
+            correct=correct,
+            language=turn.language,
+            content_version=version,
+        )

@@ -1,0 +1,125 @@
+"""One step's working set: what the flows read (content, user, conversation) and write
+(user changes, replies, things to store after deciding)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.content.catalog import Catalog, Fields, Text
+from bot.content.models import ButtonSpec
+from bot.dialogue.memory import Memory
+from bot.dialogue.payloads import for_target
+from bot.dialogue.types import Button, Media, Meta, Reply, State
+from bot.store import referrals as referral_repo
+from bot.store.repositories import ConversationState, UserRecord
+
+
+@dataclass
+class Turn:
+    """The mutable working set of one step."""
+
+    catalog: Catalog
+    user: UserRecord
+    conversation: ConversationState
+    user_changes: dict[str, Any] = field(default_factory=dict)
+    replies: list[Reply] = field(default_factory=list)
+    served: list[tuple[str, str, bool]] = field(default_factory=list)
+    meta: Meta = field(default_factory=Meta)
+    #: The language the message seems written in, when it is clear.
+    written_in: str | None = None
+    #: Whether this channel can relay a user to a human agent (an agents' chat exists).
+    can_hand_over: bool = False
+    #: Quiz answers given in this step: (topic, question, answer index, correct).
+    quiz_answers: list[tuple[str, str, int, bool]] = field(default_factory=list)
+    #: A referral the user confirmed in this step, stored by ``handle`` (form fields).
+    new_referral: dict[str, Any] | None = None
+    #: The user's referrals, loaded for ``/mycases``.
+    cases: list[referral_repo.ReferralRecord] | None = None
+    #: Ask the channel to open a relay with a human agent after this step.
+    open_handover: bool = False
+    #: Ids of referrals stored in this step, for the channel to deliver to partners.
+    delivered: list[int] = field(default_factory=list)
+    #: Modules opened in this step by a user who consented ("topics seen" of segments).
+    topics_seen: list[str] = field(default_factory=list)
+    #: The conversation's data, typed per flow; written back by :meth:`remembered`.
+    memory: Memory = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.memory = Memory.from_data(self.conversation.data)
+
+    def remembered(self) -> ConversationState:
+        """The conversation to store, its data written back from :attr:`memory`."""
+        self.conversation.data = self.memory.to_data(self.conversation.data)
+        return self.conversation
+
+    @property
+    def state(self) -> State:
+        return State(self.conversation.state)
+
+    @property
+    def language(self) -> str:
+        chosen: str | None = self.user_changes.get("language", self.user.language)
+        if chosen is not None and self.catalog.has_language(chosen):
+            return chosen
+        # No preference yet: answer in the language the user writes in.
+        if self.written_in is not None and self.catalog.has_language(self.written_in):
+            return self.written_in
+        return self.catalog.default_language
+
+    @property
+    def chosen_language(self) -> str | None:
+        """The language the user chose, if any (not the one answered in by default)."""
+        chosen: str | None = self.user_changes.get("language", self.user.language)
+        return chosen
+
+    @property
+    def consent(self) -> bool | None:
+        value: bool | None = self.user_changes.get("consent", self.user.consent)
+        return value
+
+    def t(self, key: str) -> str:
+        return self.catalog.text(key, self.language).text
+
+    def resolved(self, key: str, language: str | None = None) -> Text:
+        """A message the user reads (not a button label), recorded for analytics."""
+        resolved = self.catalog.text(key, language or self.language)
+        self.served.append((key, resolved.language, resolved.fell_back))
+        return resolved
+
+    def shown(self, key: str, language: str | None = None) -> str:
+        return self.resolved(key, language).text
+
+    def button(self, spec: ButtonSpec) -> Button:
+        return Button(self.t(spec.label), for_target(spec).pack())
+
+    def say(
+        self,
+        key: str,
+        buttons: tuple[Button, ...] | list[Button] = (),
+        *,
+        after: tuple[str, ...] = (),
+        fields: dict[str, Any] | None = None,
+    ) -> None:
+        """Send ``key`` (with its voice note, if any), then the texts of ``after`` below it."""
+        main = self.resolved(key)
+        parts = [main.text, *(self.shown(extra) for extra in after)]
+        text = "\n\n".join(parts)
+        if fields:
+            text = text.format_map(Fields(fields))
+        media = (
+            Media("voice", main.voice.file, main.voice.mode.value)
+            if main.voice is not None
+            else None
+        )
+        self.replies.append(Reply(text, tuple(buttons), media))
+
+    def append_to_last(self, buttons: tuple[Button, ...] = (), text: str = "") -> None:
+        """Add buttons (or text below) to the last reply sent in this step."""
+        last = self.replies[-1]
+        self.replies[-1] = Reply(last.text + text, (*last.buttons, *buttons), last.media)
+
+    def go(self, state: State, topic: str | None = None, card: int = 0) -> None:
+        self.conversation.state = state.value
+        self.conversation.topic = topic
+        self.conversation.card = card
