@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from bot.places import PLACES
 from bot.store.db import Session
 from bot.store.models import User, UserTopic, utcnow
+from bot.store.records import to_record
 
 __all__ = [
     "CHANNEL",
@@ -73,15 +74,6 @@ class Recipient:
     language: str | None
     #: When the user last opted in (drip days count from it), in UTC.
     subscribed_at: datetime | None
-
-
-def as_utc(moment: datetime | None) -> datetime | None:
-    """Aware UTC; SQLite hands back naive datetimes, which are stored in UTC."""
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def _places_in(regions: Sequence[str]) -> list[str]:
@@ -142,15 +134,17 @@ def _seen(topics: Sequence[str]) -> ColumnElement[bool]:
 async def audience(session: Session, segment: SegmentLike, *, now: datetime) -> list[Recipient]:
     """The recipients of ``segment`` now, by user id."""
     query = (
-        select(User.id, User.external_id, User.language, User.subscribed_at)
+        select(
+            User.id.label("user_id"),
+            User.external_id.label("chat_id"),
+            User.language,
+            User.subscribed_at,
+        )
         .where(*base_conditions(), *conditions(segment, now=now))
         .order_by(User.id)
     )
     rows = await session.execute(query)
-    return [
-        Recipient(user_id=row[0], chat_id=row[1], language=row[2], subscribed_at=as_utc(row[3]))
-        for row in rows
-    ]
+    return [to_record(Recipient, row) for row in rows]
 
 
 async def count(session: Session, segment: SegmentLike, *, now: datetime) -> int:

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import and_, case, func, or_, select, update
@@ -46,6 +46,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.store.db import Session
 from bot.store.models import BroadcastRun, OutboxMessage, User, utcnow
+from bot.store.records import to_record
 
 PENDING = "pending"
 CLAIMED = "claimed"
@@ -95,10 +96,6 @@ class Claimed:
     language: str
     chat_id: str
     attempts: int
-
-
-def as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _dialect(session: Session) -> str:
@@ -217,7 +214,7 @@ async def claim(
         .returning(*_CLAIMED_COLUMNS)
         .execution_options(synchronize_session=False)
     )
-    rows = sorted((Claimed(**row._mapping) for row in result.all()), key=lambda row: row.id)
+    rows = sorted((to_record(Claimed, row) for row in result.all()), key=lambda row: row.id)
     if not rows:
         return []
     await _mark_runs_started(session, {row.run_id for row in rows}, now)
@@ -339,7 +336,7 @@ async def next_due(session: Session, *, run_id: int | None = None) -> datetime |
     if run_id is not None:
         query = query.where(OutboxMessage.run_id == run_id)
     value = await session.scalar(query)
-    return as_utc(value) if value is not None else None
+    return value
 
 
 async def open_rows(session: Session, *, run_id: int | None = None) -> int:

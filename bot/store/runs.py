@@ -15,7 +15,8 @@ from sqlalchemy import func, select, update
 
 from bot.store.db import Session
 from bot.store.models import BroadcastRun, OutboxMessage, utcnow
-from bot.store.outbox import CANCELLED, FAILED, OPEN, SENT, SKIPPED, STATUSES, as_utc
+from bot.store.outbox import CANCELLED, FAILED, OPEN, SENT, SKIPPED, STATUSES
+from bot.store.records import to_record
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ class RunStatus:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return None if value is None else as_utc(value).isoformat()
+    return None if value is None else value.isoformat()
 
 
 async def create_run(
@@ -107,16 +108,7 @@ async def create_run(
 
 
 def _run_info(run: BroadcastRun) -> RunInfo:
-    return RunInfo(
-        id=run.id,
-        name=run.name,
-        kind=run.kind,
-        status=run.status,
-        total=run.total,
-        created_at=as_utc(run.created_at),
-        started_at=as_utc(run.started_at) if run.started_at else None,
-        finished_at=as_utc(run.finished_at) if run.finished_at else None,
-    )
+    return to_record(RunInfo, run)
 
 
 async def get_run(session: Session, run_id: int) -> RunInfo | None:
