@@ -6,16 +6,14 @@ test that would call Telegram or a hub fails loudly instead of leaking.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import os
 import secrets
 import shutil
 import socket
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -27,13 +25,10 @@ from bot.content.store import ContentStore
 from bot.dialogue.decision import Thresholds
 from bot.dialogue.engine import Engine
 from bot.nlu.service import NluService
-from bot.nlu.types import NluResult, NluSource, NluUnavailable
 from bot.store.db import Database, create_engine, upgrade_database
 from tests.fakes.bot_api import FakeBotApi
-
-T = TypeVar("T")
-CONTENT_DIR = PROJECT_ROOT / "content"
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+from tests.support.environment import CONTENT_DIR, IN_CI, run_blocking
+from tests.support.nlu import StubParser
 
 # --- network guard ---------------------------------------------------------------------------
 
@@ -129,12 +124,6 @@ def content_store() -> ContentStore:
 
 
 # --- databases -------------------------------------------------------------------------------
-
-
-def run_blocking(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine to completion from sync code, even inside a running event loop."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(lambda: asyncio.run(factory())).result()
 
 
 def _postgres_url() -> str:
@@ -234,37 +223,6 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
 
 
 # --- NLU -------------------------------------------------------------------------------------
-
-
-class StubParser:
-    """Stands in for the Rasa server: answers from a table, or is 'down'.
-
-    A table value is ``(intent, confidence)`` or a whole :class:`NluResult`.
-    """
-
-    def __init__(self, table: dict[str, tuple[str, float] | NluResult] | None = None) -> None:
-        self.table = table or {}
-        self.down = False
-        self.calls: list[str] = []
-
-    async def parse(self, text: str) -> NluResult:
-        self.calls.append(text)
-        if self.down:
-            raise NluUnavailable("stub is down")
-        answer = self.table.get(text, ("out_of_scope", 0.2))
-        if isinstance(answer, NluResult):
-            return answer
-        intent, confidence = answer
-        return NluResult(
-            text=text,
-            intent=intent,
-            confidence=confidence,
-            source=NluSource.RASA,
-            ranking=((intent, confidence),),
-        )
-
-    async def aclose(self) -> None:
-        return None
 
 
 @pytest.fixture

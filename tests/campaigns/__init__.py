@@ -1,0 +1,1 @@
+"""Broadcasts: segments, the outbox and the rate-limited sender."""

@@ -1,0 +1,1 @@
+"""The terminal channel and the recorded conversations."""

@@ -1,0 +1,1 @@
+"""Loading, checking, editing and publishing campaign content."""

@@ -1,0 +1,1 @@
+"""The dialogue engine and its flows."""

@@ -1,0 +1,1 @@
+"""Understanding text: the Rasa client, keywords, language id, the real model."""

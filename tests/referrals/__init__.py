@@ -1,0 +1,1 @@
+"""Referrals: the form's outcome, statuses and the delivery policy."""

@@ -1,0 +1,1 @@
+"""Matching people to the services that can help."""

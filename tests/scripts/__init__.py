@@ -1,0 +1,1 @@
+"""The NLU evaluation tools."""

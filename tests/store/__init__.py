@@ -1,0 +1,1 @@
+"""Repositories, records and the schema, on SQLite and PostgreSQL."""

@@ -1,0 +1,304 @@
+"""A referral end to end on Telegram: the user's chat and the partner's chat, through the
+real PTB Application against the fake Bot API (consent, form, delivery, three status
+changes told to the user, a reminder, and a partner chat that is not the service's)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from telegram import Bot
+
+from bot.content.store import ContentStore
+from bot.dialogue.decision import Thresholds
+from bot.dialogue.engine import Engine
+from bot.nlu.service import NluService
+from bot.store import referrals as referral_repo
+from bot.store import repositories as repo
+from bot.store.db import Database
+from bot.telegram.referrals import ReferralDesk, parse_partner_payload, partner_payload
+from tests.fakes.bot_api import FakeBotApi
+from tests.support.nlu import StubParser
+from tests.support.referrals import PARTNER_CHAT, SERVICE, enable_referrals
+from tests.support.telegram import CHAT, polling
+
+OTHER_PARTNER = -1009876543
+STAFF = 81
+ADMIN = 4242
+
+
+@pytest.fixture
+def store(content_copy: Path) -> ContentStore:
+    enable_referrals(content_copy)
+    enable_referrals(content_copy, "red_cross_rfl", OTHER_PARTNER)
+    return ContentStore(content_copy)
+
+
+@pytest.fixture
+def helper(store: ContentStore, database: Database) -> Engine:
+    return Engine(
+        database=database,
+        content=store.current,
+        nlu=NluService(StubParser(), store.matcher),
+        thresholds=Thresholds(),
+    )
+
+
+async def new_referral(
+    session: Any,
+    user_id: int,
+    reference: str,
+    service_id: str,
+    need: str,
+    *,
+    first_name: str | None = None,
+    description: str | None = None,
+) -> referral_repo.ReferralRecord:
+    """A referral as the engine stores it after "send" (status sent, French)."""
+    stored = await referral_repo.create_referral(
+        session,
+        reference=reference,
+        user_id=user_id,
+        service_id=service_id,
+        need=need,
+        status="sent",
+        language="fr",
+        first_name=first_name,
+        phone=None,
+        location=None,
+        description=description,
+    )
+    assert stored is not None
+    return stored
+
+
+class Chat:
+    """Drives one user's private chat: waits for each answer before the next step."""
+
+    def __init__(self, fake: FakeBotApi) -> None:
+        self.fake = fake
+        self.seen = 0
+
+    async def after(self, action: Any) -> list[Any]:
+        action()
+        await self.fake.wait_for("sendMessage", chat_id=CHAT, count=self.seen + 1)
+        await self._settle()
+        new = self.fake.requests_for("sendMessage", chat_id=CHAT)[self.seen :]
+        self.seen += len(new)
+        return new
+
+    async def press(self, payload: str) -> list[Any]:
+        return await self.after(lambda: self.fake.push_callback(CHAT, payload))
+
+    async def say(self, text: str) -> list[Any]:
+        return await self.after(lambda: self.fake.push_text(CHAT, text))
+
+    async def _settle(self) -> None:
+        """Until the bot has stopped answering (the replies of one step come in a row)."""
+        count = -1
+        while count != len(self.fake.requests_for("sendMessage", chat_id=CHAT)):
+            count = len(self.fake.requests_for("sendMessage", chat_id=CHAT))
+            await asyncio.sleep(0.15)
+
+
+async def test_a_referral_from_the_users_chat_to_the_partners_and_back(
+    fake: FakeBotApi, store: ContentStore, helper: Engine, database: Database
+) -> None:
+    catalog = store.current()
+    organisation = catalog.services[SERVICE].organisation
+    fake.add_group(PARTNER_CHAT, "IOM Mali referrals", is_forum=False)
+    fake.add_group(OTHER_PARTNER, "Red Cross referrals", is_forum=False)
+    chat = Chat(fake)
+    async with polling(fake, helper, store, ADMIN_TELEGRAM_IDS=str(ADMIN)):
+        await chat.after(lambda: fake.push_command(CHAT, "start"))
+        await chat.press("lang:fr")
+        await chat.press("consent:yes")
+        await chat.press("sub:no")
+        await chat.press("intent:return_help")
+        await chat.press("where:ml")
+        cards = await chat.press("where:r:kayes")
+        assert any(organisation in m.params["text"] for m in cards)
+        consent = await chat.press(f"refer:{SERVICE}:return_help")
+        assert organisation in consent[0].params["text"]
+        await chat.press("ref:yes")
+        await chat.say("Awa <script>")
+        await chat.say("76 12 34 56")
+        await chat.press("ref:here")
+        await chat.say("Rentree de Libye & sans travail")
+        sent = await chat.press("ref:send")
+        delivered = await fake.wait_for("sendMessage", chat_id=PARTNER_CHAT, count=1)
+
+        async with database.transaction() as session:
+            user = await repo.get_user(session, channel="telegram", external_id=str(CHAT))
+            assert user is not None
+            referral = (await referral_repo.user_referrals(session, user_id=user.id))[0]
+        assert referral.reference in sent[0].params["text"]
+        inbox = delivered[0].params
+        assert inbox["parse_mode"] == "HTML"
+        partner_view = fake.sent_messages(PARTNER_CHAT)[0].plain_text or ""
+        # User text is escaped: it shows as typed and cannot inject markup.
+        assert "Awa <script>" in partner_view and "Libye & sans travail" in partner_view
+        assert "&lt;script&gt;" in inbox["text"]
+        assert "+22376123456" in partner_view and referral.reference in partner_view
+        assert str(CHAT) not in partner_view and "Test" not in partner_view  # no Telegram id/name
+
+        for status in ("received", "in_progress", "closed"):
+            fake.push_callback(PARTNER_CHAT, f"pref:{referral.id}:{status}", user_id=STAFF)
+            told = await chat.after(lambda: None)
+            expected = catalog.text(f"referral.update.{status}", "fr").text.format(
+                reference=referral.reference, organisation=organisation
+            )
+            assert told[0].params["text"] == expected
+        final = fake.sent_messages(PARTNER_CHAT)[0]
+        assert final.edited and not (final.reply_markup or {}).get("inline_keyboard")
+        assert catalog.text("referral.status.closed", "fr").text in (final.plain_text or "")
+
+        cases = await chat.after(lambda: fake.push_command(CHAT, "mycases"))
+        assert referral.reference in cases[0].params["text"]
+        assert catalog.text("referral.status.closed", "fr").text in cases[0].params["text"]
+
+    async with database.transaction() as session:
+        changes = await referral_repo.history(session, referral_id=referral.id)
+    assert [(c.status_from, c.status_to) for c in changes] == [
+        (None, "sent"),
+        ("sent", "received"),
+        ("received", "in_progress"),
+        ("in_progress", "closed"),
+    ]
+    assert [c.actor for c in changes] == ["user"] + [f"partner:{STAFF}"] * 3
+
+
+async def test_only_the_services_chat_moves_its_referrals(
+    fake: FakeBotApi, store: ContentStore, helper: Engine, database: Database
+) -> None:
+    fake.add_group(PARTNER_CHAT, "IOM Mali referrals", is_forum=False)
+    fake.add_group(OTHER_PARTNER, "Red Cross referrals", is_forum=False)
+    async with database.transaction() as session:
+        user, _ = await repo.get_or_create_user(session, channel="telegram", external_id=str(CHAT))
+        mine = await new_referral(session, user.id, "KF-AAAAAA", SERVICE, "return_help")
+        theirs = await new_referral(
+            session, user.id, "KF-BBBBBB", "red_cross_rfl", "missing_person"
+        )
+    assert mine is not None and theirs is not None
+    async with polling(fake, helper, store):
+        desk = ReferralDesk(database, store.current)
+        async with _bot_of(fake) as bot:
+            for referral in (mine, theirs):
+                assert await desk.deliver(bot, referral.id)
+        # The Red Cross chat presses a button carrying IOM's referral: refused.
+        fake.push_callback(
+            OTHER_PARTNER, f"pref:{mine.id}:received", user_id=STAFF, check_button=False
+        )
+        answers = await fake.wait_for("answerCallbackQuery", count=1)
+    assert answers[0].params.get("show_alert") is True
+    assert answers[0].params["text"] == store.current().text("partner.not_yours", "fr").text
+    async with database.transaction() as session:
+        still = await referral_repo.get_referral(session, mine.id)
+    assert still is not None and still.status == "sent"
+
+
+def _bot_of(fake: FakeBotApi) -> Bot:
+    return Bot("123456:TEST", base_url=fake.base_url, base_file_url=fake.base_file_url)
+
+
+async def test_undelivered_then_overdue_referrals_are_retried_reminded_and_flagged(
+    fake: FakeBotApi, store: ContentStore, database: Database
+) -> None:
+    fake.add_group(PARTNER_CHAT, "IOM Mali referrals", is_forum=False)
+    async with database.transaction() as session:
+        user, _ = await repo.get_or_create_user(session, channel="telegram", external_id=str(CHAT))
+        referral = await new_referral(
+            session,
+            user.id,
+            "KF-CCCCCC",
+            SERVICE,
+            "return_help",
+            first_name="Awa",
+            description="secret words",
+        )
+    assert referral is not None
+    desk = ReferralDesk(
+        database, store.current, admin_ids=frozenset({ADMIN}), ack_after=timedelta(hours=24)
+    )
+    bot = _bot_of(fake)
+    async with bot:
+        fake.fail_next("sendMessage", error_code=502, description="Bad Gateway")
+        assert await desk.check(bot) == (0, 0)  # the partner chat was unreachable: kept
+        assert await desk.check(bot) == (1, 0)  # delivered on the next round
+        assert await desk.check(bot, now=datetime.now(UTC) + timedelta(hours=23)) == (0, 0)
+        later = datetime.now(UTC) + timedelta(hours=25)
+        assert await desk.check(bot, now=later) == (0, 1)
+        assert await desk.check(bot, now=later) == (0, 0)  # reminded once
+    reminders = fake.requests_for("sendMessage", chat_id=PARTNER_CHAT)
+    assert len(reminders) == 2 and "KF-CCCCCC" in reminders[1].params["text"]
+    flagged = fake.requests_for("sendMessage", chat_id=ADMIN)
+    assert len(flagged) == 1 and "KF-CCCCCC" in flagged[0].params["text"]
+    assert "secret" not in flagged[0].params["text"] and "Awa" not in flagged[0].params["text"]
+
+
+AGENTS = -1001000000001
+AGENT = 91
+
+
+async def test_asking_for_a_person_opens_the_relay_in_the_agents_forum(
+    fake: FakeBotApi, store: ContentStore, database: Database
+) -> None:
+    """The whole path in the real application: ask_human, consent, relay both ways, /end."""
+    catalog = store.current()
+    fake.add_group(AGENTS, "Agents", is_forum=True)
+    engine = Engine(
+        database=database,
+        content=store.current,
+        nlu=NluService(
+            StubParser({"n b'a fɛ ka kuma mɔgɔ fɛ": ("ask_human", 0.95)}), store.matcher
+        ),
+        thresholds=Thresholds(),
+        handover=True,
+    )
+    chat = Chat(fake)
+    async with polling(fake, engine, store, AGENTS_CHAT_ID=str(AGENTS)):
+        await chat.after(lambda: fake.push_command(CHAT, "start"))
+        await chat.press("lang:bm")
+        await chat.press("consent:yes")
+        await chat.press("sub:no")
+        await chat.say("n b'a fɛ ka kuma mɔgɔ fɛ")
+        offer = await chat.press("where:skip")
+        assert offer[-1].params["text"] == catalog.text("handover.confirm", "bm").text
+        opened = await chat.press("human:yes")
+        assert opened[-1].params["text"] == catalog.text("handover.opened", "bm").text
+        [topic] = fake.forum_topics(AGENTS)
+        assert "bm" in topic.name and str(CHAT) not in topic.name and "Test" not in topic.name
+
+        fake.push_text(CHAT, "n bɛ Kayi, n b'a fɛ ka kuma mɔgɔ fɛ")
+        copies = await fake.wait_for("copyMessage", count=1)
+        assert copies[0].params["chat_id"] == AGENTS
+        assert copies[0].params["message_thread_id"] == topic.message_thread_id
+
+        fake.push_group_message(
+            AGENTS, "I ni ce, n bɛ yan.", user_id=AGENT, message_thread_id=topic.message_thread_id
+        )
+        back = await fake.wait_for("copyMessage", count=2)
+        assert back[1].params["chat_id"] == CHAT
+
+        closed = await chat.after(lambda: fake.push_command(CHAT, "end"))
+        assert closed[-1].params["text"] == catalog.text("handover.closed", "bm").text
+        # The bot is back: the menu answers again.
+        menu = await chat.after(lambda: fake.push_command(CHAT, "menu"))
+        assert menu[-1].params["text"] == catalog.text("menu.title", "bm").text
+
+
+def test_partner_payloads_round_trip_and_strangers_are_refused() -> None:
+    assert partner_payload(12, "received") == "pref:12:received"
+    assert parse_partner_payload(partner_payload(12, "in_progress")) == (12, "in_progress")
+    for stranger in (
+        "pref",
+        "pref:12",
+        "pref:x:received",
+        "pref:1:2:3",
+        "pref:-1:closed",
+        "ref:1:closed",
+    ):
+        assert parse_partner_payload(stranger) is None

@@ -1,0 +1,138 @@
+"""The real python-telegram-bot Application, end to end against the fake Bot API server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from bot.content.catalog import Catalog
+from bot.content.store import ContentStore
+from bot.dialogue.engine import Engine
+from tests.fakes.bot_api import FakeBotApi
+from tests.support.conversation import help_intro
+from tests.support.nlu import StubParser
+from tests.support.telegram import CHAT, polling
+
+
+@pytest.fixture
+async def running(
+    fake: FakeBotApi, engine: Engine, content_store: ContentStore
+) -> AsyncIterator[Any]:
+    async with polling(fake, engine, content_store) as application:
+        yield application
+
+
+def markup_payloads(markup: dict[str, Any] | None) -> list[str]:
+    rows = (markup or {}).get("inline_keyboard", [])
+    return [button["callback_data"] for row in rows for button in row]
+
+
+async def next_message(fake: FakeBotApi, count: int) -> Any:
+    sent = await fake.wait_for("sendMessage", chat_id=CHAT, count=count)
+    return sent[count - 1]
+
+
+async def test_conversation_through_telegram(
+    running: Any, fake: FakeBotApi, catalog: Catalog, stub_parser: StubParser
+) -> None:
+    fake.push_command(CHAT, "start", "kayes_radio")
+    welcome = await next_message(fake, 1)
+    assert welcome.params["text"] == catalog.text("onboarding.welcome", "fr").text
+    assert markup_payloads(welcome.params["reply_markup"]) == [
+        f"lang:{code}" for code in catalog.languages
+    ]
+
+    fake.push_callback(CHAT, "lang:bm")
+    consent = await next_message(fake, 2)
+    assert consent.params["text"] == catalog.text("onboarding.consent", "bm").text
+    await fake.wait_for("answerCallbackQuery", count=1)
+
+    fake.push_callback(CHAT, "consent:yes")
+    asked = await fake.wait_for("sendMessage", chat_id=CHAT, count=4)
+    assert asked[2].params["text"] == catalog.text("onboarding.consent_thanks", "bm").text
+    assert asked[3].params["text"] == catalog.text("subscribe.ask", "bm").text
+    assert markup_payloads(asked[3].params["reply_markup"]) == ["sub:yes", "sub:no"]
+
+    fake.push_callback(CHAT, "sub:no")
+    menu = await fake.wait_for("sendMessage", chat_id=CHAT, count=6)
+    assert menu[4].params["text"] == catalog.text("subscribe.declined", "bm").text
+    assert menu[5].params["text"] == catalog.text("menu.title", "bm").text
+    assert len(markup_payloads(menu[5].params["reply_markup"])) == len(catalog.menu.items)
+
+    stub_parser.table["i ni ce"] = ("greet", 0.97)
+    fake.push_text(CHAT, "i ni ce")
+    greeting = await next_message(fake, 7)
+    assert greeting.params["text"] == catalog.text("intent.greet", "bm").text
+
+    fake.push_callback(CHAT, "topic:sahara")
+    card = await next_message(fake, 8)
+    assert "card:sahara:1" in markup_payloads(card.params["reply_markup"])
+    assert await fake.wait_for("answerCallbackQuery", count=4)
+
+
+async def test_redelivered_update_is_answered_once(
+    fake: FakeBotApi, engine: Engine, catalog: Catalog
+) -> None:
+    # Both copies are queued before the bot polls, as after a crash before confirming.
+    update_id = fake.push_command(CHAT, "start")
+    copy = dict(fake.pending_updates[-1])
+    fake.push_update(copy)
+    assert fake.pending_updates[-1]["update_id"] == update_id
+    async with polling(fake, engine):
+        fake.push_command(CHAT, "help")
+        sent = await fake.wait_for("sendMessage", chat_id=CHAT, count=2)
+    texts = [m.params["text"] for m in fake.requests_for("sendMessage", chat_id=CHAT)]
+    assert texts[0] == catalog.text("onboarding.welcome", "fr").text, sent
+    assert texts[1].startswith(help_intro(catalog, "fr"))
+    assert "/help : " + catalog.text("command.help", "fr").text in texts[1], sent
+
+
+async def test_voice_note_gets_the_voice_fallback(
+    running: Any, fake: FakeBotApi, catalog: Catalog
+) -> None:
+    fake.push_voice(CHAT)
+    reply = await next_message(fake, 1)
+    assert reply.params["text"] == catalog.text("fallback.voice", "fr").text
+
+
+async def test_group_messages_are_ignored(running: Any, fake: FakeBotApi) -> None:
+    group = -100123
+    fake.push_update(
+        {
+            "message": {
+                "message_id": 1,
+                "date": 1_700_000_000,
+                "text": "salut",
+                "chat": {"id": group, "type": "supergroup", "title": "g"},
+                "from": {"id": 77, "is_bot": False, "first_name": "A"},
+            }
+        }
+    )
+    fake.push_command(CHAT, "help")
+    await next_message(fake, 1)
+    assert fake.requests_for("sendMessage", chat_id=group) == []
+
+
+class BrokenEngine:
+    """An engine whose database is gone."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+
+    def catalog(self) -> Catalog:
+        return self._catalog
+
+    async def handle(self, _inbound: object) -> None:
+        raise RuntimeError("database unavailable")
+
+
+async def test_failures_reach_the_user_as_a_friendly_message(
+    fake: FakeBotApi, catalog: Catalog
+) -> None:
+    async with polling(fake, BrokenEngine(catalog)):
+        fake.push_text(CHAT, "bonjour")
+        reply = await next_message(fake, 1)
+    assert reply.params["text"] == catalog.text("error.generic", "fr").text
+    assert "database" not in reply.params["text"]
