@@ -1,8 +1,11 @@
 """Kunnafoni: an awareness-campaign chatbot on Telegram.
 
-The package is split into rooms that only depend inward:
-adapters (``bot.telegram``, ``bot.console``) -> engine (``bot.dialogue``)
--> (``bot.nlu``, ``bot.content``) -> ``bot.store``.
+The package is split into rooms whose imports only point down (``tests/test_layers.py``
+enforces it; docs/architecture.md has the map): ``bot.cli`` -> adapters
+(``bot.telegram``, ``bot.console``) -> ``bot.runtime`` -> ``bot.campaigns`` -> engine
+(``bot.dialogue``) -> (``bot.routing``, ``bot.referrals``) -> (``bot.nlu``,
+``bot.content``) -> ``bot.store`` -> small leaves (``bot.errors``, ``bot.config``,
+``bot.places``, ``bot.pseudonyms``).
 """
 
 import os

@@ -4,9 +4,10 @@
 ``nlu/data/nlu.yml`` to the lower-case values below; the services directory
 (``content/services.yml``) and the matching use exactly the same values, so a
 place the NLU recognises is a place a service can cover. Kept here, in one place;
-a test holds this list and the NLU synonyms together. They sit with the content
-because the content models validate against them (services, campaign segments);
-the matching, the campaigns and the dialogue read them from here.
+a test holds this list and the NLU synonyms together. A leaf in the lowest layer,
+because rooms on several floors read it: the content models validate against it
+(services, campaign segments), the store's audience queries expand regions to towns
+with it, and the matching and the dialogue name places with it.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 emergency first.
 
 Pure functions of the NLU result and the thresholds, used by the engine for every free
-text and by the NLU report (``scripts/nlu_report.py``) to measure how often the bot acts
+text and by the NLU report (``scripts/nlu_eval/metrics.py``) to measure how often the bot acts
 on a wrong intent, asks, or routes an emergency, on the held-out sets.
 """
 

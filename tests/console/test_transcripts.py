@@ -1,6 +1,6 @@
 """Recorded ``kunnafoni chat --json`` conversations: the bot's behaviour, frozen.
 
-Each ``tests/transcripts/<name>.jsonl`` is a scripted conversation, one input per line,
+Each ``tests/console/transcripts/<name>.jsonl`` is a scripted conversation, one input per line,
 in the chat contract (``{"text": ...}``, ``{"button": ...}``, ``{"command": ...}``), plus
 ``{"press": N}``: press the N-th button (1-based) of the previous answer, as a person
 tapping it would. A first line ``{"options": {"referrals": true}}`` runs the conversation
