@@ -192,6 +192,26 @@ class Do:
         return f"action:{self.action.value}"
 
 
+#: The kind of a partner's button on a referral card, in a partner organisation's chat.
+PARTNER_KIND = "pref"
+
+
+@dataclass(frozen=True)
+class PartnerMove:
+    """A partner's button on a referral card: move the referral to ``status``.
+
+    Pressed in a partner's chat, never in a user's conversation, so :func:`parse` does not
+    read it (a user's press of one is refused like any payload the bot did not make for
+    them); :func:`parse_partner` does.
+    """
+
+    referral_id: int
+    status: str
+
+    def pack(self) -> str:
+        return f"{PARTNER_KIND}:{self.referral_id}:{self.status}"
+
+
 Payload = (
     Lang
     | Consent
@@ -261,6 +281,14 @@ def parse(payload: str) -> Payload | None:
     if kind == "action":
         return Do(Action(value)) if value in Action.__members__.values() else None
     return None
+
+
+def parse_partner(payload: str) -> PartnerMove | None:
+    """A partner's button as the bot made it, or None when it is not one."""
+    parts = payload.split(":")
+    if len(parts) != 3 or parts[0] != PARTNER_KIND or not parts[1].isdigit():
+        return None
+    return PartnerMove(int(parts[1]), parts[2])
 
 
 def _quiz(value: str) -> QuizStart | QuizQuestion | QuizAnswer | None:

@@ -21,6 +21,7 @@ from telegram.error import TelegramError
 
 from bot.content.catalog import Catalog, Fields
 from bot.content.models import Service
+from bot.dialogue.payloads import PARTNER_KIND, PartnerMove, parse_partner
 from bot.referrals.notifier import NotSent
 from bot.referrals.policy import ReferralPolicy
 from bot.referrals.status import next_statuses
@@ -29,20 +30,19 @@ from bot.store.referrals import ReferralRecord
 
 logger = logging.getLogger(__name__)
 
-PARTNER_PAYLOAD = "pref"
+#: The payload kind of partner buttons (made and read in bot/dialogue/payloads.py).
+PARTNER_PAYLOAD = PARTNER_KIND
 
 
 def partner_payload(referral_id: int, status: str) -> str:
     """The payload of the button moving ``referral_id`` to ``status``."""
-    return f"{PARTNER_PAYLOAD}:{referral_id}:{status}"
+    return PartnerMove(referral_id, status).pack()
 
 
 def parse_partner_payload(data: str) -> tuple[int, str] | None:
     """(referral id, status) of a partner button's payload; None when it is not one."""
-    parts = data.split(":")
-    if len(parts) != 3 or parts[0] != PARTNER_PAYLOAD or not parts[1].isdigit():
-        return None
-    return int(parts[1]), parts[2]
+    move = parse_partner(data)
+    return None if move is None else (move.referral_id, move.status)
 
 
 def partner_card(

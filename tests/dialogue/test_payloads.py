@@ -44,6 +44,7 @@ MADE = [
 #: Payloads the bot never made: refused by the parser itself.
 NOT_MADE = [
     "",
+    "pref:12:received",  # a partner's button: never valid in a user's conversation
     "garbage",
     "nokind:value",
     "consent:maybe",
@@ -68,6 +69,13 @@ def test_each_kind_packs_to_the_string_already_in_use(payload: p.Payload, string
 @pytest.mark.parametrize("string", NOT_MADE)
 def test_a_payload_the_bot_did_not_make_is_refused(string: str) -> None:
     assert p.parse(string) is None
+
+
+def test_partner_buttons_are_made_and_read_here_too() -> None:
+    assert p.PartnerMove(12, "received").pack() == "pref:12:received"
+    assert p.parse_partner("pref:12:in_progress") == p.PartnerMove(12, "in_progress")
+    for stranger in ("pref:x:received", "pref:12", "lang:fr", "pref:1:2:3"):
+        assert p.parse_partner(stranger) is None
 
 
 def test_content_buttons_keep_their_payloads(catalog: Catalog) -> None:
