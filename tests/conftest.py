@@ -27,6 +27,7 @@ from bot.dialogue.engine import Engine
 from bot.nlu.service import NluService
 from bot.store.db import Database, create_engine, upgrade_database
 from tests.fakes.bot_api import FakeBotApi
+from tests.support.databases import sqlite_copy
 from tests.support.environment import CONTENT_DIR, IN_CI, run_blocking
 from tests.support.nlu import StubParser
 
@@ -201,13 +202,8 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
     """
     if request.param == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
-        path = tmp_path / "test.db"
-        path.write_bytes(template.read_bytes())
-        database = Database(f"sqlite+aiosqlite:///{path}")
-        try:
+        async with sqlite_copy(template, tmp_path / "test.db") as database:
             yield database
-        finally:
-            await database.dispose()
         return
     url: str = request.getfixturevalue("postgres_schema_url")
     engine = create_engine(url)

@@ -14,6 +14,7 @@ from bot.store import outbox, runs
 from bot.store.db import Database
 from bot.store.models import User
 from tests.fakes.bot_api import FakeBotApi, TelegramLimits
+from tests.support.databases import sqlite_copy
 
 #: A message every content version has (its text is what recipients get in these tests).
 KEY = "intent.emergency"
@@ -40,13 +41,8 @@ async def committed(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
     """
     if request.param == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
-        path = tmp_path / "outbox.db"
-        path.write_bytes(template.read_bytes())
-        database = Database(f"sqlite+aiosqlite:///{path}")
-        try:
+        async with sqlite_copy(template, tmp_path / "outbox.db") as database:
             yield database
-        finally:
-            await database.dispose()
         return
     url: str = request.getfixturevalue("postgres_schema_url")
     database = Database(url)
