@@ -27,9 +27,7 @@ AFFIRM, DENY = "affirm", "deny"
 YES_BUTTONS = frozenset(
     {p.Consent(True), p.Subscribe(True), p.Human(True), p.FormPress("yes"), p.FormPress("send")}
 )
-NO_BUTTONS = frozenset(
-    {p.Consent(False), p.Subscribe(False), p.Human(False), p.FormPress("no")}
-)
+NO_BUTTONS = frozenset({p.Consent(False), p.Subscribe(False), p.Human(False), p.FormPress("no")})
 
 #: A number said with a word or two around it: "20", "20 ans", "j ai 20 ans", "san 20".
 _AGE = re.compile(r"^(?:[a-z]+ ){0,3}(\d{1,3})(?: [a-z]+){0,2}$")
