@@ -1,7 +1,7 @@
 """Typed answers: text that picks a button on screen, or asks for a language by name.
 
 A person may type what they see instead of tapping it: a button's number ("1"), its
-label (accents, case and emoji aside), or an obvious equivalent: "ok" or "ɔwɔ" for a
+label (accents, case and emoji aside), or an obvious equivalent: "ok" or "awo" for a
 yes, "ayi" for a no, "18-24" or "j'ai 20 ans" for that age bracket, "mali" for "in
 Mali", a language's name for its button. The words come from content: the labels, the
 keyword triggers of the ``affirm`` and ``deny`` intents, the languages' names and
@@ -122,7 +122,7 @@ def language_names(catalog: Catalog, code: str) -> list[str]:
 
 
 def asked_language(catalog: Catalog, text: str) -> str | None:
-    """The language a message asks for by name ("parle français", "bamanankan na",
+    """The language a message asks for by name ("parle francais", "bamanankan na",
     "mi faamaani bambara, fulfulde tan"), or None.
 
     Such a message is made only of languages' names and of the words said around them
