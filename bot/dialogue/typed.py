@@ -29,6 +29,8 @@ YES_BUTTONS = frozenset(
 )
 NO_BUTTONS = frozenset({p.Consent(False), p.Subscribe(False), p.Human(False), p.FormPress("no")})
 
+#: Above this, a number typed is not an age.
+MAX_AGE = 99
 #: A number said with a word or two around it: "20", "20 ans", "j ai 20 ans", "san 20".
 _AGE = re.compile(r"^(?:[a-z]+ ){0,3}(\d{1,3})(?: [a-z]+){0,2}$")
 #: Where a message breaks into clauses (a refusal holds within its clause).
@@ -103,6 +105,8 @@ def _keywords(catalog: Catalog, intent: str) -> Iterator[str]:
 
 def _age_bracket(shown: Sequence[ShownButton], age: int) -> str | None:
     """The age bracket button on screen that holds ``age``, if one does."""
+    if age > MAX_AGE:
+        return None  # "112" is a phone number, not an age
     for button in shown:
         payload = p.parse(button.payload)
         if not isinstance(payload, p.Age) or payload.value == "skip":

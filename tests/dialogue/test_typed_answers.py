@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from bot.content.catalog import Catalog
 from bot.dialogue.engine import Engine
+from bot.dialogue.memory import ShownButton
+from bot.dialogue.typed import typed_choice
 from bot.dialogue.types import State
 from bot.nlu.types import NluResult, NluSource
 from bot.store import repositories as repo
@@ -199,3 +203,52 @@ async def test_no_answer_repeats_a_button(
         shown = [b.payload for b in reply.buttons]
         assert len(shown) == len(set(shown)), shown
     assert payloads(outcome).count("action:show_menu") == 1
+
+
+CONSENT = [
+    ShownButton("Oui, d'accord", "consent:yes"),
+    ShownButton("Non merci", "consent:no"),
+]
+AGES = [
+    ShownButton("15-17 ans", "age:15-17"),
+    ShownButton("18-24 ans", "age:18-24"),
+    ShownButton("25-34 ans", "age:25-34"),
+    ShownButton("35 ans ou plus", "age:35+"),
+    ShownButton("Passer", "age:skip"),
+]
+
+
+@pytest.mark.parametrize(
+    ("typed", "shown", "payload"),
+    [
+        ("oui", CONSENT, "consent:yes"),
+        ("Ɔwɔ", CONSENT, "consent:yes"),
+        ("awo", CONSENT, "consent:yes"),
+        ("OK", CONSENT, "consent:yes"),
+        ("non", CONSENT, "consent:no"),
+        ("ayi", CONSENT, "consent:no"),
+        ("2", CONSENT, "consent:no"),
+        ("3", CONSENT, None),
+        ("18-24", AGES, "age:18-24"),
+        ("18 - 24 ans", AGES, "age:18-24"),
+        ("san 40", AGES, "age:35+"),
+        ("17", AGES, "age:15-17"),
+        ("112", AGES, None),
+        ("ans", AGES, None),
+        ("passer", AGES, "age:skip"),
+        ("bamanankan", [ShownButton("Bamanankan", "lang:bm")], "lang:bm"),
+        ("peul", [ShownButton("Fulfulde", "lang:ff")], "lang:ff"),
+        ("mali", [ShownButton("🇲🇱 Au Mali", "where:ml")], "where:ml"),
+        ("je veux partir", CONSENT, None),
+    ],
+)
+def test_what_a_typed_text_picks(
+    catalog: Catalog, typed: str, shown: list[ShownButton], payload: str | None
+) -> None:
+    assert typed_choice(catalog, shown, typed) == payload
+
+
+def test_a_sure_affirm_or_deny_reading_picks_the_yes_or_no(catalog: Catalog) -> None:
+    assert typed_choice(catalog, CONSENT, "bien sur", "affirm") == "consent:yes"
+    assert typed_choice(catalog, CONSENT, "jamais de la vie", "deny") == "consent:no"
+    assert typed_choice(catalog, CONSENT, "bien sur") is None
