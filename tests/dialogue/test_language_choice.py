@@ -4,11 +4,13 @@ back."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.content.catalog import Catalog
+from bot.content.loader import ContentError, load_catalog
 from bot.dialogue.engine import Engine
 from bot.dialogue.typed import asked_language
 from bot.dialogue.types import State
@@ -143,3 +145,11 @@ async def test_no_fallback_note_for_a_full_language(engine: Engine, catalog: Cat
     menu = await onboard(engine, lang="bm")
     note = catalog.text("language.fallback_note", "bm").text.partition("{")[0]
     assert all(not r.text.startswith(note) for r in menu.replies)
+
+
+def test_a_name_given_to_two_languages_is_refused(content_copy: Path) -> None:
+    path = content_copy / "languages.yml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("aliases: [peul,", "aliases: [bambara, peul,"), "utf-8")
+    with pytest.raises(ContentError, match="'bambara' names both 'bm' and 'ff'"):
+        load_catalog(content_copy)
