@@ -42,6 +42,8 @@ async def stored_data(database: Database) -> dict[str, Any]:
         ("soninke", "snk"),
         ("songhay", "ses"),
         ("n b'a fɛ bamanankan na", "bm"),
+        ("tu parles bambara ?", "bm"),
+        ("i bɛ fulfulde mɛn wa?", "ff"),
     ],
 )
 def test_a_language_asked_by_name(catalog: Catalog, message: str, language: str) -> None:
