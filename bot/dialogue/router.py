@@ -131,8 +131,10 @@ def _answered(turn: Turn, payload: p.Payload) -> bool:
 
 
 def text(turn: Turn, understood: NluResult, thresholds: Thresholds) -> None:
-    """Free text, understood by the NLU: emergencies first, then the form or question
-    in progress, then the intent if the NLU is sure, else a choice of likely ones."""
+    """Free text, understood by the NLU: a button on screen typed (an emergency first,
+    unless the text is a bare number), emergencies, the form in progress, a language
+    named, the picker while no language is chosen, the question in progress, then the
+    intent if the NLU is sure, else a choice of likely ones."""
     help.keep_location(turn, understood)
     ranking = ranked(understood)
     top = ranking[0] if ranking else None
