@@ -39,6 +39,7 @@ def check_languages(reader: Reader, src: Source, languages: LanguagesFile) -> li
                     src.line("languages", i, "fallback", j),
                     f"language '{lang.code}' falls back to itself",
                 )
+    _check_names(reader, src, languages)
     if languages.default not in codes:
         reader.problem(
             src,
@@ -47,6 +48,20 @@ def check_languages(reader: Reader, src: Source, languages: LanguagesFile) -> li
         )
         return None
     return codes
+
+
+def _check_names(reader: Reader, src: Source, languages: LanguagesFile) -> None:
+    """A name or alias typed must say one language: never two languages' at once."""
+    owner: dict[str, str] = {}
+    for i, lang in enumerate(languages.languages):
+        for j, name in enumerate([lang.name, *lang.aliases]):
+            said = " ".join(name.casefold().split())
+            other = owner.setdefault(said, lang.code)
+            if other != lang.code:
+                where = (
+                    src.line("languages", i, "aliases", j - 1) if j else src.line("languages", i)
+                )
+                reader.problem(src, where, f"'{name}' names both '{other}' and '{lang.code}'")
 
 
 def check_messages(

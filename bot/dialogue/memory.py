@@ -11,6 +11,9 @@ The store keeps it as one JSON object (``conversations.data``) under these keys:
 ``where_asked``      "where are you?" was asked once (true)
 ``pending_need``     the need waiting for the answer to "where are you?"
 ``referral``         the referral form: ``{"service", "need", "step", "fields"?}``
+``buttons``          the buttons of the last answer, in order: ``[{"label", "payload"}]``
+``fallback_noted``   a key-message language user was told a text fell back (true)
+``cards``            per module, the card last shown: ``{"<topic>": <index>}``
 ==================== ======================================================
 
 Each flow reads and writes its own typed part; :meth:`Memory.to_data` writes the same
@@ -170,6 +173,57 @@ class ReferralForm:
         return {"referral": form}
 
 
+@dataclass(frozen=True)
+class ShownButton:
+    """One button of the last answer, as the user saw it."""
+
+    label: str
+    payload: str
+
+
+@dataclass
+class Screen:
+    """What the user has in front of them: the last answer's buttons (a typed number, label
+    or equivalent picks one), the fallback note already given, the card seen per module."""
+
+    buttons: list[ShownButton] = field(default_factory=list)
+    #: A ``coverage: key`` language user was told once that a text came in another language.
+    fallback_noted: bool = False
+    #: The card each module was last shown at (asking about it again continues there).
+    cards: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Screen:
+        shown = data.get("buttons")
+        buttons = [
+            ShownButton(b["label"], b["payload"])
+            for b in (shown if isinstance(shown, list) else [])
+            if isinstance(b, Mapping)
+            and isinstance(b.get("label"), str)
+            and isinstance(b.get("payload"), str)
+        ]
+        cards = data.get("cards")
+        return cls(
+            buttons=buttons,
+            fallback_noted=bool(data.get("fallback_noted")),
+            cards={
+                str(topic): index
+                for topic, index in (cards.items() if isinstance(cards, Mapping) else ())
+                if isinstance(index, int) and not isinstance(index, bool) and index >= 0
+            },
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.buttons:
+            out["buttons"] = [{"label": b.label, "payload": b.payload} for b in self.buttons]
+        if self.fallback_noted:
+            out["fallback_noted"] = True
+        if self.cards:
+            out["cards"] = self.cards
+        return out
+
+
 #: Every key a part of :class:`Memory` owns, in the order it writes them.
 KEYS = (
     "language_offered",
@@ -180,6 +234,9 @@ KEYS = (
     "where_asked",
     "pending_need",
     "referral",
+    "buttons",
+    "fallback_noted",
+    "cards",
 )
 
 
@@ -192,6 +249,7 @@ class Memory:
     quiz: QuizProgress | None = None
     help: PendingHelp = field(default_factory=PendingHelp)
     referral: ReferralForm | None = None
+    screen: Screen = field(default_factory=Screen)
     #: Keys this version does not know, kept so an older or newer version loses nothing.
     other: dict[str, Any] = field(default_factory=dict)
 
@@ -203,6 +261,7 @@ class Memory:
             quiz=QuizProgress.from_data(data),
             help=PendingHelp.from_data(data),
             referral=ReferralForm.from_data(data),
+            screen=Screen.from_data(data),
             other={k: v for k, v in data.items() if k not in KEYS},
         )
 
@@ -214,6 +273,7 @@ class Memory:
             **(self.quiz.to_data() if self.quiz is not None else {}),
             **self.help.to_data(),
             **(self.referral.to_data() if self.referral is not None else {}),
+            **self.screen.to_data(),
         }
         out = {k: v for k, v in (before or {}).items() if k not in KEYS or k in parts}
         out.update(self.other)

@@ -17,6 +17,7 @@ from bot.dialogue.decision import Thresholds, candidates, emergency_first, is_su
 from bot.dialogue.flows import cases, help, modules, onboarding, quiz, referral_form, subscription
 from bot.dialogue.flows.modules import clarify, menu, menu_button, stale, with_menu
 from bot.dialogue.turn import Turn
+from bot.dialogue.typed import asked_language, is_number, typed_choice
 from bot.dialogue.types import Button, Inbound, State
 from bot.nlu.keywords import EMERGENCY_INTENT
 from bot.nlu.types import NluResult
@@ -50,6 +51,7 @@ def step(
         with_menu(turn, "fallback.location")
     else:
         with_menu(turn, "fallback.media")
+    onboarding.note_fallback(turn)
 
 
 def command(turn: Turn, name: str, args: str) -> None:
@@ -129,15 +131,20 @@ def _answered(turn: Turn, payload: p.Payload) -> bool:
 
 
 def text(turn: Turn, understood: NluResult, thresholds: Thresholds) -> None:
-    """Free text, understood by the NLU: emergencies first, then the form or question
-    in progress, then the intent if the NLU is sure, else a choice of likely ones."""
+    """Free text, understood by the NLU: a button on screen typed (an emergency first,
+    unless the text is a bare number), emergencies, the form in progress, a language
+    named, the picker while no language is chosen, the question in progress, then the
+    intent if the NLU is sure, else a choice of likely ones."""
     help.keep_location(turn, understood)
     ranking = ranked(understood)
     top = ranking[0] if ranking else None
     sure = is_sure(understood, ranking, thresholds)
-    if EMERGENCY_INTENT in turn.catalog.intents and emergency_first(
+    emergency = EMERGENCY_INTENT in turn.catalog.intents and emergency_first(
         understood, ranking, thresholds
-    ):
+    )
+    if typed(turn, understood, emergency=emergency, sure=sure):
+        return
+    if emergency:
         # Emergency contacts come first, whatever the state or the confidence;
         # then the question itself if it was clearly something else.
         intent(turn, EMERGENCY_INTENT)
@@ -152,7 +159,14 @@ def text(turn: Turn, understood: NluResult, thresholds: Thresholds) -> None:
     if state is State.REFERRAL:
         referral_form.text(turn, understood.text)
         return
+    asked = asked_language(turn.catalog, understood.text)
+    if asked is not None:
+        onboarding.set_language(turn, asked)
+        return
     if state is State.CHOOSING_LANGUAGE and onboarding.language_named(turn, understood.text):
+        return
+    if turn.chosen_language is None:
+        onboarding.pick_first(turn)
         return
     if state is State.CONSENT and understood.intent in (AFFIRM, DENY) and sure:
         onboarding.set_consent(turn, understood.intent == AFFIRM)
@@ -166,6 +180,22 @@ def text(turn: Turn, understood: NluResult, thresholds: Thresholds) -> None:
         _ask_which(turn, ranking, thresholds)
     onboarding.offer_language(turn)
     onboarding.remind_onboarding(turn)
+
+
+def typed(turn: Turn, understood: NluResult, *, emergency: bool, sure: bool) -> bool:
+    """Text that picks a button on screen, pressed as if tapped; True when it did.
+
+    Never while the referral form waits for a free answer (there "12" is an answer), and
+    an emergency comes first unless the text is a bare number.
+    """
+    if referral_form.expects_text(turn):
+        return False
+    meaning = understood.intent if sure else None
+    chosen = typed_choice(turn.catalog, turn.memory.screen.buttons, understood.text, meaning)
+    if chosen is None or (emergency and not is_number(understood.text)):
+        return False
+    press(turn, chosen)
+    return True
 
 
 def _ask_which(turn: Turn, ranking: list[tuple[str, float]], thresholds: Thresholds) -> None:
@@ -186,7 +216,7 @@ def intent(turn: Turn, name: str) -> None:
         help.help_with(turn, name)
         return
     if spec.topic is not None:
-        modules.card(turn, spec.topic, 0)
+        modules.resume(turn, spec.topic)
     elif spec.action is not None:
         action(turn, spec.action)
     elif spec.reply is not None:

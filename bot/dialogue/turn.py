@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.content.catalog import Catalog, Fields, Text
 from bot.content.models import ButtonSpec
-from bot.dialogue.memory import Memory
+from bot.dialogue.memory import Memory, ShownButton
 from bot.dialogue.payloads import for_target
 from bot.dialogue.types import Button, Media, Meta, Reply, State
 from bot.store import referrals as referral_repo
@@ -42,6 +42,8 @@ class Turn:
     delivered: list[int] = field(default_factory=list)
     #: Modules opened in this step by a user who consented ("topics seen" of segments).
     topics_seen: list[str] = field(default_factory=list)
+    #: The first language a text of this step fell back to, when the user's own had none.
+    fell_back_to: str | None = None
     #: The conversation's data, typed per flow; written back by :meth:`remembered`.
     memory: Memory = field(init=False)
 
@@ -50,6 +52,10 @@ class Turn:
 
     def remembered(self) -> ConversationState:
         """The conversation to store, its data written back from :attr:`memory`."""
+        # The buttons now on screen, in the order shown, for a number or a label typed next.
+        self.memory.screen.buttons = [
+            ShownButton(b.label, b.payload) for reply in self.replies for b in reply.buttons
+        ]
         self.conversation.data = self.memory.to_data(self.conversation.data)
         return self.conversation
 
@@ -85,6 +91,8 @@ class Turn:
         """A message the user reads (not a button label), recorded for analytics."""
         resolved = self.catalog.text(key, language or self.language)
         self.served.append((key, resolved.language, resolved.fell_back))
+        if language is None and resolved.fell_back and self.fell_back_to is None:
+            self.fell_back_to = resolved.language
         return resolved
 
     def shown(self, key: str, language: str | None = None) -> str:
@@ -112,14 +120,22 @@ class Turn:
             if main.voice is not None
             else None
         )
-        self.replies.append(Reply(text, tuple(buttons), media))
+        self.replies.append(Reply(text, unique(buttons), media))
 
     def append_to_last(self, buttons: tuple[Button, ...] = (), text: str = "") -> None:
         """Add buttons (or text below) to the last reply sent in this step."""
         last = self.replies[-1]
-        self.replies[-1] = Reply(last.text + text, (*last.buttons, *buttons), last.media)
+        self.replies[-1] = Reply(last.text + text, unique((*last.buttons, *buttons)), last.media)
 
     def go(self, state: State, topic: str | None = None, card: int = 0) -> None:
         self.conversation.state = state.value
         self.conversation.topic = topic
         self.conversation.card = card
+
+
+def unique(buttons: tuple[Button, ...] | list[Button]) -> tuple[Button, ...]:
+    """The buttons of one answer, each payload once (the first kept): never "Menu | Menu"."""
+    first: dict[str, Button] = {}
+    for button in buttons:
+        first.setdefault(button.payload, button)
+    return tuple(first.values())

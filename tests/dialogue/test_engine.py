@@ -344,7 +344,16 @@ async def test_reply_in_the_language_written_when_none_was_chosen(
     )
     outcome = await engine.handle(text("u3", message))
     assert outcome.meta.language == "bm"
-    assert outcome.replies[0].text == catalog.text("intent.return_help", "bm").text
+    # Before a language is chosen, a question gets the picker with a bilingual line
+    # (issue 17), read in the language written.
+    assert outcome.replies[0].text == catalog.text("language.pick_first", "bm").text
+    assert payloads(outcome) == [f"lang:{code}" for code in catalog.languages]
+    # An emergency, though, is answered at once, in the language written.
+    alarm = "dɛmɛ! kurun bɛ ka tunun"
+    stub_parser.table[alarm] = parse(alarm, [("emergency", 0.95)])
+    urgent = await engine.handle(text("u3", alarm))
+    assert urgent.meta.language == "bm"
+    assert urgent.replies[0].text == catalog.text("intent.emergency", "bm").text
 
 
 async def test_writing_in_another_language_offers_a_switch_once(

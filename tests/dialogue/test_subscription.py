@@ -52,7 +52,15 @@ async def test_yes_subscribes_then_asks_two_optional_questions(
     done = await engine.handle(press(USER, "sub:yes"))
     assert done.replies[0].text == catalog.text("subscribe.done", "fr").text
     assert done.replies[-1].text == catalog.text("subscribe.ask_age", "fr").text
-    assert payloads(done) == ["age:15-17", "age:18-24", "age:25-34", "age:35+", "age:skip"]
+    # A parent says so instead of an age (issue 17): never asked their own age.
+    assert payloads(done) == [
+        "age:15-17",
+        "age:18-24",
+        "age:25-34",
+        "age:35+",
+        "sit:parent",
+        "age:skip",
+    ]
     labels = [b.label for b in done.replies[-1].buttons]
     assert labels[0] == "15-17 ans" and labels[3] == "35 ans ou plus"
     user = await stored_user(database)
@@ -61,7 +69,13 @@ async def test_yes_subscribes_then_asks_two_optional_questions(
 
     situation = await engine.handle(press(USER, "age:18-24"))
     assert situation.replies[-1].text == catalog.text("subscribe.ask_situation", "fr").text
-    assert payloads(situation) == ["sit:resident", "sit:returnee", "sit:diaspora", "sit:skip"]
+    assert payloads(situation) == [
+        "sit:resident",
+        "sit:returnee",
+        "sit:diaspora",
+        "sit:parent",
+        "sit:skip",
+    ]
     menu = await engine.handle(press(USER, "sit:returnee"))
     assert menu.replies[0].text == catalog.text("subscribe.thanks", "fr").text
     assert menu.replies[-1].text == catalog.text(catalog.menu.text, "fr").text

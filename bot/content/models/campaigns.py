@@ -34,6 +34,8 @@ class Situation(StrEnum):
     RESIDENT = "resident"
     RETURNEE = "returnee"
     DIASPORA = "diaspora"
+    #: A parent (or relative) of a young person: never asked their own age.
+    PARENT = "parent"
 
 
 #: A deep-link payload (``t.me/<bot>?start=<payload>``), or the start of one.

@@ -30,12 +30,24 @@ class VoiceMode(StrEnum):
     INSTEAD = "instead"
 
 
+Phrase = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+
+
 class Language(Strict):
     code: LanguageCode
     name: Annotated[str, StringConstraints(min_length=1, max_length=40)]
     fallback: list[LanguageCode] = Field(default_factory=list)
     #: ``full``: every key; ``key``: the keys of ``key_messages`` (the rest falls back).
     coverage: Coverage = Coverage.FULL
+    #: Other names people type for this language, in any language ("bambara", "peul");
+    #: naming it switches to it at any time.
+    aliases: list[Phrase] = Field(default_factory=list)
+    #: Words of this language said around a language's name to ask for it ("parle", "en";
+    #: "na"; "tan"): a message of such words and names asks for the language it names.
+    asking_words: list[Phrase] = Field(default_factory=list)
+    #: Words of this language that say a language named beside them is not wanted ("pas";
+    #: "faamaani", I do not understand): that name is not the one asked for.
+    refusing_words: list[Phrase] = Field(default_factory=list)
 
 
 class LanguagesFile(Strict):

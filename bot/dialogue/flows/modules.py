@@ -53,6 +53,12 @@ def press_card(turn: Turn, payload: Card) -> bool:
     return True
 
 
+def resume(turn: Turn, topic_id: str) -> None:
+    """A module asked about again (by text or intent): the card last seen, not card 1."""
+    cards = len(turn.catalog.topics[topic_id].cards)
+    card(turn, topic_id, min(turn.memory.screen.cards.get(topic_id, 0), cards - 1))
+
+
 def card(turn: Turn, topic_id: str, index: int) -> None:
     topic = turn.catalog.topics[topic_id]
     shown = topic.cards[index]
@@ -67,6 +73,7 @@ def card(turn: Turn, topic_id: str, index: int) -> None:
     buttons.append(menu_button(turn))
     turn.say(shown.text, buttons, after=("topic.end",) if last else ())
     turn.go(State.TOPIC, topic_id, index)
+    turn.memory.screen.cards[topic_id] = index
     if index == 0 and turn.consent:
         turn.topics_seen.append(topic_id)
     turn.meta.topic = topic_id

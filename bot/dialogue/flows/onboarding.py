@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.content.models import Coverage
 from bot.dialogue.flows.modules import menu
 from bot.dialogue.flows.subscription import ask_subscription
 from bot.dialogue.payloads import Consent, Lang
@@ -18,6 +19,13 @@ def start(turn: Turn) -> None:
 
 def language_buttons(turn: Turn) -> list[Button]:
     return [Button(lang.name, Lang(code).pack()) for code, lang in turn.catalog.languages.items()]
+
+
+def pick_first(turn: Turn) -> None:
+    """Free text before any language is chosen: the picker, with a short bilingual line,
+    rather than an answer in a language the person may not read."""
+    turn.go(State.CHOOSING_LANGUAGE)
+    turn.say("language.pick_first", language_buttons(turn))
 
 
 def choose_language(turn: Turn, *, onboarding: bool) -> None:
@@ -112,3 +120,23 @@ def offer_language(turn: Turn) -> None:
     turn.replies.append(
         Reply(text, (Button(turn.catalog.languages[written].name, Lang(written).pack()),))
     )
+
+
+def note_fallback(turn: Turn) -> None:
+    """A user of a ``coverage: key`` language reached a text that fell back: say so once,
+    in their language, with a switch to each fuller language of their fallback chain."""
+    code = turn.chosen_language
+    fallback = turn.fell_back_to
+    screen = turn.memory.screen
+    if code is None or fallback is None or screen.fallback_noted or code != turn.language:
+        return
+    languages = turn.catalog.languages
+    if languages[code].coverage is not Coverage.KEY:
+        return
+    screen.fallback_noted = True
+    switches = [
+        Button(languages[other].name, Lang(other).pack())
+        for other in turn.catalog.chain(code)[1:]
+        if languages[other].coverage is Coverage.FULL
+    ]
+    turn.say("language.fallback_note", switches, fields={"language": languages[fallback].name})

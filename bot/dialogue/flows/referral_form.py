@@ -21,6 +21,8 @@ from bot.referrals import (
 
 #: The form after the consent, in order.
 STEPS = ("name", "phone", "location", "description", "confirm")
+#: The steps answered by typing.
+TEXT_STEPS = ("name", "phone", "location", "description")
 
 
 def offer(turn: Turn, payload: Refer) -> bool:
@@ -55,6 +57,12 @@ def current_form(turn: Turn) -> ReferralForm | None:
     ):
         return None
     return form
+
+
+def expects_text(turn: Turn) -> bool:
+    """The form waits for a free answer (name, phone, place, description)."""
+    form = current_form(turn)
+    return form is not None and form.step in TEXT_STEPS
 
 
 def press(turn: Turn, payload: FormPress) -> bool:

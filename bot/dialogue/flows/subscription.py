@@ -3,7 +3,8 @@
 Asked once after the data-consent answer, two buttons and neither chosen for the
 user. Yes: subscribed from now (drip days count from it), then two optional
 questions (age bracket, situation) asked only to users who consented to data
-being kept. /stop, the unsubscribe intent or button: out at once; /subscribe: back.
+being kept; a parent (a button of both) is not asked their age. /stop, the
+unsubscribe intent or button: out at once; /subscribe: back.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from bot.store.models import utcnow
 #: The optional questions after subscribing: stored values, and their content key parts.
 AGE_BRACKETS: tuple[str, ...] = tuple(a.value for a in AgeBracket)
 SITUATIONS: tuple[str, ...] = tuple(s.value for s in SituationValue)
+#: The situation of someone who is not asked their age.
+PARENT = SituationValue.PARENT.value
 
 
 def ask_subscription(turn: Turn) -> None:
@@ -74,9 +77,11 @@ def ask_profile(turn: Turn) -> None:
     notes = turn.memory.subscription
     skipped = notes.profile_skipped or []
     skip = turn.t("subscribe.skip")
-    if turn.consent and age is None and "age_bracket" not in skipped:
+    if turn.consent and age is None and "age_bracket" not in skipped and situation != PARENT:
         buttons = [Button(age_label(turn, a), Age(a).pack()) for a in AGE_BRACKETS]
-        turn.say("subscribe.ask_age", [*buttons, Button(skip, Age("skip").pack())])
+        # A parent says so here rather than give an age that is not the young person's.
+        parent = Button(turn.t(f"subscribe.situation_{PARENT}"), Situation(PARENT).pack())
+        turn.say("subscribe.ask_age", [*buttons, parent, Button(skip, Age("skip").pack())])
     elif turn.consent and situation is None and "situation" not in skipped:
         buttons = [
             Button(turn.t(f"subscribe.situation_{s}"), Situation(s).pack()) for s in SITUATIONS
