@@ -117,6 +117,7 @@ class Engine:
             user,
             conversation or ConversationState(State.NEW.value),
             written_in=written_in,
+            text_words=len((inbound.text or "").split()),
             can_hand_over=self.handover,
         )
         if created:

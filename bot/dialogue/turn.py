@@ -28,6 +28,8 @@ class Turn:
     meta: Meta = field(default_factory=Meta)
     #: The language the message seems written in, when it is clear.
     written_in: str | None = None
+    #: How many words the message has (0 for a press or a command).
+    text_words: int = 0
     #: Whether this channel can relay a user to a human agent (an agents' chat exists).
     can_hand_over: bool = False
     #: Quiz answers given in this step: (topic, question, answer index, correct).

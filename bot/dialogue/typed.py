@@ -29,6 +29,9 @@ YES_BUTTONS = frozenset(
 )
 NO_BUTTONS = frozenset({p.Consent(False), p.Subscribe(False), p.Human(False), p.FormPress("no")})
 
+#: A single word typed that stands in exactly one label picks that button ("parent" for
+#: "Je suis parent d'un jeune"); shorter words ("la", "de", "ka") say nothing.
+MIN_LABEL_WORD = 4
 #: Above this, a number typed is not an age.
 MAX_AGE = 99
 #: A number said with a word or two around it: "20", "20 ans", "j ai 20 ans", "san 20".
@@ -62,6 +65,8 @@ def typed_choice(
     if not found and meaning in (AFFIRM, DENY):
         answers = YES_BUTTONS if meaning == AFFIRM else NO_BUTTONS
         found = {b.payload for b in shown if p.parse(b.payload) in answers}
+    if not found and len(folded) >= MIN_LABEL_WORD and " " not in folded:
+        found = {b.payload for b in shown if folded in fold(b.label).split()}
     if len(found) == 1:
         return found.pop()
     if not found:

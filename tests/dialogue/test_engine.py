@@ -371,6 +371,17 @@ async def test_writing_in_another_language_offers_a_switch_once(
     assert all(r.text != offer.text for r in again.replies)  # offered once
 
 
+async def test_a_word_or_two_are_too_short_to_offer_a_switch(
+    engine: Engine, stub_parser: StubParser, catalog: Catalog
+) -> None:
+    await onboard(engine, lang="ff")
+    offers = {catalog.text("language.offer_switch", code).text for code in catalog.languages}
+    for message in ("sahara", "le desert", "ok merci"):
+        stub_parser.table[message] = ("risks_desert", 0.95)
+        outcome = await engine.handle(text(USER, message))
+        assert all(r.text not in offers for r in outcome.replies), message
+
+
 async def test_code_switched_text_does_not_trigger_a_switch_offer(
     engine: Engine, stub_parser: StubParser, catalog: Catalog
 ) -> None:

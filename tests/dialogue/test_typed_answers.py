@@ -239,6 +239,13 @@ AGES = [
         ("bamanankan", [ShownButton("Bamanankan", "lang:bm")], "lang:bm"),
         ("peul", [ShownButton("Fulfulde", "lang:ff")], "lang:ff"),
         ("mali", [ShownButton("🇲🇱 Au Mali", "where:ml")], "where:ml"),
+        (
+            "parent",
+            [*AGES, ShownButton("👪 Je suis parent d'un jeune", "sit:parent")],
+            "sit:parent",
+        ),
+        ("desert", [ShownButton("Traverser le désert", "a"), ShownButton("Le désert", "b")], None),
+        ("suis", [ShownButton("Je suis parent", "a"), ShownButton("Je suis jeune", "b")], None),
         ("je veux partir", CONSENT, None),
     ],
 )

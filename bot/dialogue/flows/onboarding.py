@@ -11,6 +11,11 @@ from bot.dialogue.types import Button, Reply, State
 from bot.nlu.normalise import fold
 from bot.store.models import utcnow
 
+#: A switch of language is offered only on a message of at least this many words: one or
+#: two words ("sahara", "ok", a name) are too short to tell a language, and a Fulfulde
+#: user typing "sahara" was offered Songhay.
+SWITCH_OFFER_MIN_WORDS = 3
+
 
 def start(turn: Turn) -> None:
     turn.go(State.CHOOSING_LANGUAGE)
@@ -106,6 +111,8 @@ def offer_language(turn: Turn) -> None:
     written = turn.written_in
     chosen = turn.chosen_language
     if written is None or chosen is None or written == chosen:
+        return
+    if turn.text_words < SWITCH_OFFER_MIN_WORDS:
         return
     if not turn.catalog.has_language(written):
         return
