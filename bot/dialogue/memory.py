@@ -11,6 +11,7 @@ The store keeps it as one JSON object (``conversations.data``) under these keys:
 ``where_asked``      "where are you?" was asked once (true)
 ``pending_need``     the need waiting for the answer to "where are you?"
 ``referral``         the referral form: ``{"service", "need", "step", "fields"?}``
+``emergency``        the emergency contacts shown: ``{"country", "at", "numbers"}``
 ==================== ======================================================
 
 Each flow reads and writes its own typed part; :meth:`Memory.to_data` writes the same
@@ -111,6 +112,11 @@ class PendingHelp:
     where_asked: bool = False
     #: The need whose services wait for the answer.
     need: str | None = None
+    #: This step only, never stored: the user named where they are in this message.
+    said_here: bool = field(default=False, compare=False)
+    #: This step only, never stored: a country named for someone else in this message
+    #: ("mon frere est a Tripoli"), for the emergency contacts of this answer.
+    said_elsewhere: str | None = field(default=None, compare=False)
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> PendingHelp:
@@ -170,6 +176,32 @@ class ReferralForm:
         return {"referral": form}
 
 
+@dataclass
+class EmergencyNotes:
+    """The emergency contacts last shown: for which country, when, and their numbers,
+    so that asking again in the same emergency gets the numbers in one line."""
+
+    #: The country the contacts were for ("" when unknown).
+    country: str
+    #: When they were shown (ISO 8601, UTC).
+    at: str
+    numbers: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> EmergencyNotes | None:
+        notes = data.get("emergency")
+        if not isinstance(notes, Mapping) or not isinstance(notes.get("at"), str):
+            return None
+        return cls(
+            country=str(notes.get("country") or ""),
+            at=notes["at"],
+            numbers=_strings(notes.get("numbers")) or [],
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        return {"emergency": {"country": self.country, "at": self.at, "numbers": self.numbers}}
+
+
 #: Every key a part of :class:`Memory` owns, in the order it writes them.
 KEYS = (
     "language_offered",
@@ -180,6 +212,7 @@ KEYS = (
     "where_asked",
     "pending_need",
     "referral",
+    "emergency",
 )
 
 
@@ -192,6 +225,7 @@ class Memory:
     quiz: QuizProgress | None = None
     help: PendingHelp = field(default_factory=PendingHelp)
     referral: ReferralForm | None = None
+    emergency: EmergencyNotes | None = None
     #: Keys this version does not know, kept so an older or newer version loses nothing.
     other: dict[str, Any] = field(default_factory=dict)
 
@@ -203,6 +237,7 @@ class Memory:
             quiz=QuizProgress.from_data(data),
             help=PendingHelp.from_data(data),
             referral=ReferralForm.from_data(data),
+            emergency=EmergencyNotes.from_data(data),
             other={k: v for k, v in data.items() if k not in KEYS},
         )
 
@@ -214,6 +249,7 @@ class Memory:
             **(self.quiz.to_data() if self.quiz is not None else {}),
             **self.help.to_data(),
             **(self.referral.to_data() if self.referral is not None else {}),
+            **(self.emergency.to_data() if self.emergency is not None else {}),
         }
         out = {k: v for k, v in (before or {}).items() if k not in KEYS or k in parts}
         out.update(self.other)

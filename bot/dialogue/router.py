@@ -131,7 +131,10 @@ def _answered(turn: Turn, payload: p.Payload) -> bool:
 def text(turn: Turn, understood: NluResult, thresholds: Thresholds) -> None:
     """Free text, understood by the NLU: emergencies first, then the form or question
     in progress, then the intent if the NLU is sure, else a choice of likely ones."""
-    help.keep_location(turn, understood)
+    placed = help.keep_location(turn, understood)
+    if help.asks_again(turn, understood.text):
+        # "help", "dema", "qui appeler" in an emergency going on: its numbers again.
+        return
     ranking = ranked(understood)
     top = ranking[0] if ranking else None
     sure = is_sure(understood, ranking, thresholds)
@@ -146,11 +149,15 @@ def text(turn: Turn, understood: NluResult, thresholds: Thresholds) -> None:
             return
         if top is not None and top[0] != EMERGENCY_INTENT and sure:
             intent(turn, top[0])
-        onboarding.remind_onboarding(turn)
+        # No onboarding or consent question in the middle of an emergency: asked again
+        # after the next message that is not one.
         return
     state = turn.state
     if state is State.REFERRAL:
         referral_form.text(turn, understood.text)
+        return
+    if placed and help.answer_pending(turn):
+        # The place typed in answer to "where are you?": the question that waited.
         return
     if state is State.CHOOSING_LANGUAGE and onboarding.language_named(turn, understood.text):
         return
