@@ -192,7 +192,6 @@ def repeat_numbers(turn: Turn) -> bool:
     if shown is None or not _recent(shown) or not shown.numbers:
         return False
     shown.at = _now().isoformat()
-    turn.meta.intent = EMERGENCY_INTENT
     turn.say(
         "emergency.again",
         _emergency_buttons(turn),
