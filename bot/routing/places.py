@@ -25,7 +25,6 @@ from enum import StrEnum
 from bot.content.catalog import Catalog
 from bot.content.models import PlacesFile
 from bot.nlu.normalise import tokens
-from bot.places import HOME_COUNTRY, PLACES
 
 #: Words for someone else, after "mon/ma/mes" or the Bambara "n" (my): relatives, friends.
 OTHERS = frozenset(
@@ -80,23 +79,21 @@ class Mention:
     country: str
     town: str | None
     who: Who
-
-    @property
-    def region(self) -> str | None:
-        """The ``bot/places.py`` name of a Malian town, for the user's region."""
-        return self.town if self.country == HOME_COUNTRY and self.town in PLACES else None
+    #: The ``bot/places.py`` name of a Malian town (itself or its region), for the user's
+    #: region; None abroad or for a whole country.
+    region: str | None = None
 
 
 class PlaceFinder:
     """The names of one ``places.yml``, longest first, as folded word sequences."""
 
     def __init__(self, places: PlacesFile | None) -> None:
-        names: list[tuple[tuple[str, ...], str, str | None]] = []
+        names: list[tuple[tuple[str, ...], str, str | None, str | None]] = []
         if places is not None:
             for town in places.towns:
-                names.extend((tokens(n), town.country, town.id) for n in town.names)
+                names.extend((tokens(n), town.country, town.id, town.place) for n in town.names)
             for country in places.countries:
-                names.extend((tokens(n), country.id, None) for n in country.names)
+                names.extend((tokens(n), country.id, None, None) for n in country.names)
             self.again = [tokens(p) for ps in places.emergency_again.values() for p in ps]
         else:
             self.again = []
@@ -109,7 +106,7 @@ class PlaceFinder:
         for sentence in _SENTENCES.split(text):
             words = tokens(sentence)
             taken = [False] * len(words)
-            for name, country, town in self._names:
+            for name, country, town, region in self._names:
                 n = len(name)
                 for i in range(len(words) - n + 1):
                     if words[i : i + n] != name or any(taken[i : i + n]):
@@ -118,7 +115,8 @@ class PlaceFinder:
                     before = words[:i]
                     if _not_here(before):
                         continue
-                    found.append((offset + i, Mention(country, town, speaker(before))))
+                    mention = Mention(country, town, speaker(before), region)
+                    found.append((offset + i, mention))
             offset += len(words) + 1
         return [mention for _position, mention in sorted(found, key=lambda f: f[0])]
 

@@ -13,7 +13,13 @@ from typing import Annotated, Self
 
 from pydantic import Field, StringConstraints, model_validator
 
-from bot.content.models.common import AnyCountryName, Identifier, LanguageCode, Strict
+from bot.content.models.common import (
+    AnyCountryName,
+    Identifier,
+    LanguageCode,
+    PlaceName,
+    Strict,
+)
 from bot.nlu.normalise import fold
 from bot.places import HOME_COUNTRY, PLACES
 
@@ -29,20 +35,33 @@ class KnownCountry(Strict):
 
 
 class KnownTown(Strict):
-    """A town: its country, and for a Malian town its ``bot/places.py`` name."""
+    """A town: its country; a Malian town is a place of ``bot/places.py`` or names the
+    place (region) it lies in, so the services directory can cover it."""
 
     id: Identifier
     country: AnyCountryName
+    #: For a Malian town that is not a place of ``bot/places.py``: the region it lies in.
+    region: PlaceName | None = None
     names: list[TypedName] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _malian_towns_are_known_places(self) -> Self:
-        if self.country == HOME_COUNTRY and self.id not in PLACES:
+        if self.country != HOME_COUNTRY:
+            if self.region is not None:
+                raise ValueError(f"town '{self.id}' is abroad: it has no Malian region")
+        elif self.id not in PLACES and self.region is None:
             raise ValueError(
-                f"Malian town '{self.id}' is not a place of bot/places.py"
+                f"Malian town '{self.id}' is not a place of bot/places.py: give its region"
                 " (the services directory could not cover it)"
             )
         return self
+
+    @property
+    def place(self) -> str | None:
+        """The ``bot/places.py`` name for the user's region (Malian towns only)."""
+        if self.country != HOME_COUNTRY:
+            return None
+        return self.id if self.id in PLACES else self.region
 
 
 class PlacesFile(Strict):
