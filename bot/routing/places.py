@@ -8,8 +8,10 @@ Who is there is read from the words just before the name, nearest first:
 
 - someone else: a relative or friend ("mon frere", "mon ami", "n teri", "n balima"),
   "il", "elle", "ils", "elles", or the Bambara "a be" / "u be" (he or she is, they are);
-- the user: "je", "j'suis", "jsuis", "moi", "on", "nous", "n be", "ne be", "an be";
-- nothing said: the user (a bare "Kita" answers "where are you?").
+- the user: "je", "j'suis", "jsuis", "moi", "on", "nous", "n be", "ne be", "an be",
+  or "ici" / "yan" (here);
+- nothing said: unknown (a bare "Kita" answers "where are you?", but "libye" alone
+  asks about Libya).
 
 A name right after going or coming words ("partir en Libye", "aller a Paris",
 "n be taa Faransi", "rentre de Libye", "j'etais a Tripoli") is where someone goes,
@@ -50,6 +52,8 @@ FIRST_PERSON = frozenset(
     {"je", "j", "jsuis", "jsui", "chui", "chuis", "suis", "sui", "moi", "me", "m",
      "nous", "on", "n", "ne", "an", "ni", "nou"}
 )  # fmt: skip
+#: "Here" said by the writer ("ici a Sfax", Bambara "yan").
+HERE = frozenset({"ici", "yan", "isi"})
 #: Going, coming or having been: a name after one of these is not where someone is now.
 NOT_HERE = frozenset(
     {
@@ -70,6 +74,9 @@ _SENTENCES = re.compile(r"[.;!?\n]+")
 class Who(StrEnum):
     USER = "user"
     OTHER = "other"
+    #: No subject before the name ("libye", "c'est comment a Paris"): the dialogue takes
+    #: it as the user's place only in answer to "where are you?".
+    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
@@ -138,9 +145,9 @@ def speaker(before: tuple[str, ...] | list[str]) -> Who:
             return Who.OTHER
         if word in BM_THIRD_PERSON and after in BM_VERBS:
             return Who.OTHER
-        if word in FIRST_PERSON:
+        if word in FIRST_PERSON or word in HERE:
             return Who.USER
-    return Who.USER
+    return Who.UNKNOWN
 
 
 def speaker_before(text: str, start: int) -> Who:

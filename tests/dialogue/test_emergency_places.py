@@ -197,3 +197,18 @@ def test_old_conversations_load_and_the_emergency_notes_round_trip() -> None:
     memory.help.said_elsewhere = "libya"
     assert "said_elsewhere" not in str(memory.to_data())
     assert Memory.from_data({"emergency": "garbage"}).emergency is None
+
+
+async def test_a_name_alone_is_a_subject_unless_it_answers_where(
+    engine: Engine, stub_parser: StubParser, database: Database
+) -> None:
+    await onboard(engine)
+    stub_parser.table["libye"] = ("risks_libya", 0.9)
+    await engine.handle(text(USER, "libye"))
+    assert (await stored_user(database)).country is None  # asks about Libya
+    stub_parser.table["j'ai perdu mon passeport"] = ("documents", 0.9)
+    await engine.handle(text(USER, "j'ai perdu mon passeport"))
+    answered = await engine.handle(text(USER, "Diéma"))
+    assert answered.meta.services
+    user = await stored_user(database)
+    assert (user.region, user.country) == ("diema", "mali")

@@ -31,13 +31,13 @@ def first(places: PlaceFinder, text: str) -> Mention | None:
         ("n be paris, n ka pasipori banna", "paris", "france"),
         ("on est bloqués a Agadez", "agadez", "niger"),
         ("je suis à Tamanraset", "tamanrasset", "algeria"),
-        ("in khalil", "in_khalil", "mali"),
+        ("on est a in khalil", "in_khalil", "mali"),
         ("je suis a barcelona", "barcelone", "spain"),
         ("n bɛ Las Palmas", "las_palmas", "spain"),
         ("ici a SFAX la police nous cherche", "sfax", "tunisia"),
         ("chui a nouadhibou", "nouadhibou", "mauritania"),
         ("je vis a Montreuil", "montreuil", "france"),
-        ("Diéma", "diema", "mali"),
+        ("je suis à Diéma", "diema", "mali"),
         ("je suis à Yélimané", "yelimane", "mali"),
         ("on est a Sabha", "sabha", "libya"),
         ("n bɛ Abidjan", "abidjan", "cote_divoire"),
@@ -104,9 +104,11 @@ def test_the_user_and_someone_else_in_one_message(places: PlaceFinder) -> None:
     assert [(m.town, m.who) for m in found] == [("tripoli", Who.OTHER), ("sabha", Who.USER)]
     found = places.mentions("je suis a bamako et je veux partir en libye")
     assert [(m.town, m.who) for m in found] == [("bamako", Who.USER)]
-    # "il y a" is no one: the user is there.
+    # "il y a" is no one, and a name alone says nothing of who is there.
     found = places.mentions("il y a la police partout a Sfax")
-    assert [(m.town, m.who) for m in found] == [("sfax", Who.USER)]
+    assert [(m.town, m.who) for m in found] == [("sfax", Who.UNKNOWN)]
+    found = places.mentions("libye")
+    assert [(m.country, m.who) for m in found] == [("libya", Who.UNKNOWN)]
 
 
 def test_whole_words_only(places: PlaceFinder) -> None:
@@ -120,7 +122,8 @@ def test_speaker_reads_the_nearest_subject() -> None:
     assert speaker(["mon", "frere", "est", "a"]) is Who.OTHER
     assert speaker(["n", "be"]) is Who.USER
     assert speaker(["n", "teri", "be"]) is Who.OTHER
-    assert speaker([]) is Who.USER
+    assert speaker([]) is Who.UNKNOWN
+    assert speaker(["ici", "a"]) is Who.USER
     text = "je suis a Kayi mon frere est en Libi"
     assert speaker_before(text, text.index("Libi")) is Who.OTHER
     assert speaker_before(text, text.index("Kayi")) is Who.USER

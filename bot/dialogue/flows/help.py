@@ -59,8 +59,10 @@ def keep_location(turn: Turn, understood: NluResult) -> bool:
     where someone goes or comes from, is not. True when the user said where they are."""
     notes = turn.memory.help
     mentions = finder(turn.catalog).mentions(understood.text)
-    own = [m for m in mentions if m.who is Who.USER]
-    others = [m for m in mentions if m.who is Who.OTHER]
+    # A name alone ("libye") is a subject to talk about, unless it answers "where are you?".
+    answering = turn.state is State.LOCATION
+    own = [m for m in mentions if m.who is Who.USER or (answering and m.who is Who.UNKNOWN)]
+    others = [m for m in mentions if m not in own]
     if own:
         _set_mention(turn, own[-1])
     else:
@@ -69,12 +71,15 @@ def keep_location(turn: Turn, understood: NluResult) -> bool:
             if not field_name or not entity.value:
                 continue
             value = entity.value.lower()[:64]
-            if _about_someone_else(understood.text, entity.start, value, others):
+            about = [m for m in mentions if m.who is Who.OTHER]
+            if _about_someone_else(understood.text, entity.start, value, about):
                 continue
             set_where(turn, **{field_name: value})
             notes.said_here = True
     notes.said_here = notes.said_here or bool(own)
     if others and not notes.said_here:
+        # Someone else's place, or a place named alone: the emergency contacts of this
+        # answer follow it, and nothing is stored.
         notes.said_elsewhere = others[-1].country
     return notes.said_here
 
@@ -201,8 +206,9 @@ def repeat_numbers(turn: Turn) -> bool:
 
 
 def asks_again(turn: Turn, text: str) -> bool:
-    """ "help", "dema", "qui appeler" while an emergency is going on: the numbers again."""
-    if not finder(turn.catalog).asks_again(text):
+    """Words like "help", "dema", "qui appeler" while an emergency is going on: the
+    numbers again (not inside the referral form, whose answers are the person's words)."""
+    if turn.state is State.REFERRAL or not finder(turn.catalog).asks_again(text):
         return False
     return repeat_numbers(turn)
 
