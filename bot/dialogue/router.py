@@ -141,9 +141,10 @@ def text(turn: Turn, understood: NluResult, thresholds: Thresholds) -> None:
     if EMERGENCY_INTENT in turn.catalog.intents and emergency_first(
         understood, ranking, thresholds
     ):
-        # Emergency contacts come first, whatever the state or the confidence;
-        # then the question itself if it was clearly something else.
-        intent(turn, EMERGENCY_INTENT)
+        # Emergency contacts come first, whatever the state or the confidence (written
+        # again in the same emergency: the numbers in one line); then the question
+        # itself if it was clearly something else.
+        help.emergency(turn, brief_again=True)
         if turn.state is State.REFERRAL:
             referral_form.text(turn, understood.text)
             return

@@ -212,3 +212,13 @@ async def test_a_name_alone_is_a_subject_unless_it_answers_where(
     assert answered.meta.services
     user = await stored_user(database)
     assert (user.region, user.country) == ("diema", "mali")
+
+
+async def test_the_emergency_button_always_shows_the_contacts_in_full(
+    engine: Engine, catalog: Catalog
+) -> None:
+    await onboard(engine)
+    await engine.handle(text(USER, "chui en danger a sfax"))
+    pressed = await engine.handle(press(USER, "intent:emergency"))
+    assert shown(pressed)[0] == header(catalog, "emergency.abroad", "Tunisie")
+    assert len(pressed.replies) >= 2

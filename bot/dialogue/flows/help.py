@@ -162,8 +162,9 @@ def press_where(turn: Turn, payload: Where | WherePlace) -> bool:
     return True
 
 
-def emergency(turn: Turn) -> None:
-    """Contacts for the country of the emergency, once; then the numbers in one line."""
+def emergency(turn: Turn, *, brief_again: bool = False) -> None:
+    """Contacts for the country of the emergency. ``brief_again`` (a message, not the
+    button): written again in the same emergency, the numbers come in one line."""
     region, country = where(turn)
     notes = turn.memory.help
     if not notes.said_here and notes.said_elsewhere is not None:
@@ -171,8 +172,8 @@ def emergency(turn: Turn) -> None:
         region, country = None, notes.said_elsewhere
     abroad = country if country in ABROAD else None
     shown = turn.memory.emergency
-    if shown is not None and _recent(shown) and shown.country == (abroad or "") and shown.numbers:
-        repeat_numbers(turn)
+    same = shown is not None and shown.country == (abroad or "")
+    if brief_again and same and repeat_numbers(turn):
         return
     if abroad is None:
         services(turn, EMERGENCY_INTENT, region=region, country=country)
