@@ -222,3 +222,19 @@ async def test_the_emergency_button_always_shows_the_contacts_in_full(
     pressed = await engine.handle(press(USER, "intent:emergency"))
     assert shown(pressed)[0] == header(catalog, "emergency.abroad", "Tunisie")
     assert len(pressed.replies) >= 2
+
+
+async def test_without_consent_a_place_given_is_not_kept_nor_asked_again(
+    engine: Engine, stub_parser: StubParser, catalog: Catalog, database: Database
+) -> None:
+    await engine.handle(command("u9", "start"))
+    await engine.handle(press("u9", "lang:fr"))
+    await engine.handle(press("u9", "consent:no"))
+    message = "je suis a paris j'ai perdu mon passeport"
+    stub_parser.table[message] = ("documents", 0.9)
+    first = await engine.handle(text("u9", message))
+    assert first.meta.services
+    assert (await stored_user(database, "u9")).country is None
+    stub_parser.table["je cherche du travail"] = ("local_opportunities", 0.9)
+    later = await engine.handle(text("u9", "je cherche du travail"))
+    assert catalog.text("where.ask", "fr").text not in shown(later)

@@ -77,6 +77,10 @@ def keep_location(turn: Turn, understood: NluResult) -> bool:
             set_where(turn, **{field_name: value})
             notes.said_here = True
     notes.said_here = notes.said_here or bool(own)
+    if notes.said_here:
+        # Never asked for a place the conversation gave (without consent it is not kept
+        # after this answer, and the question is not asked instead).
+        notes.where_asked = True
     if others and not notes.said_here:
         # Someone else's place, or a place named alone: the emergency contacts of this
         # answer follow it, and nothing is stored.
