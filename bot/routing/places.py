@@ -50,7 +50,7 @@ BM_VERBS = frozenset({"be", "bi", "ye", "tun", "sera", "nana", "to", "tora"})
 #: The user speaking (French, SMS spellings, Bambara).
 FIRST_PERSON = frozenset(
     {"je", "j", "jsuis", "jsui", "chui", "chuis", "suis", "sui", "moi", "me", "m",
-     "nous", "on", "n", "ne", "an", "ni", "nou"}
+     "nous", "on", "n", "ne", "an", "nou"}
 )  # fmt: skip
 #: "Here" said by the writer ("ici a Sfax", Bambara "yan").
 HERE = frozenset({"ici", "yan", "isi"})
