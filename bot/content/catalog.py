@@ -20,6 +20,7 @@ from bot.content.models import (
     Language,
     Menu,
     MessageEntry,
+    PlacesFile,
     QuizQuestion,
     ReviewStatus,
     Service,
@@ -41,6 +42,7 @@ MAX_BUTTON_LABEL = 40
 #: Message keys a service card uses besides each service's own.
 SERVICE_LABEL_KEYS: tuple[str, ...] = (
     "service.label.phone",
+    "service.label.emergency",
     "service.label.whatsapp",
     "service.label.address",
     "service.label.hours",
@@ -113,6 +115,9 @@ REQUIRED_KEYS: tuple[str, ...] = (
     "admin.attach_invalid",
     "command.mycases",
     "where.ask",
+    "emergency.abroad",
+    "emergency.no_number",
+    "emergency.again",
     "where.in_mali",
     "where.abroad",
     "where.skip",
@@ -226,6 +231,8 @@ class Catalog:
     key_messages: tuple[str, ...] = ()
     #: The services directory (content/services.yml), by id, in file order.
     services: Mapping[str, Service] = field(default_factory=dict)
+    #: Towns and countries as people type them (content/places.yml); None when absent.
+    places: PlacesFile | None = None
     #: Campaigns of content/broadcasts/, by name (the file name without ``.yml``).
     campaigns: Mapping[str, Campaign] = field(default_factory=dict)
     #: (language asked, key) -> how often a fallback served it; read by reports.

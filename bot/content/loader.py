@@ -30,6 +30,7 @@ from bot.content.models import (
     LanguagesFile,
     Menu,
     MessagesFile,
+    PlacesFile,
     ServicesFile,
     Topic,
 )
@@ -66,6 +67,7 @@ class _Files:
     menu: tuple[Source, Menu] | None = None
     intents: tuple[Source, IntentsFile] | None = None
     services: tuple[Source, ServicesFile] | None = None
+    places: tuple[Source, PlacesFile] | None = None
     topics: dict[str, tuple[Source, Topic]] = field(default_factory=dict)
     campaigns: dict[str, tuple[Source, CampaignFile]] = field(default_factory=dict)
 
@@ -94,6 +96,9 @@ def _read_files(root: Path, reader: Reader) -> _Files:
     files.menu = reader.read_model(root / "menu.yml", Menu)
     files.intents = reader.read_model(root / "intents.yml", IntentsFile)
     files.services = reader.read_model(root / "services.yml", ServicesFile)
+    if (root / "places.yml").is_file():
+        # Optional: without it, places are known only from the NLU's entities.
+        files.places = reader.read_model(root / "places.yml", PlacesFile)
 
     for path in _yml_files(root / "topics"):
         read_topic = reader.read_model(path, Topic)
@@ -175,6 +180,7 @@ def _build(root: Path, reader: Reader) -> Catalog | None:
         root=root,
         key_messages=tuple(languages.key_messages),
         services={service.id: service for service in files.services[1].services},
+        places=files.places[1] if files.places else None,
         campaigns={
             name: Campaign.model_validate({**campaign.model_dump(), "name": name})
             for name, (_src, campaign) in files.campaigns.items()

@@ -19,6 +19,7 @@ from bot.content.models import (
     LanguagesFile,
     Menu,
     MessagesFile,
+    PlacesFile,
     ServicesFile,
     Topic,
 )
@@ -31,6 +32,7 @@ SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
     "topic.schema.json": (Topic, "topics/*.yml"),
     "intents.schema.json": (IntentsFile, "intents.yml"),
     "services.schema.json": (ServicesFile, "services.yml"),
+    "places.schema.json": (PlacesFile, "places.yml"),
     "broadcast.schema.json": (CampaignFile, "broadcasts/*.yml"),
 }
 

@@ -14,6 +14,7 @@ The store keeps it as one JSON object (``conversations.data``) under these keys:
 ``buttons``          the buttons of the last answer, in order: ``[{"label", "payload"}]``
 ``fallback_noted``   a key-message language user was told a text fell back (true)
 ``cards``            per module, the card last shown: ``{"<topic>": <index>}``
+``emergency``        the emergency contacts shown: ``{"country", "at", "numbers"}``
 ==================== ======================================================
 
 Each flow reads and writes its own typed part; :meth:`Memory.to_data` writes the same
@@ -114,6 +115,11 @@ class PendingHelp:
     where_asked: bool = False
     #: The need whose services wait for the answer.
     need: str | None = None
+    #: This step only, never stored: the user named where they are in this message.
+    said_here: bool = field(default=False, compare=False)
+    #: This step only, never stored: a country named for someone else in this message
+    #: ("mon frere est a Tripoli"), for the emergency contacts of this answer.
+    said_elsewhere: str | None = field(default=None, compare=False)
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> PendingHelp:
@@ -224,6 +230,32 @@ class Screen:
         return out
 
 
+@dataclass
+class EmergencyNotes:
+    """The emergency contacts last shown: for which country, when, and their numbers,
+    so that asking again in the same emergency gets the numbers in one line."""
+
+    #: The country the contacts were for ("" when unknown).
+    country: str
+    #: When they were shown (ISO 8601, UTC).
+    at: str
+    numbers: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> EmergencyNotes | None:
+        notes = data.get("emergency")
+        if not isinstance(notes, Mapping) or not isinstance(notes.get("at"), str):
+            return None
+        return cls(
+            country=str(notes.get("country") or ""),
+            at=notes["at"],
+            numbers=_strings(notes.get("numbers")) or [],
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        return {"emergency": {"country": self.country, "at": self.at, "numbers": self.numbers}}
+
+
 #: Every key a part of :class:`Memory` owns, in the order it writes them.
 KEYS = (
     "language_offered",
@@ -237,6 +269,7 @@ KEYS = (
     "buttons",
     "fallback_noted",
     "cards",
+    "emergency",
 )
 
 
@@ -250,6 +283,7 @@ class Memory:
     help: PendingHelp = field(default_factory=PendingHelp)
     referral: ReferralForm | None = None
     screen: Screen = field(default_factory=Screen)
+    emergency: EmergencyNotes | None = None
     #: Keys this version does not know, kept so an older or newer version loses nothing.
     other: dict[str, Any] = field(default_factory=dict)
 
@@ -262,6 +296,7 @@ class Memory:
             help=PendingHelp.from_data(data),
             referral=ReferralForm.from_data(data),
             screen=Screen.from_data(data),
+            emergency=EmergencyNotes.from_data(data),
             other={k: v for k, v in data.items() if k not in KEYS},
         )
 
@@ -274,6 +309,7 @@ class Memory:
             **self.help.to_data(),
             **(self.referral.to_data() if self.referral is not None else {}),
             **self.screen.to_data(),
+            **(self.emergency.to_data() if self.emergency is not None else {}),
         }
         out = {k: v for k, v in (before or {}).items() if k not in KEYS or k in parts}
         out.update(self.other)

@@ -131,11 +131,15 @@ def _answered(turn: Turn, payload: p.Payload) -> bool:
 
 
 def text(turn: Turn, understood: NluResult, thresholds: Thresholds) -> None:
-    """Free text, understood by the NLU: a button on screen typed (an emergency first,
-    unless the text is a bare number), emergencies, the form in progress, a language
-    named, the picker while no language is chosen, the question in progress, then the
-    intent if the NLU is sure, else a choice of likely ones."""
-    help.keep_location(turn, understood)
+    """Free text, understood by the NLU: in an emergency going on, "help" gets its
+    numbers again; a button on screen typed (an emergency first, unless the text is a
+    bare number); emergencies; the form in progress; a language named; a place answering
+    "where are you?"; the picker while no language is chosen; the question in progress;
+    then the intent if the NLU is sure, else a choice of likely ones."""
+    placed = help.keep_location(turn, understood)
+    if help.asks_again(turn, understood.text):
+        # "help", "dema", "qui appeler" in an emergency going on: its numbers again.
+        return
     ranking = ranked(understood)
     top = ranking[0] if ranking else None
     sure = is_sure(understood, ranking, thresholds)
@@ -145,15 +149,17 @@ def text(turn: Turn, understood: NluResult, thresholds: Thresholds) -> None:
     if typed(turn, understood, emergency=emergency, sure=sure):
         return
     if emergency:
-        # Emergency contacts come first, whatever the state or the confidence;
-        # then the question itself if it was clearly something else.
-        intent(turn, EMERGENCY_INTENT)
+        # Emergency contacts come first, whatever the state or the confidence (written
+        # again in the same emergency: the numbers in one line); then the question
+        # itself if it was clearly something else.
+        help.emergency(turn, brief_again=True)
         if turn.state is State.REFERRAL:
             referral_form.text(turn, understood.text)
             return
         if top is not None and top[0] != EMERGENCY_INTENT and sure:
             intent(turn, top[0])
-        onboarding.remind_onboarding(turn)
+        # No onboarding or consent question in the middle of an emergency: asked again
+        # after the next message that is not one.
         return
     state = turn.state
     if state is State.REFERRAL:
@@ -162,6 +168,9 @@ def text(turn: Turn, understood: NluResult, thresholds: Thresholds) -> None:
     asked = asked_language(turn.catalog, understood.text)
     if asked is not None:
         onboarding.set_language(turn, asked)
+        return
+    if placed and help.answer_pending(turn):
+        # The place typed in answer to "where are you?": the question that waited.
         return
     if state is State.CHOOSING_LANGUAGE and onboarding.language_named(turn, understood.text):
         return

@@ -46,6 +46,8 @@ def service_card(catalog: Catalog, service: Service, language: str | None) -> st
 
     contacts = service.contacts
     lines = [service.organisation, text(service.description)]
+    if contacts.emergency:
+        lines.append(line("emergency", ", ".join(contacts.emergency)))
     if contacts.phone:
         lines.append(line("phone", ", ".join(format_phone(p) for p in contacts.phone)))
     if contacts.whatsapp:
@@ -58,7 +60,7 @@ def service_card(catalog: Catalog, service: Service, language: str | None) -> st
         lines.append(line("website", contacts.website))
     if contacts.email:
         lines.append(line("email", contacts.email))
-    if not contacts.phone and not contacts.whatsapp:
+    if not contacts.phone and not contacts.whatsapp and not contacts.emergency:
         lines.append(text("service.no_contact"))
     card = "\n".join(lines)
     if len(card) > MAX_TEXT:  # content limits make this unreachable; never send an error

@@ -350,7 +350,7 @@ def test_fallback_to_national_when_nothing_local_fits(tree: Path) -> None:
     assert ids(found) == ["mali_emergency_lines"]
     assert found[0].reasons == ("category:emergency", "fallback:national", "speaks:fr")
     senegal = match(catalog, "emergency", country="senegal", language="fr")
-    assert ids(senegal) == ["iom_dakar_regional"]
+    assert ids(senegal) == ["iom_dakar_regional", "senegal_emergency_lines"]
     assert "covers:country:senegal" in senegal[0].reasons
 
 
@@ -481,13 +481,17 @@ def test_every_card_shows_its_contacts_and_never_a_key(catalog: Catalog, languag
         contacts = service.contacts
         for number in [*contacts.phone, *contacts.whatsapp]:
             assert format_phone(number) in card
+        for short in contacts.emergency:
+            assert short in card
         for value in (contacts.address, contacts.website, contacts.email):
             if value:
                 assert value in card
         if contacts.hours:
             assert catalog.text(contacts.hours, language).text in card
         no_contact = catalog.text("service.no_contact", language).text
-        assert (no_contact in card) == (not contacts.phone and not contacts.whatsapp)
+        # A short emergency number (112, 17...) is a number to call too.
+        reachable = contacts.phone or contacts.whatsapp or contacts.emergency
+        assert (no_contact in card) == (not reachable)
         assert "{" not in card and "}" not in card
         assert not any(key in card for key in keys if key.startswith("service.")), card
         assert not re.search(r"\bservice\.[a-z_]+", card), card

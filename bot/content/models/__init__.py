@@ -2,7 +2,8 @@
 
 ``common`` (strict base, key and id shapes, place names), ``messages`` (languages,
 messages, voice notes), ``navigation`` (menu, topics and quizzes, intents),
-``services`` (the services directory), ``campaigns`` (broadcasts and segments).
+``services`` (the services directory), ``places`` (towns and countries as typed),
+``campaigns`` (broadcasts and segments).
 Every model forbids unknown keys, so a typo in a content file is an error with its
 file and line, not a silently ignored field. Import the models from this package.
 """
@@ -54,6 +55,7 @@ from bot.content.models.navigation import (
     Target,
     Topic,
 )
+from bot.content.models.places import KnownCountry, KnownTown, PlacesFile
 from bot.content.models.services import (
     Contacts,
     Email,
@@ -87,6 +89,8 @@ __all__ = [
     "Identifier",
     "IntentSpec",
     "IntentsFile",
+    "KnownCountry",
+    "KnownTown",
     "Language",
     "LanguageCode",
     "LanguagesFile",
@@ -96,6 +100,7 @@ __all__ = [
     "MessagesFile",
     "PhoneNumber",
     "PlaceName",
+    "PlacesFile",
     "ProperName",
     "QuietHours",
     "QuizAnswer",

@@ -38,6 +38,8 @@ class ServiceCategory(StrEnum):
 
 #: E.164: a plus, a country code and at most 15 digits in all, no spaces.
 PhoneNumber = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
+#: A short number dialled inside a country (112, 17, 197...): no plus, 2 to 5 digits.
+ShortNumber = Annotated[str, StringConstraints(pattern=r"^[0-9]{2,5}$")]
 HttpsUrl = Annotated[
     str, StringConstraints(pattern=r"^https://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(/[^\s]*)?$")
 ]
@@ -74,6 +76,8 @@ class Contacts(Strict):
     """How to reach a service. Only contacts with a source; never an invented one."""
 
     phone: list[PhoneNumber] = Field(default_factory=list)
+    #: Emergency short numbers dialled inside the country the service covers (112, 17...).
+    emergency: list[ShortNumber] = Field(default_factory=list)
     whatsapp: list[PhoneNumber] = Field(default_factory=list)
     #: A postal or street address, as written locally (a proper name, not translated).
     address: ProperName | None = None
@@ -85,6 +89,7 @@ class Contacts(Strict):
     @model_validator(mode="after")
     def _no_repeats(self) -> Self:
         unique(self.phone, "phone numbers")
+        unique(self.emergency, "emergency numbers")
         unique(self.whatsapp, "WhatsApp numbers")
         return self
 

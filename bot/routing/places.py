@@ -1,0 +1,187 @@
+"""Places said in free text: which town or country, and whether it is the user's own.
+
+Names come from ``content/places.yml`` (towns and countries as people type them),
+found as whole words after folding (:mod:`bot.nlu.normalise`), so "je suis a Kita",
+"n be paris" or "jsuis a laayoune" name a place even when the NLU gives no entity.
+
+Who is there is read from the words just before the name, nearest first:
+
+- someone else: a relative or friend ("mon frere", "mon ami", "n teri", "n balima"),
+  "il", "elle", "ils", "elles", or the Bambara "a be" / "u be" (he or she is, they are);
+- the user: "je", "j'suis", "jsuis", "moi", "on", "nous", "n be", "ne be", "an be",
+  or "ici" / "yan" (here);
+- nothing said: unknown (a bare "Kita" answers "where are you?", but "libye" alone
+  asks about Libya).
+
+A name right after going or coming words ("partir en Libye", "aller a Paris",
+"n be taa Faransi", "rentre de Libye", "j'etais a Tripoli") is where someone goes,
+comes from or was, not where they are: it is not a location.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bot.content.catalog import Catalog
+from bot.content.models import PlacesFile
+from bot.nlu.normalise import tokens
+
+#: Words for someone else, after "mon/ma/mes" or the Bambara "n" (my): relatives, friends.
+OTHERS = frozenset(
+    {
+        # French
+        "ami", "amie", "amis", "pote", "potes", "copain", "copine", "frere", "freres",
+        "soeur", "soeurs", "cousin", "cousine", "cousins", "fils", "fille", "filles",
+        "oncle", "tonton", "tante", "pere", "papa", "mere", "maman", "femme", "mari",
+        "enfant", "enfants", "parents", "famille", "voisin", "voisine", "gars", "fiston",
+        # Bambara
+        "teri", "terike", "terimuso", "balima", "koroke", "korommuso", "dogoke",
+        "dogomuso", "denke", "denmuso", "muso", "somogo", "somogow",
+    }
+)  # fmt: skip
+#: Third-person pronouns (French); "il y a", "il faut", "il fait" are not a subject.
+THIRD_PERSON = frozenset({"il", "elle", "ils", "elles", "lui", "eux"})
+IMPERSONAL_AFTER_IL = frozenset({"y", "faut", "fait", "parait"})
+#: Bambara pronouns that need their verb after them: "a be", "u be" (he/she is, they are).
+BM_THIRD_PERSON = frozenset({"a", "u"})
+BM_VERBS = frozenset({"be", "bi", "ye", "tun", "sera", "nana", "to", "tora"})
+#: The user speaking (French, SMS spellings, Bambara).
+FIRST_PERSON = frozenset(
+    {"je", "j", "jsuis", "jsui", "chui", "chuis", "suis", "sui", "moi", "me", "m",
+     "nous", "on", "n", "ne", "an", "nou"}
+)  # fmt: skip
+#: "Here" said by the writer ("ici a Sfax", Bambara "yan").
+HERE = frozenset({"ici", "yan", "isi"})
+#: Going, coming or having been: a name after one of these is not where someone is now.
+NOT_HERE = frozenset(
+    {
+        "partir", "pars", "part", "partirai", "aller", "vais", "va", "vas", "allez", "voyager",
+        "rejoindre", "vers", "destination", "taa", "ta", "taara", "tara", "rentrer", "rentre",
+        "revenir", "revenu", "retourner", "retour", "venu", "viens", "vient", "venant",
+        "sorti", "quitte", "quitter", "expulse", "expulses", "refoule", "etais", "etait",
+        "etions", "traverser", "bo", "bora", "segin", "seginna", "envoyer", "envoie",
+    }
+)  # fmt: skip
+#: How many words before a name may say it is a destination or an origin (the search
+#: stops at the subject: "je vais bien, je suis a Paris" is here).
+NOT_HERE_WINDOW = 5
+#: Sentences are read apart: "mon frere est a Tripoli. Moi a Sabha".
+_SENTENCES = re.compile(r"[.;!?\n]+")
+
+
+class Who(StrEnum):
+    USER = "user"
+    OTHER = "other"
+    #: No subject before the name ("libye", "c'est comment a Paris"): the dialogue takes
+    #: it as the user's place only in answer to "where are you?".
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A place named in a message: the town (if any), its country, who is there."""
+
+    country: str
+    town: str | None
+    who: Who
+    #: The ``bot/places.py`` name of a Malian town (itself or its region), for the user's
+    #: region; None abroad or for a whole country.
+    region: str | None = None
+
+
+class PlaceFinder:
+    """The names of one ``places.yml``, longest first, as folded word sequences."""
+
+    def __init__(self, places: PlacesFile | None) -> None:
+        names: list[tuple[tuple[str, ...], str, str | None, str | None]] = []
+        if places is not None:
+            for town in places.towns:
+                names.extend((tokens(n), town.country, town.id, town.place) for n in town.names)
+            for country in places.countries:
+                names.extend((tokens(n), country.id, None, None) for n in country.names)
+            self.again = [tokens(p) for ps in places.emergency_again.values() for p in ps]
+        else:
+            self.again = []
+        self._names = sorted((n for n in names if n[0]), key=lambda n: -len(n[0]))
+
+    def mentions(self, text: str) -> list[Mention]:
+        """Every place named in ``text`` as a location, in order; destinations left out."""
+        found: list[tuple[int, Mention]] = []
+        offset = 0
+        for sentence in _SENTENCES.split(text):
+            words = tokens(sentence)
+            taken = [False] * len(words)
+            for name, country, town, region in self._names:
+                n = len(name)
+                for i in range(len(words) - n + 1):
+                    if words[i : i + n] != name or any(taken[i : i + n]):
+                        continue
+                    taken[i : i + n] = [True] * n
+                    before = words[:i]
+                    if _not_here(before):
+                        continue
+                    mention = Mention(country, town, speaker(before), region)
+                    found.append((offset + i, mention))
+            offset += len(words) + 1
+        return [mention for _position, mention in sorted(found, key=lambda f: f[0])]
+
+    def asks_again(self, text: str) -> bool:
+        """Whether ``text`` is one of the words asking for the emergency numbers again."""
+        words = tokens(text)
+        return any(_contains(words, phrase) for phrase in self.again if phrase)
+
+
+def speaker(before: tuple[str, ...] | list[str]) -> Who:
+    """Who is at a place, from the words before its name (see the module's rules)."""
+    words = list(before)
+    for j in range(len(words) - 1, -1, -1):
+        word = words[j]
+        after = words[j + 1] if j + 1 < len(words) else ""
+        if word in OTHERS:
+            return Who.OTHER
+        if word in THIRD_PERSON and after not in IMPERSONAL_AFTER_IL:
+            return Who.OTHER
+        if word in BM_THIRD_PERSON and after in BM_VERBS:
+            return Who.OTHER
+        if word in FIRST_PERSON or word in HERE:
+            return Who.USER
+    return Who.UNKNOWN
+
+
+def speaker_before(text: str, start: int) -> Who:
+    """Who is at the place an NLU entity found at ``start`` in ``text``."""
+    sentence = _SENTENCES.split(text[:start])[-1]
+    words = tokens(sentence)
+    if words and not text[:start].endswith((" ", "'")):
+        words = words[:-1]  # a word cut by the entity's start
+    return speaker(words)
+
+
+def _not_here(before: tuple[str, ...]) -> bool:
+    for word in reversed(before[-NOT_HERE_WINDOW:]):
+        if word in NOT_HERE:
+            return True
+        if word in FIRST_PERSON or word in THIRD_PERSON or word in OTHERS:
+            return False
+    return False
+
+
+def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
+    n = len(needle)
+    return any(haystack[i : i + n] == needle for i in range(len(haystack) - n + 1))
+
+
+_FINDERS: dict[str, PlaceFinder] = {}
+
+
+def finder(catalog: Catalog) -> PlaceFinder:
+    """The finder of a content version (built once per version, the last few kept)."""
+    found = _FINDERS.get(catalog.version)
+    if found is None:
+        found = PlaceFinder(catalog.places)
+        if len(_FINDERS) > 4:
+            _FINDERS.clear()
+        _FINDERS[catalog.version] = found
+    return found

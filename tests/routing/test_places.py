@@ -1,0 +1,159 @@
+"""Places said in free text: the table of content/places.yml, and who is there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.content import ContentError, load_catalog
+from bot.content.catalog import Catalog
+from bot.places import PLACES
+from bot.routing.places import Mention, PlaceFinder, Who, finder, speaker, speaker_before
+from tests.routing.test_services import edit
+
+
+@pytest.fixture(scope="module")
+def places(catalog: Catalog) -> PlaceFinder:
+    return finder(catalog)
+
+
+def first(places: PlaceFinder, text: str) -> Mention | None:
+    found = places.mentions(text)
+    return found[0] if found else None
+
+
+@pytest.mark.parametrize(
+    ("text", "town", "country"),
+    [
+        ("je suis à Kita", "kita", "mali"),
+        ("jsuis a laayoune", "laayoune", "morocco"),
+        ("n be paris, n ka pasipori banna", "paris", "france"),
+        ("on est bloqués a Agadez", "agadez", "niger"),
+        ("je suis à Tamanraset", "tamanrasset", "algeria"),
+        ("on est a in khalil", "in_khalil", "mali"),
+        ("je suis a barcelona", "barcelone", "spain"),
+        ("n bɛ Las Palmas", "las_palmas", "spain"),
+        ("ici a SFAX la police nous cherche", "sfax", "tunisia"),
+        ("chui a nouadhibou", "nouadhibou", "mauritania"),
+        ("je vis a Montreuil", "montreuil", "france"),
+        ("je suis à Diéma", "diema", "mali"),
+        ("je suis à Yélimané", "yelimane", "mali"),
+        ("on est a Sabha", "sabha", "libya"),
+        ("n bɛ Abidjan", "abidjan", "cote_divoire"),
+        ("je suis en espagne", None, "spain"),
+        ("n bɛ Libi", None, "libya"),
+    ],
+)
+def test_towns_and_countries_are_found_as_typed(
+    places: PlaceFinder, text: str, town: str | None, country: str
+) -> None:
+    found = first(places, text)
+    assert found is not None
+    assert (found.country, found.town, found.who) == (country, town, Who.USER)
+
+
+def test_a_malian_town_gives_its_place_for_the_region(places: PlaceFinder) -> None:
+    kita = first(places, "je suis à Kita")
+    assert kita is not None and kita.region == "kita" and PLACES["kita"] == "kayes"
+    paris = first(places, "n be paris")
+    assert paris is not None and paris.region is None
+    # In Khalil is not a place of bot/places.py: its region stands for it.
+    in_khalil = first(places, "on est a in khalil")
+    assert in_khalil is not None and in_khalil.region == "kidal"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mon ami il est arrivé en espagne",
+        "mon frère est à Tripoli",
+        "ma soeur vit a Paris",
+        "mon cousin est bloqué a Agadez",
+        "n teri bɛ Faransi",
+        "n balima be tripoli",
+        "a bɛ Libi",
+        "u be espagne",
+        "il est en Libye depuis 2 ans",
+        "ma famille est a Kayes",
+    ],
+)
+def test_a_place_said_about_someone_else_is_not_the_users(places: PlaceFinder, text: str) -> None:
+    found = places.mentions(text)
+    assert found and all(m.who is Who.OTHER for m in found)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "je veux partir en Libye",
+        "jveu aller a paris",
+        "n b'a fɛ ka taa Faransi",
+        "je suis rentré de Libye",
+        "j'étais à Tripoli l'an dernier",
+        "comment envoyer de l'argent au mali",
+        "expulsé d'Algérie",
+    ],
+)
+def test_where_someone_goes_or_comes_from_is_not_a_location(places: PlaceFinder, text: str) -> None:
+    assert places.mentions(text) == []
+
+
+def test_the_user_and_someone_else_in_one_message(places: PlaceFinder) -> None:
+    found = places.mentions("mon frère est à Tripoli et moi je suis à Sabha")
+    assert [(m.town, m.who) for m in found] == [("tripoli", Who.OTHER), ("sabha", Who.USER)]
+    found = places.mentions("je suis a bamako et je veux partir en libye")
+    assert [(m.town, m.who) for m in found] == [("bamako", Who.USER)]
+    # "il y a" is no one, and a name alone says nothing of who is there.
+    found = places.mentions("il y a la police partout a Sfax")
+    assert [(m.town, m.who) for m in found] == [("sfax", Who.UNKNOWN)]
+    found = places.mentions("libye")
+    assert [(m.country, m.who) for m in found] == [("libya", Who.UNKNOWN)]
+
+
+def test_whole_words_only(places: PlaceFinder) -> None:
+    assert places.mentions("je suis malien") == []
+    assert places.mentions("parisien") == []
+    assert places.mentions("san 2019") == []  # "san" (a town) is also "year": not listed
+
+
+def test_speaker_reads_the_nearest_subject() -> None:
+    assert speaker(["je", "suis", "a"]) is Who.USER
+    assert speaker(["mon", "frere", "est", "a"]) is Who.OTHER
+    assert speaker(["n", "be"]) is Who.USER
+    assert speaker(["n", "teri", "be"]) is Who.OTHER
+    assert speaker([]) is Who.UNKNOWN
+    assert speaker(["ici", "a"]) is Who.USER
+    text = "je suis a Kayi mon frere est en Libi"
+    assert speaker_before(text, text.index("Libi")) is Who.OTHER
+    assert speaker_before(text, text.index("Kayi")) is Who.USER
+
+
+def test_names_are_checked_by_the_loader(tree: Path) -> None:
+    places = tree / "places.yml"
+    edit(
+        places,
+        "{id: kita, country: mali, names: [kita]}",
+        "{id: kita, country: mali, names: [paris]}",
+    )
+    with pytest.raises(ContentError, match="paris"):
+        load_catalog(tree)
+
+
+def test_a_malian_town_must_be_a_known_place_or_give_its_region(tree: Path) -> None:
+    places = tree / "places.yml"
+    edit(places, "{id: kita, country: mali", "{id: kitaa, country: mali")
+    with pytest.raises(ContentError, match="kitaa"):
+        load_catalog(tree)
+    edit(places, "{id: kitaa, country: mali", "{id: kitaa, country: mali, region: kayes")
+    load_catalog(tree)
+    edit(places, "{id: paris, country: france", "{id: paris, country: france, region: kayes")
+    with pytest.raises(ContentError, match="abroad"):
+        load_catalog(tree)
+
+
+def test_the_file_is_optional(tree: Path) -> None:
+    (tree / "places.yml").unlink()
+    catalog = load_catalog(tree)
+    assert catalog.places is None
+    assert PlaceFinder(None).mentions("je suis à Kita") == []
