@@ -12,7 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.nlu.keywords import EMERGENCY_INTENT
+from bot.nlu.keywords import CRISIS_INTENTS, EMERGENCY_INTENT
 from bot.nlu.types import RASA_FALLBACK_INTENT, NluResult
 
 #: Intents never offered as a "did you mean" button.
@@ -73,6 +73,23 @@ def emergency_first(
         name == EMERGENCY_INTENT and confidence >= thresholds.emergency
         for name, confidence in ranking[:3]
     )
+
+
+def crisis_first(
+    result: NluResult,
+    ranking: list[tuple[str, float]],
+    thresholds: Thresholds,
+    known: Collection[str],
+) -> str | None:
+    """The crisis to answer before anything else: ``emergency`` or ``self_harm`` (those of
+    ``known``), as the answer or among the three best at or above the emergency floor; the
+    better ranked when both are there. A low-confidence self-harm is still self-harm."""
+    if result.intent in CRISIS_INTENTS and result.intent in known:
+        return result.intent
+    for name, confidence in ranking[:3]:
+        if name in CRISIS_INTENTS and name in known and confidence >= thresholds.emergency:
+            return name
+    return None
 
 
 def candidates(

@@ -15,6 +15,7 @@ The store keeps it as one JSON object (``conversations.data``) under these keys:
 ``fallback_noted``   a key-message language user was told a text fell back (true)
 ``cards``            per module, the card last shown: ``{"<topic>": <index>}``
 ``emergency``        the emergency contacts shown: ``{"country", "at", "numbers"}``
+``crisis``           thoughts of self-harm answered, "are you safe?" asked: ``{"at"}``
 ==================== ======================================================
 
 Each flow reads and writes its own typed part; :meth:`Memory.to_data` writes the same
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 
@@ -256,6 +258,36 @@ class EmergencyNotes:
         return {"emergency": {"country": self.country, "at": self.at, "numbers": self.numbers}}
 
 
+def is_recent(at: str, window: timedelta) -> bool:
+    """Whether the moment ``at`` (ISO 8601, as stored; naive means UTC) is less than
+    ``window`` ago; an unreadable moment is not recent."""
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        return False
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return datetime.now(UTC) - moment < window
+
+
+@dataclass
+class CrisisNotes:
+    """Thoughts of self-harm were answered, and "are you safe right now?" asked: when."""
+
+    #: When the question was asked (ISO 8601, UTC).
+    at: str
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> CrisisNotes | None:
+        notes = data.get("crisis")
+        if not isinstance(notes, Mapping) or not isinstance(notes.get("at"), str):
+            return None
+        return cls(at=notes["at"])
+
+    def to_data(self) -> dict[str, Any]:
+        return {"crisis": {"at": self.at}}
+
+
 #: Every key a part of :class:`Memory` owns, in the order it writes them.
 KEYS = (
     "language_offered",
@@ -270,6 +302,7 @@ KEYS = (
     "fallback_noted",
     "cards",
     "emergency",
+    "crisis",
 )
 
 
@@ -284,6 +317,7 @@ class Memory:
     referral: ReferralForm | None = None
     screen: Screen = field(default_factory=Screen)
     emergency: EmergencyNotes | None = None
+    crisis: CrisisNotes | None = None
     #: Keys this version does not know, kept so an older or newer version loses nothing.
     other: dict[str, Any] = field(default_factory=dict)
 
@@ -297,6 +331,7 @@ class Memory:
             referral=ReferralForm.from_data(data),
             screen=Screen.from_data(data),
             emergency=EmergencyNotes.from_data(data),
+            crisis=CrisisNotes.from_data(data),
             other={k: v for k, v in data.items() if k not in KEYS},
         )
 
@@ -310,6 +345,7 @@ class Memory:
             **(self.referral.to_data() if self.referral is not None else {}),
             **self.screen.to_data(),
             **(self.emergency.to_data() if self.emergency is not None else {}),
+            **(self.crisis.to_data() if self.crisis is not None else {}),
         }
         out = {k: v for k, v in (before or {}).items() if k not in KEYS or k in parts}
         out.update(self.other)

@@ -13,13 +13,22 @@ import bot.dialogue.payloads as p
 from bot.content.catalog import Fields
 from bot.content.models import Action, IntentSpec
 from bot.content.needs import NEEDS
-from bot.dialogue.decision import Thresholds, candidates, emergency_first, is_sure, ranked
-from bot.dialogue.flows import cases, help, modules, onboarding, quiz, referral_form, subscription
+from bot.dialogue.decision import Thresholds, candidates, crisis_first, is_sure, ranked
+from bot.dialogue.flows import (
+    cases,
+    crisis,
+    help,
+    modules,
+    onboarding,
+    quiz,
+    referral_form,
+    subscription,
+)
 from bot.dialogue.flows.modules import clarify, menu, menu_button, stale, with_menu
 from bot.dialogue.turn import Turn
 from bot.dialogue.typed import asked_language, is_number, typed_choice
 from bot.dialogue.types import Button, Inbound, State
-from bot.nlu.keywords import EMERGENCY_INTENT
+from bot.nlu.keywords import EMERGENCY_INTENT, SELF_HARM_INTENT
 from bot.nlu.types import NluResult
 
 #: The commands the engine answers, in the order the channel's command menu and /help list
@@ -143,10 +152,16 @@ def text(turn: Turn, understood: NluResult, thresholds: Thresholds) -> None:
     ranking = ranked(understood)
     top = ranking[0] if ranking else None
     sure = is_sure(understood, ranking, thresholds)
-    emergency = EMERGENCY_INTENT in turn.catalog.intents and emergency_first(
-        understood, ranking, thresholds
-    )
-    if typed(turn, understood, emergency=emergency, sure=sure):
+    first = crisis_first(understood, ranking, thresholds, turn.catalog.intents)
+    emergency = first == EMERGENCY_INTENT
+    if first is None and crisis.answer_safety(turn, understood, sure=sure):
+        # "no" (or "yes") to "are you safe right now?", asked just before.
+        return
+    if typed(turn, understood, emergency=first is not None, sure=sure):
+        return
+    if first == SELF_HARM_INTENT:
+        # Before anything else, like an emergency; no other question in this answer.
+        crisis.self_harm(turn)
         return
     if emergency:
         # Emergency contacts come first, whatever the state or the confidence (written

@@ -10,11 +10,19 @@ from bot.nlu.types import NluResult, NluSource
 #: Confidence reported for a keyword hit: sure enough to act, below a confident model.
 KEYWORD_CONFIDENCE = 0.9
 EMERGENCY_INTENT = "emergency"
+SELF_HARM_INTENT = "self_harm"
+#: Intents answered first, whatever the state or the model's confidence: a keyword of
+#: one of them wins over the model, and the first of them found wins over the others.
+CRISIS_INTENTS = (EMERGENCY_INTENT, SELF_HARM_INTENT)
 
 
 def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
     n = len(needle)
     return any(haystack[i : i + n] == needle for i in range(len(haystack) - n + 1))
+
+
+def _crisis_rank(intent: str) -> int:
+    return CRISIS_INTENTS.index(intent) if intent in CRISIS_INTENTS else len(CRISIS_INTENTS)
 
 
 class KeywordMatcher:
@@ -35,8 +43,9 @@ class KeywordMatcher:
                 best[intent] = max(best.get(intent, 0), len(phrase))
         if not best:
             return NluResult.nothing(text)
-        # An emergency word always wins; otherwise the longest (most specific) phrase.
-        ranked = sorted(best, key=lambda i: (i != EMERGENCY_INTENT, -best[i], i))
+        # A crisis word always wins (an emergency before thoughts of self-harm);
+        # otherwise the longest (most specific) phrase.
+        ranked = sorted(best, key=lambda i: (_crisis_rank(i), -best[i], i))
         ranking = tuple((intent, KEYWORD_CONFIDENCE) for intent in ranked)
         return NluResult(
             text=text,
@@ -45,6 +54,11 @@ class KeywordMatcher:
             source=NluSource.KEYWORDS,
             ranking=ranking,
         )
+
+    def is_crisis(self, text: str, intent: str) -> bool:
+        """Whether ``text`` holds a keyword of the crisis ``intent``."""
+        words = tokens(text)
+        return any(name == intent and _contains(words, phrase) for name, phrase in self._phrases)
 
     def is_emergency(self, text: str) -> bool:
         words = tokens(text)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from bot.nlu.keywords import EMERGENCY_INTENT, KeywordMatcher
+from bot.nlu.keywords import CRISIS_INTENTS, KeywordMatcher
 from bot.nlu.types import IntentParser, NluResult, NluUnavailable
 
 logger = logging.getLogger(__name__)
@@ -23,8 +23,8 @@ class NluService:
     async def parse(self, text: str) -> NluResult:
         matcher = self._matcher()
         keyword_result = matcher.match(text)
-        # An emergency keyword is never lost to a model's threshold.
-        if keyword_result.intent == EMERGENCY_INTENT:
+        # An emergency or self-harm keyword is never lost to a model's threshold.
+        if keyword_result.intent in CRISIS_INTENTS:
             return keyword_result
         if self.rasa is not None:
             try:

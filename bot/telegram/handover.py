@@ -18,7 +18,8 @@ API, for the Telegram adapter:
 ``await relay.from_user(update, bot) -> bool``
     For every private message. True when the user has an open handover and the message was
     dealt with: ``/end`` closes it, anything else (text, voice, photo, location...) is copied
-    into their topic or thread. An emergency text also gets ``intent.emergency`` first.
+    into their topic or thread. An emergency text also gets ``intent.emergency`` first;
+    words of self-harm flag the conversation for the agents (``agent.crisis_flag``).
     False otherwise: the caller then passes the update to the dialogue engine.
 ``await relay.from_agents(update, bot) -> bool``
     For every message of the agents' chat. True when it belongs to an open handover's topic
@@ -48,7 +49,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import filters
 
 from bot.content.catalog import Catalog, Fields
-from bot.nlu.keywords import KeywordMatcher
+from bot.nlu.keywords import SELF_HARM_INTENT, KeywordMatcher
 from bot.pseudonyms import pseudonym
 from bot.store import handovers
 from bot.store.db import Database
@@ -213,6 +214,16 @@ class HandoverRelay:
                 "Emergency words from %s during handover %s", pseudonym(record.user_id), record.id
             )
             await bot.send_message(message.chat_id, self._text("intent.emergency", record.language))
+        if text and self.matcher is not None and self.matcher().is_crisis(text, SELF_HARM_INTENT):
+            # The agents see the conversation flagged before the words themselves.
+            logger.info(
+                "Self-harm words from %s during handover %s", pseudonym(record.user_id), record.id
+            )
+            await bot.send_message(
+                self.agents_chat_id,
+                self._agent_text("agent.crisis_flag", user=pseudonym(record.user_id)),
+                **self._into_thread(record),
+            )
         try:
             await bot.copy_message(
                 self.agents_chat_id,

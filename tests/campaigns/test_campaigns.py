@@ -197,7 +197,8 @@ def test_links_to_unknown_messages_languages_and_topics_and_repeated_days(tree: 
     assert found == [
         f"{path}:3: segment: language 'xx' is not declared in languages.yml",
         f"{path}:4: segment: unknown topic 'atlantis' (known: family_debt, home_opportunities,"
-        " legal_paths, libya, life_abroad, returnee_stories, sahara, sea, smugglers)",
+        " leave_desert, leave_elsewhere, leave_sea, leave_west_africa, legal_paths, libya,"
+        " life_abroad, myths, returnee_stories, sahara, sea, smugglers)",
         f"{path}:7: message 'no.such.key' has no fr text",
         f"{path}:8: day 0 is repeated (first at line 6)",
     ]

@@ -74,12 +74,10 @@ def test_content_keywords_trigger_their_own_intent(catalog: Catalog) -> None:
         ("il respire mieux depuis qu'il est rentré", False),
         ("le désert est immense, on s'y perd facilement", False),
         ("est ce qu'il y a de l'eau sur la route du désert", False),
-        # thoughts of suicide, and near phrases that are not a crisis
-        ("jveu me suicider", True),
-        ("j'ai plus envie de vivre", True),
-        ("je pense a mettre fin a mes jours", True),
-        ("n b'a fɛ ka n yɛrɛ faga", True),
-        ("n ba fe ka sa", True),
+        # a threat to kill is an emergency; thoughts of suicide are self_harm (below)
+        ("ils veulent me tuer", True),
+        ("jveu me suicider", False),
+        ("n b'a fɛ ka n yɛrɛ faga", False),
         ("je veux en finir avec ce voyage", False),
         ("mourir de rire", False),
         ("la vie en europe", False),
@@ -89,6 +87,59 @@ def test_content_keywords_put_emergencies_happening_now_first(
     catalog: Catalog, text: str, emergency: bool
 ) -> None:
     assert KeywordMatcher(catalog.keywords()).is_emergency(text) is emergency
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "jveu me suicider",
+        "j'ai plus envie de vivre",
+        "je pense a mettre fin a mes jours",
+        "je veux me tuer",
+        "n b'a fɛ ka n yɛrɛ faga",
+        "n ba fe ka sa",
+    ],
+)
+def test_content_keywords_give_thoughts_of_suicide_their_own_intent(
+    catalog: Catalog, text: str
+) -> None:
+    # Issue 17: "j ai envie de mourir" must get the self_harm reply, not the emergency block
+    # (whose Malian police lines and IOM Dakar office do not answer it).
+    assert KeywordMatcher(catalog.keywords()).match(text).intent == "self_harm"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("jveu partir en espagne cmt faire", "intent_to_leave"),
+        ("mes parents veulent que je parte", "family_pressure"),
+        ("c vrai que les canaries donnent les papiers", "myth_check"),
+        ("une dame me propose du travail de menagere, billet paye", "job_offer"),
+        ("ok je pars quand meme", "going_anyway"),
+        ("je suis en France, je veux demander l asile", "rights_abroad"),
+        ("qui voit mes messages ?", "privacy_question"),
+        ("arrete de faire la morale", "feedback"),
+        ("merci c'est top", "feedback"),
+        # and the intents around them keep their own words
+        ("merci", "thank"),
+        ("stop", "unsubscribe"),
+        ("je veux partir legalement", "legal_migration"),
+        ("je suis bloque en libye je veux partir de la", "return_help"),
+    ],
+)
+def test_content_keywords_for_the_new_intents(catalog: Catalog, text: str, intent: str) -> None:
+    assert KeywordMatcher(catalog.keywords()).match(text).intent == intent
+
+
+def test_no_new_intent_keyword_sets_off_the_emergency_tripwire(catalog: Catalog) -> None:
+    # "c pour la police ?", a family selling a field, a complaint: never emergency contacts.
+    matcher = KeywordMatcher(catalog.keywords())
+    new = ("family_pressure", "job_offer", "going_anyway", "privacy_question", "feedback")
+    for intent, _language, phrase in catalog.keywords():
+        if intent in new:
+            assert not matcher.is_emergency(phrase), (intent, phrase)
+    assert not matcher.is_emergency("c pour la police ?")
+    assert not matcher.is_emergency("ils veulent vendre le champ pour payer mon voyage")
 
 
 class RasaStub:

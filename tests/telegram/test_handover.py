@@ -457,3 +457,18 @@ async def test_a_topic_closed_by_hand_ends_the_handover(
     # The copy into the closed topic and the closing note were refused, as Telegram would.
     assert {r.method for r in fake.refused} == {"copyMessage", "sendMessage", "closeForumTopic"}
     fake.refused.clear()
+
+
+async def test_self_harm_words_flag_the_conversation_for_the_agents(
+    fake: FakeBotApi, database: Database, content_store: ContentStore
+) -> None:
+    async with running(fake, database, content_store) as h:
+        user_id = await h.open(language="fr")
+        fake.push_text(CHAT, "des fois je veux plus vivre")
+        await fake.wait_for("copyMessage", count=1)
+    flag, words = fake.sent_messages(AGENTS)[-2:]
+    template = content_store.current().text("agent.crisis_flag", "fr").text
+    assert flag.text == template.format(user=f"u{user_id}")
+    assert words.text == "des fois je veux plus vivre"
+    # The person is not sent the emergency block: a person of the team is there.
+    assert h.texts_to(CHAT) == [h.t("handover.opened", "fr")]

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.content.needs import NEEDS
 from bot.dialogue.flows.modules import menu, menu_button
-from bot.dialogue.memory import EmergencyNotes, Place
+from bot.dialogue.memory import EmergencyNotes, Place, is_recent
 from bot.dialogue.payloads import Human, Intent, Refer, Where, WherePlace
 from bot.dialogue.turn import Turn
 from bot.dialogue.types import Button, Reply, State
@@ -240,13 +240,7 @@ def _now() -> datetime:
 
 
 def _recent(shown: EmergencyNotes) -> bool:
-    try:
-        at = datetime.fromisoformat(shown.at)
-    except ValueError:
-        return False
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    return _now() - at < SAME_EMERGENCY
+    return is_recent(shown.at, SAME_EMERGENCY)
 
 
 def services(
