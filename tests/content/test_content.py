@@ -11,19 +11,7 @@ from bot.content.catalog import REQUIRED_KEYS, Catalog
 from bot.content.loader import ContentError, Problem, check_content, load_catalog
 from bot.content.store import ContentStore
 from tests.support.environment import CONTENT_DIR
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-
-
-def line_of(path: Path, needle: str) -> int:
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if needle in line:
-            return number
-    raise AssertionError(f"{needle!r} not in {path}")
+from tests.support.files import edit, line_of
 
 
 def test_real_content_is_valid() -> None:

@@ -10,7 +10,7 @@ from bot.content import ContentError, load_catalog
 from bot.content.catalog import Catalog
 from bot.places import PLACES
 from bot.routing.places import Mention, PlaceFinder, Who, finder, speaker, speaker_before
-from tests.routing.test_services import edit
+from tests.support.files import edit
 
 
 @pytest.fixture(scope="module")

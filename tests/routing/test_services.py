@@ -18,22 +18,9 @@ from bot.places import COUNTRIES, PLACES, REGIONS
 from bot.routing.matching import NEEDS, ServiceMatch, match
 from bot.routing.render import LABEL_KEYS, format_phone, service_card
 from tests.support.environment import CONTENT_DIR
+from tests.support.files import edit, line_of
 
 SERVICES = CONTENT_DIR / "services.yml"
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-
-
-def line_of(path: Path, needle: str, start: int = 0) -> int:
-    lines = path.read_text(encoding="utf-8").splitlines()
-    for number, line in enumerate(lines[start:], start + 1):
-        if needle in line:
-            return number
-    raise AssertionError(f"{needle!r} not in {path}")
 
 
 def problems_of(tree: Path) -> list[str]:
