@@ -61,8 +61,4 @@ class KeywordMatcher:
         return any(name == intent and _contains(words, phrase) for name, phrase in self._phrases)
 
     def is_emergency(self, text: str) -> bool:
-        words = tokens(text)
-        return any(
-            intent == EMERGENCY_INTENT and _contains(words, phrase)
-            for intent, phrase in self._phrases
-        )
+        return self.is_crisis(text, EMERGENCY_INTENT)
