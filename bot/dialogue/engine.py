@@ -132,6 +132,7 @@ class Engine:
         meta.state = turn.conversation.state
         meta.topic = turn.conversation.topic
         meta.content_version = turn.catalog.version
+        meta.messages = [key for key, _, _ in turn.served]
         if understood is not None:
             meta.intent = understood.intent
             meta.confidence = round(understood.confidence, 4)

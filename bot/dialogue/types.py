@@ -74,6 +74,9 @@ class Meta:
     services: list[dict[str, Any]] = field(default_factory=list)
     content_version: str | None = None
     nlu_source: str | None = None
+    #: The content keys of the messages shown, in order (``emergency.contacts``...): what
+    #: a step answered, whatever the wording or the language.
+    messages: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -102,6 +105,14 @@ class Outcome:
             ],
             "meta": {
                 k: meta[k]
-                for k in ("intent", "confidence", "language", "state", "topic", "services")
+                for k in (
+                    "intent",
+                    "confidence",
+                    "language",
+                    "state",
+                    "topic",
+                    "services",
+                    "messages",
+                )
             },
         }

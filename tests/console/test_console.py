@@ -13,7 +13,7 @@ from bot.console import inbound_from_line, inbound_from_typing
 from bot.content.catalog import Catalog
 from bot.dialogue.types import Button, Inbound, Meta, Outcome, Reply
 
-META_KEYS = {"intent", "confidence", "language", "state", "topic", "services"}
+META_KEYS = {"intent", "confidence", "language", "state", "topic", "services", "messages"}
 
 
 def chat(lines: list[str], db: Path, *extra: str) -> tuple[list[dict[str, Any]], str, int]:
