@@ -61,6 +61,9 @@ def set_language(turn: Turn, code: str) -> None:
     if turn.consent is None:
         turn.go(State.CONSENT)
         ask_consent(turn)
+    elif turn.memory.waiting is not None:
+        # A question typed before the language was chosen: answered next, nothing asked.
+        turn.go(State.MENU)
     elif (
         turn.state is State.CHOOSING_LANGUAGE
         and not turn.memory.subscription.asked
@@ -89,6 +92,10 @@ def set_consent(turn: Turn, given: bool) -> None:
     turn.say("onboarding.consent_thanks" if given else "onboarding.consent_declined")
     if turn.chosen_language is None:
         choose_language(turn, onboarding=True)
+    elif turn.memory.waiting is not None:
+        # The question typed before the language was chosen is answered next instead of
+        # another question; the subscription can be asked for later (/subscribe).
+        turn.go(State.MENU)
     elif turn.user.subscribed:
         menu(turn)
     else:
