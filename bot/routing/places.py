@@ -65,6 +65,7 @@ NOT_HERE = frozenset(
     {
         "partir", "pars", "part", "partirai", "aller", "vais", "va", "vas", "allez", "voyager",
         "rejoindre", "vers", "destination", "taa", "ta", "taara", "tara", "rentrer", "rentre",
+        "parte", "partes", "partent", "aille", "ailles", "aillent",
         "revenir", "revenu", "retourner", "retour", "venu", "viens", "vient", "venant",
         "sorti", "quitte", "quitter", "expulse", "expulses", "refoule", "etais", "etait",
         "etions", "traverser", "bo", "bora", "segin", "seginna", "envoyer", "envoie",
@@ -75,7 +76,7 @@ GOING = frozenset(
     {
         "partir", "pars", "part", "partirai", "aller", "vais", "va", "vas", "allez", "voyager",
         "rejoindre", "vers", "destination", "taa", "ta", "traverser", "bo",
-        "jpars", "jpart", "jvais",
+        "jpars", "jpart", "jvais", "parte", "partes", "partent", "aille", "ailles", "aillent",
     }
 )  # fmt: skip
 #: A shared location further than this from every known town tells nothing.

@@ -159,3 +159,26 @@ async def test_a_relative_in_danger_is_still_an_emergency(
     outcome = await engine.handle(text(USER, message))
     assert "leave.family" not in outcome.meta.messages
     assert outcome.meta.intent == "emergency"
+
+
+async def test_family_pushing_the_user_is_not_someone_else_leaving(
+    engine: Engine, stub_parser: StubParser, database: Database
+) -> None:
+    await onboard(engine)
+    message = "ma mere veut que je parte en libye"
+    stub_parser.table[message] = ("family_pressure", 0.9)
+    outcome = await engine.handle(text(USER, message))
+    assert outcome.meta.messages == ["intent.family_pressure"]
+    user = await stored_user(database)
+    assert user.country is None  # Libya is where she wants them to go
+
+
+async def test_a_parent_asking_about_the_danger_gets_the_family_reply(
+    engine: Engine, stub_parser: StubParser
+) -> None:
+    await onboard(engine)
+    message = "mon fils veut partir en libye c dangereux"
+    stub_parser.table[message] = ("risks_libya", 0.9)
+    outcome = await engine.handle(text(USER, message))
+    assert outcome.meta.messages == ["leave.family"]
+    assert payloads(outcome)[0] == "topic:leave_desert"

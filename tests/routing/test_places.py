@@ -191,6 +191,13 @@ def test_a_destination_and_who_goes_there(
     assert all(m.country != country for m in places.mentions(text))
 
 
+def test_family_pushing_the_user_to_go_is_the_users_destination(places: PlaceFinder) -> None:
+    text = "ma mere veut que je parte en libye"
+    assert places.mentions(text) == []  # never where the user is
+    assert [(d.country, d.who) for d in places.destinations(text)] == [("libya", Who.USER)]
+    assert leaver(text) is Who.USER
+
+
 def test_coming_back_is_not_a_destination(places: PlaceFinder) -> None:
     assert places.destinations("je suis rentre de libye") == []
     assert places.destinations("mon ami est en espagne") == []

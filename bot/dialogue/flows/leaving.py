@@ -23,7 +23,19 @@ from bot.routing.places import Who, finder, is_destination, leaver
 LEAVE_INTENT = "intent_to_leave"
 #: Intents that may say someone is leaving (a relative said before the going word makes
 #: it a family's question, whichever of these the NLU chose).
-LEAVING_INTENTS = frozenset({LEAVE_INTENT, "going_anyway", "family_pressure", "out_of_scope"})
+LEAVING_INTENTS = frozenset(
+    {
+        LEAVE_INTENT,
+        "going_anyway",
+        "family_pressure",
+        "out_of_scope",
+        # "mon fils veut partir en Libye, c'est dangereux ?": the family reply leads there.
+        "risks_desert",
+        "risks_libya",
+        "risks_sea",
+        "life_abroad",
+    }
+)
 
 #: Why someone wants to leave, in the order of the buttons: each reason's answer is
 #: ``leave.because.<reason>``, its label ``leave.why.<reason>``; then the module that
