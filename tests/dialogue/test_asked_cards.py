@@ -70,3 +70,12 @@ async def test_a_need_the_nlu_is_sure_of_comes_before_a_card(
     outcome = await engine.handle(text(USER, "j'ai perdu mon visa et mon passeport"))
     assert "topic.legal_paths.card3" not in outcome.meta.messages
     assert outcome.meta.intent == "documents"
+
+
+def test_the_longer_question_wins(catalog: Catalog) -> None:
+    questions = QuestionIndex(catalog)
+    # "juru" (debt) is the family module's; "juru la" (on credit) is the smugglers' offer.
+    debt = questions.card_for("an ka juru ka bon")
+    assert debt is not None and debt.topic == "family_debt"
+    credit = questions.card_for("u ko n bɛ se ka taa juru la")
+    assert credit is not None and (credit.topic, credit.index) == ("smugglers", 2)
