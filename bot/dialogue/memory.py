@@ -18,7 +18,7 @@ The store keeps it as one JSON object (``conversations.data``) under these keys:
 ``crisis``           thoughts of self-harm answered, "are you safe?" asked: ``{"at"}``
 ``leaving``          wanting to leave, "why?" asked: ``{"route", "destination"?}``
 ``waiting``          a question typed before the language was chosen, answered once it is:
-                     ``{"text", "intent", "confidence", "ranking", "entities"}``
+                     ``{"text", "intent", "confidence", "ranking", "entities", "at"}``
 ==================== ======================================================
 
 Each flow reads and writes its own typed part; :meth:`Memory.to_data` writes the same
@@ -315,6 +315,10 @@ class LeaveNotes:
         return {"leaving": notes}
 
 
+#: How long a question typed before the language was chosen waits to be answered.
+WAITING_FOR = timedelta(hours=1)
+
+
 @dataclass
 class WaitingQuestion:
     """A question typed before a language was chosen, as the NLU read it: answered once
@@ -327,6 +331,12 @@ class WaitingQuestion:
     ranking: list[tuple[str, float]] = field(default_factory=list)
     #: The NLU's entities: ``[{"entity", "value", "start"?}]``.
     entities: list[dict[str, Any]] = field(default_factory=list)
+    #: When it was typed (ISO 8601, UTC): an old question is dropped, not answered.
+    at: str = ""
+
+    def is_fresh(self) -> bool:
+        """Typed recently enough to be answered (chosen later, the language comes alone)."""
+        return is_recent(self.at, WAITING_FOR)
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> WaitingQuestion | None:
@@ -351,6 +361,7 @@ class WaitingQuestion:
                 for e in (entities if isinstance(entities, list) else [])
                 if isinstance(e, Mapping)
             ],
+            at=str(waiting.get("at") or ""),
         )
 
     def to_data(self) -> dict[str, Any]:
@@ -361,6 +372,7 @@ class WaitingQuestion:
                 "confidence": self.confidence,
                 "ranking": [[name, conf] for name, conf in self.ranking],
                 "entities": self.entities,
+                "at": self.at,
             }
         }
 

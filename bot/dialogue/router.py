@@ -8,6 +8,7 @@ the "this button is old" answer and the menu.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import bot.dialogue.payloads as p
 from bot.content.catalog import Fields
@@ -82,6 +83,8 @@ def answer_waiting(turn: Turn, thresholds: Thresholds) -> None:
     if turn.state in (State.CHOOSING_LANGUAGE, State.CONSENT):
         return
     turn.memory.waiting = None
+    if not waiting.is_fresh():
+        return  # typed long ago: answering it now would come out of nowhere
     said = NluResult(
         text=waiting.text,
         intent=waiting.intent,
@@ -117,6 +120,7 @@ def _keep_waiting(turn: Turn, understood: NluResult, *, sure: bool) -> None:
         entities=[
             {"entity": e.entity, "value": e.value, "start": e.start} for e in understood.entities
         ],
+        at=datetime.now(UTC).isoformat(),
     )
 
 

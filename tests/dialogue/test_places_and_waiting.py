@@ -165,3 +165,21 @@ async def test_a_new_message_replaces_the_waiting_question(
     stub_parser.table["bonjour"] = ("greet", 0.9)
     await engine.handle(text(USER, "bonjour"))
     assert "waiting" not in await conversation_data(database)
+
+
+async def test_a_question_typed_long_ago_is_dropped_not_answered(
+    engine: Engine, stub_parser: StubParser, database: Database
+) -> None:
+    message = "jveu aller en espagne cmt faire"
+    stub_parser.table[message] = ("intent_to_leave", 0.9)
+    await engine.handle(text(USER, message))
+    user = await stored_user(database)
+    async with database.transaction() as s:
+        conversation = await repo.load_conversation(s, user_id=user.id)
+        assert conversation is not None
+        conversation.data["waiting"]["at"] = "2020-01-01T00:00:00+00:00"
+        await repo.save_conversation(s, user_id=user.id, conversation=conversation)
+    await engine.handle(press(USER, "lang:fr"))
+    answered = await engine.handle(press(USER, "consent:yes"))
+    assert answered.meta.messages == ["onboarding.consent_thanks", "subscribe.ask"]
+    assert "waiting" not in await conversation_data(database)

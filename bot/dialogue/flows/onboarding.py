@@ -58,6 +58,7 @@ def language_named(turn: Turn, text: str) -> bool:
 
 def set_language(turn: Turn, code: str) -> None:
     turn.user_changes["language"] = code
+    _drop_stale_question(turn)
     if turn.consent is None:
         turn.go(State.CONSENT)
         ask_consent(turn)
@@ -88,6 +89,7 @@ def ask_consent(turn: Turn) -> None:
 
 def set_consent(turn: Turn, given: bool) -> None:
     turn.user_changes["consent"] = given
+    _drop_stale_question(turn)
     turn.user_changes["consent_at"] = utcnow()
     turn.say("onboarding.consent_thanks" if given else "onboarding.consent_declined")
     if turn.chosen_language is None:
@@ -100,6 +102,13 @@ def set_consent(turn: Turn, given: bool) -> None:
         menu(turn)
     else:
         ask_subscription(turn)
+
+
+def _drop_stale_question(turn: Turn) -> None:
+    """A question typed before the language, long ago, is not answered now."""
+    waiting = turn.memory.waiting
+    if waiting is not None and not waiting.is_fresh():
+        turn.memory.waiting = None
 
 
 def remind_onboarding(turn: Turn) -> None:
