@@ -3,7 +3,9 @@ and the reason; a relative who wants to leave (issue 17, points 4 and 9)."""
 
 from __future__ import annotations
 
+from bot.content.catalog import REQUIRED_KEYS, Catalog
 from bot.dialogue.engine import Engine
+from bot.dialogue.flows.leaving import REASONS
 from bot.dialogue.memory import LeaveNotes, Memory
 from bot.nlu.types import Entity, NluResult, NluSource
 from bot.store import repositories as repo
@@ -182,3 +184,11 @@ async def test_a_parent_asking_about_the_danger_gets_the_family_reply(
     outcome = await engine.handle(text(USER, message))
     assert outcome.meta.messages == ["leave.family"]
     assert payloads(outcome)[0] == "topic:leave_desert"
+
+
+def test_every_reason_is_written_in_french_and_bambara(catalog: Catalog) -> None:
+    for reason in REASONS:
+        for key in (f"leave.why.{reason}", f"leave.because.{reason}"):
+            assert key in REQUIRED_KEYS  # the loader refuses content without it
+            for language in ("fr", "bm"):
+                assert catalog.text(key, language).language == language, (key, language)
