@@ -271,7 +271,7 @@ def text(turn: Turn, understood: NluResult, thresholds: Thresholds) -> None:
         subscription.subscribe(turn, understood.intent == AFFIRM)
         return
     meaning = understood.intent if sure else None
-    if leaving.typed_reason(turn, meaning):
+    if leaving.typed_reason(turn, understood.text, meaning):
         pass  # "ma famille me pousse" after "why do you want to leave?"
     elif leaving.someone_else_leaving(turn, understood, sure=sure):
         pass  # "mon fils veut partir en Libye": a reply for the family

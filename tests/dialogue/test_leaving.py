@@ -192,3 +192,22 @@ def test_every_reason_is_written_in_french_and_bambara(catalog: Catalog) -> None
             assert key in REQUIRED_KEYS  # the loader refuses content without it
             for language in ("fr", "bm"):
                 assert catalog.text(key, language).language == language, (key, language)
+
+
+async def test_a_reason_said_with_a_word_of_its_label(
+    engine: Engine, stub_parser: StubParser, database: Database
+) -> None:
+    await onboard(engine)
+    stub_parser.table["je veux aller en libye"] = ("intent_to_leave", 0.9)
+    await engine.handle(text(USER, "je veux aller en libye"))
+    money = await engine.handle(text(USER, "pour l'argent surtout"))
+    assert money.meta.messages == ["leave.because.work", "leave.desert.risks"]
+    # Another message ends the question: the words no longer pick a reason later.
+    await engine.handle(text(USER, "je veux aller en libye"))
+    await engine.handle(press(USER, "action:show_menu"))
+    assert (await memory(database)).leaving is not None  # a press keeps it
+    other = await engine.handle(text(USER, "bonjour"))
+    assert "leave.because.work" not in other.meta.messages
+    assert (await memory(database)).leaving is None
+    later = await engine.handle(text(USER, "pour l'argent surtout"))
+    assert "leave.because.work" not in later.meta.messages

@@ -15,6 +15,7 @@ from bot.dialogue.memory import LeaveNotes
 from bot.dialogue.payloads import Intent, Leave, OpenTopic, Why
 from bot.dialogue.turn import Turn
 from bot.dialogue.types import Button
+from bot.nlu.normalise import tokens
 from bot.nlu.types import NluResult
 from bot.places import HOME_COUNTRY
 from bot.routing.places import Who, finder, is_destination, leaver
@@ -47,6 +48,11 @@ REASONS: dict[str, tuple[str | None, frozenset[str]]] = {
     "join": ("legal_paths", frozenset()),
     "other": (None, frozenset({"ask_human", "psychosocial"})),
 }
+
+
+#: A word of a reason's label typed names it from this length ("argent", "famille");
+#: shorter ones ("la", "me", "ka") say nothing.
+MIN_WORD = 4
 
 
 def wants_to_leave(turn: Turn, said: NluResult | None) -> None:
@@ -93,16 +99,36 @@ def press_reason(turn: Turn, payload: Why) -> bool:
     return True
 
 
-def typed_reason(turn: Turn, intent: str | None) -> bool:
-    """After "why?", a reason typed in words ("ma famille me pousse", "jcherche du
-    travail"): the NLU's sure reading says which. True when it answered."""
-    if turn.memory.leaving is None or intent is None:
+def typed_reason(turn: Turn, said: str, intent: str | None) -> bool:
+    """After "why?", a reason typed in words: the NLU's sure reading ("jcherche du
+    travail": work), or else a word of one reason's label ("pour l'argent", "ma
+    famille"). True when it answered; any other message ends the question."""
+    if turn.memory.leaving is None:
         return False
+    chosen = None
     for reason, (_topic, meaning) in REASONS.items():
-        if intent in meaning:
-            answer_reason(turn, reason)
-            return True
-    return False
+        if intent is not None and intent in meaning:
+            chosen = reason
+            break
+    if chosen is None:
+        chosen = _reason_named(turn, said)
+    if chosen is None:
+        turn.memory.leaving = None
+        return False
+    answer_reason(turn, chosen)
+    return True
+
+
+def _reason_named(turn: Turn, said: str) -> str | None:
+    """The one reason whose label shares a word of at least :data:`MIN_WORD` letters
+    with the message, in the user's language."""
+    words = {w for w in tokens(said) if len(w) >= MIN_WORD}
+    named = [
+        reason
+        for reason in REASONS
+        if words & {w for w in tokens(turn.t(f"leave.why.{reason}")) if len(w) >= MIN_WORD}
+    ]
+    return named[0] if len(named) == 1 else None
 
 
 def answer_reason(turn: Turn, reason: str) -> None:
