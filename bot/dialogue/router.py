@@ -50,6 +50,10 @@ AFFIRM, DENY = "affirm", "deny"
 SMALL_TALK = frozenset({"greet", "goodbye", "thank", AFFIRM, DENY, "out_of_scope"})
 #: The longest question kept to answer once the language is chosen (characters).
 MAX_WAITING = 500
+#: A message of at most this many words that names where the user is, and nothing the
+#: NLU is sure of, is a place said alone ("je suis a Kita", "n be kita"): acknowledged.
+#: A longer one unclear to the NLU gets the likely intents, the place kept all the same.
+PLACE_ALONE_WORDS = 5
 
 
 def step(
@@ -281,7 +285,7 @@ def text(turn: Turn, understood: NluResult, thresholds: Thresholds) -> None:
         intent(turn, meaning, understood)
     elif leaving.leaving_said(turn, understood):
         leaving.wants_to_leave(turn, understood)
-    elif placed and help.acknowledge(turn):
+    elif placed and turn.text_words <= PLACE_ALONE_WORDS and help.acknowledge(turn):
         pass  # "je suis a Kita": a place said alone
     else:
         _ask_which(turn, ranking, thresholds)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.content.catalog import Catalog
 from bot.dialogue.engine import Engine
 from bot.dialogue.types import Inbound
+from bot.nlu.types import NluResult, NluSource
 from bot.store import repositories as repo
 from bot.store.db import Database
 from tests.support.conversation import USER, command, onboard, payloads, press, stored_user, text
@@ -183,3 +184,21 @@ async def test_a_question_typed_long_ago_is_dropped_not_answered(
     answered = await engine.handle(press(USER, "consent:yes"))
     assert answered.meta.messages == ["onboarding.consent_thanks", "subscribe.ask"]
     assert "waiting" not in await conversation_data(database)
+
+
+async def test_a_place_in_a_longer_unclear_message_gets_the_likely_intents(
+    engine: Engine, stub_parser: StubParser, database: Database
+) -> None:
+    await onboard(engine)
+    message = "je suis a Kita et franchement je sais plus quoi faire"
+    stub_parser.table[message] = NluResult(
+        text=message,
+        intent="psychosocial",
+        confidence=0.4,
+        source=NluSource.RASA,
+        ranking=(("psychosocial", 0.4), ("local_opportunities", 0.35)),
+    )
+    outcome = await engine.handle(text(USER, message))
+    assert outcome.meta.messages == ["clarify.choose"]
+    user = await stored_user(database)
+    assert user.region == "kita"  # kept all the same
