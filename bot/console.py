@@ -1,7 +1,8 @@
 """The terminal channel: an interactive chat, and a JSON-lines mode for scripts and tests.
 
 JSON contract (keep it exactly): one input object per line -- ``{"text": ...}``,
-``{"button": "<payload>"}`` or ``{"command": "start", "args": "..."}``; a line that
+``{"button": "<payload>"}``, ``{"command": "start", "args": "..."}`` or
+``{"location": [latitude, longitude]}`` (a location shared on the phone); a line that
 is not a JSON object is taken as text. For each input line exactly one output
 line ``{"replies": [...], "meta": {...}}``. Logs go to standard error.
 """
@@ -43,8 +44,23 @@ def inbound_from_line(line: str, *, user_id: str) -> Inbound:
         return Inbound(user_id=user_id, channel=CHANNEL, button=data["button"])
     if isinstance(data.get("text"), str):
         return Inbound(user_id=user_id, channel=CHANNEL, text=data["text"])
+    place = _coordinates(data.get("location"))
+    if place is not None:
+        return Inbound(user_id=user_id, channel=CHANNEL, location=place)
     # A JSON object with none of the known fields: treat its raw form as typed text.
     return Inbound(user_id=user_id, channel=CHANNEL, text=stripped)
+
+
+def _coordinates(value: Any) -> tuple[float, float] | None:
+    """``[latitude, longitude]`` in range, or None."""
+    if not isinstance(value, list) or len(value) != 2:
+        return None
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+        return None
+    latitude, longitude = float(value[0]), float(value[1])
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        return None
+    return latitude, longitude
 
 
 def inbound_from_typing(line: str, *, user_id: str, last: Outcome | None) -> Inbound:

@@ -161,6 +161,22 @@ REQUIRED_KEYS: tuple[str, ...] = (
     *(f"place.{region}" for region in REGIONS),
     *(f"country.{country}" for country in sorted(ABROAD)),
     *SERVICE_LABEL_KEYS,
+    "place.ack",
+    "place.ack_once",
+    "leave.going_to",
+    "leave.why",
+    "leave.why.work",
+    "leave.why.family",
+    "leave.why.study",
+    "leave.why.join",
+    "leave.why.other",
+    "leave.because.work",
+    "leave.because.family",
+    "leave.because.study",
+    "leave.because.join",
+    "leave.because.other",
+    "leave.family",
+    "leave.family.risks",
 )
 
 

@@ -21,6 +21,7 @@ from bot.content.models import (
     IntentsFile,
     Menu,
     MessageEntry,
+    PlacesFile,
     ServicesFile,
     Topic,
 )
@@ -102,6 +103,15 @@ def check_topic(links: Links, src: Source, topic: Topic) -> None:
                 src,
                 src.line("quiz", i, "id"),
                 f"quiz button payload over {MAX_PAYLOAD_BYTES} bytes: shorten the ids",
+            )
+
+
+def check_places(links: Links, src: Source, places: PlacesFile) -> None:
+    """Each country's route is a known topic."""
+    for i, country in enumerate(places.countries):
+        if country.route is not None and country.route not in links.topics:
+            links.reader.problem(
+                src, src.line("countries", i, "route"), f"unknown topic '{country.route}'"
             )
 
 

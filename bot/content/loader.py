@@ -20,6 +20,7 @@ from bot.content.links import (
     check_campaign,
     check_intents,
     check_menu,
+    check_places,
     check_services,
     check_topic,
 )
@@ -158,6 +159,8 @@ def _build(root: Path, reader: Reader) -> Catalog | None:
         check_topic(links, src, topic)
     if files.intents:
         check_intents(links, *files.intents, codes)
+    if files.places:
+        check_places(links, *files.places)
     if files.services:
         check_services(links, *files.services, codes)
     for src, campaign in files.campaigns.values():

@@ -16,6 +16,9 @@ The store keeps it as one JSON object (``conversations.data``) under these keys:
 ``cards``            per module, the card last shown: ``{"<topic>": <index>}``
 ``emergency``        the emergency contacts shown: ``{"country", "at", "numbers"}``
 ``crisis``           thoughts of self-harm answered, "are you safe?" asked: ``{"at"}``
+``leaving``          wanting to leave, "why?" asked: ``{"route", "destination"?}``
+``waiting``          a question typed before the language was chosen, answered once it is:
+                     ``{"text", "intent", "confidence", "ranking", "entities", "at"}``
 ==================== ======================================================
 
 Each flow reads and writes its own typed part; :meth:`Memory.to_data` writes the same
@@ -288,6 +291,92 @@ class CrisisNotes:
         return {"crisis": {"at": self.at}}
 
 
+@dataclass
+class LeaveNotes:
+    """Someone thinking of leaving was asked why: the route (a topic) and destination."""
+
+    #: The topic of the route (``leave_sea``...), from the destination or the button.
+    route: str
+    #: The country named as the destination; a destination, never where the user is.
+    destination: str | None = None
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> LeaveNotes | None:
+        notes = data.get("leaving")
+        if not isinstance(notes, Mapping) or not isinstance(notes.get("route"), str):
+            return None
+        destination = notes.get("destination")
+        return cls(notes["route"], destination if isinstance(destination, str) else None)
+
+    def to_data(self) -> dict[str, Any]:
+        notes: dict[str, Any] = {"route": self.route}
+        if self.destination is not None:
+            notes["destination"] = self.destination
+        return {"leaving": notes}
+
+
+#: How long a question typed before the language was chosen waits to be answered.
+WAITING_FOR = timedelta(hours=1)
+
+
+@dataclass
+class WaitingQuestion:
+    """A question typed before a language was chosen, as the NLU read it: answered once
+    the language (and the consent question) are answered, then forgotten. Kept only here,
+    never in analytics or logs."""
+
+    text: str
+    intent: str | None
+    confidence: float
+    ranking: list[tuple[str, float]] = field(default_factory=list)
+    #: The NLU's entities: ``[{"entity", "value", "start"?}]``.
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    #: When it was typed (ISO 8601, UTC): an old question is dropped, not answered.
+    at: str = ""
+
+    def is_fresh(self) -> bool:
+        """Typed recently enough to be answered (chosen later, the language comes alone)."""
+        return is_recent(self.at, WAITING_FOR)
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> WaitingQuestion | None:
+        waiting = data.get("waiting")
+        if not isinstance(waiting, Mapping) or not isinstance(waiting.get("text"), str):
+            return None
+        intent = waiting.get("intent")
+        confidence = waiting.get("confidence")
+        ranking = waiting.get("ranking")
+        entities = waiting.get("entities")
+        return cls(
+            text=waiting["text"],
+            intent=intent if isinstance(intent, str) else None,
+            confidence=float(confidence) if isinstance(confidence, int | float) else 0.0,
+            ranking=[
+                (str(r[0]), float(r[1]))
+                for r in (ranking if isinstance(ranking, list) else [])
+                if isinstance(r, list | tuple) and len(r) == 2 and isinstance(r[1], int | float)
+            ],
+            entities=[
+                dict(e)
+                for e in (entities if isinstance(entities, list) else [])
+                if isinstance(e, Mapping)
+            ],
+            at=str(waiting.get("at") or ""),
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "waiting": {
+                "text": self.text,
+                "intent": self.intent,
+                "confidence": self.confidence,
+                "ranking": [[name, conf] for name, conf in self.ranking],
+                "entities": self.entities,
+                "at": self.at,
+            }
+        }
+
+
 #: Every key a part of :class:`Memory` owns, in the order it writes them.
 KEYS = (
     "language_offered",
@@ -303,6 +392,8 @@ KEYS = (
     "cards",
     "emergency",
     "crisis",
+    "leaving",
+    "waiting",
 )
 
 
@@ -318,6 +409,8 @@ class Memory:
     screen: Screen = field(default_factory=Screen)
     emergency: EmergencyNotes | None = None
     crisis: CrisisNotes | None = None
+    leaving: LeaveNotes | None = None
+    waiting: WaitingQuestion | None = None
     #: Keys this version does not know, kept so an older or newer version loses nothing.
     other: dict[str, Any] = field(default_factory=dict)
 
@@ -332,6 +425,8 @@ class Memory:
             screen=Screen.from_data(data),
             emergency=EmergencyNotes.from_data(data),
             crisis=CrisisNotes.from_data(data),
+            leaving=LeaveNotes.from_data(data),
+            waiting=WaitingQuestion.from_data(data),
             other={k: v for k, v in data.items() if k not in KEYS},
         )
 
@@ -346,6 +441,8 @@ class Memory:
             **self.screen.to_data(),
             **(self.emergency.to_data() if self.emergency is not None else {}),
             **(self.crisis.to_data() if self.crisis is not None else {}),
+            **(self.leaving.to_data() if self.leaving is not None else {}),
+            **(self.waiting.to_data() if self.waiting is not None else {}),
         }
         out = {k: v for k, v in (before or {}).items() if k not in KEYS or k in parts}
         out.update(self.other)

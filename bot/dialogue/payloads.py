@@ -192,6 +192,26 @@ class Do:
         return f"action:{self.action.value}"
 
 
+@dataclass(frozen=True)
+class Leave:
+    """Thinking of leaving by this route (a topic id): the "why?" question comes next."""
+
+    route: str
+
+    def pack(self) -> str:
+        return f"leave:{self.route}"
+
+
+@dataclass(frozen=True)
+class Why:
+    """The reason for wanting to leave (one of ``flows.leaving.REASONS``)."""
+
+    reason: str
+
+    def pack(self) -> str:
+        return f"why:{self.reason}"
+
+
 #: The kind of a partner's button on a referral card, in a partner organisation's chat.
 PARTNER_KIND = "pref"
 
@@ -230,6 +250,8 @@ Payload = (
     | Human
     | Intent
     | Do
+    | Leave
+    | Why
 )
 
 #: The choices of the "where are you?" question that are not a place.
@@ -278,6 +300,10 @@ def parse(payload: str) -> Payload | None:
         return FormPress(value)
     if kind == "intent":
         return Intent(value)
+    if kind == "leave":
+        return Leave(value)
+    if kind == "why":
+        return Why(value)
     if kind == "action":
         return Do(Action(value)) if value in Action.__members__.values() else None
     return None

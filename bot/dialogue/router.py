@@ -8,6 +8,7 @@ the "this button is old" answer and the menu.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import bot.dialogue.payloads as p
 from bot.content.catalog import Fields
@@ -18,6 +19,7 @@ from bot.dialogue.flows import (
     cases,
     crisis,
     help,
+    leaving,
     modules,
     onboarding,
     quiz,
@@ -25,11 +27,14 @@ from bot.dialogue.flows import (
     subscription,
 )
 from bot.dialogue.flows.modules import clarify, menu, menu_button, stale, with_menu
+from bot.dialogue.memory import WaitingQuestion
+from bot.dialogue.questions import index as questions
 from bot.dialogue.turn import Turn
 from bot.dialogue.typed import asked_language, is_number, typed_choice
 from bot.dialogue.types import Button, Inbound, State
 from bot.nlu.keywords import EMERGENCY_INTENT, SELF_HARM_INTENT
-from bot.nlu.types import NluResult
+from bot.nlu.types import Entity, NluResult, NluSource
+from bot.routing.places import finder
 
 #: The commands the engine answers, in the order the channel's command menu and /help list
 #: them; each one's description is the content text ``command.<name>``.
@@ -40,6 +45,15 @@ START_PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 #: Intents that answer the consent question when typed instead of tapped.
 AFFIRM, DENY = "affirm", "deny"
+
+#: Intents of small talk: typed before a language is chosen, nothing waits to be answered.
+SMALL_TALK = frozenset({"greet", "goodbye", "thank", AFFIRM, DENY, "out_of_scope"})
+#: The longest question kept to answer once the language is chosen (characters).
+MAX_WAITING = 500
+#: A message of at most this many words that names where the user is, and nothing the
+#: NLU is sure of, is a place said alone ("je suis a Kita", "n be kita"): acknowledged.
+#: A longer one unclear to the NLU gets the likely intents, the place kept all the same.
+PLACE_ALONE_WORDS = 5
 
 
 def step(
@@ -57,10 +71,61 @@ def step(
     elif inbound.voice:
         with_menu(turn, "fallback.voice")
     elif inbound.location is not None:
-        with_menu(turn, "fallback.location")
+        help.located(turn, *inbound.location)
     else:
         with_menu(turn, "fallback.media")
+    answer_waiting(turn, thresholds)
     onboarding.note_fallback(turn)
+
+
+def answer_waiting(turn: Turn, thresholds: Thresholds) -> None:
+    """A question typed before the language was chosen: answered once the language and
+    the consent question are answered, then forgotten."""
+    waiting = turn.memory.waiting
+    if waiting is None or turn.chosen_language is None or turn.consent is None:
+        return
+    if turn.state in (State.CHOOSING_LANGUAGE, State.CONSENT):
+        return
+    turn.memory.waiting = None
+    if not waiting.is_fresh():
+        return  # typed long ago: answering it now would come out of nowhere
+    said = NluResult(
+        text=waiting.text,
+        intent=waiting.intent,
+        confidence=waiting.confidence,
+        source=NluSource.RASA,
+        ranking=tuple(waiting.ranking),
+        entities=tuple(
+            Entity(str(e.get("entity")), str(e.get("value")), _int(e.get("start")))
+            for e in waiting.entities
+        ),
+    )
+    text(turn, said, thresholds)
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _keep_waiting(turn: Turn, understood: NluResult, *, sure: bool) -> None:
+    """Before a language is chosen: a real question is kept (in the conversation only)
+    to be answered once it is; small talk and what is not understood are not."""
+    found = finder(turn.catalog)
+    question = sure and understood.intent in turn.catalog.intents
+    if understood.intent in SMALL_TALK or not (
+        question or found.destinations(understood.text) or found.mentions(understood.text)
+    ):
+        return
+    turn.memory.waiting = WaitingQuestion(
+        text=understood.text[:MAX_WAITING],
+        intent=understood.intent,
+        confidence=understood.confidence,
+        ranking=list(understood.ranking[:5]),
+        entities=[
+            {"entity": e.entity, "value": e.value, "start": e.start} for e in understood.entities
+        ],
+        at=datetime.now(UTC).isoformat(),
+    )
 
 
 def command(turn: Turn, name: str, args: str) -> None:
@@ -129,6 +194,10 @@ def _answered(turn: Turn, payload: p.Payload) -> bool:
             return referral_form.press(turn, payload)
         case p.Human():
             return cases.handover_answer(turn, payload)
+        case p.Leave():
+            return leaving.press_route(turn, payload)
+        case p.Why():
+            return leaving.press_reason(turn, payload)
         case p.Intent():
             if payload.name not in turn.catalog.intents:
                 return False
@@ -143,9 +212,15 @@ def text(turn: Turn, understood: NluResult, thresholds: Thresholds) -> None:
     """Free text, understood by the NLU: in an emergency going on, "help" gets its
     numbers again; a button on screen typed (an emergency first, unless the text is a
     bare number); emergencies; the form in progress; a language named; a place answering
-    "where are you?"; the picker while no language is chosen; the question in progress;
-    then the intent if the NLU is sure, else a choice of likely ones."""
+    "where are you?"; the picker while no language is chosen (a real question kept to
+    answer after); the question in progress; the reason for leaving typed after "why?";
+    a relative who wants to leave; a common question about a module (its card); then the
+    intent if the NLU is sure; leaving for a named place; a place said alone; else a
+    choice of likely ones."""
     placed = help.keep_location(turn, understood)
+    if turn.chosen_language is not None:
+        # A new message: a question kept from before the language was chosen is dropped.
+        turn.memory.waiting = None
     if help.asks_again(turn, understood.text):
         # "help", "dema", "qui appeler" in an emergency going on: its numbers again.
         return
@@ -191,6 +266,7 @@ def text(turn: Turn, understood: NluResult, thresholds: Thresholds) -> None:
         return
     if turn.chosen_language is None:
         onboarding.pick_first(turn)
+        _keep_waiting(turn, understood, sure=sure)
         return
     if state is State.CONSENT and understood.intent in (AFFIRM, DENY) and sure:
         onboarding.set_consent(turn, understood.intent == AFFIRM)
@@ -198,8 +274,19 @@ def text(turn: Turn, understood: NluResult, thresholds: Thresholds) -> None:
     if state is State.SUBSCRIBE and understood.intent in (AFFIRM, DENY) and sure:
         subscription.subscribe(turn, understood.intent == AFFIRM)
         return
-    if understood.intent is not None and sure and understood.intent in turn.catalog.intents:
-        intent(turn, understood.intent)
+    meaning = understood.intent if sure else None
+    if leaving.typed_reason(turn, understood.text, meaning):
+        pass  # "ma famille me pousse" after "why do you want to leave?"
+    elif leaving.someone_else_leaving(turn, understood, sure=sure):
+        pass  # "mon fils veut partir en Libye": a reply for the family
+    elif _asked_card(turn, understood.text, meaning):
+        pass  # "et le paiement a credit c quoi": the card about it
+    elif meaning is not None and meaning in turn.catalog.intents:
+        intent(turn, meaning, understood)
+    elif leaving.leaving_said(turn, understood):
+        leaving.wants_to_leave(turn, understood)
+    elif placed and turn.text_words <= PLACE_ALONE_WORDS and help.acknowledge(turn):
+        pass  # "je suis a Kita": a place said alone
     else:
         _ask_which(turn, ranking, thresholds)
     onboarding.offer_language(turn)
@@ -222,6 +309,21 @@ def typed(turn: Turn, understood: NluResult, *, emergency: bool, sure: bool) -> 
     return True
 
 
+def _asked_card(turn: Turn, said: str, meaning: str | None) -> bool:
+    """A common question about a module typed ("a credit", "cedeao"): the card about it,
+    unless the NLU is sure of something else than a module (a need, a reply)."""
+    if meaning is not None:
+        spec = turn.catalog.intents.get(meaning)
+        if spec is not None and spec.topic is None and meaning not in SMALL_TALK:
+            return False
+    current = turn.conversation.topic if turn.state is State.TOPIC else None
+    asked = questions(turn.catalog).card_for(said, current)
+    if asked is None:
+        return False
+    modules.card(turn, asked.topic, asked.index)
+    return True
+
+
 def _ask_which(turn: Turn, ranking: list[tuple[str, float]], thresholds: Thresholds) -> None:
     """Two or three likely intents as buttons; the menu when nothing is likely."""
     likely = candidates(ranking, thresholds, turn.catalog.intents)
@@ -233,9 +335,13 @@ def _ask_which(turn: Turn, ranking: list[tuple[str, float]], thresholds: Thresho
     turn.say("clarify.choose", buttons)
 
 
-def intent(turn: Turn, name: str) -> None:
-    """Do what an intent says: a need's services, a module, an action, or its reply."""
+def intent(turn: Turn, name: str, said: NluResult | None = None) -> None:
+    """Do what an intent says: a need's services, a module, an action, or its reply
+    (``said``: the message, when the intent was understood from one)."""
     spec: IntentSpec = turn.catalog.intents[name]
+    if name == leaving.LEAVE_INTENT:
+        leaving.wants_to_leave(turn, said)
+        return
     if name in NEEDS and spec.reply is not None:
         help.help_with(turn, name)
         return

@@ -15,17 +15,23 @@ Who is there is read from the words just before the name, nearest first:
 
 A name right after going or coming words ("partir en Libye", "aller a Paris",
 "n be taa Faransi", "rentre de Libye", "j'etais a Tripoli") is where someone goes,
-comes from or was, not where they are: it is not a location.
+comes from or was, not where they are: it is not a location. After a going word it is a
+destination (:meth:`PlaceFinder.destinations`), and whoever is said before the going
+word is the one leaving (:func:`leaver`): "mon fils veut partir en Libye" is a parent.
+
+A location shared on the phone is read as the nearest town with coordinates within
+:data:`NEAR_KM` (:meth:`PlaceFinder.nearest`).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.content.catalog import Catalog
-from bot.content.models import PlacesFile
+from bot.content.models import KnownTown, PlacesFile
 from bot.nlu.normalise import tokens
 
 #: Words for someone else, after "mon/ma/mes" or the Bambara "n" (my): relatives, friends.
@@ -50,7 +56,7 @@ BM_VERBS = frozenset({"be", "bi", "ye", "tun", "sera", "nana", "to", "tora"})
 #: The user speaking (French, SMS spellings, Bambara).
 FIRST_PERSON = frozenset(
     {"je", "j", "jsuis", "jsui", "chui", "chuis", "suis", "sui", "moi", "me", "m",
-     "nous", "on", "n", "ne", "an", "nou"}
+     "nous", "on", "n", "ne", "an", "nou", "jveu", "jveux", "jve", "jvais", "jpars", "jpart"}
 )  # fmt: skip
 #: "Here" said by the writer ("ici a Sfax", Bambara "yan").
 HERE = frozenset({"ici", "yan", "isi"})
@@ -59,11 +65,23 @@ NOT_HERE = frozenset(
     {
         "partir", "pars", "part", "partirai", "aller", "vais", "va", "vas", "allez", "voyager",
         "rejoindre", "vers", "destination", "taa", "ta", "taara", "tara", "rentrer", "rentre",
+        "parte", "partes", "partent", "aille", "ailles", "aillent",
         "revenir", "revenu", "retourner", "retour", "venu", "viens", "vient", "venant",
         "sorti", "quitte", "quitter", "expulse", "expulses", "refoule", "etais", "etait",
         "etions", "traverser", "bo", "bora", "segin", "seginna", "envoyer", "envoie",
     }
 )  # fmt: skip
+#: Going somewhere (a subset of :data:`NOT_HERE`): the name after one is a destination.
+GOING = frozenset(
+    {
+        "partir", "pars", "part", "partirai", "aller", "vais", "va", "vas", "allez", "voyager",
+        "rejoindre", "vers", "destination", "taa", "ta", "traverser", "bo",
+        "jpars", "jpart", "jvais", "parte", "partes", "partent", "aille", "ailles", "aillent",
+    }
+)  # fmt: skip
+#: A shared location further than this from every known town tells nothing.
+NEAR_KM = 300.0
+_EARTH_KM = 6371.0
 #: How many words before a name may say it is a destination or an origin (the search
 #: stops at the subject: "je vais bien, je suis a Paris" is here).
 NOT_HERE_WINDOW = 5
@@ -91,12 +109,23 @@ class Mention:
     region: str | None = None
 
 
+@dataclass(frozen=True)
+class Destination:
+    """A place named after a going word: its country, the town if any, who is going."""
+
+    country: str
+    town: str | None
+    who: Who
+
+
 class PlaceFinder:
     """The names of one ``places.yml``, longest first, as folded word sequences."""
 
     def __init__(self, places: PlacesFile | None) -> None:
         names: list[tuple[tuple[str, ...], str, str | None, str | None]] = []
+        self._located: list[KnownTown] = []
         if places is not None:
+            self._located = [town for town in places.towns if town.at is not None]
             for town in places.towns:
                 names.extend((tokens(n), town.country, town.id, town.place) for n in town.names)
             for country in places.countries:
@@ -108,7 +137,24 @@ class PlaceFinder:
 
     def mentions(self, text: str) -> list[Mention]:
         """Every place named in ``text`` as a location, in order; destinations left out."""
-        found: list[tuple[int, Mention]] = []
+        return [m for m in self._named(text) if isinstance(m, Mention)]
+
+    def destinations(self, text: str) -> list[Destination]:
+        """Every place named in ``text`` as where someone goes, in order."""
+        return [m for m in self._named(text) if isinstance(m, Destination)]
+
+    def nearest(self, latitude: float, longitude: float) -> KnownTown | None:
+        """The known town nearest to a shared location, if one is within :data:`NEAR_KM`."""
+        best: tuple[float, KnownTown] | None = None
+        for town in self._located:
+            assert town.at is not None
+            km = distance_km((latitude, longitude), town.at)
+            if km <= NEAR_KM and (best is None or km < best[0]):
+                best = (km, town)
+        return best[1] if best is not None else None
+
+    def _named(self, text: str) -> list[Mention | Destination]:
+        found: list[tuple[int, Mention | Destination]] = []
         offset = 0
         for sentence in _SENTENCES.split(text):
             words = tokens(sentence)
@@ -121,6 +167,10 @@ class PlaceFinder:
                     taken[i : i + n] = [True] * n
                     before = words[:i]
                     if _not_here(before):
+                        going = _going_at(before)
+                        if going is not None:
+                            who = speaker(before[:going])
+                            found.append((offset + i, Destination(country, town, who)))
                         continue
                     mention = Mention(country, town, speaker(before), region)
                     found.append((offset + i, mention))
@@ -157,6 +207,47 @@ def speaker_before(text: str, start: int) -> Who:
     if words and not text[:start].endswith((" ", "'")):
         words = words[:-1]  # a word cut by the entity's start
     return speaker(words)
+
+
+def leaver(text: str) -> Who | None:
+    """Who the message says is leaving: the subject before its first going word
+    ("mon frere veut aller en Europe": someone else; "je veux partir": the user);
+    None when no going word is said."""
+    for sentence in _SENTENCES.split(text):
+        words = tokens(sentence)
+        for i, word in enumerate(words):
+            if word in GOING:
+                return speaker(words[:i])
+    return None
+
+
+def is_destination(text: str, start: int) -> bool:
+    """Whether the name an NLU entity found at ``start`` comes right after a going or
+    coming word (a destination or an origin, not where anyone is)."""
+    sentence = _SENTENCES.split(text[:start])[-1]
+    return _not_here(tokens(sentence))
+
+
+def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle distance between two (latitude, longitude) points, in kilometres."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * _EARTH_KM * math.asin(math.sqrt(h))
+
+
+def _going_at(before: tuple[str, ...]) -> int | None:
+    """The position of the going word that makes the next name a destination, if any."""
+    start = max(0, len(before) - NOT_HERE_WINDOW)
+    for j in range(len(before) - 1, start - 1, -1):
+        word = before[j]
+        if word in GOING:
+            return j
+        if word in NOT_HERE:
+            return None
+    return None
 
 
 def _not_here(before: tuple[str, ...]) -> bool:

@@ -83,6 +83,10 @@ def test_line_parsing() -> None:
     assert (start.command, start.args) == ("start", "x")
     assert inbound_from_line('"quoted"', user_id="u").text == '"quoted"'
     assert inbound_from_line('{"other": 1}', user_id="u").text == '{"other": 1}'
+    shared = inbound_from_line('{"location": [13.03, -9.49]}', user_id="u")
+    assert (shared.location, shared.text) == ((13.03, -9.49), None)
+    for bad in ('{"location": [91, 0]}', '{"location": ["a", 1]}', '{"location": [1]}'):
+        assert inbound_from_line(bad, user_id="u").text == bad
 
 
 def test_interactive_typing_maps_numbers_to_buttons() -> None:

@@ -86,15 +86,16 @@ def test_thoughts_of_suicide_are_no_longer_emergency_keywords(catalog: Catalog) 
         assert not set(phrases) & set(emergency.get(language, [])), language
 
 
-def test_wanting_to_leave_asks_where_then_why(catalog: Catalog) -> None:
+def test_wanting_to_leave_asks_where_and_each_route_ends_on_what_helps(catalog: Catalog) -> None:
     spec = catalog.intents["intent_to_leave"]
     assert [b.topic for b in spec.buttons] == list(ROUTES)
     for route in ROUTES:
         cards = catalog.topics[route].cards
         assert 2 <= len(cards) <= 5
-        why = cards[-1]
-        assert why.text == "leave.why"
-        targets = {b.topic or b.intent for b in why.buttons}
+        # "Why?" is asked before the route's cards; the last card offers what helps.
+        options = cards[-1]
+        assert options.text == "leave.options"
+        targets = {b.topic or b.intent for b in options.buttons}
         assert targets == {"home_opportunities", "legal_paths", "family_pressure", "ask_human"}
 
 

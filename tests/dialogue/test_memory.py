@@ -40,6 +40,18 @@ STORED: list[dict[str, Any]] = [
             "fields": {"first_name": "Awa", "phone": None},
         }
     },
+    {"leaving": {"route": "leave_sea", "destination": "spain"}},
+    {"leaving": {"route": "leave_desert"}},
+    {
+        "waiting": {
+            "text": "jveu aller en espagne cmt faire",
+            "intent": "intent_to_leave",
+            "confidence": 0.9,
+            "ranking": [["intent_to_leave", 0.9]],
+            "entities": [{"entity": "country", "value": "spain", "start": 17}],
+            "at": "2026-12-04T03:00:00+00:00",
+        }
+    },
 ]
 
 

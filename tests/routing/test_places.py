@@ -9,7 +9,17 @@ import pytest
 from bot.content import ContentError, load_catalog
 from bot.content.catalog import Catalog
 from bot.places import PLACES
-from bot.routing.places import Mention, PlaceFinder, Who, finder, speaker, speaker_before
+from bot.routing.places import (
+    Mention,
+    PlaceFinder,
+    Who,
+    distance_km,
+    finder,
+    is_destination,
+    leaver,
+    speaker,
+    speaker_before,
+)
 from tests.support.files import edit
 
 
@@ -133,8 +143,8 @@ def test_names_are_checked_by_the_loader(tree: Path) -> None:
     places = tree / "places.yml"
     edit(
         places,
-        "{id: kita, country: mali, names: [kita]}",
-        "{id: kita, country: mali, names: [paris]}",
+        "{id: kita, country: mali, names: [kita]",
+        "{id: kita, country: mali, names: [paris]",
     )
     with pytest.raises(ContentError, match="paris"):
         load_catalog(tree)
@@ -157,3 +167,84 @@ def test_the_file_is_optional(tree: Path) -> None:
     catalog = load_catalog(tree)
     assert catalog.places is None
     assert PlaceFinder(None).mentions("je suis à Kita") == []
+
+
+# --- Destinations, who is leaving, shared locations ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "country", "who"),
+    [
+        ("jveu partir en espagne cmt faire", "spain", Who.USER),
+        ("n b'a fe ka taa faransi", "france", Who.USER),
+        ("je suis a bamako et je veux partir en libye", "libya", Who.USER),
+        ("mon fils veut partir en libye", "libya", Who.OTHER),
+        ("n denke b'a fe ka taa libi", "libya", Who.OTHER),
+        ("partir au maroc", "morocco", Who.UNKNOWN),
+    ],
+)
+def test_a_destination_and_who_goes_there(
+    places: PlaceFinder, text: str, country: str, who: Who
+) -> None:
+    found = places.destinations(text)
+    assert [(d.country, d.who) for d in found] == [(country, who)]
+    assert all(m.country != country for m in places.mentions(text))
+
+
+def test_family_pushing_the_user_to_go_is_the_users_destination(places: PlaceFinder) -> None:
+    text = "ma mere veut que je parte en libye"
+    assert places.mentions(text) == []  # never where the user is
+    assert [(d.country, d.who) for d in places.destinations(text)] == [("libya", Who.USER)]
+    assert leaver(text) is Who.USER
+
+
+def test_coming_back_is_not_a_destination(places: PlaceFinder) -> None:
+    assert places.destinations("je suis rentre de libye") == []
+    assert places.destinations("mon ami est en espagne") == []
+
+
+def test_who_is_leaving_is_the_subject_of_the_going_word() -> None:
+    assert leaver("mon frere veut aller en europe") is Who.OTHER
+    assert leaver("ma fille veut partir") is Who.OTHER
+    assert leaver("je veux partir") is Who.USER
+    assert leaver("jveu partir") is Who.USER
+    assert leaver("c quoi les chemins legaux") is None
+
+
+def test_an_entity_after_a_going_word_is_a_destination() -> None:
+    text = "je veux partir en espagne"
+    assert is_destination(text, text.index("espagne"))
+    text = "je suis en espagne"
+    assert not is_destination(text, text.index("espagne"))
+
+
+def test_a_shared_location_is_the_nearest_town_within_reach(places: PlaceFinder) -> None:
+    kita = places.nearest(13.05, -9.45)
+    assert kita is not None and (kita.id, kita.place) == ("kita", "kita")
+    sfax = places.nearest(34.80, 10.70)
+    assert sfax is not None and sfax.country == "tunisia"
+    # Agadez is about 150 km away: still Niger.
+    agadez = places.nearest(17.5, 9.0)
+    assert agadez is not None and agadez.country == "niger"
+    assert places.nearest(0.0, -30.0) is None  # the middle of the Atlantic
+    assert places.nearest(-33.9, 18.4) is None  # Cape Town: far from every known town
+
+
+def test_distances_are_great_circle_kilometres() -> None:
+    # Bamako to Dakar is about 1,050 km as the crow flies.
+    assert 1000 < distance_km((12.64, -8.00), (14.69, -17.44)) < 1100
+    assert distance_km((12.64, -8.00), (12.64, -8.00)) == 0
+
+
+def test_every_known_town_has_coordinates_inside_its_country_s_reach(catalog: Catalog) -> None:
+    assert catalog.places is not None
+    for town in catalog.places.towns:
+        assert town.at is not None, town.id
+        nearest = finder(catalog).nearest(*town.at)
+        assert nearest is not None and nearest.country == town.country, town.id
+
+
+def test_a_country_route_must_be_a_known_topic(tree: Path) -> None:
+    edit(tree / "places.yml", "route: leave_sea", "route: leave_nowhere")
+    with pytest.raises(ContentError, match="leave_nowhere"):
+        load_catalog(tree)

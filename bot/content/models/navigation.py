@@ -57,6 +57,12 @@ class Card(Strict):
     story: StoryKind | None = None
     #: For a testimony: where the person's consent is recorded (a reference, not a name).
     consent_ref: Annotated[str, StringConstraints(min_length=3, max_length=80)] | None = None
+    #: The common question this card answers, as people type it, per language ("a credit",
+    #: "payer plus tard"): typed in free text, it opens this card (whole words, accents and
+    #: case aside), never card 1 of the module again.
+    asks: dict[LanguageCode, list[Annotated[str, StringConstraints(min_length=3)]]] = Field(
+        default_factory=dict
+    )
 
     @model_validator(mode="after")
     def _testimony_has_consent(self) -> Self:

@@ -23,6 +23,9 @@ from bot.content.models.common import (
 from bot.nlu.normalise import fold
 from bot.places import HOME_COUNTRY, PLACES
 
+Latitude = Annotated[float, Field(ge=-90, le=90)]
+Longitude = Annotated[float, Field(ge=-180, le=180)]
+
 #: A name as typed: letters, digits, spaces, apostrophes and hyphens (folded when read).
 TypedName = Annotated[str, StringConstraints(min_length=2, max_length=60)]
 
@@ -32,6 +35,9 @@ class KnownCountry(Strict):
 
     id: AnyCountryName
     names: list[TypedName] = Field(min_length=1)
+    #: The topic that answers someone thinking of going there (``topics/<id>.yml``):
+    #: that route's risks, real costs and legal paths. None for Mali itself.
+    route: Identifier | None = None
 
 
 class KnownTown(Strict):
@@ -43,6 +49,9 @@ class KnownTown(Strict):
     #: For a Malian town that is not a place of ``bot/places.py``: the region it lies in.
     region: PlaceName | None = None
     names: list[TypedName] = Field(min_length=1)
+    #: The town centre's public coordinates (latitude, longitude, in degrees): a location
+    #: shared on the phone is read as the nearest known town.
+    at: tuple[Latitude, Longitude] | None = None
 
     @model_validator(mode="after")
     def _malian_towns_are_known_places(self) -> Self:

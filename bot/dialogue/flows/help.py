@@ -12,17 +12,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.content.needs import NEEDS
-from bot.dialogue.flows.modules import menu, menu_button
+from bot.dialogue.flows.modules import menu, menu_button, menu_buttons, with_menu
 from bot.dialogue.memory import EmergencyNotes, Place, is_recent
 from bot.dialogue.payloads import Human, Intent, Refer, Where, WherePlace
 from bot.dialogue.turn import Turn
 from bot.dialogue.types import Button, Reply, State
 from bot.nlu.keywords import EMERGENCY_INTENT
 from bot.nlu.types import NluResult
-from bot.places import ABROAD, HOME_COUNTRY, REGIONS
+from bot.places import ABROAD, HOME_COUNTRY, REGIONS, region_of
 from bot.referrals import REFERRAL_NEEDS
 from bot.routing.matching import ServiceMatch, match
-from bot.routing.places import Mention, Who, finder, speaker_before
+from bot.routing.places import Mention, Who, finder, is_destination, speaker_before
 from bot.routing.render import format_phone, service_card
 
 #: Entities kept as the user's location, and the user field each one fills.
@@ -74,6 +74,8 @@ def keep_location(turn: Turn, understood: NluResult) -> bool:
             about = [m for m in mentions if m.who is Who.OTHER]
             if _about_someone_else(understood.text, entity.start, value, about):
                 continue
+            if _destination(turn, understood.text, entity.start, value):
+                continue  # where someone goes ("partir en Espagne"), not where they are
             set_where(turn, **{field_name: value})
             notes.said_here = True
     notes.said_here = notes.said_here or bool(own)
@@ -101,6 +103,55 @@ def _about_someone_else(text: str, start: int | None, value: str, others: list[M
     if start is not None:
         return speaker_before(text, start) is Who.OTHER
     return any(value in (m.country, m.town) for m in others)
+
+
+def _destination(turn: Turn, text: str, start: int | None, value: str) -> bool:
+    if start is not None:
+        return is_destination(text, start)
+    return any(value in (d.country, d.town) for d in finder(turn.catalog).destinations(text))
+
+
+def acknowledge(turn: Turn) -> bool:
+    """A place said alone ("je suis a Kita"): thanks, naming it, and whether it is kept
+    (with consent) or used for the next answer only. False when no place is known."""
+    region, country = where(turn)
+    if region is not None:
+        label = turn.t(f"place.{region_of(region) or region}")
+    elif country is not None:
+        label = turn.t(f"country.{country}")
+    else:
+        return False
+    turn.say(
+        "place.ack" if turn.consent else "place.ack_once",
+        menu_buttons(turn),
+        fields={"place": label},
+    )
+    return True
+
+
+def located(turn: Turn, latitude: float, longitude: float) -> None:
+    """A location shared on the phone: the nearest known town within reach gives the
+    country (and region), used like a typed place: the question waiting for it, the
+    emergency going on, or an acknowledgement."""
+    town = finder(turn.catalog).nearest(latitude, longitude)
+    if town is None:
+        with_menu(turn, "fallback.location")
+        return
+    if town.place is not None:
+        set_where(turn, region=town.place)
+    else:
+        set_where(turn, country=town.country)
+    notes = turn.memory.help
+    notes.said_here = True
+    notes.where_asked = True
+    if answer_pending(turn):
+        return
+    shown = turn.memory.emergency
+    if shown is not None and _recent(shown):
+        # The emergency going on: the contacts of where the user really is.
+        emergency(turn)
+        return
+    acknowledge(turn)
 
 
 def answer_pending(turn: Turn) -> bool:

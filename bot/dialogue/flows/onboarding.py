@@ -58,9 +58,13 @@ def language_named(turn: Turn, text: str) -> bool:
 
 def set_language(turn: Turn, code: str) -> None:
     turn.user_changes["language"] = code
+    _drop_stale_question(turn)
     if turn.consent is None:
         turn.go(State.CONSENT)
         ask_consent(turn)
+    elif turn.memory.waiting is not None:
+        # A question typed before the language was chosen: answered next, nothing asked.
+        turn.go(State.MENU)
     elif (
         turn.state is State.CHOOSING_LANGUAGE
         and not turn.memory.subscription.asked
@@ -85,14 +89,26 @@ def ask_consent(turn: Turn) -> None:
 
 def set_consent(turn: Turn, given: bool) -> None:
     turn.user_changes["consent"] = given
+    _drop_stale_question(turn)
     turn.user_changes["consent_at"] = utcnow()
     turn.say("onboarding.consent_thanks" if given else "onboarding.consent_declined")
     if turn.chosen_language is None:
         choose_language(turn, onboarding=True)
+    elif turn.memory.waiting is not None:
+        # The question typed before the language was chosen is answered next instead of
+        # another question; the subscription can be asked for later (/subscribe).
+        turn.go(State.MENU)
     elif turn.user.subscribed:
         menu(turn)
     else:
         ask_subscription(turn)
+
+
+def _drop_stale_question(turn: Turn) -> None:
+    """A question typed before the language, long ago, is not answered now."""
+    waiting = turn.memory.waiting
+    if waiting is not None and not waiting.is_fresh():
+        turn.memory.waiting = None
 
 
 def remind_onboarding(turn: Turn) -> None:

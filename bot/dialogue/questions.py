@@ -1,0 +1,70 @@
+"""Common questions about a module, typed in free text, answered by the card about them.
+
+A card of ``topics/<id>.yml`` lists under ``asks`` how people type the question it
+answers ("a credit", "payer plus tard", "cedeao"). A message holding one of these (whole
+words, accents and case aside, any language: people mix them) opens that card rather
+than card 1 of the module, or the card last seen. The module the user is in is read
+first; otherwise the longest phrase wins, then the module's order in the content.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.content.catalog import Catalog
+from bot.nlu.normalise import tokens
+
+
+@dataclass(frozen=True)
+class Asked:
+    """The card that answers a question typed: its module and its index."""
+
+    topic: str
+    index: int
+
+
+class QuestionIndex:
+    """The ``asks`` phrases of one content version, as folded word sequences."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._phrases: list[tuple[tuple[str, ...], Asked]] = []
+        for topic_id, topic in catalog.topics.items():
+            for index, shown in enumerate(topic.cards):
+                for phrases in shown.asks.values():
+                    for phrase in phrases:
+                        words = tokens(phrase)
+                        if words:
+                            self._phrases.append((words, Asked(topic_id, index)))
+
+    def card_for(self, text: str, current: str | None = None) -> Asked | None:
+        """The card answering the question in ``text``, the module ``current`` first."""
+        words = tokens(text)
+        found = [
+            (len(phrase), order, asked)
+            for order, (phrase, asked) in enumerate(self._phrases)
+            if _contains(words, phrase)
+        ]
+        if not found:
+            return None
+        here = [f for f in found if f[2].topic == current]
+        best = min(here or found, key=lambda f: (-f[0], f[1]))
+        return best[2]
+
+
+def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
+    n = len(needle)
+    return any(haystack[i : i + n] == needle for i in range(len(haystack) - n + 1))
+
+
+_INDEXES: dict[str, QuestionIndex] = {}
+
+
+def index(catalog: Catalog) -> QuestionIndex:
+    """The index of a content version (built once per version, the last few kept)."""
+    found = _INDEXES.get(catalog.version)
+    if found is None:
+        found = QuestionIndex(catalog)
+        if len(_INDEXES) > 4:
+            _INDEXES.clear()
+        _INDEXES[catalog.version] = found
+    return found
