@@ -16,6 +16,10 @@ Steps:
    ``tfidf_lr`` baseline (TF-IDF word and character n-grams + logistic regression, trained on
    the same training examples) and the ``keywords`` baseline (the bot's keyword triggers);
    plus Rasa's entity extraction, the bot's language identifier and the parse latency;
+   and crises first: how many emergencies the bot would miss and how many other messages
+   it would put first as emergencies, through its keywords, the model and both together
+   (:mod:`scripts.nlu_eval.crisis`, on ``tests/nlu/emergency_keywords.yml`` and the
+   held-out sets);
 4. write ``report.json``, ``report.md``, ``confusion_matrix.png`` and ``errors.json``.
 
 With ``--check`` the exit status is 1 when a target is missed (see
@@ -35,6 +39,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from scripts.nlu_eval.crisis import CRISIS_SETS
 from scripts.nlu_eval.data import ROOT
 from scripts.nlu_eval.errors import ReportError
 from scripts.nlu_eval.render import log_summary
@@ -51,6 +56,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     parser.add_argument("--tests", type=Path, default=None, help="held-out folder (nlu/tests)")
+    parser.add_argument(
+        "--crisis-sets",
+        type=Path,
+        default=CRISIS_SETS,
+        help="emergency / not_emergency messages (tests/nlu/emergency_keywords.yml)",
+    )
     parser.add_argument(
         "--latency-rounds", type=int, default=3, help="rounds over the held-out set (0: skip)"
     )
@@ -86,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tests_dir=(args.tests or nlu_dir / "tests").resolve(),
         content_dir=ROOT / "content",
         out_dir=args.out.resolve(),
+        crisis_sets=args.crisis_sets.resolve(),
     )
     try:
         report = run(args, paths)

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from scripts.nlu_eval.crisis import CRISIS_SYSTEMS
 from scripts.nlu_eval.data import OVERALL
 from scripts.nlu_eval.metrics import SYSTEMS, Scored, collect_errors
 
@@ -23,7 +24,10 @@ def _num(value: float | None, digits: int = 3) -> str:
 
 
 def _digits(target_name: str) -> int:
-    """Seconds and milliseconds to one decimal, scores to three."""
+    """Counts of messages as integers, seconds and milliseconds to one decimal, scores to
+    three."""
+    if target_name.endswith("(messages)"):
+        return 0
     return 1 if target_name.endswith(("(s)", "(ms)")) else 3
 
 
@@ -167,6 +171,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
                 [["rasa", *(_num(latency[k], 1) for k in ("p50", "p95", "p99", "max"))]],
             ),
         ]
+    out += _crisis_section(report.get("crisis") or {})
     targets = report.get("targets") or []
     out += [
         "",
@@ -192,6 +197,47 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         "",
     ]
     return "\n".join(out)
+
+
+#: Row labels of the crisis table, in its order.
+CRISIS_ROWS = {
+    "emergency": "emergencies missed",
+    "not_emergency": "false alarms: police, prison, death, money",
+    "heldout_crisis": "held-out emergency and self-harm missed",
+    "heldout_other": "held-out other messages put first",
+}
+
+
+def _crisis_section(crisis: Mapping[str, Any]) -> list[str]:
+    sets = crisis.get("sets") or {}
+    if not sets:
+        return []
+    rows = []
+    for name, label in CRISIS_ROWS.items():
+        scores = sets.get(name)
+        if scores:
+            rows.append(
+                [
+                    label,
+                    str(scores["n"]),
+                    *(f"{scores[s]['wrong']} ({_pct(scores[s]['rate'])})" for s in CRISIS_SYSTEMS),
+                ]
+            )
+    return [
+        "",
+        "## Crises first: misses and false alarms",
+        "",
+        "Whether the bot would answer an emergency or thoughts of self-harm before anything"
+        " else (`crisis_first` in `bot/dialogue/decision.py`, default thresholds), on"
+        f" `{crisis.get('source', '')}` (`emergency`: danger now; `not_emergency`: police,"
+        " prison, death or money mentioned, no danger now) and on the held-out sets (gold"
+        " `emergency` or `self_harm` against the rest). `keywords`: the keyword tripwire"
+        " alone (Rasa down); `rasa`: the model alone; `service`: the bot with Rasa up"
+        " (a crisis keyword wins, otherwise the model's answer). Messages wrongly routed,"
+        " and their share of the set.",
+        "",
+        _table(["set", "messages", *CRISIS_SYSTEMS], rows),
+    ]
 
 
 def plot_confusion(
@@ -244,14 +290,23 @@ def _rounded(value: Any) -> Any:
 
 
 def write_outputs(
-    report: Mapping[str, Any], scored: Sequence[Scored], labels: Sequence[str], out_dir: Path
+    report: Mapping[str, Any],
+    scored: Sequence[Scored],
+    labels: Sequence[str],
+    out_dir: Path,
+    *,
+    crisis: Sequence[Mapping[str, Any]] = (),
 ) -> None:
+    """The files of the report; ``crisis``: the messages routed wrongly (see
+    :func:`scripts.nlu_eval.crisis.crisis_errors`), kept in ``errors.json``."""
     (out_dir / "report.json").write_text(
         json.dumps(_rounded(report), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     (out_dir / "report.md").write_text(render_markdown(report), encoding="utf-8")
     (out_dir / "errors.json").write_text(
-        json.dumps(collect_errors(scored), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        json.dumps({**collect_errors(scored), "crisis": list(crisis)}, indent=2, ensure_ascii=False)
+        + "\n",
+        encoding="utf-8",
     )
     plot_confusion(
         [s.example.intent for s in scored],
@@ -274,6 +329,12 @@ def log_summary(report: Mapping[str, Any]) -> None:
         "rasa fallback rate %s",
         "  ".join(f"{c}={_pct(report['fallback_rate'][c])}" for c in columns),
     )
+    for name, scores in (report.get("crisis") or {}).get("sets", {}).items():
+        logger.info(
+            "crisis %s: %s",
+            name,
+            "  ".join(f"{s}={scores[s]['wrong']}/{scores['n']}" for s in CRISIS_SYSTEMS),
+        )
     for target in report["targets"]:
         logger.log(
             logging.INFO if target["passed"] else logging.WARNING,

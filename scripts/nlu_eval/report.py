@@ -17,9 +17,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.content.loader import load_catalog
+from bot.nlu.keywords import KeywordMatcher
 from bot.nlu.rasa import RasaClient
-from bot.nlu.types import NluUnavailable
+from bot.nlu.types import NluResult, NluUnavailable
 from scripts.nlu_eval.baselines import keyword_predictions, language_guesses, train_tfidf_lr
+from scripts.nlu_eval.crisis import (
+    SET_NAMES,
+    crisis_cases,
+    crisis_errors,
+    crisis_scores,
+    heldout_items,
+    load_crisis_sets,
+)
 from scripts.nlu_eval.data import (
     OVERALL,
     domain_intents,
@@ -30,7 +40,6 @@ from scripts.nlu_eval.data import (
 from scripts.nlu_eval.errors import ReportError
 from scripts.nlu_eval.latency import measure
 from scripts.nlu_eval.metrics import (
-    RasaOutput,
     Scored,
     canonical_entities,
     compute_figures,
@@ -49,29 +58,38 @@ class Paths:
     tests_dir: Path
     content_dir: Path
     out_dir: Path
+    crisis_sets: Path
 
 
 async def parse_with_rasa(
-    url: str, token: str, texts: Sequence[str], *, latency_rounds: int, concurrency: int = 1
-) -> tuple[list[RasaOutput], dict[str, Any] | None]:
-    """Every text through the bot's RasaClient, then the latency benchmark on the same texts."""
+    url: str,
+    token: str,
+    texts: Sequence[str],
+    *,
+    latency_rounds: int,
+    concurrency: int = 1,
+    extra: Sequence[str] = (),
+) -> tuple[list[NluResult], dict[str, Any] | None]:
+    """Every text, then every ``extra`` one, through the bot's RasaClient; then the latency
+    benchmark on ``texts`` (the held-out examples) only."""
     client = RasaClient(url, token, timeout=PARSE_TIMEOUT)
+    everything = [*texts, *extra]
     try:
-        outputs = []
-        for i, text in enumerate(texts, 1):
+        results = []
+        for i, text in enumerate(everything, 1):
             try:
-                outputs.append(rasa_output(await client.parse(text)))
+                results.append(await client.parse(text))
             except NluUnavailable as exc:
-                raise ReportError(f"parse of held-out example {i} failed: {exc}") from exc
+                raise ReportError(f"parse of example {i} failed: {exc}") from exc
             if i % 100 == 0:
-                logger.info("parsed %d/%d held-out examples", i, len(texts))
+                logger.info("parsed %d/%d examples", i, len(everything))
         latency = None
         if latency_rounds > 0:
             logger.info("measuring parse latency (%d rounds)", latency_rounds)
             latency = await measure(
                 client, texts, rounds=latency_rounds, warmup=20, concurrency=concurrency
             )
-        return outputs, latency
+        return results, latency
     finally:
         await client.aclose()
 
@@ -87,6 +105,8 @@ def run(args: argparse.Namespace, paths: Paths) -> dict[str, Any]:
     logger.info("%d training examples", len(training.examples))
     items = [(name, ex) for name, examples in heldout.items() for ex in examples]
     texts = [ex.text for _name, ex in items]
+    crisis_sets = load_crisis_sets(paths.crisis_sets)
+    crisis_texts = [text for messages in crisis_sets.values() for text in messages]
 
     # Baselines first: cheap, and a broken one fails before a long training.
     logger.info("training the tfidf_lr baseline")
@@ -109,9 +129,25 @@ def run(args: argparse.Namespace, paths: Paths) -> dict[str, Any]:
             )
         with RasaServer(args.rasa_bin, model, paths.out_dir / "rasa-server.log", workdir) as server:
             version = server.version()
-            outputs, latency = asyncio.run(
-                parse_with_rasa(server.url, server.token, texts, latency_rounds=args.latency_rounds)
+            parses, latency = asyncio.run(
+                parse_with_rasa(
+                    server.url,
+                    server.token,
+                    texts,
+                    latency_rounds=args.latency_rounds,
+                    extra=crisis_texts,
+                )
             )
+    outputs = [rasa_output(result) for result in parses[: len(texts)]]
+    catalog = load_catalog(paths.content_dir)
+    cases = crisis_cases(
+        {
+            **{name: [(t, must) for t in crisis_sets[name]] for name, must in SET_NAMES.items()},
+            **heldout_items([(ex.text, ex.intent) for _name, ex in items]),
+        },
+        dict(zip([*texts, *crisis_texts], parses, strict=True)),
+        KeywordMatcher(catalog.keywords()),
+    )
 
     scored = [
         Scored(name, ex, canonical_entities(ex, training.synonyms), out, tf, kw, lang)
@@ -131,9 +167,19 @@ def run(args: argparse.Namespace, paths: Paths) -> dict[str, Any]:
         "test_examples": {**{g: len(heldout[g]) for g in groups}, OVERALL: len(items)},
         **compute_figures(scored),
         "latency_ms": latency,
+        "crisis": {
+            "sets": crisis_scores(cases, catalog.intents),
+            "source": _shown(paths.crisis_sets, paths.nlu_dir.parent),
+        },
     }
     report["targets"] = [t.as_json() for t in check_targets(report)]
-    write_outputs(report, scored, domain_intents(paths.nlu_dir / "domain.yml"), paths.out_dir)
+    write_outputs(
+        report,
+        scored,
+        domain_intents(paths.nlu_dir / "domain.yml"),
+        paths.out_dir,
+        crisis=crisis_errors(cases, catalog.intents),
+    )
     return report
 
 
@@ -152,3 +198,8 @@ def nlu_hash(nlu_dir: Path) -> str:
     for folder in ("data", "kunnafoni_nlu"):
         files += [p for p in (nlu_dir / folder).rglob("*") if p.is_file() and p.suffix != ".pyc"]
     return file_hash([p for p in files if p.exists()], nlu_dir.parent)
+
+
+def _shown(path: Path, root: Path) -> str:
+    """``path`` relative to the repository when it is inside it (no machine path in reports)."""
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name

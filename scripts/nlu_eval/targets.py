@@ -13,6 +13,8 @@ INTENT_F1_TARGETS: Mapping[str, float] = {"fr": 0.92, "bm": 0.85, "mixed": 0.85}
 MAX_TRAINING_SECONDS = 300.0
 #: Sequential parse latency, through the bot's client (:mod:`scripts.nlu_eval.latency`).
 MAX_P95_MS = 50.0
+#: Sets whose messages must all be put first by the whole NLU path (scripts.nlu_eval.crisis).
+CRISIS_MUST_SETS = ("emergency", "heldout_crisis")
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,16 @@ def check_targets(report: Mapping[str, Any]) -> list[Target]:
         targets.append(Target("training time (s)", None, goal, False, "not measured"))
     else:
         targets.append(Target("training time (s)", seconds, goal, seconds < MAX_TRAINING_SECONDS))
+    sets = (report.get("crisis") or {}).get("sets") or {}
+    name, goal = "crisis misses, whole NLU path (messages)", "= 0"
+    if any(s not in sets for s in CRISIS_MUST_SETS):
+        targets.append(Target(name, None, goal, False, "not measured"))
+    else:
+        misses = [sets[s]["service"]["wrong"] for s in CRISIS_MUST_SETS]
+        detail = ", ".join(
+            f"{s} {m}/{sets[s]['n']}" for s, m in zip(CRISIS_MUST_SETS, misses, strict=True)
+        )
+        targets.append(Target(name, float(sum(misses)), goal, sum(misses) == 0, detail))
     p95 = (report.get("latency_ms") or {}).get("p95")
     goal = f"<= {MAX_P95_MS:.0f} ms"
     if p95 is None:

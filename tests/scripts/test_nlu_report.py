@@ -1,4 +1,5 @@
-"""The NLU report's pure parts: Rasa YAML parsing, metrics, targets, rendering, latency maths.
+"""The NLU report's pure parts: Rasa YAML parsing, metrics, crises first, targets, rendering,
+latency maths.
 
 No Rasa server and no training here: the report itself is run by ``./dev nlu-report``.
 """
@@ -14,7 +15,17 @@ from typing import Any
 
 import pytest
 
+from bot.nlu.keywords import KeywordMatcher
 from bot.nlu.types import Entity, NluResult, NluSource
+from scripts.nlu_eval.crisis import (
+    CRISIS_SETS,
+    CrisisCase,
+    crisis_cases,
+    crisis_errors,
+    crisis_scores,
+    heldout_items,
+    load_crisis_sets,
+)
 from scripts.nlu_eval.data import (
     NO_INTENT,
     ROOT,
@@ -24,6 +35,7 @@ from scripts.nlu_eval.data import (
     parse_nlu_yaml,
     train_counts,
 )
+from scripts.nlu_eval.errors import ReportError
 from scripts.nlu_eval.latency import measure, percentiles
 from scripts.nlu_eval.metrics import (
     RasaOutput,
@@ -352,6 +364,20 @@ def _report(**changes: Any) -> dict[str, Any]:
             for g in ("fr", "bm", "mixed", "overall")
         },
         "language_id": {"fr": {"accuracy": 0.99, "n": 10}, "bm": {"accuracy": 0.9, "n": 10}},
+        "crisis": {
+            "source": "tests/nlu/emergency_keywords.yml",
+            "sets": {
+                name: {
+                    "n": 4,
+                    "must_be_first": name in ("emergency", "heldout_crisis"),
+                    **{
+                        system: {"put_first": 0, "wrong": 0, "rate": 0.0}
+                        for system in ("keywords", "rasa", "service")
+                    },
+                }
+                for name in ("emergency", "not_emergency", "heldout_crisis", "heldout_other")
+            },
+        },
         "latency_ms": {
             "p50": 12.0,
             "p95": 20.0,
@@ -369,7 +395,7 @@ def _report(**changes: Any) -> dict[str, Any]:
 
 def test_all_targets_pass_on_a_good_report() -> None:
     targets = check_targets(_report())
-    assert len(targets) == 3 + 3 + 2
+    assert len(targets) == 3 + 3 + 3
     assert all(t.passed for t in targets), [t for t in targets if not t.passed]
 
 
@@ -432,6 +458,127 @@ def test_markdown_has_one_table_per_metric_and_the_targets() -> None:
     for line in md.splitlines():
         if line.startswith("|"):
             assert line.endswith("|")
+
+
+# --- crises first: misses and false alarms -------------------------------------------------
+
+CRISIS_KNOWN = ("emergency", "self_harm", "privacy_question", "risks_sea", "greet")
+CRISIS_MATCHER = KeywordMatcher(
+    [("emergency", "fr", "au secours"), ("self_harm", "fr", "me tuer"), ("greet", "fr", "salut")]
+)
+
+
+def _model_parse(text: str, ranking: Sequence[tuple[str, float]]) -> NluResult:
+    return NluResult(text, ranking[0][0], ranking[0][1], NluSource.RASA, tuple(ranking))
+
+
+def _crisis_cases() -> list[CrisisCase]:
+    model = {
+        # a keyword emergency the model does not see: the service still puts it first
+        "au secours ici": _model_parse("au secours ici", [("risks_sea", 0.9), ("greet", 0.1)]),
+        # the model alone, low confidence, third: still put first
+        "on coule": _model_parse(
+            "on coule", [("risks_sea", 0.5), ("greet", 0.3), ("self_harm", 0.15)]
+        ),
+        # a real emergency nobody catches: a miss
+        "il respire plus": _model_parse("il respire plus", [("greet", 0.8), ("emergency", 0.14)]),
+        # the model raises an alarm on a question about the police: a false alarm
+        "c pour la police ?": _model_parse(
+            "c pour la police ?", [("privacy_question", 0.6), ("emergency", 0.3)]
+        ),
+        # fourth in the ranking: not put first
+        "mon oncle est mort": _model_parse(
+            "mon oncle est mort",
+            [("risks_sea", 0.4), ("greet", 0.3), ("privacy_question", 0.2), ("emergency", 0.2)],
+        ),
+    }
+    sets = {
+        "emergency": [("au secours ici", True), ("on coule", True), ("il respire plus", True)],
+        "not_emergency": [("c pour la police ?", False), ("mon oncle est mort", False)],
+    }
+    return crisis_cases(sets, model, CRISIS_MATCHER)
+
+
+def test_misses_and_false_alarms_per_system() -> None:
+    scores = crisis_scores(_crisis_cases(), CRISIS_KNOWN)
+    emergency, other = scores["emergency"], scores["not_emergency"]
+    assert (emergency["n"], emergency["must_be_first"]) == (3, True)
+    assert emergency["keywords"] == {"put_first": 1, "wrong": 2, "rate": 2 / 3}
+    assert emergency["rasa"] == {"put_first": 1, "wrong": 2, "rate": 2 / 3}
+    assert emergency["service"] == {"put_first": 2, "wrong": 1, "rate": 1 / 3}
+    assert (other["n"], other["must_be_first"]) == (2, False)
+    assert other["keywords"]["wrong"] == 0
+    assert other["rasa"] == {"put_first": 1, "wrong": 1, "rate": 1 / 2}
+    assert other["service"]["wrong"] == 1
+
+
+def test_a_crisis_without_a_reply_in_content_is_not_put_first() -> None:
+    without_self_harm = [k for k in CRISIS_KNOWN if k != "self_harm"]
+    scores = crisis_scores(_crisis_cases(), without_self_harm)
+    assert scores["emergency"]["service"]["put_first"] == 1  # only the keyword emergency
+
+
+def test_the_service_path_is_the_bots_keywords_then_the_model_parse() -> None:
+    case = _crisis_cases()[0]
+    assert case.service.source is NluSource.KEYWORDS
+    assert case.service.intent == "emergency"
+    assert case.rasa.intent == "risks_sea"
+
+
+def test_errors_list_what_the_bot_or_the_model_routes_wrongly() -> None:
+    rows = crisis_errors(_crisis_cases(), CRISIS_KNOWN)
+    by_text = {r["text"]: r for r in rows}
+    assert set(by_text) == {"au secours ici", "il respire plus", "c pour la police ?"}
+    assert by_text["au secours ici"]["service_wrong"] is False
+    assert by_text["au secours ici"]["rasa_wrong"] is True
+    assert by_text["il respire plus"]["service_wrong"] is True
+    assert by_text["c pour la police ?"]["rasa_ranking"] == {
+        "privacy_question": 0.6,
+        "emergency": 0.3,
+    }
+
+
+def test_held_out_messages_split_on_crisis_intents() -> None:
+    split = heldout_items([("a", "emergency"), ("b", "self_harm"), ("c", "greet")])
+    assert split == {"heldout_crisis": [("a", True), ("b", True)], "heldout_other": [("c", False)]}
+
+
+def test_the_projects_sets_load(tmp_path: Path) -> None:
+    sets = load_crisis_sets(CRISIS_SETS)
+    assert len(sets["emergency"]) >= 40 and len(sets["not_emergency"]) >= 40
+    broken = tmp_path / "sets.yml"
+    broken.write_text("emergency: [a]\n", encoding="utf-8")
+    with pytest.raises(ReportError, match="not_emergency"):
+        load_crisis_sets(broken)
+
+
+def test_a_crisis_miss_fails_its_target_and_an_unmeasured_one_too() -> None:
+    report = _report()
+    report["crisis"]["sets"]["heldout_crisis"]["service"]["wrong"] = 1
+    failed = [(t.name, t.value, t.detail) for t in check_targets(report) if not t.passed]
+    assert failed == [
+        ("crisis misses, whole NLU path (messages)", 1.0, "emergency 0/4, heldout_crisis 1/4")
+    ]
+    # false alarms are reported, not a target
+    report = _report()
+    report["crisis"]["sets"]["not_emergency"]["service"]["wrong"] = 3
+    assert all(t.passed for t in check_targets(report))
+    del report["crisis"]
+    unmeasured = [(t.name, t.detail) for t in check_targets(report) if not t.passed]
+    assert unmeasured == [("crisis misses, whole NLU path (messages)", "not measured")]
+
+
+def test_markdown_has_the_crisis_table() -> None:
+    report = _report()
+    report["crisis"]["sets"]["not_emergency"]["rasa"] = {"put_first": 1, "wrong": 1, "rate": 0.25}
+    report["targets"] = [t.as_json() for t in check_targets(report)]
+    md = render_markdown(report)
+    assert "## Crises first: misses and false alarms" in md
+    assert "`tests/nlu/emergency_keywords.yml`" in md
+    assert "| set | messages | keywords | rasa | service |" in md
+    assert "| emergencies missed | 4 | 0 (0.0 %) | 0 (0.0 %) | 0 (0.0 %) |" in md
+    assert "| false alarms: police, prison, death, money | 4 | 0 (0.0 %) | 1 (25.0 %) |" in md
+    assert "| crisis misses, whole NLU path (messages) | 0 | = 0 | pass |" in md
 
 
 # --- latency ----------------------------------------------------------------------------------
