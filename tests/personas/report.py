@@ -18,6 +18,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
+
 from bot.config import PROJECT_ROOT
 from bot.content.loader import load_catalog
 from scripts.nlu_eval.errors import ReportError
@@ -48,11 +50,20 @@ def _default_rasa_bin() -> Path:
     return Path(os.environ.get("KUNNAFONI_RASA_BIN") or PROJECT_ROOT / ".venv-rasa/bin/rasa")
 
 
+def _served_model(url: str, token: str | None) -> str:
+    """The model file a running server says it serves."""
+    try:
+        status = httpx.get(f"{url}/status", params={"token": token or ""}, timeout=5).json()
+        return str(status.get("model_file") or "unknown")
+    except (httpx.HTTPError, ValueError):
+        return "unknown"
+
+
 @contextlib.contextmanager
 def rasa(args: argparse.Namespace) -> Iterator[tuple[str, str, str]]:
     """(url, token, what model) of the server the personas talk to."""
     if args.rasa_url:
-        yield args.rasa_url, args.rasa_token or "", "a running server"
+        yield args.rasa_url, args.rasa_token or "", _served_model(args.rasa_url, args.rasa_token)
         return
     model = args.model or _default_model()
     if model is None or not model.exists() or not args.rasa_bin.exists():
