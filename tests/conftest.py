@@ -1,4 +1,5 @@
-"""Shared fixtures: databases on SQLite and PostgreSQL, the real content, a stub NLU.
+"""Shared fixtures: databases on SQLite and PostgreSQL, the real content, a stub NLU,
+the real Rasa server (`rasa_server`, tests/support/rasa.py).
 
 Network: tests may only reach loopback. A guard refuses any other address, so a
 test that would call Telegram or a hub fails loudly instead of leaking.
@@ -30,6 +31,7 @@ from tests.fakes.bot_api import FakeBotApi
 from tests.support.databases import sqlite_copy
 from tests.support.environment import CONTENT_DIR, IN_CI, run_blocking
 from tests.support.nlu import StubParser
+from tests.support.rasa import rasa_server  # noqa: F401  (the real Rasa server, once per run)
 
 # --- network guard ---------------------------------------------------------------------------
 

@@ -1,17 +1,13 @@
 """The real Rasa server with the trained model, through the bot's own client.
 
-`./dev test` trains the model (cached by a hash of nlu/) and passes its path and the
-Rasa executable in KUNNAFONI_RASA_MODEL and KUNNAFONI_RASA_BIN.
+The server is the session fixture `rasa_server` (tests/support/rasa.py), shared with the
+persona suite (tests/personas/).
 """
 
 from __future__ import annotations
 
 import os
-import secrets
-import socket
 import subprocess
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -30,70 +26,7 @@ from tests.support.environment import IN_CI
 
 pytestmark = pytest.mark.rasa
 
-STARTUP_SECONDS = 240
 NLU_DIR = PROJECT_ROOT / "nlu"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def rasa_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    rasa_bin = os.environ.get("KUNNAFONI_RASA_BIN", "")
-    model = os.environ.get("KUNNAFONI_RASA_MODEL", "")
-    if not (rasa_bin and Path(rasa_bin).exists() and model and Path(model).exists()):
-        reason = "no trained Rasa model: run the suite with ./dev test"
-        if IN_CI:
-            pytest.fail(f"Rasa integration tests must run in CI: {reason}", pytrace=False)
-        pytest.skip(reason)
-    port, token = _free_port(), secrets.token_hex(16)
-    log = tmp_path_factory.mktemp("rasa") / "rasa.log"
-    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [
-                rasa_bin,
-                "run",
-                "--enable-api",
-                "--auth-token",
-                token,
-                "-i",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "--model",
-                model,
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=tmp_path_factory.mktemp("cwd"),
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"Rasa exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                status = httpx.get(f"{url}/status", params={"token": token}, timeout=2)
-                if status.status_code == 200 and status.json().get("model_file"):
-                    break
-            except (httpx.HTTPError, ValueError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"Rasa did not start in {STARTUP_SECONDS}s:\n{log.read_text()[-3000:]}")
-            time.sleep(1)
-        yield url, token
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 async def test_server_refuses_requests_without_the_token(rasa_server: tuple[str, str]) -> None:
