@@ -27,6 +27,31 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+#: Log levels a process accepts; DEBUG only where no real person's data flows.
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+QUIET_ENVIRONMENTS = frozenset({Environment.STAGING, Environment.PRODUCTION})
+
+
+def debug_refused(level: str, environment: Environment) -> str | None:
+    """Why ``level`` may not be used in ``environment``, or None when it may."""
+    if level.upper() == "DEBUG" and environment in QUIET_ENVIRONMENTS:
+        return (
+            f"LOG_LEVEL=DEBUG is refused in {environment.value}: libraries log requests "
+            "and message texts at DEBUG; use it in local or test runs only"
+        )
+    return None
+
+
+class EnvironmentOnly(BaseSettings):
+    """Only ``KUNNAFONI_ENV``: readable even when the rest of the settings is invalid."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    environment: Environment = Field(default=Environment.LOCAL, alias="KUNNAFONI_ENV")
+
+
 def default_database_url() -> str:
     return f"sqlite+aiosqlite:///{PROJECT_ROOT / 'data' / 'kunnafoni.db'}"
 
@@ -101,6 +126,14 @@ class Settings(BaseSettings):
             return None
         return value
 
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+        return level
+
     @field_validator("admin_telegram_ids", mode="before")
     @classmethod
     def _parse_ids(cls, value: object) -> object:
@@ -125,6 +158,13 @@ class Settings(BaseSettings):
     def _paid_above_free_rate(self) -> Settings:
         if self.broadcast_rate > 30 and not self.broadcast_paid:
             raise ValueError("BROADCAST_RATE above 30 needs BROADCAST_PAID=true")
+        return self
+
+    @model_validator(mode="after")
+    def _no_debug_with_real_people(self) -> Settings:
+        refused = debug_refused(self.log_level, self.environment)
+        if refused:
+            raise ValueError(refused)
         return self
 
     @model_validator(mode="after")

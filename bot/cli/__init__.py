@@ -10,6 +10,7 @@ command; the price is about half a second of start-up for the lightest commands.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 
 from pydantic import ValidationError
@@ -21,8 +22,9 @@ from bot.cli import database as database_group
 from bot.cli import nlu as nlu_group
 from bot.cli import report as report_group
 from bot.cli import run as run_group
-from bot.cli.common import DB_HELP, FOLDER_HELP, IntermixedParser, configure_logging
-from bot.config import Settings
+from bot.cli.common import DB_HELP, FOLDER_HELP, IntermixedParser
+from bot.config import LOG_LEVELS, EnvironmentOnly, Settings, debug_refused
+from bot.logs import configure_logging
 
 DESCRIPTION = (
     "The ``kunnafoni`` command: run the bot, chat in a terminal, check content, parse text."
@@ -74,7 +76,11 @@ def _broadcast_commands(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kunnafoni", description=DESCRIPTION)
     parser.add_argument(
-        "--log-level", default=None, help="DEBUG, INFO, WARNING (default: settings)"
+        "--log-level",
+        default=None,
+        type=str.upper,
+        choices=LOG_LEVELS,
+        help="DEBUG (local and test runs only), INFO, WARNING, ERROR (default: LOG_LEVEL)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -170,7 +176,11 @@ def main(argv: list[str] | None = None) -> int:
         try:
             level = Settings().log_level
         except ValidationError:
-            level = "INFO"
+            level = "INFO"  # the command itself reports invalid settings
+    refused = debug_refused(level, EnvironmentOnly().environment)
+    if refused:
+        print(f"kunnafoni: {refused}", file=sys.stderr)
+        return 2
     configure_logging(level)
     func: Handler = args.func
     return func(args)
