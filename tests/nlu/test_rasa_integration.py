@@ -22,7 +22,7 @@ from bot.config import PROJECT_ROOT
 from bot.content.store import ContentStore
 from bot.dialogue.engine import Engine
 from bot.dialogue.types import Inbound
-from bot.nlu.rasa import RasaClient
+from bot.nlu.rasa import RasaAuth, RasaClient
 from bot.nlu.service import NluService
 from bot.nlu.types import NluSource
 from bot.store.db import Database
@@ -58,8 +58,10 @@ def rasa_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
                 rasa_bin,
                 "run",
                 "--enable-api",
-                "--auth-token",
+                "--jwt-secret",
                 token,
+                "--jwt-method",
+                "HS256",
                 "-i",
                 "127.0.0.1",
                 "-p",
@@ -79,7 +81,7 @@ def rasa_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
             if proc.poll() is not None:
                 pytest.fail(f"Rasa exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
             try:
-                status = httpx.get(f"{url}/status", params={"token": token}, timeout=2)
+                status = httpx.get(f"{url}/status", headers=RasaAuth(token).headers(), timeout=2)
                 if status.status_code == 200 and status.json().get("model_file"):
                     break
             except (httpx.HTTPError, ValueError):
@@ -96,11 +98,24 @@ def rasa_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
             proc.kill()
 
 
-async def test_server_refuses_requests_without_the_token(rasa_server: tuple[str, str]) -> None:
-    url, _token = rasa_server
+async def test_server_refuses_requests_without_a_token_of_the_secret(
+    rasa_server: tuple[str, str],
+) -> None:
+    url, token = rasa_server
+    refused = [
+        {},  # no token
+        {"params": {"token": token}},  # the secret in the URL, as --auth-token would take it
+        {"headers": RasaAuth("not-the-secret").headers()},
+        {"headers": RasaAuth(token, lifetime=-300).headers()},  # expired (180 s of skew allowed)
+    ]
     async with httpx.AsyncClient() as client:
-        response = await client.post(f"{url}/model/parse", json={"text": "bonjour"})
-    assert response.status_code == 401
+        for how in refused:
+            response = await client.post(f"{url}/model/parse", json={"text": "bonjour"}, **how)
+            assert response.status_code == 401, how
+        accepted = await client.post(
+            f"{url}/model/parse", json={"text": "bonjour"}, headers=RasaAuth(token).headers()
+        )
+    assert accepted.status_code == 200
 
 
 @pytest.mark.parametrize(
