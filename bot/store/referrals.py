@@ -23,7 +23,8 @@ from bot.store.records import to_record
 class ReferralRecord:
     id: int
     reference: str
-    user_id: int
+    #: None once the person's data was erased.
+    user_id: int | None
     service_id: str
     need: str
     status: str
@@ -185,8 +186,12 @@ async def overdue(
     return [_record(r) for r in rows]
 
 
-async def user_address(session: AsyncSession, *, user_id: int) -> tuple[str, str] | None:
-    """(channel, external id) of a user, to notify them."""
+async def user_address(
+    session: AsyncSession, *, user_id: int | None
+) -> tuple[str, str] | None:
+    """(channel, external id) of a user, to notify them; None if erased."""
+    if user_id is None:
+        return None
     row = (
         await session.execute(select(User.channel, User.external_id).where(User.id == user_id))
     ).first()

@@ -126,10 +126,13 @@ async def reload(database: Database, referral: ReferralRecord) -> ReferralRecord
 
 def test_statuses_move_forward_only_and_may_skip() -> None:
     assert STATUSES == ("sent", "received", "in_progress", "closed")
-    assert [str(status) for status in ReferralStatus] == list(STATUSES)
+    assert [str(status) for status in ReferralStatus] == [*STATUSES, "withdrawn"]
     assert next_statuses("sent") == ("received", "in_progress", "closed")
     assert next_statuses("in_progress") == ("closed",)
     assert next_statuses("closed") == ()
+    # Withdrawn by the person (their data erased): no partner may move it any more.
+    assert next_statuses("withdrawn") == ()
+    assert not any(can_move("withdrawn", status) for status in STATUSES)
     assert next_statuses("lost") == ()
     assert can_move("sent", "closed") and can_move(ReferralStatus.RECEIVED, "in_progress")
     assert not can_move("received", "sent") and not can_move("sent", "sent")
