@@ -103,6 +103,18 @@ class Settings(BaseSettings):
     #: Seconds a sender holds claimed messages before another may take them over.
     broadcast_lease_seconds: float = Field(default=60.0, gt=0)
     log_level: str = "INFO"
+    #: Retention (docs/privacy.md): referral-form answers of a silent conversation...
+    retention_form_hours: float = Field(default=24.0, gt=0)
+    #: ...the link between analytics events (and quiz answers) and a person...
+    retention_event_link_days: float = Field(default=365.0, gt=0)
+    #: ...a finished referral's name, phone, place and words...
+    retention_referral_days: float = Field(default=90.0, gt=0)
+    #: ...settled broadcast messages, and the ids of Telegram updates already handled.
+    retention_outbox_days: float = Field(default=7.0, gt=0)
+    retention_update_ids_days: float = Field(default=2.0, gt=0)
+    #: How often the bot purges what is past its period; 0: never (an outside scheduler
+    #: then runs `kunnafoni privacy purge`).
+    purge_every_seconds: float = Field(default=3600.0, ge=0)
 
     @field_validator(
         "telegram_bot_token",

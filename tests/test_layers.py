@@ -41,7 +41,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("bot.content", "bot.nlu"),
     ("bot.routing", "bot.referrals"),
     ("bot.dialogue",),
-    ("bot.campaigns",),
+    ("bot.campaigns", "bot.privacy"),
     ("bot.runtime",),
     ("bot.telegram", "bot.console"),
     ("bot.cli", "bot.__main__"),

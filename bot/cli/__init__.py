@@ -20,6 +20,7 @@ from bot.cli import chat as chat_group
 from bot.cli import content as content_group
 from bot.cli import database as database_group
 from bot.cli import nlu as nlu_group
+from bot.cli import privacy as privacy_group
 from bot.cli import report as report_group
 from bot.cli import run as run_group
 from bot.cli.common import DB_HELP, FOLDER_HELP, IntermixedParser
@@ -157,6 +158,17 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade.add_argument("--db", default=None, help=DB_HELP)
     upgrade.add_argument("--revision", default="head")
     upgrade.set_defaults(func=database_group.cmd_db_upgrade)
+
+    privacy = sub.add_parser("privacy", help="people's data: retention")
+    privacy_sub = privacy.add_subparsers(dest="privacy_command", required=True)
+    purge = privacy_sub.add_parser(
+        "purge", help="delete or unlink what is past its retention period (docs/privacy.md)"
+    )
+    purge.add_argument("--dry-run", action="store_true", help="only count what would go")
+    purge.add_argument("--batch", type=int, default=500, help="rows per transaction")
+    purge.add_argument("--json", action="store_true", help="machine-readable output")
+    purge.add_argument("--db", default=None, help=DB_HELP)
+    purge.set_defaults(func=privacy_group.cmd_purge)
 
     report = sub.add_parser("report", help="what reached people: counts, never a person's data")
     report.add_argument("--days", type=float, default=30, help="look back this many days")

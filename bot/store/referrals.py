@@ -186,9 +186,7 @@ async def overdue(
     return [_record(r) for r in rows]
 
 
-async def user_address(
-    session: AsyncSession, *, user_id: int | None
-) -> tuple[str, str] | None:
+async def user_address(session: AsyncSession, *, user_id: int | None) -> tuple[str, str] | None:
     """(channel, external id) of a user, to notify them; None if erased."""
     if user_id is None:
         return None
