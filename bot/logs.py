@@ -95,6 +95,22 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class _StandardError(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record comes, not when it was built
+    (a test runner, or a daemon, may swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
 def configure_logging(level: str, stream: TextIO | None = None) -> logging.Handler:
     """One handler on the root logger, redacting, at ``level``; returns the handler.
 
@@ -103,7 +119,9 @@ def configure_logging(level: str, stream: TextIO | None = None) -> logging.Handl
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "kunnafoni", False)]:
         root.removeHandler(old)
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler: logging.StreamHandler = (  # type: ignore[type-arg]
+        logging.StreamHandler(stream) if stream is not None else _StandardError()
+    )
     handler.kunnafoni = True  # type: ignore[attr-defined]
     handler.setFormatter(logging.Formatter(FORMAT))
     handler.addFilter(RedactingFilter())

@@ -103,6 +103,11 @@ async def get_referral(
     return _record(row) if row else None
 
 
+async def by_reference(session: AsyncSession, reference: str) -> ReferralRecord | None:
+    row = await session.scalar(select(Referral).where(Referral.reference == reference))
+    return _record(row) if row else None
+
+
 async def user_referrals(session: AsyncSession, *, user_id: int) -> list[ReferralRecord]:
     rows = await session.scalars(
         select(Referral).where(Referral.user_id == user_id).order_by(Referral.created_at.desc())

@@ -152,6 +152,8 @@ class TelegramAdapter:
         if self.desk is not None:
             for referral_id in outcome.referrals:
                 await self.desk.deliver(context.bot, referral_id)
+            for reference in outcome.withdrawn:
+                await self.desk.withdrawn(context.bot, reference)
         if outcome.handover and self.relay is not None and outcome.user is not None:
             await self.relay.open(
                 context.bot,

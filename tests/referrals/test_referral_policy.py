@@ -39,6 +39,7 @@ class InMemoryNotifier:
     reminders: list[tuple[str, str]] = field(default_factory=list)
     escalations: list[tuple[str, str]] = field(default_factory=list)
     told: list[tuple[str, str]] = field(default_factory=list)
+    redrawn: list[tuple[str, str, str | None]] = field(default_factory=list)
     _message_id: int = 100
 
     def _maybe_fail(self, operation: str) -> None:
@@ -52,6 +53,10 @@ class InMemoryNotifier:
         self._message_id += 1
         self.cards.append((chat_id, referral.reference, self._message_id))
         return self._message_id
+
+    async def redraw_card(self, referral: ReferralRecord, service: Service) -> None:
+        self._maybe_fail("redraw_card")
+        self.redrawn.append((referral.reference, referral.status, referral.first_name))
 
     async def remind(self, referral: ReferralRecord, text: str) -> None:
         self._maybe_fail("remind")
