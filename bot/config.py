@@ -27,6 +27,31 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+#: Log levels a process accepts; DEBUG only where no real person's data flows.
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+QUIET_ENVIRONMENTS = frozenset({Environment.STAGING, Environment.PRODUCTION})
+
+
+def debug_refused(level: str, environment: Environment) -> str | None:
+    """Why ``level`` may not be used in ``environment``, or None when it may."""
+    if level.upper() == "DEBUG" and environment in QUIET_ENVIRONMENTS:
+        return (
+            f"LOG_LEVEL=DEBUG is refused in {environment.value}: libraries log requests "
+            "and message texts at DEBUG; use it in local or test runs only"
+        )
+    return None
+
+
+class EnvironmentOnly(BaseSettings):
+    """Only ``KUNNAFONI_ENV``: readable even when the rest of the settings is invalid."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    environment: Environment = Field(default=Environment.LOCAL, alias="KUNNAFONI_ENV")
+
+
 def default_database_url() -> str:
     return f"sqlite+aiosqlite:///{PROJECT_ROOT / 'data' / 'kunnafoni.db'}"
 
@@ -78,6 +103,18 @@ class Settings(BaseSettings):
     #: Seconds a sender holds claimed messages before another may take them over.
     broadcast_lease_seconds: float = Field(default=60.0, gt=0)
     log_level: str = "INFO"
+    #: Retention (docs/privacy.md): referral-form answers of a silent conversation...
+    retention_form_hours: float = Field(default=24.0, gt=0)
+    #: ...the link between analytics events (and quiz answers) and a person...
+    retention_event_link_days: float = Field(default=365.0, gt=0)
+    #: ...a finished referral's name, phone, place and words...
+    retention_referral_days: float = Field(default=90.0, gt=0)
+    #: ...settled broadcast messages, and the ids of Telegram updates already handled.
+    retention_outbox_days: float = Field(default=7.0, gt=0)
+    retention_update_ids_days: float = Field(default=2.0, gt=0)
+    #: How often the bot purges what is past its period; 0: never (an outside scheduler
+    #: then runs `kunnafoni privacy purge`).
+    purge_every_seconds: float = Field(default=3600.0, ge=0)
 
     @field_validator(
         "telegram_bot_token",
@@ -100,6 +137,14 @@ class Settings(BaseSettings):
                 return PROJECT_ROOT / "nlu" / "data"
             return None
         return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+        return level
 
     @field_validator("admin_telegram_ids", mode="before")
     @classmethod
@@ -125,6 +170,13 @@ class Settings(BaseSettings):
     def _paid_above_free_rate(self) -> Settings:
         if self.broadcast_rate > 30 and not self.broadcast_paid:
             raise ValueError("BROADCAST_RATE above 30 needs BROADCAST_PAID=true")
+        return self
+
+    @model_validator(mode="after")
+    def _no_debug_with_real_people(self) -> Settings:
+        refused = debug_refused(self.log_level, self.environment)
+        if refused:
+            raise ValueError(refused)
         return self
 
     @model_validator(mode="after")

@@ -29,12 +29,19 @@ CONFINED = {"sqlalchemy": "bot.store", "alembic": "bot.store", "telegram": "bot.
 #: Layers of bot/, lowest first. A module may import its own layer or lower ones.
 #: The longest matching prefix gives a module's layer.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("bot.errors", "bot.pseudonyms", "bot.config", "bot.places", "bot.referrals.status"),
+    (
+        "bot.errors",
+        "bot.pseudonyms",
+        "bot.config",
+        "bot.logs",
+        "bot.places",
+        "bot.referrals.status",
+    ),
     ("bot.store",),
     ("bot.content", "bot.nlu"),
     ("bot.routing", "bot.referrals"),
     ("bot.dialogue",),
-    ("bot.campaigns",),
+    ("bot.campaigns", "bot.privacy"),
     ("bot.runtime",),
     ("bot.telegram", "bot.console"),
     ("bot.cli", "bot.__main__"),

@@ -10,6 +10,7 @@ command; the price is about half a second of start-up for the lightest commands.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 
 from pydantic import ValidationError
@@ -19,10 +20,12 @@ from bot.cli import chat as chat_group
 from bot.cli import content as content_group
 from bot.cli import database as database_group
 from bot.cli import nlu as nlu_group
+from bot.cli import privacy as privacy_group
 from bot.cli import report as report_group
 from bot.cli import run as run_group
-from bot.cli.common import DB_HELP, FOLDER_HELP, IntermixedParser, configure_logging
-from bot.config import Settings
+from bot.cli.common import DB_HELP, FOLDER_HELP, IntermixedParser
+from bot.config import LOG_LEVELS, EnvironmentOnly, Settings, debug_refused
+from bot.logs import configure_logging
 
 DESCRIPTION = (
     "The ``kunnafoni`` command: run the bot, chat in a terminal, check content, parse text."
@@ -74,7 +77,11 @@ def _broadcast_commands(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kunnafoni", description=DESCRIPTION)
     parser.add_argument(
-        "--log-level", default=None, help="DEBUG, INFO, WARNING (default: settings)"
+        "--log-level",
+        default=None,
+        type=str.upper,
+        choices=LOG_LEVELS,
+        help="DEBUG (local and test runs only), INFO, WARNING, ERROR (default: LOG_LEVEL)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -152,6 +159,17 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade.add_argument("--revision", default="head")
     upgrade.set_defaults(func=database_group.cmd_db_upgrade)
 
+    privacy = sub.add_parser("privacy", help="people's data: retention")
+    privacy_sub = privacy.add_subparsers(dest="privacy_command", required=True)
+    purge = privacy_sub.add_parser(
+        "purge", help="delete or unlink what is past its retention period (docs/privacy.md)"
+    )
+    purge.add_argument("--dry-run", action="store_true", help="only count what would go")
+    purge.add_argument("--batch", type=int, default=500, help="rows per transaction")
+    purge.add_argument("--json", action="store_true", help="machine-readable output")
+    purge.add_argument("--db", default=None, help=DB_HELP)
+    purge.set_defaults(func=privacy_group.cmd_purge)
+
     report = sub.add_parser("report", help="what reached people: counts, never a person's data")
     report.add_argument("--days", type=float, default=30, help="look back this many days")
     report.add_argument("--top", type=int, default=30, help="how many message keys to list")
@@ -170,7 +188,11 @@ def main(argv: list[str] | None = None) -> int:
         try:
             level = Settings().log_level
         except ValidationError:
-            level = "INFO"
+            level = "INFO"  # the command itself reports invalid settings
+    refused = debug_refused(level, EnvironmentOnly().environment)
+    if refused:
+        print(f"kunnafoni: {refused}", file=sys.stderr)
+        return 2
     configure_logging(level)
     func: Handler = args.func
     return func(args)

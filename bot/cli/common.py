@@ -9,7 +9,6 @@ commands' (2: wrong use, 1: something to fix).
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,21 +30,6 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         print(f"kunnafoni: invalid settings:\n{exc}", file=sys.stderr)
         raise SystemExit(2) from exc
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # httpx logs every request URL at INFO, and PTB's URLs contain the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    # Database drivers and HTTP clients log statement parameters and request bodies at
-    # DEBUG: user text (referral descriptions, phones) must never reach the logs.
-    for noisy in ("aiosqlite", "sqlalchemy.engine", "asyncpg", "psycopg", "httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger(noisy).level))
 
 
 def content_dir(value: str | None) -> Path:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from bot.content.catalog import Catalog
 from bot.dialogue.decision import Thresholds
 from bot.dialogue.router import COMMANDS, step
-from bot.dialogue.storage import record, save, store_referral
+from bot.dialogue.storage import erase, record, save, store_referral
 from bot.dialogue.turn import Turn
 from bot.dialogue.types import Inbound, Meta, Outcome, State
 from bot.nlu.langid import LanguageGuess, LanguageIdentifier
@@ -85,6 +85,9 @@ class Engine:
                 )
             turn = await self._load(session, inbound, catalog, written_in)
             step(turn, inbound, understood, self.thresholds)
+            if turn.erase:
+                await erase(session, turn)
+                return self._outcome(turn, understood)
             if turn.new_referral is not None:
                 await store_referral(session, turn)
             await save(session, turn)
@@ -149,5 +152,6 @@ class Engine:
             meta=meta,
             referrals=turn.delivered,
             handover=turn.open_handover,
-            user=turn.user.id,
+            user=None if turn.erase else turn.user.id,
+            withdrawn=turn.withdrawn,
         )

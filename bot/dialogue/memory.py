@@ -454,3 +454,8 @@ def _strings(value: Any) -> list[str] | None:
     if not isinstance(value, list):
         return None
     return [str(v) for v in value]
+
+
+#: Conversation-data keys holding what a person typed (referral-form answers): dropped
+#: after ``RETENTION_FORM_HOURS`` without a message (``bot.privacy``).
+TYPED_KEYS: tuple[str, ...] = ("referral",)

@@ -212,6 +212,16 @@ class Why:
         return f"why:{self.reason}"
 
 
+@dataclass(frozen=True)
+class Forget:
+    """Confirm (or not) the erasure of everything the bot keeps about the person."""
+
+    yes: bool
+
+    def pack(self) -> str:
+        return f"forget:{_yes_no(self.yes)}"
+
+
 #: The kind of a partner's button on a referral card, in a partner organisation's chat.
 PARTNER_KIND = "pref"
 
@@ -252,6 +262,7 @@ Payload = (
     | Do
     | Leave
     | Why
+    | Forget
 )
 
 #: The choices of the "where are you?" question that are not a place.
@@ -273,12 +284,14 @@ def parse(payload: str) -> Payload | None:
     kind, _, value = payload.partition(":")
     if kind == "lang":
         return Lang(value)
-    if kind in ("consent", "sub", "human"):
+    if kind in ("consent", "sub", "human", "forget"):
         if value not in ("yes", "no"):
             return None
         yes = value == "yes"
         if kind == "consent":
             return Consent(yes)
+        if kind == "forget":
+            return Forget(yes)
         return Subscribe(yes) if kind == "sub" else Human(yes)
     if kind == "age":
         return Age(value)

@@ -22,6 +22,7 @@ from bot.dialogue.flows import (
     leaving,
     modules,
     onboarding,
+    privacy,
     quiz,
     referral_form,
     subscription,
@@ -38,7 +39,7 @@ from bot.routing.places import finder
 
 #: The commands the engine answers, in the order the channel's command menu and /help list
 #: them; each one's description is the content text ``command.<name>``.
-COMMANDS = ("start", "menu", "help", "language", "mycases", "stop", "subscribe")
+COMMANDS = ("start", "menu", "help", "language", "mycases", "stop", "subscribe", "forget")
 
 #: Deep-link payloads Telegram allows: t.me/<bot>?start=<payload>.
 START_PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -146,6 +147,8 @@ def command(turn: Turn, name: str, args: str) -> None:
         subscription.subscribe(turn, True)
     elif name == "mycases":
         cases.my_cases(turn)
+    elif name == "forget":
+        privacy.ask_forget(turn)
     else:
         clarify(turn)
 
@@ -205,6 +208,8 @@ def _answered(turn: Turn, payload: p.Payload) -> bool:
             intent(turn, payload.name)
         case p.Do():
             action(turn, payload.action)
+        case p.Forget():
+            return privacy.press(turn, payload)
     return True
 
 
@@ -365,3 +370,5 @@ def action(turn: Turn, chosen: Action) -> None:
         turn.say("unsubscribe.done")
     elif chosen is Action.RESTART:
         onboarding.start(turn)
+    elif chosen is Action.FORGET:
+        privacy.ask_forget(turn)

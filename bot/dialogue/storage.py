@@ -12,8 +12,10 @@ from bot.dialogue.types import Inbound
 from bot.nlu.types import NluResult
 from bot.pseudonyms import pseudonym
 from bot.referrals.intake import open_referral
+from bot.referrals.status import OPEN_STATUSES, ReferralStatus
 from bot.store import Session
 from bot.store import repositories as repo
+from bot.store.erasure import erase_user
 from bot.store.models import utcnow
 
 logger = logging.getLogger(__name__)
@@ -32,6 +34,27 @@ async def store_referral(session: Session, turn: Turn) -> None:
         [menu_button(turn)],
         fields={"reference": stored.reference, "organisation": service.organisation},
     )
+
+
+async def erase(session: Session, turn: Turn) -> None:
+    """The person confirmed: erase them (``bot/store/erasure``) and count it, unlinked."""
+    erasure = await erase_user(
+        session,
+        user_id=turn.user.id,
+        open_statuses=OPEN_STATUSES,
+        withdrawn_status=ReferralStatus.WITHDRAWN.value,
+    )
+    turn.withdrawn = [w.reference for w in erasure.withdrawn if w.partner_chat_id is not None]
+    await repo.record_event(
+        session,
+        kind="privacy",
+        name="erased",
+        user_id=None,
+        language=turn.language,
+        content_version=turn.catalog.version,
+        data={"referrals_withdrawn": len(erasure.withdrawn)},
+    )
+    logger.info("A user was erased; %d open referral(s) withdrawn", len(erasure.withdrawn))
 
 
 async def save(session: Session, turn: Turn) -> None:

@@ -42,6 +42,10 @@ class Turn:
     open_handover: bool = False
     #: Ids of referrals stored in this step, for the channel to deliver to partners.
     delivered: list[int] = field(default_factory=list)
+    #: The person confirmed the erasure of their data: ``handle`` erases instead of storing.
+    erase: bool = False
+    #: References of open referrals withdrawn by an erasure, for the channel to tell partners.
+    withdrawn: list[str] = field(default_factory=list)
     #: Modules opened in this step by a user who consented ("topics seen" of segments).
     topics_seen: list[str] = field(default_factory=list)
     #: The first language a text of this step fell back to, when the user's own had none.

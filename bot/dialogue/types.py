@@ -89,8 +89,12 @@ class Outcome:
     referrals: list[int] = field(default_factory=list)
     #: The user asked to talk to a person: the channel opens the relay.
     handover: bool = False
-    #: The user's internal id (never a channel id), for what the channel does next.
+    #: The user's internal id (never a channel id), for what the channel does next; None
+    #: after the user was erased.
     user: int | None = None
+    #: References of open referrals the user withdrew by erasing their data: the channel
+    #: tells each partner.
+    withdrawn: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         meta = asdict(self.meta)

@@ -33,6 +33,13 @@ class Notifier(Protocol):
         """
         ...
 
+    async def redraw_card(self, referral: ReferralRecord, service: Service) -> None:
+        """Draw the referral's card again, as it stands now, in place of the one posted.
+
+        Raises :class:`NotSent` when it could not.
+        """
+        ...
+
     async def remind(self, referral: ReferralRecord, text: str) -> None:
         """Post ``text`` in the referral's partner chat, in reply to its card.
 

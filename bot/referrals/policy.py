@@ -185,6 +185,27 @@ class ReferralPolicy:
             await referral_repo.mark_reminded(session, referral_id=referral.id)
         logger.warning("Referral %s not acknowledged: reminded", referral.reference)
 
+    async def withdrawn(self, notifier: Notifier, reference: str) -> None:
+        """Tell the partner a referral was withdrawn (the person erased their data): the card
+        is drawn again without the personal details, and a note in reply says why."""
+        async with self.database.transaction() as session:
+            referral = await referral_repo.by_reference(session, reference)
+        if referral is None or referral.partner_chat_id is None:
+            return
+        catalog = self.catalog()
+        service = catalog.services.get(referral.service_id)
+        text = catalog.text("partner.withdrawn", None).text.format_map(
+            Fields(reference=referral.reference)
+        )
+        try:
+            if service is not None and referral.partner_message_id is not None:
+                await notifier.redraw_card(referral, service)
+            await notifier.remind(referral, text)
+        except NotSent as exc:
+            logger.error("Referral %s: withdrawal not told to the partner (%s)", reference, exc)
+            return
+        logger.info("Referral %s withdrawn: partner told", reference)
+
     async def run(self, notifier: Notifier, interval: float) -> None:
         """Check forever (a task; cancel it to stop)."""
         while True:

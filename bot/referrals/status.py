@@ -1,7 +1,8 @@
 """The life of a referral: its statuses, in order, and the moves a partner may make.
 
 A referral moves ``sent -> received -> in_progress -> closed``; a partner may skip a step
-forward, never go back. Statuses are stored as their string values.
+forward, never go back. ``withdrawn``: the person asked for their data to be erased; the
+partner can no longer act on it. Statuses are stored as their string values.
 """
 
 from __future__ import annotations
@@ -14,10 +15,16 @@ class ReferralStatus(StrEnum):
     RECEIVED = "received"
     IN_PROGRESS = "in_progress"
     CLOSED = "closed"
+    WITHDRAWN = "withdrawn"
 
 
-#: The life of a referral, in order.
-STATUSES: tuple[str, ...] = tuple(status.value for status in ReferralStatus)
+#: The life of a referral a partner works, in order.
+STATUSES: tuple[str, ...] = (
+    ReferralStatus.SENT.value,
+    ReferralStatus.RECEIVED.value,
+    ReferralStatus.IN_PROGRESS.value,
+    ReferralStatus.CLOSED.value,
+)
 #: The statuses in which a referral still wants its partner's attention.
 OPEN_STATUSES: tuple[str, ...] = STATUSES[:-1]
 

@@ -36,7 +36,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine; SQLite files get their folder created and sane pragmas."""
+    """An async engine; SQLite files get their folder created and sane pragmas.
+
+    Statement parameters never appear in errors or logs (``hide_parameters``): they
+    carry names, phone numbers and what people wrote.
+    """
+    kwargs["hide_parameters"] = True
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":

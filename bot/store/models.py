@@ -166,7 +166,8 @@ class Referral(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     #: Short code the user can quote (e.g. ``KF-7Q3M2P``).
     reference: Mapped[str] = mapped_column(String(16), unique=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    #: None once the person asked for their data to be erased (the history stays, anonymous).
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     service_id: Mapped[str] = mapped_column(String(40))
     need: Mapped[str] = mapped_column(String(32))
     #: sent -> received -> in_progress -> closed

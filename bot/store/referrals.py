@@ -23,7 +23,8 @@ from bot.store.records import to_record
 class ReferralRecord:
     id: int
     reference: str
-    user_id: int
+    #: None once the person's data was erased.
+    user_id: int | None
     service_id: str
     need: str
     status: str
@@ -99,6 +100,11 @@ async def get_referral(
     if for_update:
         query = query.with_for_update()
     row = await session.scalar(query)
+    return _record(row) if row else None
+
+
+async def by_reference(session: AsyncSession, reference: str) -> ReferralRecord | None:
+    row = await session.scalar(select(Referral).where(Referral.reference == reference))
     return _record(row) if row else None
 
 
@@ -185,8 +191,10 @@ async def overdue(
     return [_record(r) for r in rows]
 
 
-async def user_address(session: AsyncSession, *, user_id: int) -> tuple[str, str] | None:
-    """(channel, external id) of a user, to notify them."""
+async def user_address(session: AsyncSession, *, user_id: int | None) -> tuple[str, str] | None:
+    """(channel, external id) of a user, to notify them; None if erased."""
+    if user_id is None:
+        return None
     row = (
         await session.execute(select(User.channel, User.external_id).where(User.id == user_id))
     ).first()

@@ -25,6 +25,7 @@ from bot.content.catalog import Catalog, Fields
 from bot.content.voice import AttachError, attach_voice
 from bot.dialogue.engine import COMMANDS, Engine
 from bot.dialogue.types import Button, Inbound, Media, Outcome, Reply
+from bot.privacy.retention import Periods, Retention
 from bot.runtime import Runtime, build_runtime
 from bot.store import repositories as repo
 from bot.store.db import upgrade_database
@@ -151,6 +152,8 @@ class TelegramAdapter:
         if self.desk is not None:
             for referral_id in outcome.referrals:
                 await self.desk.deliver(context.bot, referral_id)
+            for reference in outcome.withdrawn:
+                await self.desk.withdrawn(context.bot, reference)
         if outcome.handover and self.relay is not None and outcome.user is not None:
             await self.relay.open(
                 context.bot,
@@ -327,6 +330,12 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> Bot
                 adapter.desk.run(app.bot, settings.referral_check_seconds), name="referrals"
             )
         )
+        if settings.purge_every_seconds > 0:
+            # Deletes or unlinks what is past its retention period (docs/privacy.md).
+            retention = Retention(current.database, Periods.from_settings(settings))
+            tasks.append(
+                asyncio.create_task(retention.every(settings.purge_every_seconds), name="retention")
+            )
 
         async def commands_for(catalog: Catalog) -> None:
             await publish_commands(app.bot, catalog)

@@ -116,6 +116,21 @@ class TelegramNotifier:
             raise NotSent(str(exc)) from exc
         return message.message_id
 
+    async def redraw_card(self, referral: ReferralRecord, service: Service) -> None:
+        body, markup = partner_card(self.catalog(), referral, service)
+        try:
+            assert referral.partner_chat_id is not None
+            assert referral.partner_message_id is not None
+            await self.bot.edit_message_text(
+                body,
+                chat_id=referral.partner_chat_id,
+                message_id=referral.partner_message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+            )
+        except TelegramError as exc:
+            raise NotSent(str(exc)) from exc
+
     async def remind(self, referral: ReferralRecord, text: str) -> None:
         try:
             assert referral.partner_chat_id is not None
@@ -160,6 +175,10 @@ class ReferralDesk:
     async def deliver(self, bot: Bot, referral_id: int) -> bool:
         """Post a stored referral to its partner chat; False when it could not (retried later)."""
         return await self.policy.deliver(self.notifier(bot), referral_id)
+
+    async def withdrawn(self, bot: Bot, reference: str) -> None:
+        """The person erased their data: their partner's card loses it, and is told."""
+        await self.policy.withdrawn(self.notifier(bot), reference)
 
     async def on_partner_button(self, update: Update, bot: Bot) -> None:
         """A partner pressed a status button: move the referral, redraw its card, tell the user."""

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from bot.nlu.rasa import RasaAuth
 from scripts.nlu_eval.errors import ReportError
 
 logger = logging.getLogger(__name__)
@@ -92,12 +93,15 @@ class RasaServer:
         self.rasa_bin, self.model, self.log_path, self.workdir = rasa_bin, model, log_path, workdir
         self.port = free_port()
         self.token = secrets.token_hex(24)  # never starts with "-", unlike token_urlsafe
+        #: The secret is Rasa's JWT secret, as the bot uses it (``bot.nlu.rasa``).
+        self.auth = RasaAuth(self.token)
         self.url = f"http://127.0.0.1:{self.port}"
         self._proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> RasaServer:
         command = [
-            str(self.rasa_bin), "run", "--enable-api", "--auth-token", self.token,
+            str(self.rasa_bin), "run", "--enable-api",
+            "--jwt-secret", self.token, "--jwt-method", "HS256",
             "-i", "127.0.0.1", "-p", str(self.port), "--model", str(self.model),
         ]  # fmt: skip
         logger.info("starting the Rasa server on %s (log: %s)", self.url, self.log_path)
@@ -125,7 +129,7 @@ class RasaServer:
                     f" end of {self.log_path}:\n{log_tail(self.log_path)}"
                 )
             try:
-                status = httpx.get(f"{self.url}/status", params={"token": self.token}, timeout=2)
+                status = httpx.get(f"{self.url}/status", headers=self.auth.headers(), timeout=2)
                 if status.status_code == 200 and status.json().get("model_file"):
                     logger.info("Rasa server ready")
                     return
@@ -146,7 +150,7 @@ class RasaServer:
 
     def version(self) -> str:
         try:
-            body = httpx.get(f"{self.url}/version", params={"token": self.token}, timeout=5).json()
+            body = httpx.get(f"{self.url}/version", headers=self.auth.headers(), timeout=5).json()
             return str(body.get("version") or "unknown")
         except (httpx.HTTPError, ValueError):
             return "unknown"

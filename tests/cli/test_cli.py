@@ -33,6 +33,7 @@ def test_every_command_resolves_to_its_handler() -> None:
         "nlu parse",
         "db upgrade",
         "report",
+        "privacy purge",
         "broadcast plan",
         "broadcast send",
         "broadcast status",

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,7 +17,7 @@ from aiohttp import web
 from bot.content.catalog import Catalog
 from bot.nlu.keywords import KeywordMatcher
 from bot.nlu.normalise import fold
-from bot.nlu.rasa import CircuitBreaker, RasaClient
+from bot.nlu.rasa import CircuitBreaker, RasaAuth, RasaClient
 from bot.nlu.service import NluService
 from bot.nlu.types import NluSource, NluUnavailable
 
@@ -150,11 +154,28 @@ class RasaStub:
         self.delay = 0.0
         self.status = 200
         self.requests: list[dict[str, Any]] = []
+        self.claims: list[dict[str, Any]] = []
         self.url = ""
         self._runner: web.AppRunner | None = None
 
+    def authorised(self, request: web.Request) -> bool:
+        """Rasa's sanic-jwt check: an HS256 token of our secret, unexpired, role admin."""
+        if "token" in request.query:
+            return False  # the secret must never travel in a URL
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme != "Bearer" or token.count(".") != 2:
+            return False
+        header, body, signature = token.split(".")
+        expected = hmac.new(self.token.encode(), f"{header}.{body}".encode(), hashlib.sha256)
+        padded = signature + "=" * (-len(signature) % 4)
+        if not hmac.compare_digest(base64.urlsafe_b64decode(padded), expected.digest()):
+            return False
+        claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        self.claims.append(claims)
+        return bool(claims["exp"] > time.time() and claims["user"]["role"] == "admin")
+
     async def parse(self, request: web.Request) -> web.Response:
-        if request.query.get("token") != self.token:
+        if not self.authorised(request):
             return web.json_response({"message": "unauthorized"}, status=401)
         body = await request.json()
         self.requests.append(body)
@@ -209,6 +230,18 @@ async def test_client_sends_token_and_parses_the_answer(rasa_stub: RasaStub) -> 
     assert result.ranking[1] == ("risks_sea", 0.05)
     assert result.entities[0].entity == "country" and result.entities[0].value == "libya"
     assert json.loads(json.dumps(result.as_json()))["intent"] == "risks_libya"
+    assert rasa_stub.claims[0]["exp"] > time.time() + 500
+
+
+def test_the_signed_token_is_renewed_before_it_expires() -> None:
+    now = [1_000_000.0]
+    auth = RasaAuth("s3cret", lifetime=600, clock=lambda: now[0])
+    first = auth.headers()["Authorization"]
+    now[0] += 500
+    assert auth.headers()["Authorization"] == first  # still valid for 100 s
+    now[0] += 50
+    assert auth.headers()["Authorization"] != first  # 50 s left: renewed
+    assert "s3cret" not in repr(auth) and "s3cret" not in first
 
 
 @pytest.mark.parametrize("text", ["//Libi kɔnɔ", " / Libi kɔnɔ"])

@@ -18,7 +18,7 @@ from bot.config import PROJECT_ROOT
 from bot.content.store import ContentStore
 from bot.dialogue.engine import Engine
 from bot.dialogue.types import Inbound
-from bot.nlu.rasa import RasaClient
+from bot.nlu.rasa import RasaAuth, RasaClient
 from bot.nlu.service import NluService
 from bot.nlu.types import NluSource
 from bot.store.db import Database
@@ -29,11 +29,24 @@ pytestmark = pytest.mark.rasa
 NLU_DIR = PROJECT_ROOT / "nlu"
 
 
-async def test_server_refuses_requests_without_the_token(rasa_server: tuple[str, str]) -> None:
-    url, _token = rasa_server
+async def test_server_refuses_requests_without_a_token_of_the_secret(
+    rasa_server: tuple[str, str],
+) -> None:
+    url, token = rasa_server
+    refused = [
+        {},  # no token
+        {"params": {"token": token}},  # the secret in the URL, as --auth-token would take it
+        {"headers": RasaAuth("not-the-secret").headers()},
+        {"headers": RasaAuth(token, lifetime=-300).headers()},  # expired (180 s of skew allowed)
+    ]
     async with httpx.AsyncClient() as client:
-        response = await client.post(f"{url}/model/parse", json={"text": "bonjour"})
-    assert response.status_code == 401
+        for how in refused:
+            response = await client.post(f"{url}/model/parse", json={"text": "bonjour"}, **how)
+            assert response.status_code == 401, how
+        accepted = await client.post(
+            f"{url}/model/parse", json={"text": "bonjour"}, headers=RasaAuth(token).headers()
+        )
+    assert accepted.status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ import httpx
 
 from bot.config import PROJECT_ROOT
 from bot.content.loader import load_catalog
+from bot.nlu.rasa import RasaAuth
 from scripts.nlu_eval.errors import ReportError
 from scripts.nlu_eval.rasa_server import RasaServer
 from tests.support.personas import PASS_RATE, Summary, persona_names, play_all
@@ -53,7 +54,8 @@ def _default_rasa_bin() -> Path:
 def _served_model(url: str, token: str | None) -> str:
     """The model file a running server says it serves."""
     try:
-        status = httpx.get(f"{url}/status", params={"token": token or ""}, timeout=5).json()
+        headers = RasaAuth(token).headers() if token else {}
+        status = httpx.get(f"{url}/status", headers=headers, timeout=5).json()
         return str(status.get("model_file") or "unknown")
     except (httpx.HTTPError, ValueError):
         return "unknown"

@@ -39,6 +39,7 @@ class InMemoryNotifier:
     reminders: list[tuple[str, str]] = field(default_factory=list)
     escalations: list[tuple[str, str]] = field(default_factory=list)
     told: list[tuple[str, str]] = field(default_factory=list)
+    redrawn: list[tuple[str, str, str | None]] = field(default_factory=list)
     _message_id: int = 100
 
     def _maybe_fail(self, operation: str) -> None:
@@ -52,6 +53,10 @@ class InMemoryNotifier:
         self._message_id += 1
         self.cards.append((chat_id, referral.reference, self._message_id))
         return self._message_id
+
+    async def redraw_card(self, referral: ReferralRecord, service: Service) -> None:
+        self._maybe_fail("redraw_card")
+        self.redrawn.append((referral.reference, referral.status, referral.first_name))
 
     async def remind(self, referral: ReferralRecord, text: str) -> None:
         self._maybe_fail("remind")
@@ -126,10 +131,13 @@ async def reload(database: Database, referral: ReferralRecord) -> ReferralRecord
 
 def test_statuses_move_forward_only_and_may_skip() -> None:
     assert STATUSES == ("sent", "received", "in_progress", "closed")
-    assert [str(status) for status in ReferralStatus] == list(STATUSES)
+    assert [str(status) for status in ReferralStatus] == [*STATUSES, "withdrawn"]
     assert next_statuses("sent") == ("received", "in_progress", "closed")
     assert next_statuses("in_progress") == ("closed",)
     assert next_statuses("closed") == ()
+    # Withdrawn by the person (their data erased): no partner may move it any more.
+    assert next_statuses("withdrawn") == ()
+    assert not any(can_move("withdrawn", status) for status in STATUSES)
     assert next_statuses("lost") == ()
     assert can_move("sent", "closed") and can_move(ReferralStatus.RECEIVED, "in_progress")
     assert not can_move("received", "sent") and not can_move("sent", "sent")

@@ -32,10 +32,17 @@ def runtime_for(engine: Any, content: ContentStore, settings: Settings) -> Runti
 
 @asynccontextmanager
 async def polling(
-    fake: FakeBotApi, engine: Any, content: ContentStore | None = None, **settings: Any
+    fake: FakeBotApi,
+    engine: Any,
+    content: ContentStore | None = None,
+    *,
+    token: str = "123456:TEST",
+    **settings: Any,
 ) -> AsyncIterator[Any]:
-    """The bot as `kunnafoni run` builds it, long-polling the fake server."""
-    config = Settings(TELEGRAM_BOT_TOKEN="123456:TEST", TELEGRAM_API_URL=fake.root_url, **settings)
+    """The bot as `kunnafoni run` builds it, long-polling the fake server (the retention
+    purge off unless asked: tests of the purge call it themselves)."""
+    settings.setdefault("PURGE_EVERY_SECONDS", 0)
+    config = Settings(TELEGRAM_BOT_TOKEN=token, TELEGRAM_API_URL=fake.root_url, **settings)
     store = content or ContentStore(CONTENT_DIR)
     application = build_application(config, runtime_for(engine, store, config))
     async with application:

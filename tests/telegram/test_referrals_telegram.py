@@ -302,3 +302,58 @@ def test_partner_payloads_round_trip_and_strangers_are_refused() -> None:
         "ref:1:closed",
     ):
         assert parse_partner_payload(stranger) is None
+
+
+async def test_forgetting_withdraws_the_referral_and_wipes_the_partners_card(
+    fake: FakeBotApi, store: ContentStore, helper: Engine, database: Database
+) -> None:
+    """/forget in the user's chat: confirmed, everything goes; the partner's card is drawn
+    again without the name, phone and words, and a note in reply says the person withdrew."""
+    catalog = store.current()
+    fake.add_group(PARTNER_CHAT, "IOM Mali referrals", is_forum=False)
+    chat = Chat(fake)
+    async with polling(fake, helper, store):
+        await chat.after(lambda: fake.push_command(CHAT, "start"))
+        await chat.press("lang:bm")
+        await chat.press("consent:yes")
+        await chat.press("sub:no")
+        await chat.press("intent:return_help")
+        await chat.press("where:ml")
+        await chat.press("where:r:kayes")
+        await chat.press(f"refer:{SERVICE}:return_help")
+        await chat.press("ref:yes")
+        await chat.say("Kadiatou")
+        await chat.say("76 12 34 56")
+        await chat.press("ref:here")
+        await chat.say("N cɛ bɛ n gosi")
+        await chat.press("ref:send")
+        await fake.wait_for("sendMessage", chat_id=PARTNER_CHAT, count=1)
+        async with database.transaction() as session:
+            user = await repo.get_user(session, channel="telegram", external_id=str(CHAT))
+            assert user is not None
+            reference = (await referral_repo.user_referrals(session, user_id=user.id))[0].reference
+        assert "Kadiatou" in (fake.sent_messages(PARTNER_CHAT)[0].plain_text or "")
+
+        asked = await chat.after(lambda: fake.push_command(CHAT, "forget"))
+        assert asked[0].params["text"] == catalog.text("forget.explain", "bm").text
+        kept = await chat.press("forget:no")
+        assert kept[0].params["text"] == catalog.text("forget.kept", "bm").text
+        await chat.after(lambda: fake.push_command(CHAT, "forget"))
+        done = await chat.press("forget:yes")
+        assert done[0].params["text"] == catalog.text("forget.done", "bm").text
+        notes = await fake.wait_for("sendMessage", chat_id=PARTNER_CHAT, count=2)
+
+    card = fake.sent_messages(PARTNER_CHAT)[0]
+    shown = card.plain_text or ""
+    assert card.edited and not (card.reply_markup or {}).get("inline_keyboard")
+    for gone in ("Kadiatou", "+22376123456", "gosi"):
+        assert gone not in shown
+    assert catalog.text("referral.status.withdrawn", "fr").text in shown
+    note = notes[1].params
+    async with database.transaction() as session:
+        assert await repo.get_user(session, channel="telegram", external_id=str(CHAT)) is None
+        referral = await referral_repo.by_reference(session, reference)
+    assert referral is not None and referral.status == "withdrawn" and referral.user_id is None
+    expected = catalog.text("partner.withdrawn", "fr").text.format(reference=referral.reference)
+    assert note["text"] == expected
+    assert note["reply_parameters"]["message_id"] == card.message_id

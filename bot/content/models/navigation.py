@@ -17,6 +17,8 @@ class Action(StrEnum):
     CHANGE_LANGUAGE = "change_language"
     UNSUBSCRIBE = "unsubscribe"
     RESTART = "restart"
+    #: Erase everything kept about the person, after a confirmation.
+    FORGET = "forget"
 
 
 class StoryKind(StrEnum):

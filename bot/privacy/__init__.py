@@ -1,0 +1,1 @@
+"""The promises made about people's data, kept by code: retention (and erasure)."""

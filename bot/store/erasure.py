@@ -1,0 +1,115 @@
+"""Erasing a person: everything that identifies them goes, in one transaction.
+
+- Deleted: the user's row, their conversation (referral-form data included), the topics
+  they saw, their outbox rows (pending broadcast messages and the chat id they carried)
+  and their handovers.
+- Unlinked (``user_id`` set to NULL): analytics events and quiz answers, which carry no
+  personal data of their own, so that what the campaign counts stays counted.
+- Referrals: the personal fields (first name, phone, place, description) are wiped and the
+  link to the user removed; the anonymous status history stays for the partners' figures.
+  A referral still open is moved to ``withdrawn`` (actor ``user``), so that no partner works
+  it any more; the caller tells the partner (:class:`WithdrawnReferral` says where).
+
+The caller decides who may erase whom (the person themself); statuses are passed in, the
+rules live in :mod:`bot.referrals`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.store.models import (
+    Conversation,
+    Event,
+    Handover,
+    OutboxMessage,
+    QuizAnswer,
+    Referral,
+    ReferralEvent,
+    User,
+    UserTopic,
+    utcnow,
+)
+
+
+@dataclass(frozen=True)
+class WithdrawnReferral:
+    """Where to tell a partner that the person withdrew (no personal data in it)."""
+
+    reference: str
+    service_id: str
+    status_before: str
+    partner_chat_id: int | None
+    partner_message_id: int | None
+
+
+@dataclass(frozen=True)
+class Erasure:
+    #: Open referrals moved to ``withdrawn``: their partners are to be told.
+    withdrawn: list[WithdrawnReferral] = field(default_factory=list)
+    #: Rows deleted or unlinked, per table (for the report and the tests; no person in it).
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+def _count(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def erase_user(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    open_statuses: Collection[str],
+    withdrawn_status: str,
+) -> Erasure:
+    """Erase ``user_id`` (see the module's docstring); a user already gone erases nothing."""
+    rows: dict[str, int] = {}
+    withdrawn: list[WithdrawnReferral] = []
+    referrals = (
+        await session.scalars(select(Referral).where(Referral.user_id == user_id).with_for_update())
+    ).all()
+    now = utcnow()
+    for referral in referrals:
+        if referral.status in open_statuses:
+            withdrawn.append(
+                WithdrawnReferral(
+                    reference=referral.reference,
+                    service_id=referral.service_id,
+                    status_before=referral.status,
+                    partner_chat_id=referral.partner_chat_id,
+                    partner_message_id=referral.partner_message_id,
+                )
+            )
+            session.add(
+                ReferralEvent(
+                    referral_id=referral.id,
+                    status_from=referral.status,
+                    status_to=withdrawn_status,
+                    actor="user",
+                )
+            )
+            referral.status = withdrawn_status
+        referral.user_id = None
+        referral.first_name = None
+        referral.phone = None
+        referral.location = None
+        referral.description = None
+        referral.updated_at = now
+    rows["referrals"] = len(referrals)
+    await session.flush()
+
+    for model in (Conversation, UserTopic, OutboxMessage, Handover):
+        result = await session.execute(delete(model).where(model.user_id == user_id))
+        rows[model.__tablename__] = _count(result)
+    for linked in (Event, QuizAnswer):
+        result = await session.execute(
+            update(linked).where(linked.user_id == user_id).values(user_id=None)
+        )
+        rows[linked.__tablename__] = _count(result)
+    result = await session.execute(delete(User).where(User.id == user_id))
+    rows["users"] = _count(result)
+    return Erasure(withdrawn=withdrawn, rows=rows)

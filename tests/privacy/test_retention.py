@@ -1,0 +1,269 @@
+"""Retention: each kind of data goes when its period is over, not before, on both databases.
+
+Rows are written with dates in the past (time travel by the stored dates), then the purge
+runs at a chosen "now"; small batches make it loop.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bot.config import Settings
+from bot.privacy.retention import Periods, Retention
+from bot.store.db import Database, upgrade_database
+from bot.store.models import (
+    BroadcastRun,
+    Conversation,
+    Event,
+    OutboxMessage,
+    ProcessedUpdate,
+    QuizAnswer,
+    Referral,
+    User,
+)
+
+NOW = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
+PERIODS = Periods.from_settings(Settings())
+
+
+def ago(**delta: float) -> datetime:
+    return NOW - timedelta(**delta)
+
+
+async def seed(database: Database) -> dict[str, Any]:
+    """Two of everything: one just past its period, one just inside it."""
+    async with database.transaction() as session:
+        users = [
+            User(channel="telegram", external_id=str(900000 + i), consent=True) for i in range(2)
+        ]
+        session.add_all(users)
+        await session.flush()
+        old, fresh = users
+        form = {
+            "referral": {
+                "service": "s",
+                "need": "n",
+                "step": "phone",
+                "fields": {"first_name": "Awa"},
+            }
+        }
+        session.add_all(
+            [
+                Conversation(
+                    user_id=old.id,
+                    state="referral",
+                    data={**form, "lang": {}},
+                    updated_at=ago(hours=25),
+                ),
+                Conversation(
+                    user_id=fresh.id, state="referral", data=dict(form), updated_at=ago(hours=23)
+                ),
+            ]
+        )
+        for i in range(3):  # three old events: more than one batch of two
+            session.add(
+                Event(user_id=old.id, kind="inbound", name="text", created_at=ago(days=366 + i))
+            )
+        session.add(Event(user_id=fresh.id, kind="inbound", name="text", created_at=ago(days=364)))
+        session.add_all(
+            [
+                QuizAnswer(
+                    user_id=old.id,
+                    topic="t",
+                    question="q",
+                    answer=1,
+                    correct=True,
+                    answered_at=ago(days=400),
+                ),
+                QuizAnswer(
+                    user_id=fresh.id,
+                    topic="t",
+                    question="q",
+                    answer=1,
+                    correct=True,
+                    answered_at=ago(days=10),
+                ),
+            ]
+        )
+        details = {
+            "first_name": "Awa",
+            "phone": "+22376123456",
+            "location": "kayes",
+            "description": "aide",
+        }
+        session.add_all(
+            [
+                Referral(
+                    reference="KF-AAAAA1",
+                    user_id=old.id,
+                    service_id="s",
+                    need="n",
+                    status="closed",
+                    language="fr",
+                    updated_at=ago(days=91),
+                    **details,
+                ),
+                Referral(
+                    reference="KF-AAAAA2",
+                    user_id=old.id,
+                    service_id="s",
+                    need="n",
+                    status="closed",
+                    language="fr",
+                    updated_at=ago(days=89),
+                    **details,
+                ),
+                # Still open, however old: the partner is working on it.
+                Referral(
+                    reference="KF-AAAAA3",
+                    user_id=old.id,
+                    service_id="s",
+                    need="n",
+                    status="in_progress",
+                    language="fr",
+                    updated_at=ago(days=400),
+                    **details,
+                ),
+            ]
+        )
+        run = BroadcastRun(name="b", kind="oneoff", status="done")
+        session.add(run)
+        await session.flush()
+
+        def message(
+            step: int, status: str, sent_at: datetime | None, not_before: datetime
+        ) -> OutboxMessage:
+            return OutboxMessage(
+                run_id=run.id,
+                user_id=fresh.id,
+                step=step,
+                message_key="k",
+                language="fr",
+                chat_id="900001",
+                status=status,
+                sent_at=sent_at,
+                not_before=not_before,
+            )
+
+        session.add_all(
+            [
+                message(0, "sent", ago(days=8), ago(days=9)),
+                message(1, "sent", ago(days=6), ago(days=9)),
+                message(2, "cancelled", None, ago(days=8)),
+                message(3, "pending", None, ago(days=30)),  # never settled: stays
+            ]
+        )
+        session.add_all(
+            [
+                ProcessedUpdate(channel="telegram", update_id=1, processed_at=ago(days=3)),
+                ProcessedUpdate(channel="telegram", update_id=2, processed_at=ago(days=3)),
+                ProcessedUpdate(channel="telegram", update_id=3, processed_at=ago(days=1)),
+            ]
+        )
+    return {"old": old.id, "fresh": fresh.id}
+
+
+async def rows(database: Database, query: Any) -> list[Any]:
+    async with database.transaction() as session:
+        return list((await session.execute(query)).all())
+
+
+async def test_each_kind_of_data_goes_when_its_period_is_over(database: Database) -> None:
+    ids = await seed(database)
+    retention = Retention(database, PERIODS, batch=2)
+    expected = {
+        "abandoned_forms": 1,
+        "linked_events": 3,
+        "linked_quiz_answers": 1,
+        "referral_details": 1,
+        "outbox": 2,
+        "processed_updates": 2,
+    }
+
+    dry = await retention.run(apply=False, now=NOW)
+    assert {p.rule: p.rows for p in dry} == expected
+    assert len(await rows(database, select(ProcessedUpdate.update_id))) == 3  # nothing went
+
+    done = await retention.run(now=NOW)
+    assert {p.rule: p.rows for p in done} == expected
+    again = await retention.run(now=NOW)
+    assert {p.rule: p.rows for p in again} == dict.fromkeys(expected, 0)  # idempotent
+
+    conversations = dict(await rows(database, select(Conversation.user_id, Conversation.data)))
+    assert conversations[ids["old"]] == {"lang": {}}  # the form went, the rest stayed
+    assert "referral" in conversations[ids["fresh"]]
+    linked = await rows(database, select(Event.user_id).where(Event.user_id.is_not(None)))
+    assert linked == [(ids["fresh"],)]
+    assert len(await rows(database, select(Event.id))) == 4  # still counted
+    quiz = await rows(database, select(QuizAnswer.user_id).order_by(QuizAnswer.id))
+    assert quiz == [(None,), (ids["fresh"],)]
+    referrals = await rows(
+        database,
+        select(Referral.reference, Referral.first_name, Referral.status).order_by(Referral.id),
+    )
+    assert referrals == [
+        ("KF-AAAAA1", None, "closed"),
+        ("KF-AAAAA2", "Awa", "closed"),
+        ("KF-AAAAA3", "Awa", "in_progress"),
+    ]
+    outbox = await rows(database, select(OutboxMessage.status).order_by(OutboxMessage.id))
+    assert outbox == [("sent",), ("pending",)]
+    assert await rows(database, select(ProcessedUpdate.update_id)) == [(3,)]
+
+
+async def test_nothing_goes_inside_its_period(database: Database) -> None:
+    await seed(database)
+    done = await Retention(database, PERIODS).run(now=NOW - timedelta(days=500))
+    assert all(p.rows == 0 for p in done)
+    async with database.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(ProcessedUpdate)) == 3
+
+
+def test_the_command_shows_what_would_go_then_purges(tmp_path: Path) -> None:
+    import asyncio
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'k.db'}"
+    asyncio.run(upgrade_database(url))
+
+    async def seeded() -> None:
+        database = Database(url)
+        try:
+            async with database.transaction() as session:
+                session.add(
+                    ProcessedUpdate(channel="telegram", update_id=7, processed_at=ago(days=9999))
+                )
+        finally:
+            await database.dispose()
+
+    asyncio.run(seeded())
+
+    def purge(*extra: str) -> dict[str, Any]:
+        out = subprocess.run(
+            [sys.executable, "-m", "bot", "privacy", "purge", "--db", url, "--json", *extra],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return dict(json.loads(out.stdout))
+
+    assert purge("--dry-run") == {"dry_run": True, "rows": {**purge_zero(), "processed_updates": 1}}
+    assert purge()["rows"]["processed_updates"] == 1
+    assert purge()["rows"]["processed_updates"] == 0
+
+
+def purge_zero() -> dict[str, int]:
+    rules = (
+        "abandoned_forms",
+        "linked_events",
+        "linked_quiz_answers",
+        "referral_details",
+        "outbox",
+    )
+    return dict.fromkeys(rules, 0)
