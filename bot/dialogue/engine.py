@@ -137,7 +137,7 @@ class Engine:
         meta.content_version = turn.catalog.version
         meta.messages = [key for key, _, _ in turn.served]
         if understood is not None:
-            meta.intent = understood.intent
+            meta.intent = turn.decided_intent or understood.intent
             meta.confidence = round(understood.confidence, 4)
             meta.nlu_source = understood.source.value
         logger.info(

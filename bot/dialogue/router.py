@@ -233,6 +233,7 @@ def text(turn: Turn, understood: NluResult, thresholds: Thresholds) -> None:
     top = ranking[0] if ranking else None
     sure = is_sure(understood, ranking, thresholds)
     first = crisis_first(understood, ranking, thresholds, turn.catalog.intents)
+    turn.decided_intent = first
     emergency = first == EMERGENCY_INTENT
     if first is None and crisis.answer_safety(turn, understood, sure=sure):
         # "no" (or "yes") to "are you safe right now?", asked just before.
@@ -292,6 +293,8 @@ def text(turn: Turn, understood: NluResult, thresholds: Thresholds) -> None:
         leaving.wants_to_leave(turn, understood)
     elif placed and turn.text_words <= PLACE_ALONE_WORDS and help.acknowledge(turn):
         pass  # "je suis a Kita": a place said alone
+    elif help.repeat_numbers(turn):
+        pass  # not understood while an emergency is going on: its numbers, never a quiz
     else:
         _ask_which(turn, ranking, thresholds)
     onboarding.offer_language(turn)

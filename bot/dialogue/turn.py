@@ -42,6 +42,9 @@ class Turn:
     open_handover: bool = False
     #: Ids of referrals stored in this step, for the channel to deliver to partners.
     delivered: list[int] = field(default_factory=list)
+    #: The intent the step acted on when it overrode the NLU's first reading (a crisis put
+    #: first from lower in the ranking): what ``meta.intent`` reports.
+    decided_intent: str | None = None
     #: The person confirmed the erasure of their data: ``handle`` erases instead of storing.
     erase: bool = False
     #: References of open referrals withdrawn by an erasure, for the channel to tell partners.
