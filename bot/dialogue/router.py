@@ -294,7 +294,9 @@ def text(turn: Turn, understood: NluResult, thresholds: Thresholds) -> None:
     elif placed and turn.text_words <= PLACE_ALONE_WORDS and help.acknowledge(turn):
         pass  # "je suis a Kita": a place said alone
     elif help.repeat_numbers(turn):
-        pass  # not understood while an emergency is going on: its numbers, never a quiz
+        # Not understood while an emergency is going on: its numbers in one line, with a
+        # person and the menu; never "did you mean goodbye?" to someone in danger.
+        pass
     else:
         _ask_which(turn, ranking, thresholds)
     onboarding.offer_language(turn)

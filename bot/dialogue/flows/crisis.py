@@ -35,7 +35,7 @@ def self_harm(turn: Turn) -> None:
     buttons.append(menu_button(turn))
     if spec.reply is not None:
         turn.say(spec.reply, buttons)
-    turn.meta.intent = SELF_HARM_INTENT
+    turn.decided_intent = SELF_HARM_INTENT
     turn.memory.crisis = CrisisNotes(at=datetime.now(UTC).isoformat())
 
 

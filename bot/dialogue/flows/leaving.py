@@ -169,7 +169,7 @@ def someone_else_leaving(turn: Turn, said: NluResult, *, sure: bool) -> bool:
         title = turn.catalog.topics["family_debt"].title
         buttons.append(Button(turn.t(title), OpenTopic("family_debt").pack()))
     buttons.append(menu_button(turn))
-    turn.meta.intent = LEAVE_INTENT
+    turn.decided_intent = LEAVE_INTENT
     turn.say("leave.family", buttons)
     return True
 
