@@ -6,11 +6,11 @@ import hashlib
 import logging
 import string
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from bot.content.models import (
     Action,
@@ -344,3 +344,25 @@ class Catalog:
             return TranslationState.STALE
         status = entry.status or self.statuses.get(language, ReviewStatus.DRAFT)
         return TranslationState(status.value)
+
+
+T = TypeVar("T")
+
+
+class PerVersion(Generic[T]):
+    """What is built from one content version (an index, a finder), built once per
+    version; the last few versions are kept, for steps still on an older one."""
+
+    def __init__(self, build: Callable[[Catalog], T], keep: int = 4) -> None:
+        self._build = build
+        self._keep = keep
+        self._built: dict[str, T] = {}
+
+    def __call__(self, catalog: Catalog) -> T:
+        found = self._built.get(catalog.version)
+        if found is None:
+            found = self._build(catalog)
+            if len(self._built) > self._keep:
+                self._built.clear()
+            self._built[catalog.version] = found
+        return found

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.content.catalog import Catalog
-from bot.nlu.normalise import tokens
+from bot.content.catalog import Catalog, PerVersion
+from bot.nlu.normalise import contains_phrase, tokens
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class QuestionIndex:
         found = [
             (len(phrase), order, asked)
             for order, (phrase, asked) in enumerate(self._phrases)
-            if _contains(words, phrase)
+            if contains_phrase(words, phrase)
         ]
         if not found:
             return None
@@ -51,20 +51,9 @@ class QuestionIndex:
         return best[2]
 
 
-def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
-    n = len(needle)
-    return any(haystack[i : i + n] == needle for i in range(len(haystack) - n + 1))
-
-
-_INDEXES: dict[str, QuestionIndex] = {}
+_INDEXES: PerVersion[QuestionIndex] = PerVersion(QuestionIndex)
 
 
 def index(catalog: Catalog) -> QuestionIndex:
-    """The index of a content version (built once per version, the last few kept)."""
-    found = _INDEXES.get(catalog.version)
-    if found is None:
-        found = QuestionIndex(catalog)
-        if len(_INDEXES) > 4:
-            _INDEXES.clear()
-        _INDEXES[catalog.version] = found
-    return found
+    """The index of a content version (built once per version)."""
+    return _INDEXES(catalog)

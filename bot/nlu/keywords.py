@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bot.nlu.normalise import tokens
+from bot.nlu.normalise import contains_phrase, tokens
 from bot.nlu.types import NluResult, NluSource
 
 #: Confidence reported for a keyword hit: sure enough to act, below a confident model.
@@ -14,11 +14,6 @@ SELF_HARM_INTENT = "self_harm"
 #: Intents answered first, whatever the state or the model's confidence: a keyword of
 #: one of them wins over the model, and the first of them found wins over the others.
 CRISIS_INTENTS = (EMERGENCY_INTENT, SELF_HARM_INTENT)
-
-
-def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
-    n = len(needle)
-    return any(haystack[i : i + n] == needle for i in range(len(haystack) - n + 1))
 
 
 def _crisis_rank(intent: str) -> int:
@@ -39,7 +34,7 @@ class KeywordMatcher:
         words = tokens(text)
         best: dict[str, int] = {}
         for intent, phrase in self._phrases:
-            if _contains(words, phrase):
+            if contains_phrase(words, phrase):
                 best[intent] = max(best.get(intent, 0), len(phrase))
         if not best:
             return NluResult.nothing(text)
@@ -58,7 +53,9 @@ class KeywordMatcher:
     def is_crisis(self, text: str, intent: str) -> bool:
         """Whether ``text`` holds a keyword of the crisis ``intent``."""
         words = tokens(text)
-        return any(name == intent and _contains(words, phrase) for name, phrase in self._phrases)
+        return any(
+            name == intent and contains_phrase(words, phrase) for name, phrase in self._phrases
+        )
 
     def is_emergency(self, text: str) -> bool:
         return self.is_crisis(text, EMERGENCY_INTENT)

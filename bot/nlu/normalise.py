@@ -41,3 +41,9 @@ def fold(text: str) -> str:
 
 def tokens(text: str) -> tuple[str, ...]:
     return tuple(fold(text).split())
+
+
+def contains_phrase(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
+    """Whether the words ``needle`` appear in a row in ``haystack`` (both tokenised)."""
+    n = len(needle)
+    return any(haystack[i : i + n] == needle for i in range(len(haystack) - n + 1))

@@ -30,9 +30,9 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.content.catalog import Catalog
+from bot.content.catalog import Catalog, PerVersion
 from bot.content.models import KnownTown, PlacesFile
-from bot.nlu.normalise import tokens
+from bot.nlu.normalise import contains_phrase, tokens
 
 #: Words for someone else, after "mon/ma/mes" or the Bambara "n" (my): relatives, friends.
 OTHERS = frozenset(
@@ -180,7 +180,7 @@ class PlaceFinder:
     def asks_again(self, text: str) -> bool:
         """Whether ``text`` is one of the words asking for the emergency numbers again."""
         words = tokens(text)
-        return any(_contains(words, phrase) for phrase in self.again if phrase)
+        return any(contains_phrase(words, phrase) for phrase in self.again if phrase)
 
 
 def speaker(before: tuple[str, ...] | list[str]) -> Who:
@@ -259,20 +259,9 @@ def _not_here(before: tuple[str, ...]) -> bool:
     return False
 
 
-def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
-    n = len(needle)
-    return any(haystack[i : i + n] == needle for i in range(len(haystack) - n + 1))
-
-
-_FINDERS: dict[str, PlaceFinder] = {}
+_FINDERS: PerVersion[PlaceFinder] = PerVersion(lambda catalog: PlaceFinder(catalog.places))
 
 
 def finder(catalog: Catalog) -> PlaceFinder:
-    """The finder of a content version (built once per version, the last few kept)."""
-    found = _FINDERS.get(catalog.version)
-    if found is None:
-        found = PlaceFinder(catalog.places)
-        if len(_FINDERS) > 4:
-            _FINDERS.clear()
-        _FINDERS[catalog.version] = found
-    return found
+    """The finder of a content version (built once per version)."""
+    return _FINDERS(catalog)

@@ -12,18 +12,8 @@ from bot.content.catalog import Catalog
 from bot.content.loader import check_content
 from bot.content.models import Action
 from tests.support.environment import CONTENT_DIR
+from tests.support.nlu import NEW_INTENTS
 
-NEW_INTENTS = (
-    "intent_to_leave",
-    "family_pressure",
-    "myth_check",
-    "job_offer",
-    "going_anyway",
-    "rights_abroad",
-    "privacy_question",
-    "self_harm",
-    "feedback",
-)
 ROUTES = ("leave_sea", "leave_desert", "leave_west_africa", "leave_elsewhere")
 TOLL_FREE = ("80 00 11 15", "80 00 11 14", "80 00 11 16")
 DOMAIN = Path(__file__).resolve().parents[2] / "nlu" / "domain.yml"

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from bot.content.catalog import Catalog
+from tests.support.nlu import NEW_INTENTS
 from tests.support.personas import (
     CHECK_KINDS,
     GROUPS,
@@ -31,18 +32,6 @@ from tests.support.personas import (
     play_all,
 )
 
-#: Every intent the bot knows must be asked for by some persona.
-NEW_INTENTS = (
-    "intent_to_leave",
-    "family_pressure",
-    "myth_check",
-    "job_offer",
-    "going_anyway",
-    "rights_abroad",
-    "privacy_question",
-    "self_harm",
-    "feedback",
-)
 #: Countries whose emergencies some persona lives through.
 EMERGENCY_COUNTRIES = ("libya", "niger", "algeria", "tunisia", "mali")
 

@@ -4,6 +4,19 @@ from __future__ import annotations
 
 from bot.nlu.types import NluResult, NluSource, NluUnavailable
 
+#: The intents added for what young people really write (issue 17).
+NEW_INTENTS = (
+    "intent_to_leave",
+    "family_pressure",
+    "myth_check",
+    "job_offer",
+    "going_anyway",
+    "rights_abroad",
+    "privacy_question",
+    "self_harm",
+    "feedback",
+)
+
 
 class StubParser:
     """Stands in for the Rasa server: answers from a table, or is 'down'.
