@@ -341,6 +341,26 @@ def test_fallback_to_national_when_nothing_local_fits(tree: Path) -> None:
     assert "covers:country:senegal" in senegal[0].reasons
 
 
+@pytest.mark.parametrize(
+    ("country", "lines"),
+    [
+        ("morocco", "morocco_emergency_lines"),
+        ("burkina_faso", "burkina_faso_emergency_lines"),
+        ("cote_divoire", "cote_divoire_emergency_lines"),
+        ("guinea", "guinea_emergency_lines"),
+    ],
+)
+def test_a_country_with_sourced_numbers_gets_its_own_lines(
+    catalog: Catalog, country: str, lines: str
+) -> None:
+    found = {m.id: m for m in match(catalog, "emergency", country=country, language="fr")}
+    assert lines in found, list(found)
+    assert f"covers:country:{country}" in found[lines].reasons
+    assert catalog.services[lines].contacts.emergency
+    # Those numbers are dialled inside that country only: never offered elsewhere.
+    assert lines not in ids(match(catalog, "emergency", country="libya", language="fr"))
+
+
 # --- loader errors ---------------------------------------------------------------------------
 
 
