@@ -348,6 +348,7 @@ def test_fallback_to_national_when_nothing_local_fits(tree: Path) -> None:
         ("burkina_faso", "burkina_faso_emergency_lines"),
         ("cote_divoire", "cote_divoire_emergency_lines"),
         ("guinea", "guinea_emergency_lines"),
+        ("mauritania", "mauritania_emergency_lines"),
     ],
 )
 def test_a_country_with_sourced_numbers_gets_its_own_lines(
