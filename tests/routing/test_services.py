@@ -162,7 +162,7 @@ TABLE: list[tuple[str, str, str, list[str], tuple[str, ...]]] = [
     ),
     (
         "emergency",
-        "niger",
+        "libya",
         "bm",
         ["iom_dakar_regional"],
         ("category:emergency", "abroad", "speaks:fr"),
@@ -349,6 +349,7 @@ def test_fallback_to_national_when_nothing_local_fits(tree: Path) -> None:
         ("cote_divoire", "cote_divoire_emergency_lines"),
         ("guinea", "guinea_emergency_lines"),
         ("mauritania", "mauritania_emergency_lines"),
+        ("niger", "niger_emergency_lines"),
     ],
 )
 def test_a_country_with_sourced_numbers_gets_its_own_lines(
