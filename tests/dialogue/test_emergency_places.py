@@ -91,13 +91,23 @@ async def test_chased_by_police_in_sfax_gets_tunisian_numbers_not_malian_ones(
     assert len(outcome.replies) <= 3  # short: a line and the cards
 
 
-async def test_stranded_in_agadez_is_told_no_number_is_known_and_pointed_to_iom(
+async def test_stranded_in_sabha_is_told_no_number_is_known_and_pointed_to_iom(
+    engine: Engine, catalog: Catalog
+) -> None:
+    await onboard(engine)
+    outcome = await engine.handle(text(USER, "on est perdus dans le desert pres de Sabha"))
+    assert shown(outcome)[0] == header(catalog, "emergency.no_number", "Libye")
+    assert service_ids(outcome) == ["iom_dakar_regional"]
+
+
+async def test_stranded_in_agadez_gets_the_niger_number_first(
     engine: Engine, catalog: Catalog
 ) -> None:
     await onboard(engine)
     outcome = await engine.handle(text(USER, "on est perdus dans le desert pres d'Agadez"))
-    assert shown(outcome)[0] == header(catalog, "emergency.no_number", "Niger")
-    assert service_ids(outcome) == ["iom_dakar_regional"]
+    assert shown(outcome)[0] == header(catalog, "emergency.abroad", "Niger")
+    assert service_ids(outcome)[0] == "niger_emergency_lines"
+    assert "mali_emergency_lines" not in service_ids(outcome)
 
 
 async def test_in_spain_the_112(engine: Engine, catalog: Catalog) -> None:
@@ -167,8 +177,8 @@ async def test_no_consent_question_until_the_emergency_is_answered(
 ) -> None:
     await engine.handle(command(USER, "start"))
     await engine.handle(press(USER, "lang:fr"))  # the consent question is now pending
-    outcome = await engine.handle(text(USER, "on a plus d'eau depuis hier a arlit"))
-    assert shown(outcome)[0] == header(catalog, "emergency.no_number", "Niger")
+    outcome = await engine.handle(text(USER, "on a plus d'eau depuis hier a sabha"))
+    assert shown(outcome)[0] == header(catalog, "emergency.no_number", "Libye")
     assert not any(p.startswith("consent:") for p in payloads(outcome))
     repeat = await engine.handle(text(USER, "qui appeler"))
     assert not any(p.startswith("consent:") for p in payloads(repeat))

@@ -162,7 +162,7 @@ TABLE: list[tuple[str, str, str, list[str], tuple[str, ...]]] = [
     ),
     (
         "emergency",
-        "niger",
+        "libya",
         "bm",
         ["iom_dakar_regional"],
         ("category:emergency", "abroad", "speaks:fr"),
@@ -339,6 +339,28 @@ def test_fallback_to_national_when_nothing_local_fits(tree: Path) -> None:
     senegal = match(catalog, "emergency", country="senegal", language="fr")
     assert ids(senegal) == ["iom_dakar_regional", "senegal_emergency_lines"]
     assert "covers:country:senegal" in senegal[0].reasons
+
+
+@pytest.mark.parametrize(
+    ("country", "lines"),
+    [
+        ("morocco", "morocco_emergency_lines"),
+        ("burkina_faso", "burkina_faso_emergency_lines"),
+        ("cote_divoire", "cote_divoire_emergency_lines"),
+        ("guinea", "guinea_emergency_lines"),
+        ("mauritania", "mauritania_emergency_lines"),
+        ("niger", "niger_emergency_lines"),
+    ],
+)
+def test_a_country_with_sourced_numbers_gets_its_own_lines(
+    catalog: Catalog, country: str, lines: str
+) -> None:
+    found = {m.id: m for m in match(catalog, "emergency", country=country, language="fr")}
+    assert lines in found, list(found)
+    assert f"covers:country:{country}" in found[lines].reasons
+    assert catalog.services[lines].contacts.emergency
+    # Those numbers are dialled inside that country only: never offered elsewhere.
+    assert lines not in ids(match(catalog, "emergency", country="libya", language="fr"))
 
 
 # --- loader errors ---------------------------------------------------------------------------
