@@ -34,6 +34,7 @@ from bot.store.models import (
     UserTopic,
     utcnow,
 )
+from bot.store.records import rows_touched
 
 
 @dataclass(frozen=True)
@@ -53,10 +54,6 @@ class Erasure:
     withdrawn: list[WithdrawnReferral] = field(default_factory=list)
     #: Rows deleted or unlinked, per table (for the report and the tests; no person in it).
     rows: dict[str, int] = field(default_factory=dict)
-
-
-def _count(result: object) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def erase_user(
@@ -104,12 +101,12 @@ async def erase_user(
 
     for model in (Conversation, UserTopic, OutboxMessage, Handover):
         result = await session.execute(delete(model).where(model.user_id == user_id))
-        rows[model.__tablename__] = _count(result)
+        rows[model.__tablename__] = rows_touched(result)
     for linked in (Event, QuizAnswer):
         result = await session.execute(
             update(linked).where(linked.user_id == user_id).values(user_id=None)
         )
-        rows[linked.__tablename__] = _count(result)
+        rows[linked.__tablename__] = rows_touched(result)
     result = await session.execute(delete(User).where(User.id == user_id))
-    rows["users"] = _count(result)
+    rows["users"] = rows_touched(result)
     return Erasure(withdrawn=withdrawn, rows=rows)

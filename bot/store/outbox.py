@@ -46,7 +46,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.store.db import Session
 from bot.store.models import BroadcastRun, OutboxMessage, User, utcnow
-from bot.store.records import to_record
+from bot.store.records import rows_touched, to_record
 
 PENDING = "pending"
 CLAIMED = "claimed"
@@ -263,7 +263,7 @@ async def renew_leases(session: Session, *, sender_id: str, now: datetime | None
         .values(claimed_at=now or utcnow())
         .execution_options(synchronize_session=False)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rows_touched(result)
 
 
 # --- outcomes --------------------------------------------------------------------------------

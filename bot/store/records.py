@@ -65,3 +65,8 @@ def to_record(record_type: type[R], row: Any, /, **overrides: Any) -> R:
     if unknown:
         raise TypeError(f"{record_type.__name__} has no fields {sorted(unknown)}")
     return record_type(**values)
+
+
+def rows_touched(result: Any) -> int:
+    """How many rows an UPDATE or DELETE matched (0 when the driver does not say)."""
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.models import Referral, ReferralEvent, User, utcnow
-from bot.store.records import to_record
+from bot.store.records import rows_touched, to_record
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ async def set_status(
         .where(Referral.id == referral_id, Referral.status == status_from)
         .values(status=status_to, updated_at=utcnow())
     )
-    if getattr(result, "rowcount", 0) != 1:
+    if rows_touched(result) != 1:
         return False
     session.add(
         ReferralEvent(

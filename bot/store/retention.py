@@ -27,6 +27,7 @@ from bot.store.models import (
     QuizAnswer,
     Referral,
 )
+from bot.store.records import rows_touched
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,6 @@ async def _in_batches(
         total += done
         if done < batch:
             return Purged(rule, total)
-
-
-async def _rowcount(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def forget_abandoned_forms(
@@ -120,7 +117,7 @@ async def unlink_old_events(
             result = await session.execute(
                 update(model).where(model.id.in_(some)).values(user_id=None)
             )
-            return await _rowcount(result)
+            return rows_touched(result)
 
         results.append(await _in_batches(database, rule, ids, act, apply=apply, batch=batch))
     return results
@@ -154,7 +151,7 @@ async def wipe_finished_referrals(
             .where(Referral.id.in_(some))
             .values(first_name=None, phone=None, location=None, description=None)
         )
-        return await _rowcount(result)
+        return rows_touched(result)
 
     return await _in_batches(database, "referral_details", ids, act, apply=apply, batch=batch)
 
@@ -173,7 +170,7 @@ async def delete_finished_outbox(
 
     async def act(session: AsyncSession, some: Select[Any]) -> int:
         result = await session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(some)))
-        return await _rowcount(result)
+        return rows_touched(result)
 
     return await _in_batches(database, "outbox", ids, act, apply=apply, batch=batch)
 
@@ -192,6 +189,6 @@ async def delete_processed_updates(
                 tuple_(ProcessedUpdate.channel, ProcessedUpdate.update_id).in_(some)
             )
         )
-        return await _rowcount(result)
+        return rows_touched(result)
 
     return await _in_batches(database, "processed_updates", keys, act, apply=apply, batch=batch)

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from bot.store.db import Session
 from bot.store.models import BroadcastRun, OutboxMessage, utcnow
 from bot.store.outbox import CANCELLED, FAILED, OPEN, SENT, SKIPPED, STATUSES
-from bot.store.records import to_record
+from bot.store.records import rows_touched, to_record
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,7 @@ async def cancel_run(session: Session, run_id: int, *, now: datetime | None = No
         .values(status="cancelled", finished_at=now or utcnow())
         .execution_options(synchronize_session=False)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rows_touched(result)
 
 
 async def finish_run_if_done(session: Session, run_id: int, *, now: datetime | None = None) -> bool:
