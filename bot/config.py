@@ -6,9 +6,11 @@ environment refuses placeholder or missing secrets instead of limping along.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -18,6 +20,101 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 #: Values that mean "nobody set this yet"; refused outside local runs.
 PLACEHOLDERS = frozenset({"", "changeme", "change-me", "secret", "token", "xxx", "placeholder"})
+#: Words that give a hand-typed secret away; a secret containing one is refused outside
+#: local runs (a generated one practically never does).
+PLACEHOLDER_WORDS = (
+    "changeme",
+    "change-me",
+    "change_me",
+    "secret",
+    "password",
+    "passwd",
+    "placeholder",
+    "example",
+    "token",
+    "xxx",
+    "admin",
+    "kunnafoni",
+    "1234",
+    "qwerty",
+    "azerty",
+)
+#: The shortest shared secret accepted outside local runs: RASA_TOKEN signs the NLU
+#: server's tokens (HS256 wants a key of at least 256 bits: 32 characters of base64).
+MIN_SHARED_SECRET = 32
+#: The shortest database password accepted outside local runs.
+MIN_DATABASE_PASSWORD = 12
+#: What @BotFather gives: the bot's numeric id, a colon, 35 characters.
+BOT_TOKEN_SHAPE = re.compile(r"\d{5,16}:[A-Za-z0-9_-]{30,64}")
+
+
+def _weak(value: str) -> str | None:
+    """Why a hand-chosen secret is guessable, or None. Never quotes the value."""
+    lowered = value.lower()
+    if lowered.strip() in PLACEHOLDERS:
+        return "is a placeholder"
+    for word in PLACEHOLDER_WORDS:
+        if word in lowered:
+            return f"contains the word {word!r}"
+    if len(set(value)) < 8:
+        return "uses fewer than 8 different characters"
+    return None
+
+
+def secret_problems(
+    *, bot_token: str | None, rasa_token: str | None, database_url: str
+) -> list[str]:
+    """What makes these secrets unsafe outside local runs: one line per setting, saying
+    which setting and why, and never the value itself."""
+    problems: list[str] = []
+    if not bot_token or not bot_token.strip():
+        problems.append("TELEGRAM_BOT_TOKEN must be set to the token @BotFather gave")
+    elif not BOT_TOKEN_SHAPE.fullmatch(bot_token.strip()):
+        problems.append(
+            "TELEGRAM_BOT_TOKEN does not have the shape of a token from @BotFather "
+            "(the bot's number, a colon, about 35 letters, digits, - or _)"
+        )
+    elif why := _weak(bot_token.split(":", 1)[1]):
+        problems.append(f"TELEGRAM_BOT_TOKEN {why}")
+    if not rasa_token or not rasa_token.strip():
+        problems.append("RASA_TOKEN must be set to a real secret")
+    elif len(rasa_token) < MIN_SHARED_SECRET:
+        problems.append(
+            f"RASA_TOKEN must be at least {MIN_SHARED_SECRET} characters "
+            "(generate one: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    elif why := _weak(rasa_token):
+        problems.append(f"RASA_TOKEN {why}")
+    password = database_password(database_url)
+    if database_url.startswith("sqlite"):
+        problems.append("DATABASE_URL must point to PostgreSQL outside local runs")
+    elif password is not None:
+        if len(password) < MIN_DATABASE_PASSWORD:
+            problems.append(
+                f"the password in DATABASE_URL must be at least {MIN_DATABASE_PASSWORD} characters"
+            )
+        elif why := _weak(password):
+            problems.append(f"the password in DATABASE_URL {why}")
+    named = {
+        "TELEGRAM_BOT_TOKEN": bot_token.split(":", 1)[-1] if bot_token else None,
+        "RASA_TOKEN": rasa_token,
+        "the password in DATABASE_URL": password,
+    }
+    present = [(name, value) for name, value in named.items() if value]
+    for i, (first, a) in enumerate(present):
+        for second, b in present[i + 1 :]:
+            if a == b:
+                problems.append(f"{first} and {second} must be different secrets")
+    return problems
+
+
+def database_password(url: str) -> str | None:
+    """The password of a database URL, or None when it has none."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return None
+    return unquote(password) if password else None
 
 
 class Environment(StrEnum):
@@ -183,13 +280,13 @@ class Settings(BaseSettings):
     def _refuse_placeholders(self) -> Settings:
         if self.environment in (Environment.LOCAL, Environment.TEST):
             return self
-        problems = []
-        for name in ("telegram_bot_token", "rasa_token"):
-            secret: SecretStr | None = getattr(self, name)
-            if secret is None or secret.get_secret_value().strip().lower() in PLACEHOLDERS:
-                problems.append(f"{name.upper()} must be set to a real secret")
-        if self.database_url.startswith("sqlite"):
-            problems.append("DATABASE_URL must point to PostgreSQL outside local runs")
+        problems = secret_problems(
+            bot_token=self.telegram_bot_token.get_secret_value()
+            if self.telegram_bot_token
+            else None,
+            rasa_token=self.rasa_token.get_secret_value() if self.rasa_token else None,
+            database_url=self.database_url,
+        )
         if problems:
             raise ValueError(
                 f"unsafe settings for {self.environment.value}: " + "; ".join(problems)

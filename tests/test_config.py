@@ -43,6 +43,19 @@ def test_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.bot_api_base_url == "http://127.0.0.1:8081/bot"
 
 
+#: Secrets of the shape real ones have (made up for the tests).
+BOT_TOKEN = "7302918456:AAFq9xT2mZ-8kLwP4cVb_Yn3Rj6sDe1HgUo"
+RASA_TOKEN = "Hx3k9QvT_wz2Lm8Rb5Nc7Yp1Fd4Gs6Ja0Ue"
+DB_URL = "postgresql://kunnafoni:Vq7-Lm2x9Rt4Kz8w@db/kunnafoni"
+
+
+def production(monkeypatch: pytest.MonkeyPatch, **settings: str) -> None:
+    monkeypatch.setenv("KUNNAFONI_ENV", "production")
+    values = {"TELEGRAM_BOT_TOKEN": BOT_TOKEN, "RASA_TOKEN": RASA_TOKEN, "DATABASE_URL": DB_URL}
+    for name, value in {**values, **settings}.items():
+        monkeypatch.setenv(name, value)
+
+
 @pytest.mark.parametrize("token", ["changeme", "", "token"])
 def test_production_refuses_placeholders(monkeypatch: pytest.MonkeyPatch, token: str) -> None:
     monkeypatch.setenv("KUNNAFONI_ENV", "production")
@@ -56,8 +69,69 @@ def test_production_refuses_placeholders(monkeypatch: pytest.MonkeyPatch, token:
 
 
 def test_production_accepts_real_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KUNNAFONI_ENV", "production")
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456:AAH-real-looking-token")
-    monkeypatch.setenv("RASA_TOKEN", "q8Zr3-long-random")
-    monkeypatch.setenv("DATABASE_URL", "postgresql://k:pw@db/k")
+    production(monkeypatch)
     assert Settings().environment is Environment.PRODUCTION
+    # A database reached without a password (a local socket, peer or certificate auth).
+    production(monkeypatch, DATABASE_URL="postgresql://kunnafoni@/kunnafoni")
+    assert Settings().environment is Environment.PRODUCTION
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "why"),
+    [
+        ("TELEGRAM_BOT_TOKEN", "1:a", "shape of a token"),
+        ("TELEGRAM_BOT_TOKEN", "123456:AAH-real-looking-token", "shape of a token"),
+        ("TELEGRAM_BOT_TOKEN", "123456:" + "a" * 35, "fewer than 8 different"),
+        ("TELEGRAM_BOT_TOKEN", "123456:changeme-changeme-changeme-12345", "'changeme'"),
+        ("RASA_TOKEN", "a", "at least 32 characters"),
+        ("RASA_TOKEN", "q8Zr3-long-random", "at least 32 characters"),
+        ("RASA_TOKEN", "my-rasa-secret-for-the-kunnafoni-bot", "'secret'"),
+        ("RASA_TOKEN", "ab" * 20, "fewer than 8 different"),
+        ("DATABASE_URL", "postgresql://k:changeme@db/k", "at least 12 characters"),
+        ("DATABASE_URL", "postgresql://k:password2024!!@db/k", "'password'"),
+        ("DATABASE_URL", "postgresql://k:aaaaaaaaaaaaaaaa@db/k", "fewer than 8 different"),
+    ],
+)
+def test_production_refuses_weak_secrets(
+    monkeypatch: pytest.MonkeyPatch, setting: str, value: str, why: str
+) -> None:
+    production(monkeypatch, **{setting: value})
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+    problems = [e["msg"] for e in caught.value.errors()]
+    assert len(problems) == 1
+    assert why in problems[0]
+    named = "the password in DATABASE_URL" if setting == "DATABASE_URL" else setting
+    assert named in problems[0]
+
+
+def test_production_refuses_one_secret_used_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    production(monkeypatch, DATABASE_URL=f"postgresql://k:{RASA_TOKEN}@db/k")
+    with pytest.raises(ValidationError, match="RASA_TOKEN and the password in DATABASE_URL"):
+        Settings()
+    production(monkeypatch, RASA_TOKEN=BOT_TOKEN.split(":")[1])
+    with pytest.raises(ValidationError, match="TELEGRAM_BOT_TOKEN and RASA_TOKEN"):
+        Settings()
+
+
+def test_staging_is_held_to_the_same_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    production(monkeypatch, RASA_TOKEN="short")
+    monkeypatch.setenv("KUNNAFONI_ENV", "staging")
+    with pytest.raises(ValidationError, match="RASA_TOKEN must be at least"):
+        Settings()
+
+
+def test_the_command_line_names_the_setting_but_never_prints_a_secret(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    weak = "Zq1!short"
+    production(monkeypatch, RASA_TOKEN=weak, DATABASE_URL="postgresql://k:Pw9!tiny@db/k")
+    with pytest.raises(SystemExit) as stopped:
+        main(["report"])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "RASA_TOKEN must be at least 32 characters" in err
+    assert "the password in DATABASE_URL must be at least 12 characters" in err
+    assert weak not in err and "Pw9!tiny" not in err and BOT_TOKEN not in err

@@ -28,8 +28,19 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        print(f"kunnafoni: invalid settings:\n{exc}", file=sys.stderr)
+        print(f"kunnafoni: invalid settings:\n{settings_errors(exc)}", file=sys.stderr)
         raise SystemExit(2) from exc
+
+
+def settings_errors(exc: ValidationError) -> str:
+    """One line per problem, naming the setting; never the values (they may be secrets,
+    and pydantic's own message quotes the input)."""
+    lines = []
+    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        where = ".".join(str(part) for part in error["loc"]).upper()
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"  {where}: {message}" if where else f"  {message}")
+    return "\n".join(lines)
 
 
 def content_dir(value: str | None) -> Path:
