@@ -141,12 +141,31 @@ def write_export(catalog: Catalog, language: str, fmt: Format, path: Path) -> in
     return len(rows)
 
 
+#: A spreadsheet reads a cell starting with one of these as a formula (OWASP, "CSV
+#: injection"): a message like "=HYPERLINK(...)" or "+223 ..." would run or be mangled.
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+#: What neutralises such a cell: a leading apostrophe, which `content import` removes.
+FORMULA_GUARD = "'"
+
+
+def neutralise_formula(cell: str) -> str:
+    """``cell`` made inert for a spreadsheet: ``'`` before a formula-leading character."""
+    return FORMULA_GUARD + cell if cell.startswith(FORMULA_LEADS) else cell
+
+
+def restore_formula_guard(cell: str) -> str:
+    """The inverse of :func:`neutralise_formula`, for cells read back from a CSV file."""
+    if cell.startswith(FORMULA_GUARD) and cell[1:].startswith(FORMULA_LEADS):
+        return cell[1:]
+    return cell
+
+
 def _write_csv(rows: Sequence[ExportRow], source_language: str, language: str, path: Path) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180: CRLF between records
     writer.writerow(_headers(source_language, language))
     for row in rows:
-        writer.writerow(_cells(row))
+        writer.writerow([neutralise_formula(cell) for cell in _cells(row)])
     # Excel reads a CSV file as UTF-8 only when it starts with a byte order mark.
     path.write_bytes(b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8"))
 

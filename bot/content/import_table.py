@@ -16,7 +16,7 @@ from pathlib import Path
 import polib
 from openpyxl import load_workbook
 
-from bot.content.export import EDIT_MARK, FORMAT_OF_SUFFIX, Format
+from bot.content.export import EDIT_MARK, FORMAT_OF_SUFFIX, Format, restore_formula_guard
 from bot.errors import KunnafoniError
 
 
@@ -77,7 +77,7 @@ def _read_csv(path: Path) -> list[tuple[int, list[str]]]:
     records = []
     start = 1
     for cells in reader:
-        records.append((start, cells))
+        records.append((start, [restore_formula_guard(cell) for cell in cells]))
         start = reader.line_num + 1
     return records
 

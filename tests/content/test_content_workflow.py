@@ -546,3 +546,36 @@ def test_real_content_follows_the_schema() -> None:
     assert not validator.is_valid({"language": "bm", "messages": {"a.b": "x", "Bad Key": "y"}})
     assert not validator.is_valid({"language": "bm", "messages": {"a.b": {"txt": "x"}}})
     assert validator.is_valid({"language": "bm", "messages": {"a.b": "x", "c": {"text": "y"}}})
+
+
+def test_csv_cells_cannot_run_as_formulas_and_come_back_unchanged(
+    tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """OWASP CSV injection: a text starting with =, +, -, @ (a formula for a spreadsheet) is
+    written behind an apostrophe, which the import removes again."""
+    texts = {
+        '=HYPERLINK("http://example.org","clic")': None,
+        "+223 80 00 11 15": None,
+        "- a list item": None,
+        "@someone": None,
+    }
+    bm = MessageFile(tree, "bm")
+    keys = [key for key in bm.messages if "{" not in (bm.text(key) or "")][: len(texts)]
+    for key, text in zip(keys, texts, strict=True):
+        bm.update(key, text=text)
+        texts[text] = key
+    bm.save()
+    before = snapshot(tree)
+    path = tree.parent / "bm.csv"
+    export(capsys, tree, "csv", path)
+    rows = list(csv.reader(io.StringIO(path.read_bytes().decode("utf-8-sig"), newline="")))
+    cells = [cell for row in rows for cell in row]
+    assert not [cell for cell in cells if cell.startswith(("=", "+", "-", "@"))]
+    by_key = {row[0]: row for row in rows[1:]}
+    for text, key in texts.items():
+        assert by_key[key][4] == "'" + text
+
+    code, out, err = run(capsys, "content", "import", "--apply", "--dir", str(tree), str(path))
+    assert code == 0, err
+    assert "nothing to change" in out
+    assert snapshot(tree) == before
