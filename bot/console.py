@@ -15,6 +15,7 @@ import sys
 from typing import Any, TextIO
 
 from bot.dialogue.engine import Engine
+from bot.dialogue.payloads import number
 from bot.dialogue.types import Inbound, Meta, Outcome, Reply
 
 logger = logging.getLogger(__name__)
@@ -70,8 +71,9 @@ def inbound_from_typing(line: str, *, user_id: str, last: Outcome | None) -> Inb
         command, _, args = text[1:].partition(" ")
         return Inbound(user_id=user_id, channel=CHANNEL, command=command, args=args)
     buttons = [b for r in (last.replies if last else []) for b in r.buttons]
-    if text.isdigit() and 1 <= int(text) <= len(buttons):
-        return Inbound(user_id=user_id, channel=CHANNEL, button=buttons[int(text) - 1].payload)
+    chosen = number(text)
+    if chosen is not None and 1 <= chosen <= len(buttons):
+        return Inbound(user_id=user_id, channel=CHANNEL, button=buttons[chosen - 1].payload)
     return Inbound(user_id=user_id, channel=CHANNEL, text=text)
 
 

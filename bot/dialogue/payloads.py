@@ -301,7 +301,8 @@ def parse(payload: str) -> Payload | None:
         return OpenTopic(value)
     if kind == "card":
         topic, _, index = value.rpartition(":")
-        return Card(topic, int(index)) if index.isdigit() else None
+        position = number(index)
+        return Card(topic, position) if position is not None else None
     if kind == "quiz":
         return _quiz(value)
     if kind == "where":
@@ -322,12 +323,25 @@ def parse(payload: str) -> Payload | None:
     return None
 
 
+#: The longest number a payload of ours carries (referral ids, card and answer indexes).
+MAX_DIGITS = 12
+
+
+def number(text: str) -> int | None:
+    """``text`` as a number when it is made of ASCII digits only (as the bot writes them),
+    else None: ``str.isdigit()`` also accepts "²" or "٣", which ``int()`` may refuse."""
+    if 0 < len(text) <= MAX_DIGITS and text.isascii() and text.isdigit():
+        return int(text)
+    return None
+
+
 def parse_partner(payload: str) -> PartnerMove | None:
     """A partner's button as the bot made it, or None when it is not one."""
     parts = payload.split(":")
-    if len(parts) != 3 or parts[0] != PARTNER_KIND or not parts[1].isdigit():
+    if len(parts) != 3 or parts[0] != PARTNER_KIND:
         return None
-    return PartnerMove(int(parts[1]), parts[2])
+    referral_id = number(parts[1])
+    return PartnerMove(referral_id, parts[2]) if referral_id is not None else None
 
 
 def _quiz(value: str) -> QuizStart | QuizQuestion | QuizAnswer | None:
@@ -336,8 +350,9 @@ def _quiz(value: str) -> QuizStart | QuizQuestion | QuizAnswer | None:
         return QuizStart(parts[0])
     if len(parts) == 2:
         return QuizQuestion(parts[0], parts[1])
-    if len(parts) == 3 and parts[2].isdigit():
-        return QuizAnswer(parts[0], parts[1], int(parts[2]))
+    choice = number(parts[2]) if len(parts) == 3 else None
+    if choice is not None:
+        return QuizAnswer(parts[0], parts[1], choice)
     return None
 
 

@@ -35,14 +35,14 @@ MIN_LABEL_WORD = 4
 #: Above this, a number typed is not an age.
 MAX_AGE = 99
 #: A number said with a word or two around it: "20", "20 ans", "j ai 20 ans", "san 20".
-_AGE = re.compile(r"^(?:[a-z]+ ){0,3}(\d{1,3})(?: [a-z]+){0,2}$")
+_AGE = re.compile(r"^(?:[a-z]+ ){0,3}([0-9]{1,3})(?: [a-z]+){0,2}$")
 #: Where a message breaks into clauses (a refusal holds within its clause).
 _CLAUSE = re.compile(r"[,;.!?\n]+")
 
 
 def is_number(text: str) -> bool:
     """A bare number, as typed to pick a button ("1", "2.", " 7 ")."""
-    return fold(text).isdigit()
+    return p.number(fold(text)) is not None
 
 
 def typed_choice(
@@ -56,8 +56,8 @@ def typed_choice(
     folded = fold(text)
     if not folded or not shown:
         return None
-    if folded.isdigit():
-        number = int(folded)
+    number = p.number(folded)
+    if number is not None:
         if 1 <= number <= len(shown):
             return shown[number - 1].payload
         return _age_bracket(shown, number)
@@ -116,10 +116,11 @@ def _age_bracket(shown: Sequence[ShownButton], age: int) -> str | None:
         payload = p.parse(button.payload)
         if not isinstance(payload, p.Age) or payload.value == "skip":
             continue
-        low, _, high = payload.value.rstrip("+").partition("-")
-        if not low.isdigit() or (high and not high.isdigit()):
+        low_text, _, high_text = payload.value.rstrip("+").partition("-")
+        low, high = p.number(low_text), p.number(high_text) if high_text else None
+        if low is None or (high_text and high is None):
             continue
-        if int(low) <= age and (payload.value.endswith("+") or age <= int(high or low)):
+        if low <= age and (payload.value.endswith("+") or age <= (high or low)):
             return button.payload
     return None
 

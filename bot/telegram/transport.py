@@ -99,4 +99,5 @@ def error_label(error: TelegramError) -> str:
 
 
 def _is_int(value: str) -> bool:
-    return value.lstrip("-").isdigit()
+    digits = value.removeprefix("-")
+    return digits.isascii() and digits.isdigit()

@@ -188,7 +188,15 @@ async def test_duplicate_update_is_answered_once(engine: Engine) -> None:
 
 async def test_stale_or_forged_buttons_get_the_menu(engine: Engine, catalog: Catalog) -> None:
     await onboard(engine)
-    for payload in ("card:nope:0", "card:sahara:999", "topic:unknown", "lang:xx", "garbage"):
+    for payload in (
+        "card:nope:0",
+        "card:sahara:999",
+        "topic:unknown",
+        "lang:xx",
+        "garbage",
+        "quiz:sahara:q1:\u00b2",
+        "card:sahara:\u00b2",
+    ):
         outcome = await engine.handle(press(USER, payload))
         assert outcome.replies[0].text == catalog.text("fallback.stale_button", "fr").text
 

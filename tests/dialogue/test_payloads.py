@@ -54,6 +54,12 @@ NOT_MADE = [
     "card:sahara:x",
     "quiz:sahara:q1:x",
     "quiz:sahara:q1:0:1",
+    # Digits the bot never writes: isdigit() accepts them, int() refuses some.
+    "quiz:sahara:q1:\u00b2",
+    "quiz:sahara:q1:\u0663",
+    "card:sahara:\u00b9",
+    "card:sahara:\uff11",
+    "quiz:sahara:q1:" + "9" * 40,
     "where:zz",
     "where:ml:x",
     "action:fly",
@@ -74,7 +80,14 @@ def test_a_payload_the_bot_did_not_make_is_refused(string: str) -> None:
 def test_partner_buttons_are_made_and_read_here_too() -> None:
     assert p.PartnerMove(12, "received").pack() == "pref:12:received"
     assert p.parse_partner("pref:12:in_progress") == p.PartnerMove(12, "in_progress")
-    for stranger in ("pref:x:received", "pref:12", "lang:fr", "pref:1:2:3"):
+    for stranger in (
+        "pref:x:received",
+        "pref:12",
+        "lang:fr",
+        "pref:1:2:3",
+        "pref:\u00b2:received",
+        "pref:\u0661\u0662:received",
+    ):
         assert p.parse_partner(stranger) is None
 
 

@@ -259,3 +259,19 @@ def test_a_sure_affirm_or_deny_reading_picks_the_yes_or_no(catalog: Catalog) -> 
     assert typed_choice(catalog, CONSENT, "bien sur", "affirm") == "consent:yes"
     assert typed_choice(catalog, CONSENT, "jamais de la vie", "deny") == "consent:no"
     assert typed_choice(catalog, CONSENT, "bien sur") is None
+
+
+@pytest.mark.parametrize(
+    ("typed", "language"),
+    [("\u00b2", "bm"), ("\uff12", "bm"), ("\u00b9\u2078", None), ("9" * 5000, None)],
+)
+async def test_digits_the_bot_never_shows_do_not_break_a_typed_answer(
+    engine: Engine, database: Database, typed: str, language: str | None
+) -> None:
+    """A superscript or full-width digit reads as the digit it stands for (as a phone
+    keyboard may type it); a number out of range, however long, picks nothing; never an
+    exception."""
+    await engine.handle(command(USER, "start"))
+    outcome = await engine.handle(text(USER, typed))
+    assert outcome.replies
+    assert (await stored_user(database)).language == language
