@@ -62,6 +62,10 @@ async def save(session: Session, turn: Turn) -> None:
     user_id = turn.user.id
     for topic_id in dict.fromkeys(turn.topics_seen):
         await repo.record_topic_seen(session, user_id=user_id, topic=topic_id)
+    if turn.user.blocked_at is not None:
+        # They write again, so they unblocked the bot: campaigns may reach them again once
+        # they subscribe (blocking unsubscribed them; subscribing again is their choice).
+        turn.user_changes["blocked_at"] = None
     turn.user_changes["last_seen_at"] = utcnow()
     await repo.update_user(session, user_id=user_id, **turn.user_changes)
     await repo.save_conversation(session, user_id=user_id, conversation=turn.remembered())

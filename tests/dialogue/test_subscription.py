@@ -8,6 +8,7 @@ from sqlalchemy import select
 from bot.content.catalog import Catalog
 from bot.dialogue.engine import COMMANDS, Engine
 from bot.dialogue.types import State
+from bot.store.audience import mark_user_blocked
 from bot.store.db import Database
 from bot.store.models import UserTopic
 from bot.telegram.app import command_menus
@@ -206,3 +207,24 @@ def test_subscribe_is_in_the_telegram_command_menu(catalog: Catalog) -> None:
     assert "subscribe" in COMMANDS
     for _code, commands in command_menus(catalog):
         assert any(c.command == "subscribe" and c.description for c in commands)
+
+
+async def test_a_user_who_blocked_the_bot_and_writes_again_may_subscribe_again(
+    engine: Engine, database: Database
+) -> None:
+    """Blocking the bot (a 403 to a campaign) unsubscribes and marks the user blocked;
+    writing again means they unblocked it: the mark goes, and /subscribe works again."""
+    await to_subscription_question(engine)
+    await engine.handle(press(USER, "sub:yes"))
+    user = await stored_user(database)
+    async with database.transaction() as session:
+        await mark_user_blocked(session, user.id)
+    blocked = await stored_user(database)
+    assert blocked.blocked_at is not None and blocked.subscribed is False
+
+    await engine.handle(text(USER, "salut"))
+    back = await stored_user(database)
+    assert back.blocked_at is None and back.subscribed is False  # their choice, not ours
+    await engine.handle(command(USER, "subscribe"))
+    again = await stored_user(database)
+    assert again.subscribed is True and again.blocked_at is None
