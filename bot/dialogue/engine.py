@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from bot.content.catalog import Catalog
 from bot.dialogue.decision import Thresholds
+from bot.dialogue.payloads import CasesPage, parse
 from bot.dialogue.router import COMMANDS, step
 from bot.dialogue.storage import erase, record, save, store_referral
 from bot.dialogue.turn import Turn
@@ -125,7 +126,8 @@ class Engine:
         )
         if created:
             logger.info("New user %s", pseudonym(user.id))
-        if inbound.command is not None and inbound.command.lower() == "mycases":
+        wants_cases = inbound.command is not None and inbound.command.lower() == "mycases"
+        if wants_cases or (inbound.button and isinstance(parse(inbound.button), CasesPage)):
             turn.cases = await referral_repo.user_referrals(session, user_id=user.id)
         return turn
 

@@ -222,6 +222,16 @@ class Forget:
         return f"forget:{_yes_no(self.yes)}"
 
 
+@dataclass(frozen=True)
+class CasesPage:
+    """Another page of /mycases (1 is the most recent referrals)."""
+
+    page: int
+
+    def pack(self) -> str:
+        return f"cases:{self.page}"
+
+
 #: The kind of a partner's button on a referral card, in a partner organisation's chat.
 PARTNER_KIND = "pref"
 
@@ -263,6 +273,7 @@ Payload = (
     | Leave
     | Why
     | Forget
+    | CasesPage
 )
 
 #: The choices of the "where are you?" question that are not a place.
@@ -318,6 +329,9 @@ def parse(payload: str) -> Payload | None:
         return Leave(value)
     if kind == "why":
         return Why(value)
+    if kind == "cases":
+        page = number(value)
+        return CasesPage(page) if page else None
     if kind == "action":
         return Do(Action(value)) if value in Action.__members__.values() else None
     return None

@@ -210,6 +210,8 @@ def _answered(turn: Turn, payload: p.Payload) -> bool:
             action(turn, payload.action)
         case p.Forget():
             return privacy.press(turn, payload)
+        case p.CasesPage():
+            return cases.my_cases(turn, payload.page)
     return True
 
 

@@ -110,7 +110,10 @@ async def by_reference(session: AsyncSession, reference: str) -> ReferralRecord 
 
 async def user_referrals(session: AsyncSession, *, user_id: int) -> list[ReferralRecord]:
     rows = await session.scalars(
-        select(Referral).where(Referral.user_id == user_id).order_by(Referral.created_at.desc())
+        select(Referral)
+        .where(Referral.user_id == user_id)
+        # Newest first; the id breaks ties, so pages of /mycases never repeat or skip one.
+        .order_by(Referral.created_at.desc(), Referral.id.desc())
     )
     return [_record(r) for r in rows]
 

@@ -249,3 +249,75 @@ async def test_mycases_without_any(engine: Engine) -> None:
     await onboard(engine, "7")
     outcome = await engine.handle(command("7", "mycases"))
     assert outcome.replies[0].text == engine.catalog().text("referral.mycases_none", "fr").text
+
+
+async def test_mycases_pages_a_long_list_under_telegrams_limit(
+    helper: Engine, database: Database
+) -> None:
+    """60 referrals once built a 7,035-character message Telegram refused: now a page of
+    at most ten, the most recent first, with buttons to the older and newer ones."""
+    catalog = helper.catalog()
+    await onboard(helper, "7")
+    user = await stored_user(database, "7")
+    async with database.transaction() as session:
+        for n in range(60):
+            await referral_repo.create_referral(
+                session,
+                reference=f"KF-{n:04d}",
+                user_id=user.id,
+                service_id=SERVICE,
+                need="return_help",
+                status="sent",
+                language="fr",
+                first_name=None,
+                phone=None,
+                location=None,
+                description=None,
+            )
+    seen: list[str] = []
+    outcome = await helper.handle(command("7", "mycases"))
+    older = catalog.text("referral.mycases_older", "fr").text
+    newer = catalog.text("referral.mycases_newer", "fr").text
+    for page in range(1, 7):
+        [reply] = outcome.replies
+        assert len(reply.text) <= 4096
+        assert f"(page {page} sur 6)" in reply.text
+        lines = [line for line in reply.text.splitlines() if line.startswith("KF-")]
+        assert len(lines) == 10
+        seen += [line.split(" ")[0] for line in lines]
+        labels = [b.label for b in reply.buttons]
+        assert (newer in labels) == (page > 1) and (older in labels) == (page < 6)
+        if page < 6:
+            outcome = await helper.handle(press("7", f"cases:{page + 1}"))
+    assert sorted(seen) == [f"KF-{n:04d}" for n in range(60)] and len(set(seen)) == 60
+    back = await helper.handle(press("7", "cases:5"))
+    assert "(page 5 sur 6)" in back.replies[0].text
+    for forged in ("cases:7", "cases:0", "cases:-1", "cases:\u00b2"):
+        stale = await helper.handle(press("7", forged))
+        assert stale.replies[0].text == catalog.text("fallback.stale_button", "fr").text
+
+
+async def test_a_short_list_of_cases_has_no_page_buttons(
+    helper: Engine, database: Database
+) -> None:
+    catalog = helper.catalog()
+    await onboard(helper, "7")
+    user = await stored_user(database, "7")
+    async with database.transaction() as session:
+        await referral_repo.create_referral(
+            session,
+            reference="KF-0001",
+            user_id=user.id,
+            service_id=SERVICE,
+            need="return_help",
+            status="sent",
+            language="fr",
+            first_name=None,
+            phone=None,
+            location=None,
+            description=None,
+        )
+    [reply] = (await helper.handle(command("7", "mycases"))).replies
+    assert "KF-0001" in reply.text and "page" not in reply.text
+    assert [b.payload for b in reply.buttons] == ["action:show_menu"]
+    assert catalog.text("referral.mycases_older", "fr").text not in reply.text
