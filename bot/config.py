@@ -184,6 +184,10 @@ class Settings(BaseSettings):
     referral_ack_hours: float = Field(default=24.0, gt=0)
     #: How often undelivered and unacknowledged referrals are looked for.
     referral_check_seconds: float = Field(default=300.0, gt=0)
+    #: Referrals one person may have open at once, and send in 24 hours (each one is
+    #: posted to a partner's chat).
+    referral_max_open: int = Field(default=3, ge=1, le=100)
+    referral_max_per_day: int = Field(default=3, ge=1, le=100)
     nlu_confidence_threshold: float = Field(default=0.5, ge=0, le=1)
     nlu_ambiguity_margin: float = Field(default=0.1, ge=0, le=1)
     nlu_emergency_floor: float = Field(default=0.15, ge=0, le=1)

@@ -13,6 +13,7 @@ from bot.dialogue.decision import Thresholds
 from bot.dialogue.engine import Engine
 from bot.nlu.rasa import RasaClient
 from bot.nlu.service import NluService
+from bot.referrals.form import ReferralLimits
 from bot.store.db import Database
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,9 @@ def build_runtime(settings: Settings, *, database_url: str | None = None) -> Run
         thresholds=thresholds,
         language_identifier=content.language_identifier,
         handover=settings.agents_chat_id is not None,
+        referral_limits=ReferralLimits(
+            open=settings.referral_max_open, per_day=settings.referral_max_per_day
+        ),
     )
     publisher = ContentPublisher(content, database, interval=settings.content_reload_seconds)
     return Runtime(settings, database, content, nlu, engine, publisher)

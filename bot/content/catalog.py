@@ -151,6 +151,8 @@ REQUIRED_KEYS: tuple[str, ...] = (
     "referral.mycases_title",
     "referral.mycases_line",
     "referral.mycases_none",
+    "referral.limit_open",
+    "referral.limit_day",
     "referral.mycases_page",
     "referral.mycases_newer",
     "referral.mycases_older",

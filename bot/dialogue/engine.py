@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 from bot.content.catalog import Catalog
 from bot.dialogue.decision import Thresholds
-from bot.dialogue.payloads import CasesPage, parse
+from bot.dialogue.payloads import CasesPage, FormPress, Refer, parse
 from bot.dialogue.router import COMMANDS, step
 from bot.dialogue.storage import erase, record, save, store_referral
 from bot.dialogue.turn import Turn
@@ -29,10 +30,13 @@ from bot.nlu.langid import LanguageGuess, LanguageIdentifier
 from bot.nlu.service import NluService
 from bot.nlu.types import NluResult
 from bot.pseudonyms import pseudonym
+from bot.referrals.form import ReferralLimits
+from bot.referrals.status import OPEN_STATUSES
 from bot.store import Session
 from bot.store import referrals as referral_repo
 from bot.store import repositories as repo
 from bot.store.db import Database
+from bot.store.models import utcnow
 from bot.store.repositories import ConversationState
 
 __all__ = ["COMMANDS", "Engine", "Turn", "pseudonym"]
@@ -50,6 +54,7 @@ class Engine:
         thresholds: Thresholds | None = None,
         language_identifier: Callable[[], LanguageIdentifier | None] | None = None,
         handover: bool = False,
+        referral_limits: ReferralLimits | None = None,
     ) -> None:
         self.database = database
         self._content = content
@@ -58,6 +63,7 @@ class Engine:
         self._identifier = language_identifier or (lambda: None)
         #: Whether this channel can relay a user to a human agent (an agents' chat exists).
         self.handover = handover
+        self.referral_limits = referral_limits or ReferralLimits()
 
     def catalog(self) -> Catalog:
         """The content version in use now."""
@@ -123,12 +129,22 @@ class Engine:
             written_in=written_in,
             text_words=len((inbound.text or "").split()),
             can_hand_over=self.handover,
+            referral_limits=self.referral_limits,
         )
         if created:
             logger.info("New user %s", pseudonym(user.id))
+        pressed = parse(inbound.button) if inbound.button else None
         wants_cases = inbound.command is not None and inbound.command.lower() == "mycases"
-        if wants_cases or (inbound.button and isinstance(parse(inbound.button), CasesPage)):
+        if wants_cases or isinstance(pressed, CasesPage):
             turn.cases = await referral_repo.user_referrals(session, user_id=user.id)
+        sending = isinstance(pressed, FormPress) and pressed.value == "send"
+        if isinstance(pressed, Refer) or sending:
+            turn.referral_counts = await referral_repo.counts(
+                session,
+                user_id=user.id,
+                open_statuses=OPEN_STATUSES,
+                since=utcnow() - timedelta(days=1),
+            )
         return turn
 
     def _outcome(self, turn: Turn, understood: NluResult | None) -> Outcome:

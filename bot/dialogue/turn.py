@@ -11,6 +11,7 @@ from bot.content.models import ButtonSpec
 from bot.dialogue.memory import Memory, ShownButton
 from bot.dialogue.payloads import for_target
 from bot.dialogue.types import Button, Media, Meta, Reply, State
+from bot.referrals.form import ReferralLimits
 from bot.store import referrals as referral_repo
 from bot.store.repositories import ConversationState, UserRecord
 
@@ -38,6 +39,10 @@ class Turn:
     new_referral: dict[str, Any] | None = None
     #: The user's referrals, loaded for ``/mycases``.
     cases: list[referral_repo.ReferralRecord] | None = None
+    #: How many referrals the user may have open and send in a day...
+    referral_limits: ReferralLimits = field(default_factory=ReferralLimits)
+    #: ...and how many they have: loaded when a step may open or send the form.
+    referral_counts: referral_repo.ReferralCounts | None = None
     #: Ask the channel to open a relay with a human agent after this step.
     open_handover: bool = False
     #: Ids of referrals stored in this step, for the channel to deliver to partners.

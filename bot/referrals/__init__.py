@@ -22,6 +22,8 @@ from bot.referrals.form import (
     MAX_LOCATION,
     MAX_NAME,
     REFERRAL_NEEDS,
+    LimitReached,
+    ReferralLimits,
     clean_text,
     normalise_phone,
 )
@@ -41,6 +43,8 @@ __all__ = [
     "OPEN_STATUSES",
     "REFERRAL_NEEDS",
     "STATUSES",
+    "LimitReached",
+    "ReferralLimits",
     "ReferralStatus",
     "can_move",
     "clean_text",

@@ -7,11 +7,11 @@ arguments.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -116,6 +116,30 @@ async def user_referrals(session: AsyncSession, *, user_id: int) -> list[Referra
         .order_by(Referral.created_at.desc(), Referral.id.desc())
     )
     return [_record(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class ReferralCounts:
+    """A person's referrals that count against their limits."""
+
+    open_now: int
+    last_day: int
+
+
+async def counts(
+    session: AsyncSession, *, user_id: int, open_statuses: Iterable[str], since: datetime
+) -> ReferralCounts:
+    """How many of the person's referrals are open, and how many they sent since ``since``."""
+    statuses = list(open_statuses)
+    row = (
+        await session.execute(
+            select(
+                func.count().filter(Referral.status.in_(statuses)),
+                func.count().filter(Referral.created_at >= since),
+            ).where(Referral.user_id == user_id)
+        )
+    ).one()
+    return ReferralCounts(open_now=int(row[0] or 0), last_day=int(row[1] or 0))
 
 
 async def set_status(

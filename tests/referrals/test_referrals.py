@@ -14,7 +14,7 @@ from bot.dialogue.decision import Thresholds
 from bot.dialogue.engine import Engine
 from bot.dialogue.types import Inbound, Outcome, State
 from bot.nlu.service import NluService
-from bot.referrals import normalise_phone
+from bot.referrals import ReferralLimits, new_reference, normalise_phone
 from bot.store import referrals as referral_repo
 from bot.store.db import Database
 from bot.store.models import Referral
@@ -321,3 +321,87 @@ async def test_a_short_list_of_cases_has_no_page_buttons(
     assert "KF-0001" in reply.text and "page" not in reply.text
     assert [b.payload for b in reply.buttons] == ["action:show_menu"]
     assert catalog.text("referral.mycases_older", "fr").text not in reply.text
+
+
+async def add_referrals(database: Database, user: str, statuses: list[str]) -> None:
+    record = await stored_user(database, user)
+    async with database.transaction() as session:
+        for status in statuses:
+            stored = await referral_repo.create_referral(
+                session,
+                reference=new_reference(),
+                user_id=record.id,
+                service_id=SERVICE,
+                need="return_help",
+                status=status,
+                language="fr",
+                first_name=None,
+                phone=None,
+                location=None,
+                description=None,
+            )
+            assert stored is not None
+
+
+def limited(referral_content: ContentStore, database: Database, parser: StubParser) -> Engine:
+    return Engine(
+        database=database,
+        content=referral_content.current,
+        nlu=NluService(parser, referral_content.matcher),
+        referral_limits=ReferralLimits(open=2, per_day=3),
+    )
+
+
+async def test_no_form_is_offered_above_the_open_referrals_limit(
+    referral_content: ContentStore, database: Database, stub_parser: StubParser
+) -> None:
+    """60 empty referrals, each posted to the partner chat, were accepted: now a person
+    with as many referrals open as allowed is told so, with the emergency button."""
+    engine = limited(referral_content, database, stub_parser)
+    catalog = engine.catalog()
+    await onboard(engine, "7")
+    await add_referrals(database, "7", ["sent", "received"])
+    outcome = await engine.handle(press("7", f"refer:{SERVICE}:return_help"))
+    expected = catalog.text("referral.limit_open", "fr").text.replace("{limit}", "2")
+    assert outcome.replies[0].text == expected
+    assert "intent:emergency" in payloads(outcome)
+    assert outcome.meta.state == State.MENU
+    assert await count_referrals(database) == 2
+
+
+async def test_closed_referrals_do_not_count_as_open_but_count_for_the_day(
+    referral_content: ContentStore, database: Database, stub_parser: StubParser
+) -> None:
+    engine = limited(referral_content, database, stub_parser)
+    catalog = engine.catalog()
+    await onboard(engine, "7")
+    await add_referrals(database, "7", ["closed", "closed"])
+    offered = await engine.handle(press("7", f"refer:{SERVICE}:return_help"))
+    assert offered.meta.state == State.REFERRAL  # two closed: the form is offered
+    await add_referrals(database, "7", ["closed"])  # a third today
+    refused = await engine.handle(press("7", f"refer:{SERVICE}:return_help"))
+    expected = catalog.text("referral.limit_day", "fr").text.replace("{limit}", "3")
+    assert refused.replies[0].text == expected
+
+
+async def test_the_limit_holds_at_sending_too(
+    referral_content: ContentStore, database: Database, stub_parser: StubParser
+) -> None:
+    """A form opened before the limit was reached (another form sent meanwhile) is not
+    sent: nothing is stored or posted."""
+    engine = limited(referral_content, database, stub_parser)
+    catalog = engine.catalog()
+    await onboard(engine, "7")
+    await engine.handle(press("7", f"refer:{SERVICE}:return_help"))
+    await engine.handle(press("7", "ref:yes"))
+    for _ in range(4):
+        await engine.handle(press("7", "ref:skip"))
+    await add_referrals(database, "7", ["sent", "sent"])
+    outcome = await engine.handle(press("7", "ref:send"))
+    assert outcome.referrals == []
+    expected = catalog.text("referral.limit_open", "fr").text.replace("{limit}", "2")
+    assert outcome.replies[0].text == expected
+    assert await count_referrals(database) == 2
+    # Still refused on a second press of the old "send" button: the form is gone.
+    again = await engine.handle(press("7", "ref:send"))
+    assert again.referrals == [] and await count_referrals(database) == 2

@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.dialogue.flows.help import where
 from bot.dialogue.flows.modules import clarify, menu_button, stale
 from bot.dialogue.memory import ReferralForm
-from bot.dialogue.payloads import FormPress, Refer
+from bot.dialogue.payloads import FormPress, Intent, Refer
 from bot.dialogue.turn import Turn
 from bot.dialogue.types import Button, State
 from bot.places import ABROAD, REGIONS
@@ -15,6 +15,7 @@ from bot.referrals import (
     MAX_LOCATION,
     MAX_NAME,
     REFERRAL_NEEDS,
+    LimitReached,
     clean_text,
     normalise_phone,
 )
@@ -35,6 +36,8 @@ def offer(turn: Turn, payload: Refer) -> bool:
         or not service.partner_chat_id
     ):
         return False
+    if limit_reached(turn):
+        return True
     turn.memory.referral = ReferralForm(payload.service, payload.need, "consent")
     turn.go(State.REFERRAL)
     turn.say(
@@ -44,6 +47,26 @@ def offer(turn: Turn, payload: Refer) -> bool:
             Button(turn.t("referral.consent_no"), FormPress("no").pack()),
         ],
         fields={"organisation": service.organisation},
+    )
+    return True
+
+
+def limit_reached(turn: Turn) -> bool:
+    """When the person already has as many referrals open, or sent as many in a day, as
+    one may: say so, with their cases and the menu, and open nothing."""
+    counts = turn.referral_counts
+    if counts is None:
+        return False
+    reached = turn.referral_limits.reached(open_now=counts.open_now, last_day=counts.last_day)
+    if reached is None:
+        return False
+    turn.go(State.MENU)
+    limits = turn.referral_limits
+    limit = limits.open if reached is LimitReached.OPEN else limits.per_day
+    turn.say(
+        f"referral.limit_{reached.value}",
+        [Button(turn.t("menu.emergency"), Intent("emergency").pack()), menu_button(turn)],
+        fields={"limit": limit},
     )
     return True
 
@@ -84,7 +107,10 @@ def press(turn: Turn, payload: FormPress) -> bool:
         form.answers()["location"] = region or country
         ask_step(turn, form, "description")
     elif value == "send" and step == "confirm":
-        confirm(turn, form)
+        if limit_reached(turn):
+            turn.memory.referral = None
+        else:
+            confirm(turn, form)
     else:
         ask_step(turn, form, step)  # an old button: ask the current step again
     return True
