@@ -196,7 +196,8 @@ class Settings(BaseSettings):
     #: The agents' chat for human handovers (a forum supergroup); None: no handover offered.
     agents_chat_id: int | None = None
     #: Broadcasts: messages per second in all (Telegram: about 30; up to 1000 when paid).
-    broadcast_rate: float = Field(default=30.0, gt=0, le=1000)
+    #: The default leaves 5 per second of Telegram's 30 to the replies of the bot itself.
+    broadcast_rate: float = Field(default=25.0, gt=0, le=1000)
     #: Paid broadcasts (``allow_paid_broadcast``): Telegram Stars per message above 30/s.
     broadcast_paid: bool = False
     #: Sends in flight at once; also the most messages a crash can make arrive twice.

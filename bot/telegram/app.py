@@ -31,6 +31,7 @@ from bot.store import repositories as repo
 from bot.store.db import upgrade_database
 from bot.telegram.handover import HandoverRelay
 from bot.telegram.referrals import PARTNER_PAYLOAD, ReferralDesk
+from bot.telegram.retry import RetryAfterWaiter
 
 logger = logging.getLogger(__name__)
 
@@ -361,6 +362,7 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> Bot
         .base_file_url(settings.bot_api_file_url)
         .post_init(post_init)
         .post_shutdown(post_shutdown)
+        .rate_limiter(RetryAfterWaiter())
         .build()
     )
     private = filters.ChatType.PRIVATE

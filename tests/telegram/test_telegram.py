@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from telegram.error import RetryAfter
 
 from bot.content.catalog import Catalog
 from bot.content.store import ContentStore
 from bot.dialogue.engine import Engine
+from bot.telegram.retry import RetryAfterWaiter
 from tests.fakes.bot_api import FakeBotApi
 from tests.support.conversation import help_intro
 from tests.support.nlu import StubParser
@@ -136,3 +139,35 @@ async def test_failures_reach_the_user_as_a_friendly_message(
         reply = await next_message(fake, 1)
     assert reply.params["text"] == catalog.text("error.generic", "fr").text
     assert "database" not in reply.params["text"]
+
+
+async def test_a_reply_refused_with_429_is_sent_after_the_wait(
+    running: Any, fake: FakeBotApi, catalog: Catalog
+) -> None:
+    """During a surge Telegram answers 429 with retry_after: the reply waits that long and
+    is sent, instead of the handler failing and the person getting nothing."""
+    fake.fail_next(
+        "sendMessage", error_code=429, description="Too Many Requests: retry after 1", retry_after=1
+    )
+    started = time.monotonic()
+    fake.push_command(CHAT, "start")
+    reply = await next_message(fake, 1)
+    assert reply.params["text"] == catalog.text("onboarding.welcome", "fr").text
+    assert [r.error_code for r in fake.injected] == [429]
+    assert time.monotonic() - started >= 0.9  # it waited retry_after before sending again
+    limiter = running.bot.rate_limiter
+    assert limiter is not None and limiter.retried == 1
+
+
+async def test_a_wait_too_long_to_hold_a_conversation_gives_up() -> None:
+    waiter = RetryAfterWaiter(max_wait=5)
+    calls = 0
+
+    async def refused() -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        raise RetryAfter(3600)
+
+    with pytest.raises(RetryAfter):
+        await waiter.process_request(refused, (), {}, "sendMessage", {}, None)
+    assert calls == 1

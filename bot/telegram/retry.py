@@ -1,0 +1,81 @@
+"""Interactive sends that wait when Telegram says "too many requests" (429), then send.
+
+Replies, voice notes, the partners' cards and the relay go through the application's bot.
+Without this, a 429 (``RetryAfter``) during a surge raised in the handler and the person
+got nothing. PTB calls :meth:`RetryAfterWaiter.process_request` for every request but
+``getUpdates``: it sends at once and, on a 429, holds every request of the bot for the
+``retry_after`` Telegram gives (a 429 means the whole bot is over a limit), then sends
+again, a few times at most. A wait longer than ``max_wait`` is not worth holding a
+conversation for: the error goes up, and is logged without the message.
+
+Broadcasts use their own bot and sender (``bot/campaigns/sender.py``), which handles 429
+itself and leaves head-room for replies (``BROADCAST_RATE`` below Telegram's 30/s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
+
+from bot.telegram.transport import retry_after_seconds
+
+logger = logging.getLogger(__name__)
+
+JSONDict = dict[str, Any]
+
+
+class RetryAfterWaiter(BaseRateLimiter[None]):
+    """Send now; on a 429, every request waits ``retry_after``, then this one is sent again."""
+
+    def __init__(self, *, max_retries: int = 3, max_wait: float = 60.0) -> None:
+        self.max_retries = max_retries
+        self.max_wait = max_wait
+        self._paused_until = 0.0
+        #: How many requests were sent again after a 429 (for tests and logs).
+        self.retried = 0
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: None,
+    ) -> bool | JSONDict | list[JSONDict]:
+        attempt = 0
+        while True:
+            pause = self._paused_until - time.monotonic()
+            if pause > 0:
+                await asyncio.sleep(pause)
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                wait = retry_after_seconds(exc)
+                attempt += 1
+                if attempt > self.max_retries or wait > self.max_wait:
+                    logger.warning(
+                        "Telegram refused %s: too many requests, retry after %.0f s; giving up"
+                        " after %d attempt(s)",
+                        endpoint,
+                        wait,
+                        attempt,
+                    )
+                    raise
+                self._paused_until = max(self._paused_until, time.monotonic() + wait)
+                self.retried += 1
+                logger.info(
+                    "Telegram asked to wait %.1f s before %s; sending again then", wait, endpoint
+                )
