@@ -27,7 +27,7 @@ from bot.dialogue.flows import (
     referral_form,
     subscription,
 )
-from bot.dialogue.flows.modules import clarify, menu, menu_button, stale, with_menu
+from bot.dialogue.flows.modules import clarify, menu, menu_button, stale, unreadable
 from bot.dialogue.memory import WaitingQuestion
 from bot.dialogue.questions import index as questions
 from bot.dialogue.turn import Turn
@@ -70,11 +70,11 @@ def step(
     elif inbound.text is not None:
         clarify(turn)
     elif inbound.voice:
-        with_menu(turn, "fallback.voice")
+        unreadable(turn, "fallback.voice")
     elif inbound.location is not None:
         help.located(turn, *inbound.location)
     else:
-        with_menu(turn, "fallback.media")
+        unreadable(turn, "fallback.media")
     answer_waiting(turn, thresholds)
     onboarding.note_fallback(turn)
 

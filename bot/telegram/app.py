@@ -86,6 +86,10 @@ def inbound_from_update(update: Update) -> Inbound | None:
             command = head.split("@", 1)[0]
             return Inbound(command=command, args=args.strip(), **common)
         return Inbound(text=text, **common)
+    if message.caption:
+        # A photo, video or file with words: the words are read like any text (a photo
+        # captioned "aidez moi" is a cry for help, not a photo).
+        return Inbound(text=message.caption, **common)
     if message.voice is not None or message.audio is not None:
         return Inbound(voice=True, **common)
     if message.location is not None:

@@ -171,3 +171,37 @@ async def test_a_wait_too_long_to_hold_a_conversation_gives_up() -> None:
     with pytest.raises(RetryAfter):
         await waiter.process_request(refused, (), {}, "sendMessage", {}, None)
     assert calls == 1
+
+
+async def test_a_photo_captioned_with_a_cry_for_help_gets_the_emergency_answer(
+    running: Any, fake: FakeBotApi, catalog: Catalog, stub_parser: StubParser
+) -> None:
+    """A photo captioned "je vais mourir, aidez moi" got "I cannot read photos": the
+    caption is read as the text it is."""
+    caption = "je vais mourir, aidez moi"
+    stub_parser.table[caption] = ("emergency", 0.93)
+    fake.push_photo(CHAT, caption=caption)
+    reply = await next_message(fake, 1)
+    assert reply.params["text"].startswith(catalog.text("intent.emergency", "fr").text[:40])
+    assert reply.params["text"] != catalog.text("fallback.media", "fr").text
+
+
+@pytest.mark.parametrize("kind", ["voice", "photo", "sticker", "contact"])
+async def test_whatever_cannot_be_read_comes_with_the_emergency_button(
+    running: Any, fake: FakeBotApi, catalog: Catalog, kind: str
+) -> None:
+    pushed = {
+        "voice": lambda: fake.push_voice(CHAT),
+        "photo": lambda: fake.push_photo(CHAT),
+        "sticker": lambda: fake.push_sticker(CHAT),
+        "contact": lambda: fake.push_contact(CHAT, "+22376000000", "Awa"),
+    }
+    pushed[kind]()
+    reply = await next_message(fake, 1)
+    key = "fallback.voice" if kind == "voice" else "fallback.media"
+    assert reply.params["text"] == catalog.text(key, "fr").text
+    assert markup_payloads(reply.params["reply_markup"])[0] == "intent:emergency"
+    pressed = len(fake.requests_for("sendMessage", chat_id=CHAT))
+    fake.push_callback(CHAT, "intent:emergency")
+    numbers = await next_message(fake, pressed + 1)
+    assert numbers.params["text"].startswith(catalog.text("intent.emergency", "fr").text[:40])

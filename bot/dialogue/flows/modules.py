@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from bot.content.models import Action
-from bot.dialogue.payloads import Card, Do, OpenTopic, QuizStart
+from bot.dialogue.payloads import Card, Do, Intent, OpenTopic, QuizStart
 from bot.dialogue.turn import Turn
 from bot.dialogue.types import Button, State
+from bot.nlu.keywords import EMERGENCY_INTENT
 
 #: Before these states are left, the menu does not move the conversation on.
 ONBOARDING = (State.NEW, State.CHOOSING_LANGUAGE, State.CONSENT)
@@ -27,6 +28,16 @@ def menu_button(turn: Turn) -> Button:
 
 def with_menu(turn: Turn, key: str) -> None:
     turn.say(key, [menu_button(turn)])
+
+
+def emergency_button(turn: Turn) -> Button:
+    return Button(turn.t("menu.emergency"), Intent(EMERGENCY_INTENT).pack())
+
+
+def unreadable(turn: Turn, key: str) -> None:
+    """A message the bot cannot read (a voice note, a photo without caption, a sticker, a
+    contact): it may be a cry for help, so the emergency button always comes with it."""
+    turn.say(key, [emergency_button(turn), menu_button(turn)])
 
 
 def clarify(turn: Turn) -> None:

@@ -4,9 +4,9 @@ questions, a summary, and the confirmation (stored by the engine after deciding)
 from __future__ import annotations
 
 from bot.dialogue.flows.help import where
-from bot.dialogue.flows.modules import clarify, menu_button, stale
+from bot.dialogue.flows.modules import clarify, emergency_button, menu_button, stale
 from bot.dialogue.memory import ReferralForm
-from bot.dialogue.payloads import FormPress, Intent, Refer
+from bot.dialogue.payloads import FormPress, Refer
 from bot.dialogue.turn import Turn
 from bot.dialogue.types import Button, State
 from bot.places import ABROAD, REGIONS
@@ -65,7 +65,7 @@ def limit_reached(turn: Turn) -> bool:
     limit = limits.open if reached is LimitReached.OPEN else limits.per_day
     turn.say(
         f"referral.limit_{reached.value}",
-        [Button(turn.t("menu.emergency"), Intent("emergency").pack()), menu_button(turn)],
+        [emergency_button(turn), menu_button(turn)],
         fields={"limit": limit},
     )
     return True

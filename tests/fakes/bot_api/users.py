@@ -113,6 +113,48 @@ class UserActions:
         }
         return self.push_update({"message": message})
 
+    def push_photo(
+        self, chat_id: int, *, caption: str | None = None, user_id: int | None = None
+    ) -> int:
+        """Queue a photo sent by a user, with a caption when given."""
+        stored = self.files.store("photo", b"\xff\xd8\xff" + bytes(61), mime_type="image/jpeg")
+        message = self.state.user_message(chat_id, user_id, "fr", "Test")
+        message["photo"] = [
+            {
+                "file_id": stored.file_id,
+                "file_unique_id": stored.file_unique_id,
+                "width": 90,
+                "height": 90,
+                "file_size": 64,
+            }
+        ]
+        if caption is not None:
+            message["caption"] = caption
+        return self.push_update({"message": message})
+
+    def push_sticker(self, chat_id: int, *, user_id: int | None = None) -> int:
+        """Queue a sticker sent by a user."""
+        stored = self.files.store("sticker", b"RIFF" + bytes(60), mime_type="image/webp")
+        message = self.state.user_message(chat_id, user_id, "fr", "Test")
+        message["sticker"] = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+        }
+        return self.push_update({"message": message})
+
+    def push_contact(
+        self, chat_id: int, phone_number: str, first_name: str, *, user_id: int | None = None
+    ) -> int:
+        """Queue a contact card shared by a user."""
+        message = self.state.user_message(chat_id, user_id, "fr", "Test")
+        message["contact"] = {"phone_number": phone_number, "first_name": first_name}
+        return self.push_update({"message": message})
+
     def push_location(
         self, chat_id: int, lat: float, lon: float, *, user_id: int | None = None
     ) -> int:
