@@ -165,6 +165,7 @@ REQUIRED_KEYS: tuple[str, ...] = (
     "handover.unavailable",
     "agent.handover_opened",
     "agent.handover_closed",
+    "agent.emergency_flag",
     "partner.referral",
     "partner.reminder",
     "partner.not_yours",

@@ -122,6 +122,7 @@ class TelegramAdapter:
                 runtime.engine.catalog,
                 self.settings.agents_chat_id,
                 matcher=runtime.content.matcher,
+                commands=COMMANDS,
             )
 
     @property

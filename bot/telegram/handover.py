@@ -18,8 +18,10 @@ API, for the Telegram adapter:
 ``await relay.from_user(update, bot) -> bool``
     For every private message. True when the user has an open handover and the message was
     dealt with: ``/end`` closes it, anything else (text, voice, photo, location...) is copied
-    into their topic or thread. An emergency text also gets ``intent.emergency`` first;
-    words of self-harm flag the conversation for the agents (``agent.crisis_flag``).
+    into their topic or thread. An emergency text also gets ``intent.emergency`` first and
+    flags the conversation for the agents (``agent.emergency_flag``); words of self-harm
+    flag it too (``agent.crisis_flag``). The bot's own commands (``/stop``, ``/forget``,
+    ``/help``...) are not relayed: False, and the engine answers them; the relay stays open.
     False otherwise: the caller then passes the update to the dialogue engine.
 ``await relay.from_agents(update, bot) -> bool``
     For every message of the agents' chat. True when it belongs to an open handover's topic
@@ -40,7 +42,7 @@ forum mode), or have privacy mode off, to receive the agents' messages.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from telegram import Bot, Message, ReplyParameters, Update
@@ -109,11 +111,15 @@ class HandoverRelay:
         catalog: Callable[[], Catalog],
         agents_chat_id: int,
         matcher: Callable[[], KeywordMatcher] | None = None,
+        commands: Collection[str] = (),
     ) -> None:
         self.database = database
         self.catalog = catalog
         self.agents_chat_id = agents_chat_id
         self.matcher = matcher
+        #: The bot's own commands (/stop, /forget, /help...): they keep working during a
+        #: relay, answered by the bot, never copied to the agents.
+        self.commands = frozenset(commands) - {END_COMMAND}
 
     # -- texts --------------------------------------------------------------------------------
 
@@ -205,15 +211,25 @@ class HandoverRelay:
             )
         if record is None:
             return False
-        if _command(message, bot) == END_COMMAND:
+        command = _command(message, bot)
+        if command == END_COMMAND:
             await self._close(bot, record, closed_by="user")
             return True
+        if command in self.commands:
+            logger.info("/%s during handover %s: answered by the bot", command, record.id)
+            return False
         text = message.text or message.caption
         if text and self.matcher is not None and self.matcher().is_emergency(text):
             logger.info(
                 "Emergency words from %s during handover %s", pseudonym(record.user_id), record.id
             )
             await bot.send_message(message.chat_id, self._text("intent.emergency", record.language))
+            # The agents see the conversation flagged before the words themselves.
+            await bot.send_message(
+                self.agents_chat_id,
+                self._agent_text("agent.emergency_flag", user=pseudonym(record.user_id)),
+                **self._into_thread(record),
+            )
         if text and self.matcher is not None and self.matcher().is_crisis(text, SELF_HARM_INTENT):
             # The agents see the conversation flagged before the words themselves.
             logger.info(

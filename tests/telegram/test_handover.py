@@ -23,6 +23,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageH
 from bot.config import Settings
 from bot.content.catalog import Catalog, placeholders
 from bot.content.store import ContentStore
+from bot.dialogue.engine import COMMANDS
 from bot.pseudonyms import pseudonym
 from bot.store import handovers
 from bot.store import repositories as repo
@@ -99,7 +100,13 @@ async def running(
 ) -> AsyncIterator[Harness]:
     fake.add_group(AGENTS, "Agents", is_forum=forum)
     fake.add_group(OTHER_GROUP, "Somewhere else", is_forum=True)
-    relay = HandoverRelay(database, content_store.current, AGENTS, matcher=content_store.matcher)
+    relay = HandoverRelay(
+        database,
+        content_store.current,
+        AGENTS,
+        matcher=content_store.matcher,
+        commands=COMMANDS,
+    )
     app = (
         ApplicationBuilder()
         .token(TOKEN)
@@ -360,6 +367,7 @@ async def test_nothing_leaks_from_other_chats_or_threads(
 async def test_emergency_words_get_the_emergency_reply_and_are_still_relayed(
     fake: FakeBotApi, database: Database, content_store: ContentStore
 ) -> None:
+    """The person gets the numbers from the bot at once; the agents see it flagged."""
     catalog = content_store.current()
     keyword = next(
         phrase
@@ -367,11 +375,32 @@ async def test_emergency_words_get_the_emergency_reply_and_are_still_relayed(
         if intent == "emergency" and language == "fr"
     )
     async with running(fake, database, content_store) as h:
-        await h.open(language="fr")
+        user_id = await h.open(language="fr")
         fake.push_text(CHAT, f"je suis en {keyword} ici")
         await fake.wait_for("copyMessage", count=1)
     assert h.texts_to(CHAT) == [h.t("handover.opened", "fr"), h.t("intent.emergency", "fr")]
-    assert fake.sent_messages(AGENTS)[-1].text == f"je suis en {keyword} ici"
+    flag, words = fake.sent_messages(AGENTS)[-2:]
+    template = content_store.current().text("agent.emergency_flag", "fr").text
+    assert flag.text == template.format(user=f"u{user_id}")  # flagged before the words
+    assert words.text == f"je suis en {keyword} ici"
+
+
+@pytest.mark.parametrize("name", ["stop", "forget", "help"])
+async def test_the_bots_commands_keep_working_during_a_relay(
+    fake: FakeBotApi, database: Database, content_store: ContentStore, name: str
+) -> None:
+    """/stop, /forget and /help during a relay were copied to the agents and did nothing:
+    they go to the bot, which answers them, and the relay stays open."""
+    async with running(fake, database, content_store) as h:
+        await h.open(language="fr")
+        fake.push_command(CHAT, name)
+        fake.push_text(CHAT, "toujours là")
+        await fake.wait_for("copyMessage", count=1)
+    assert h.passed_on == [f"/{name}"]
+    assert [m.text for m in fake.sent_messages(AGENTS)][-1] == "toujours là"
+    assert f"/{name}" not in [m.text for m in fake.sent_messages(AGENTS)]
+    [row] = await h.rows()
+    assert row.status == "open"
 
 
 # -- reply-thread mode ------------------------------------------------------------------------
