@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import secrets
 import shutil
 import socket
 from collections.abc import AsyncIterator, Iterator
@@ -28,7 +27,7 @@ from bot.dialogue.engine import Engine
 from bot.nlu.service import NluService
 from bot.store.db import Database, create_engine, upgrade_database
 from tests.fakes.bot_api import FakeBotApi
-from tests.support.databases import sqlite_copy
+from tests.support.databases import private_schema, sqlite_copy
 from tests.support.environment import CONTENT_DIR, IN_CI, run_blocking
 from tests.support.nlu import StubParser
 from tests.support.rasa import rasa_server  # noqa: F401  (the real Rasa server, once per run)
@@ -162,29 +161,14 @@ def _postgres_url() -> str:
 @pytest.fixture(scope="session")
 def postgres_schema_url() -> Iterator[str]:
     """A private schema in the test database, migrated once, dropped at the end."""
-    base = _postgres_url()
-    schema = f"kf_test_{secrets.token_hex(4)}"
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    rendered = url.render_as_string(hide_password=False)
+    with private_schema(_postgres_url()) as url:
+        yield url
 
-    async def create() -> None:
-        engine = create_engine(base)
-        async with engine.begin() as conn:
-            await conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-        await engine.dispose()
-        await upgrade_database(rendered)
 
-    async def drop() -> None:
-        engine = create_engine(base)
-        async with engine.begin() as conn:
-            await conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        await engine.dispose()
-
-    run_blocking(create)
-    try:
-        yield rendered
-    finally:
-        run_blocking(drop)
+@pytest.fixture
+def postgres_url() -> str:
+    """The test database's URL (skipped, or failed in CI, when there is none)."""
+    return _postgres_url()
 
 
 @pytest.fixture(scope="session")

@@ -170,10 +170,32 @@ async def test_rasa_failing_logs_neither_its_token_nor_the_text(log: io.StringIO
 
 
 async def _make_referrals_fail(database: Database) -> None:
-    """The referrals table goes missing: the real INSERT fails inside the database, and
-    the driver's error carries the statement (and, unless hidden, its parameters)."""
+    """Every INSERT into referrals fails inside the database (reads still work, so the
+    form runs to its end), and the driver's error carries the statement (and, unless
+    hidden, its parameters)."""
     async with database.transaction() as session:
-        await session.execute(sql("ALTER TABLE referrals RENAME TO referrals_away"))
+        if session.get_bind().dialect.name == "sqlite":
+            await session.execute(
+                sql(
+                    # Not RAISE(): SQLite reports that as a constraint, which the
+                    # store reads as a reference already taken.
+                    "CREATE TRIGGER referrals_busy BEFORE INSERT ON referrals "
+                    "BEGIN INSERT INTO referrals_busy_nowhere VALUES (1); END"
+                )
+            )
+        else:
+            await session.execute(
+                sql(
+                    "CREATE FUNCTION referrals_busy() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN RAISE EXCEPTION 'database is busy'; END $$"
+                )
+            )
+            await session.execute(
+                sql(
+                    "CREATE TRIGGER referrals_busy BEFORE INSERT ON referrals "
+                    "FOR EACH ROW EXECUTE FUNCTION referrals_busy()"
+                )
+            )
 
 
 async def test_a_referral_failing_in_the_database_logs_no_personal_data(

@@ -29,7 +29,7 @@ from bot.content.models import (
     Voice,
 )
 from bot.places import ABROAD, REGIONS
-from bot.referrals.status import STATUSES
+from bot.referrals.status import DELIVERY_STATUSES, STATUSES
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +145,9 @@ REQUIRED_KEYS: tuple[str, ...] = (
     "referral.summary",
     "referral.send",
     "referral.sent",
-    *(f"referral.status.{status}" for status in (*STATUSES, "withdrawn")),
+    "referral.delivered",
+    "referral.undeliverable",
+    *(f"referral.status.{status}" for status in (*STATUSES, *DELIVERY_STATUSES, "withdrawn")),
     *(f"referral.update.{status}" for status in STATUSES[1:]),
     *(f"partner.mark.{status}" for status in STATUSES[1:]),
     "referral.mycases_title",
@@ -171,6 +173,11 @@ REQUIRED_KEYS: tuple[str, ...] = (
     "partner.not_yours",
     "partner.withdrawn",
     "admin.referral_overdue",
+    "admin.referral_undelivered",
+    "admin.referral_dead",
+    "admin.reroute_usage",
+    "admin.reroute_done",
+    "admin.reroute_refused",
     *(f"place.{region}" for region in REGIONS),
     *(f"country.{country}" for country in sorted(ABROAD)),
     *SERVICE_LABEL_KEYS,

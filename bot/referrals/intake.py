@@ -37,7 +37,7 @@ async def open_referral(
             user_id=user_id,
             service_id=service_id,
             need=need,
-            status=ReferralStatus.SENT.value,
+            status=ReferralStatus.PENDING.value,
             language=language,
             first_name=first_name,
             phone=phone,

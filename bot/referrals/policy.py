@@ -1,15 +1,21 @@
 """What happens to a referral after the user sends it: delivery, partners' moves, reminders.
 
-- **Delivery.** A stored referral is posted once to its service's partner chat
-  (``partner_chat_id`` in ``content/services.yml``). When the service has no partner chat
-  now, or the chat cannot be reached, the referral is kept undelivered and retried at every
-  check until it is delivered or closed.
+- **Delivery.** A stored referral is ``pending`` and posted once to its service's partner
+  chat (``partner_chat_id`` in ``content/services.yml``); only when the chat accepted the
+  message is it ``sent``, and the person told it arrived. When the service has no partner
+  chat now, or the chat cannot be reached, the failure is counted and the next attempt set
+  after a growing wait (``retry_after``); the admins are told at the first failure, once.
+  After the last attempt the referral is ``undeliverable``: the person is told the team
+  is on it, the admins are told again, and ``/reroute`` sends it to another service.
+  Due referrals are taken by their next attempt time, so failing ones never starve the
+  others.
 - **Moves.** Only the chat the referral was delivered to may move it, and only forward
   (:func:`bot.referrals.status.can_move`). Each move is stored with who made it, and the user
   is told in their own language when the notifier can reach them.
-- **Reminders.** A referral delivered but still ``sent`` ``ack_after`` after it was created is
-  reminded once in the partner chat and escalated to the admins; a failed reminder is logged,
-  never retried (the admins were told).
+- **Reminders.** A referral still ``pending``, ``sent`` or ``undeliverable`` ``ack_after``
+  after it was created is escalated to the admins once, and reminded in the partner chat
+  when it was delivered there; a failed reminder is logged, never retried (the admins
+  were told).
 
 Sessions are opened per unit of work and closed before any message is sent. Logs carry
 references and service ids only, never names, phones or descriptions.
@@ -19,18 +25,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from bot.content.catalog import Catalog, Fields
 from bot.referrals.notifier import Notifier, NotSent
-from bot.referrals.status import OPEN_STATUSES, ReferralStatus, can_move
+from bot.referrals.status import ReferralStatus, can_move
 from bot.store import referrals as referral_repo
 from bot.store.db import Database
 from bot.store.referrals import ReferralRecord
 
 logger = logging.getLogger(__name__)
+
+#: How long to wait after each failed delivery before the next attempt; after the last
+#: one the referral is undeliverable (seven attempts over about ten hours).
+RETRY_AFTER: tuple[timedelta, ...] = tuple(timedelta(minutes=m) for m in (1, 5, 15, 60, 180, 360))
+#: Statuses in which a referral waits for someone to act (reminded when it waits too long).
+WAITING = (
+    ReferralStatus.PENDING.value,
+    ReferralStatus.SENT.value,
+    ReferralStatus.UNDELIVERABLE.value,
+)
 
 
 @dataclass(frozen=True)
@@ -56,10 +72,12 @@ class ReferralPolicy:
         catalog: Callable[[], Catalog],
         *,
         ack_after: timedelta = timedelta(hours=24),
+        retry_after: Sequence[timedelta] = RETRY_AFTER,
     ) -> None:
         self.database = database
         self.catalog = catalog
         self.ack_after = ack_after
+        self.retry_after = tuple(retry_after)
 
     def organisation(self, referral: ReferralRecord) -> str:
         """The name of the referral's service as users and partners read it."""
@@ -68,29 +86,31 @@ class ReferralPolicy:
 
     # -- delivering -------------------------------------------------------------------------
 
-    async def deliver(self, notifier: Notifier, referral_id: int) -> bool:
-        """Post a stored referral to its partner chat; False when it could not (retried later).
-
-        True as well when it was delivered already; False when it does not exist.
+    async def deliver(
+        self, notifier: Notifier, referral_id: int, *, now: datetime | None = None
+    ) -> bool:
+        """Post a pending referral to its partner chat; True once it is delivered (now or
+        before), False when it could not be (counted, and retried later) or does not exist.
         """
         async with self.database.transaction() as session:
             referral = await referral_repo.get_referral(session, referral_id)
-        if referral is None or referral.partner_message_id is not None:
-            return referral is not None
+        if referral is None:
+            return False
+        if referral.status != ReferralStatus.PENDING:
+            return referral.partner_message_id is not None
         service = self.catalog().services.get(referral.service_id)
-        if service is None or not service.partner_chat_id:
-            logger.warning(
-                "Referral %s: service %s has no partner chat now; kept for later",
-                referral.reference,
-                referral.service_id,
-            )
+        if service is None or not service.accepts_referrals or not service.partner_chat_id:
+            await self._failed(notifier, referral, "no partner chat for the service", now)
             return False
         try:
+            # The card shows the referral as it is once accepted: sent, with the next moves.
             message_id = await notifier.deliver_card(
-                referral, service, chat_id=service.partner_chat_id
+                replace(referral, status=ReferralStatus.SENT.value),
+                service,
+                chat_id=service.partner_chat_id,
             )
         except NotSent as exc:
-            logger.error("Referral %s not delivered (%s); will retry", referral.reference, exc)
+            await self._failed(notifier, referral, str(exc), now)
             return False
         async with self.database.transaction() as session:
             await referral_repo.mark_delivered(
@@ -99,8 +119,143 @@ class ReferralPolicy:
                 chat_id=service.partner_chat_id,
                 message_id=message_id,
             )
+            await referral_repo.set_status(
+                session,
+                referral_id=referral.id,
+                status_from=ReferralStatus.PENDING.value,
+                status_to=ReferralStatus.SENT.value,
+                actor="system",
+            )
+            address = await referral_repo.user_address(session, user_id=referral.user_id)
         logger.info("Referral %s delivered to %s", referral.reference, service.id)
+        await self._tell(notifier, referral, address, "referral.delivered", service.organisation)
         return True
+
+    async def _failed(
+        self, notifier: Notifier, referral: ReferralRecord, reason: str, now: datetime | None
+    ) -> None:
+        """Count a failed delivery; tell the admins at the first one; after the last one the
+        referral is undeliverable and the person and the admins are told."""
+        now = now or datetime.now(UTC)
+        done = referral.delivery_attempts + 1
+        last = done > len(self.retry_after)
+        wait = None if last else self.retry_after[done - 1]
+        async with self.database.transaction() as session:
+            attempts = await referral_repo.record_failed_attempt(
+                session,
+                referral_id=referral.id,
+                next_attempt_at=None if wait is None else now + wait,
+            )
+            if last:
+                await referral_repo.set_status(
+                    session,
+                    referral_id=referral.id,
+                    status_from=ReferralStatus.PENDING.value,
+                    status_to=ReferralStatus.UNDELIVERABLE.value,
+                    actor="system",
+                )
+            address = await referral_repo.user_address(session, user_id=referral.user_id)
+        catalog = self.catalog()
+        fields = Fields(
+            reference=referral.reference,
+            organisation=self.organisation(referral),
+            reason=reason,
+            attempts=str(attempts),
+            services=", ".join(self.referral_services()),
+        )
+        if last:
+            logger.error(
+                "Referral %s undeliverable after %d attempts (%s)",
+                referral.reference,
+                attempts,
+                reason,
+            )
+            await notifier.escalate(
+                referral, catalog.text("admin.referral_dead", None).text.format_map(fields)
+            )
+            await self._tell(
+                notifier, referral, address, "referral.undeliverable", self.organisation(referral)
+            )
+        else:
+            logger.error(
+                "Referral %s not delivered (%s); attempt %d, next in %s",
+                referral.reference,
+                reason,
+                attempts,
+                wait,
+            )
+            if attempts == 1:  # the admins hear of it once, not at every retry
+                await notifier.escalate(
+                    referral,
+                    catalog.text("admin.referral_undelivered", None).text.format_map(fields),
+                )
+
+    async def _tell(
+        self,
+        notifier: Notifier,
+        referral: ReferralRecord,
+        address: tuple[str, str] | None,
+        key: str,
+        organisation: str,
+    ) -> None:
+        """Tell the referral's person ``key``, when the notifier can reach them."""
+        if address is None or address[0] != notifier.channel:
+            return
+        text = (
+            self.catalog()
+            .text(key, referral.language)
+            .text.format_map(Fields(reference=referral.reference, organisation=organisation))
+        )
+        try:
+            await notifier.tell_user(address[1], text)
+        except NotSent as exc:
+            logger.warning("Referral %s: user not told (%s)", referral.reference, exc)
+
+    def referral_services(self) -> list[str]:
+        """Ids of the services that take referrals now (where a referral can be re-routed)."""
+        return sorted(
+            s.id
+            for s in self.catalog().services.values()
+            if s.accepts_referrals and s.partner_chat_id
+        )
+
+    async def reroute(
+        self, notifier: Notifier, reference: str, service_id: str, *, admin: int
+    ) -> ReferralRecord | None:
+        """Send an undeliverable (or still pending) referral to another service, then try
+        to deliver it at once; None when it cannot be re-routed there."""
+        service = self.catalog().services.get(service_id)
+        if service is None or not service.accepts_referrals or not service.partner_chat_id:
+            return None
+        async with self.database.transaction() as session:
+            referral = await referral_repo.by_reference(session, reference)
+            if referral is None or referral.status not in (
+                ReferralStatus.UNDELIVERABLE,
+                ReferralStatus.PENDING,
+            ):
+                return None
+            moved = await referral_repo.reroute(
+                session,
+                referral_id=referral.id,
+                service_id=service.id,
+                status_from=referral.status,
+                status_to=ReferralStatus.PENDING.value,
+            )
+        if not moved:
+            return None
+        logger.info("Referral %s re-routed to %s by an admin", reference, service.id)
+        await self.deliver(notifier, referral.id)
+        async with self.database.transaction() as session:
+            return await referral_repo.get_referral(session, referral.id)
+
+    async def waiting_for_admins(self) -> list[ReferralRecord]:
+        """Referrals not delivered: pending ones that failed at least once, undeliverable."""
+        async with self.database.transaction() as session:
+            found = await referral_repo.in_statuses(
+                session,
+                statuses=(ReferralStatus.PENDING.value, ReferralStatus.UNDELIVERABLE.value),
+            )
+        return [r for r in found if r.status == ReferralStatus.UNDELIVERABLE or r.delivery_attempts]
 
     # -- partners' moves --------------------------------------------------------------------
 
@@ -148,16 +303,18 @@ class ReferralPolicy:
     # -- reminders --------------------------------------------------------------------------
 
     async def check(self, notifier: Notifier, *, now: datetime | None = None) -> tuple[int, int]:
-        """Retry undelivered referrals; remind overdue ones. Returns (delivered, reminded)."""
+        """Deliver the referrals due; remind overdue ones. Returns (delivered, reminded)."""
         now = now or datetime.now(UTC)
         async with self.database.transaction() as session:
-            pending = await referral_repo.undelivered(session, statuses=OPEN_STATUSES)
+            due = await referral_repo.due_for_delivery(
+                session, status=ReferralStatus.PENDING.value, now=now
+            )
             overdue = await referral_repo.overdue(
-                session, status=ReferralStatus.SENT, before=now - self.ack_after
+                session, statuses=WAITING, before=now - self.ack_after
             )
         delivered = 0
-        for referral in pending:
-            delivered += await self.deliver(notifier, referral.id)
+        for referral in due:
+            delivered += await self.deliver(notifier, referral.id, now=now)
         reminded = 0
         for referral in overdue:
             await self._remind(notifier, referral)
@@ -172,12 +329,13 @@ class ReferralPolicy:
             organisation=self.organisation(referral),
             hours=f"{self.ack_after.total_seconds() / 3600:g}",
         )
-        try:
-            await notifier.remind(
-                referral, catalog.text("partner.reminder", None).text.format_map(fields)
-            )
-        except NotSent as exc:
-            logger.error("Referral %s: reminder not sent (%s)", referral.reference, exc)
+        if referral.partner_message_id is not None:
+            try:
+                await notifier.remind(
+                    referral, catalog.text("partner.reminder", None).text.format_map(fields)
+                )
+            except NotSent as exc:
+                logger.error("Referral %s: reminder not sent (%s)", referral.reference, exc)
         await notifier.escalate(
             referral, catalog.text("admin.referral_overdue", None).text.format_map(fields)
         )

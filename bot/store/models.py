@@ -170,7 +170,8 @@ class Referral(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     service_id: Mapped[str] = mapped_column(String(40))
     need: Mapped[str] = mapped_column(String(32))
-    #: sent -> received -> in_progress -> closed
+    #: pending -> sent -> received -> in_progress -> closed; undeliverable, withdrawn
+    #: (bot/referrals/status.py)
     status: Mapped[str] = mapped_column(String(16))
     language: Mapped[str] = mapped_column(String(8))
     first_name: Mapped[str | None] = mapped_column(String(64))
@@ -184,10 +185,14 @@ class Referral(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: When the partner was reminded of an unacknowledged referral (and admins told).
     reminded_at: Mapped[datetime | None]
+    #: Failed deliveries so far, and when the next one is due (null: now).
+    delivery_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None]
 
     __table_args__ = (
         Index("ix_referrals_user_id", "user_id"),
         Index("ix_referrals_status_created_at", "status", "created_at"),
+        Index("ix_referrals_status_next_attempt_at", "status", "next_attempt_at"),
     )
 
 

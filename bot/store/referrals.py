@@ -38,6 +38,8 @@ class ReferralRecord:
     created_at: datetime
     updated_at: datetime
     reminded_at: datetime | None
+    delivery_attempts: int = 0
+    next_attempt_at: datetime | None = None
 
     def __repr__(self) -> str:  # never print the sensitive fields by accident
         return f"ReferralRecord(id={self.id}, reference={self.reference!r}, status={self.status!r})"
@@ -187,13 +189,82 @@ async def mark_reminded(session: AsyncSession, *, referral_id: int) -> None:
     )
 
 
-async def undelivered(
-    session: AsyncSession, *, statuses: Collection[str], limit: int = 50
+async def due_for_delivery(
+    session: AsyncSession, *, status: str, now: datetime, limit: int = 50
 ) -> list[ReferralRecord]:
-    """Referrals in one of ``statuses`` not yet posted to a partner chat, oldest first."""
+    """Referrals in ``status`` (pending) whose next delivery attempt is due, those never
+    tried first, then by when they are due: one that keeps failing is pushed back by its
+    backoff and never holds the others up."""
+    due_at = func.coalesce(Referral.next_attempt_at, Referral.created_at)
     rows = await session.scalars(
         select(Referral)
-        .where(Referral.partner_message_id.is_(None), Referral.status.in_(tuple(statuses)))
+        .where(
+            Referral.status == status,
+            (Referral.next_attempt_at.is_(None)) | (Referral.next_attempt_at <= now),
+        )
+        .order_by(Referral.next_attempt_at.is_not(None), due_at, Referral.id)
+        .limit(limit)
+    )
+    return [_record(r) for r in rows]
+
+
+async def record_failed_attempt(
+    session: AsyncSession, *, referral_id: int, next_attempt_at: datetime | None
+) -> int:
+    """Count a failed delivery and set when to try again; the number of failures so far."""
+    await session.execute(
+        update(Referral)
+        .where(Referral.id == referral_id)
+        .values(
+            delivery_attempts=Referral.delivery_attempts + 1,
+            next_attempt_at=next_attempt_at,
+            updated_at=utcnow(),
+        )
+    )
+    attempts = await session.scalar(
+        select(Referral.delivery_attempts).where(Referral.id == referral_id)
+    )
+    return int(attempts or 0)
+
+
+async def reroute(
+    session: AsyncSession, *, referral_id: int, service_id: str, status_from: str, status_to: str
+) -> bool:
+    """Send a referral that could not be delivered to another service: back to
+    ``status_to`` (pending) with no attempt counted. False if it was not in ``status_from``."""
+    result = await session.execute(
+        update(Referral)
+        .where(Referral.id == referral_id, Referral.status == status_from)
+        .values(
+            service_id=service_id,
+            status=status_to,
+            delivery_attempts=0,
+            next_attempt_at=None,
+            reminded_at=None,
+            updated_at=utcnow(),
+        )
+    )
+    if rows_touched(result) != 1:
+        return False
+    session.add(
+        ReferralEvent(
+            referral_id=referral_id,
+            status_from=status_from,
+            status_to=status_to,
+            actor=f"reroute:{service_id}"[:64],
+        )
+    )
+    await session.flush()
+    return True
+
+
+async def in_statuses(
+    session: AsyncSession, *, statuses: Collection[str], limit: int = 50
+) -> list[ReferralRecord]:
+    """Referrals in one of ``statuses``, oldest first (what the admins have to look at)."""
+    rows = await session.scalars(
+        select(Referral)
+        .where(Referral.status.in_(tuple(statuses)))
         .order_by(Referral.id)
         .limit(limit)
     )
@@ -201,16 +272,16 @@ async def undelivered(
 
 
 async def overdue(
-    session: AsyncSession, *, status: str, before: datetime, limit: int = 50
+    session: AsyncSession, *, statuses: Collection[str], before: datetime, limit: int = 50
 ) -> list[ReferralRecord]:
-    """Delivered referrals still in ``status`` since before ``before`` and not yet reminded."""
+    """Referrals still in one of ``statuses`` since before ``before`` and not yet reminded,
+    delivered to a partner or not."""
     rows = await session.scalars(
         select(Referral)
         .where(
-            Referral.status == status,
+            Referral.status.in_(tuple(statuses)),
             Referral.created_at <= before,
             Referral.reminded_at.is_(None),
-            Referral.partner_message_id.is_not(None),
         )
         .order_by(Referral.id)
         .limit(limit)

@@ -153,6 +153,14 @@ class TelegramAdapter:
         if inbound.command == "attach" and self._is_admin(update):
             await self.attach(update, context.bot, inbound.args)
             return
+        if inbound.command == "reroute" and self._is_admin(update) and self.desk is not None:
+            user = update.effective_user
+            assert user is not None
+            catalog = self.runtime.engine.catalog()
+            language = user.language_code if catalog.has_language(user.language_code) else None
+            answer = await self.desk.reroute(context.bot, user.id, inbound.args, language)
+            await context.bot.send_message(chat.id, answer)
+            return
         outcome = await self.runtime.engine.handle(inbound)
         await self.send_outcome(context.bot, chat.id, outcome)
         if self.desk is not None:

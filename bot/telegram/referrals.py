@@ -176,6 +176,28 @@ class ReferralDesk:
         """Post a stored referral to its partner chat; False when it could not (retried later)."""
         return await self.policy.deliver(self.notifier(bot), referral_id)
 
+    async def reroute(self, bot: Bot, admin: int, args: str, language: str | None) -> str:
+        """``/reroute <reference> <service>`` from an admin: the answer to send them.
+
+        Without arguments (or with wrong ones): how to use it, with the referrals waiting
+        and the services that take referrals."""
+        catalog = self.catalog()
+        parts = args.split()
+        services = ", ".join(self.policy.referral_services())
+        if len(parts) != 2:
+            waiting = await self.policy.waiting_for_admins()
+            references = ", ".join(r.reference for r in waiting) or "-"
+            return catalog.text("admin.reroute_usage", language).text.format_map(
+                Fields(references=references, services=services)
+            )
+        reference, service_id = parts[0].upper(), parts[1]
+        moved = await self.policy.reroute(self.notifier(bot), reference, service_id, admin=admin)
+        fields = Fields(reference=reference, service=service_id, services=services)
+        if moved is None:
+            return catalog.text("admin.reroute_refused", language).text.format_map(fields)
+        fields["organisation"] = self.policy.organisation(moved)
+        return catalog.text("admin.reroute_done", language).text.format_map(fields)
+
     async def withdrawn(self, bot: Bot, reference: str) -> None:
         """The person erased their data: their partner's card loses it, and is told."""
         await self.policy.withdrawn(self.notifier(bot), reference)

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from bot.store.db import Database
+from tests.support.databases import private_schema
 from tests.support.fuzz import EngineUnderTest, conversations, engine_under_test
 
 #: Examples per database in the suite; the bench script runs many more.
@@ -32,9 +33,14 @@ def fuzzed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EngineUnd
         path = tmp_path / "fuzz.db"
         path.write_bytes(template.read_bytes())
         url = f"sqlite+aiosqlite:///{path}"
-    else:
-        url = request.getfixturevalue("postgres_schema_url")
-    with engine_under_test(lambda: Database(url)) as under_test:
+        with engine_under_test(lambda: Database(url)) as under_test:
+            yield under_test
+        return
+    # Its own schema: these examples commit, and must not leave rows other tests count.
+    with (
+        private_schema(request.getfixturevalue("postgres_url")) as url,
+        engine_under_test(lambda: Database(url)) as under_test,
+    ):
         yield under_test
 
 

@@ -108,7 +108,7 @@ async def new_referral(
             user_id=user.id,
             service_id=service_id,
             need="return_help",
-            status="sent",
+            status="pending",
             language="fr",
             first_name="Awa",
             phone="+22376123456",
@@ -131,7 +131,15 @@ async def reload(database: Database, referral: ReferralRecord) -> ReferralRecord
 
 def test_statuses_move_forward_only_and_may_skip() -> None:
     assert STATUSES == ("sent", "received", "in_progress", "closed")
-    assert [str(status) for status in ReferralStatus] == [*STATUSES, "withdrawn"]
+    assert [str(status) for status in ReferralStatus] == [
+        "pending",
+        *STATUSES,
+        "undeliverable",
+        "withdrawn",
+    ]
+    # Before delivery and after it failed, only the bot moves a referral: no partner.
+    assert next_statuses("pending") == () and next_statuses("undeliverable") == ()
+    assert not can_move("pending", "sent") and not can_move("undeliverable", "closed")
     assert next_statuses("sent") == ("received", "in_progress", "closed")
     assert next_statuses("in_progress") == ("closed",)
     assert next_statuses("closed") == ()
@@ -148,13 +156,21 @@ def test_statuses_move_forward_only_and_may_skip() -> None:
 
 
 async def test_a_referral_is_delivered_once_to_its_services_chat(
-    policy: ReferralPolicy, notifier: InMemoryNotifier, database: Database
+    policy: ReferralPolicy, notifier: InMemoryNotifier, database: Database, store: ContentStore
 ) -> None:
     referral = await new_referral(database)
+    assert referral.status == "pending"  # not sent until the partner chat accepted it
     assert await policy.deliver(_is_a_notifier(notifier), referral.id)
     assert notifier.cards == [(PARTNER_CHAT, "KF-AAAAAA", 101)]
     stored = await reload(database, referral)
     assert (stored.partner_chat_id, stored.partner_message_id) == (PARTNER_CHAT, 101)
+    assert stored.status == "sent"
+    # The person is told it arrived, only now.
+    catalog = store.current()
+    arrived = catalog.text("referral.delivered", "fr").text.format(
+        reference="KF-AAAAAA", organisation=catalog.services[SERVICE].organisation
+    )
+    assert notifier.told == [(USER_CHAT, arrived)]
     # Delivered already: nothing is posted again, and that counts as delivered.
     assert await policy.deliver(notifier, referral.id)
     assert len(notifier.cards) == 1
@@ -171,15 +187,22 @@ async def test_a_failed_delivery_is_kept_and_retried_at_the_next_check(
     notifier.failing.add("deliver_card")
     with caplog.at_level(logging.DEBUG, logger="bot"):
         assert not await policy.deliver(notifier, referral.id)
-        assert await policy.check(notifier) == (0, 0)
-    assert (await reload(database, referral)).partner_message_id is None
+        assert await policy.check(notifier) == (0, 0)  # the next attempt is not due yet
+    stored = await reload(database, referral)
+    assert stored.partner_message_id is None and stored.status == "pending"
+    assert stored.delivery_attempts == 1 and stored.next_attempt_at is not None
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "KF-AAAAAA not delivered" in logged
     assert "Awa" not in logged and "secret" not in logged and "+223" not in logged
+    # The admins hear of it at the first failure; the person is not told it arrived.
+    [(flagged, _text)] = notifier.escalations
+    assert flagged == "KF-AAAAAA" and notifier.told == []
     notifier.failing.clear()
-    assert await policy.check(notifier) == (1, 0)
-    assert await policy.check(notifier) == (0, 0)
+    later = datetime.now(UTC) + timedelta(minutes=2)
+    assert await policy.check(notifier, now=later) == (1, 0)
+    assert await policy.check(notifier, now=later) == (0, 0)
     assert [card[1] for card in notifier.cards] == ["KF-AAAAAA"]
+    assert (await reload(database, referral)).status == "sent"
 
 
 async def test_a_service_without_a_partner_chat_keeps_its_referral(
@@ -199,7 +222,11 @@ async def test_a_closed_referral_is_not_delivered_any_more(
     referral = await new_referral(database)
     async with database.transaction() as session:
         assert await referral_repo.set_status(
-            session, referral_id=referral.id, status_from="sent", status_to="closed", actor="test"
+            session,
+            referral_id=referral.id,
+            status_from="pending",
+            status_to="closed",
+            actor="test",
         )
     assert await policy.check(notifier) == (0, 0)
     assert notifier.cards == []
@@ -262,7 +289,8 @@ async def test_a_move_goes_forward_is_stored_with_its_actor_and_told_to_the_user
     async with database.transaction() as session:
         changes = await referral_repo.history(session, referral_id=referral.id)
     assert [(c.status_from, c.status_to, c.actor) for c in changes] == [
-        (None, "sent", "user"),
+        (None, "pending", "user"),
+        ("pending", "sent", "system"),
         ("sent", "in_progress", f"partner:{PARTNER}"),
     ]
 
@@ -341,14 +369,78 @@ async def test_a_failed_reminder_is_still_escalated_and_not_repeated(
     assert await policy.check(notifier, now=later) == (0, 0)
 
 
-async def test_an_undelivered_referral_is_not_reminded(
-    policy: ReferralPolicy, notifier: InMemoryNotifier, database: Database
+async def test_an_undelivered_referral_is_flagged_without_a_partner_message(
+    policy: ReferralPolicy, notifier: InMemoryNotifier, database: Database, store: ContentStore
 ) -> None:
+    """The overdue check once needed a partner message: a referral never delivered was
+    never reminded nor flagged. Now the admins hear of it (the partner has no card)."""
     await new_referral(database)
     notifier.failing.add("deliver_card")
     later = datetime.now(UTC) + timedelta(hours=25)
-    assert await policy.check(notifier, now=later) == (0, 0)
-    assert notifier.reminders == [] and notifier.escalations == []
+    assert await policy.check(notifier, now=later) == (0, 1)
+    assert notifier.reminders == []
+    catalog = store.current()
+    overdue = catalog.text("admin.referral_overdue", None).text.split("{")[0]
+    assert [text for _ref, text in notifier.escalations if text.startswith(overdue)]
+    assert await policy.check(notifier, now=later) == (0, 0)  # once
+
+
+async def test_retries_back_off_then_the_referral_is_undeliverable_and_rerouted(
+    policy: ReferralPolicy, notifier: InMemoryNotifier, database: Database, store: ContentStore
+) -> None:
+    referral = await new_referral(database)
+    notifier.failing.add("deliver_card")
+    now = datetime.now(UTC)
+    assert not await policy.deliver(notifier, referral.id, now=now)
+    waits = []
+    for _ in range(len(policy.retry_after)):
+        stored = await reload(database, referral)
+        assert stored.status == "pending" and stored.next_attempt_at is not None
+        waits.append(stored.next_attempt_at - now)
+        now = stored.next_attempt_at
+        assert await policy.check(notifier, now=now - timedelta(seconds=1)) == (0, 0)
+        await policy.check(notifier, now=now)
+    assert waits == list(policy.retry_after)  # growing waits, each one respected
+    dead = await reload(database, referral)
+    assert dead.status == "undeliverable" and dead.delivery_attempts == len(waits) + 1
+    catalog = store.current()
+    texts = [text for _ref, text in notifier.escalations]
+    assert len(texts) == 2  # the first failure, and the last: not one per retry
+    assert "/reroute KF-AAAAAA" in texts[1]
+    assert notifier.told[-1][1].startswith(
+        catalog.text("referral.undeliverable", "fr").text.split("{")[0]
+    )
+    assert await policy.waiting_for_admins() == [dead]
+    # An admin re-routes it to a service whose chat works: delivered at once.
+    notifier.failing.clear()
+    assert await policy.reroute(notifier, "KF-AAAAAA", "nowhere", admin=1) is None
+    moved = await policy.reroute(notifier, "KF-AAAAAA", "red_cross_rfl", admin=1)
+    assert moved is not None and moved.status == "sent" and moved.service_id == "red_cross_rfl"
+    assert notifier.cards[-1][0] == OTHER_CHAT
+    async with database.transaction() as session:
+        changes = await referral_repo.history(session, referral_id=referral.id)
+    assert [(c.status_from, c.status_to) for c in changes][-3:] == [
+        ("pending", "undeliverable"),
+        ("undeliverable", "pending"),
+        ("pending", "sent"),
+    ]
+
+
+async def test_sixty_dead_referrals_do_not_hold_up_a_good_one(
+    policy: ReferralPolicy, notifier: InMemoryNotifier, database: Database
+) -> None:
+    """Retries once took the oldest 50 for ever: 50 dead referrals starved every other."""
+    dead = [await new_referral(database, f"KF-DEAD{n:02d}") for n in range(60)]
+    notifier.failing.add("deliver_card")
+    now = datetime.now(UTC)
+    for referral in dead:
+        assert not await policy.deliver(notifier, referral.id, now=now)
+    notifier.failing.clear()
+    good = await new_referral(database, "KF-GOOD01", "red_cross_rfl")
+    # The good one was never tried: it comes first, before any dead one is due again.
+    assert await policy.check(notifier, now=now + timedelta(seconds=1)) == (1, 0)
+    assert notifier.cards == [(OTHER_CHAT, "KF-GOOD01", 101)]
+    assert (await reload(database, good)).status == "sent"
 
 
 # -- intake -----------------------------------------------------------------------------------
@@ -373,9 +465,9 @@ async def test_a_new_referral_is_sent_by_its_user_under_a_fresh_reference(
             description=None,
         )
         changes = await referral_repo.history(session, referral_id=opened.id)
-    assert (opened.reference, opened.status, opened.language) == ("KF-FRESH3", "sent", "bm")
+    assert (opened.reference, opened.status, opened.language) == ("KF-FRESH3", "pending", "bm")
     assert type(opened.status) is str
-    assert [(c.status_from, c.status_to, c.actor) for c in changes] == [(None, "sent", "user")]
+    assert [(c.status_from, c.status_to, c.actor) for c in changes] == [(None, "pending", "user")]
 
 
 async def test_endless_reference_collisions_are_a_bug_not_a_loop(

@@ -154,13 +154,14 @@ async def test_a_referral_with_consent_from_start_to_reference(
     assert stored.reference in sent.replies[0].text and organisation in sent.replies[0].text
     assert (stored.first_name, stored.phone, stored.location) == ("Awa", "+22376123456", "kayes")
     assert stored.description == "Je suis rentre de Libye, je cherche du travail <b>"
+    # Pending until the channel delivered it to the partner's chat.
     assert (stored.status, stored.need, stored.service_id, stored.language) == (
-        "sent",
+        "pending",
         "return_help",
         SERVICE,
         "fr",
     )
-    assert [(c.status_from, c.status_to, c.actor) for c in changes] == [(None, "sent", "user")]
+    assert [(c.status_from, c.status_to, c.actor) for c in changes] == [(None, "pending", "user")]
     # Sensitive fields never reach the logs.
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert stored.reference in logged
@@ -170,7 +171,7 @@ async def test_a_referral_with_consent_from_start_to_reference(
 
     cases = await helper.handle(command("7", "mycases"))
     assert stored.reference in cases.replies[0].text
-    assert catalog.text("referral.status.sent", "fr").text in cases.replies[0].text
+    assert catalog.text("referral.status.pending", "fr").text in cases.replies[0].text
 
 
 async def test_every_step_can_be_skipped_and_the_form_cancelled(

@@ -130,7 +130,7 @@ async def test_erasing_a_person_leaves_no_trace_in_any_table(
         )
 
     assert await text_columns_hold(database, needles) == []
-    assert [w.status_before for w in erasure.withdrawn] == ["sent"]
+    assert [w.status_before for w in erasure.withdrawn] == ["pending"]  # never delivered
     assert erasure.rows["users"] == 1 and erasure.rows["outbox"] == 1
     # What the campaign counts is still counted, unlinked from anyone.
     assert await count(database, Event) == events_before
@@ -143,13 +143,13 @@ async def test_erasing_a_person_leaves_no_trace_in_any_table(
         assert (gone.first_name, gone.phone, gone.location, gone.description) == (None,) * 4
         changes = await referral_repo.history(session, referral_id=gone.id)
         assert [(c.status_from, c.status_to, c.actor) for c in changes] == [
-            (None, "sent", "user"),
-            ("sent", "withdrawn", "user"),
+            (None, "pending", "user"),
+            ("pending", "withdrawn", "user"),
         ]
         assert await session.scalar(select(func.count()).select_from(User)) == 1
         # The other person keeps everything.
         kept = await referral_repo.get_referral(session, referrals[1].id)
-        assert kept is not None and kept.first_name == "Fanta" and kept.status == "sent"
+        assert kept is not None and kept.first_name == "Fanta" and kept.status == "pending"
 
     # Writing again, the person is new: the welcome and the language picker.
     again = await helper.handle(text(TELEGRAM_ID, "bonjour"))

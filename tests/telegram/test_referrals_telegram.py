@@ -57,14 +57,14 @@ async def new_referral(
     first_name: str | None = None,
     description: str | None = None,
 ) -> referral_repo.ReferralRecord:
-    """A referral as the engine stores it after "send" (status sent, French)."""
+    """A referral as the engine stores it after "send" (pending until delivered, French)."""
     stored = await referral_repo.create_referral(
         session,
         reference=reference,
         user_id=user_id,
         service_id=service_id,
         need=need,
-        status="sent",
+        status="pending",
         language="fr",
         first_name=first_name,
         phone=None,
@@ -130,6 +130,14 @@ async def test_a_referral_from_the_users_chat_to_the_partners_and_back(
         await chat.say("Rentree de Libye & sans travail")
         sent = await chat.press("ref:send")
         delivered = await fake.wait_for("sendMessage", chat_id=PARTNER_CHAT, count=1)
+        # First "being passed on", then, once the partner's chat took it, "it arrived".
+        assert (
+            sent[0]
+            .params["text"]
+            .startswith(catalog.text("referral.sent", "fr").text.split("{")[0])
+        )
+        arrived = catalog.text("referral.delivered", "fr").text.split("{")[0]
+        assert any(m.params["text"].startswith(arrived) for m in sent[1:])
 
         async with database.transaction() as session:
             user = await repo.get_user(session, channel="telegram", external_id=str(CHAT))
@@ -163,12 +171,13 @@ async def test_a_referral_from_the_users_chat_to_the_partners_and_back(
     async with database.transaction() as session:
         changes = await referral_repo.history(session, referral_id=referral.id)
     assert [(c.status_from, c.status_to) for c in changes] == [
-        (None, "sent"),
+        (None, "pending"),
+        ("pending", "sent"),
         ("sent", "received"),
         ("received", "in_progress"),
         ("in_progress", "closed"),
     ]
-    assert [c.actor for c in changes] == ["user"] + [f"partner:{STAFF}"] * 3
+    assert [c.actor for c in changes] == ["user", "system"] + [f"partner:{STAFF}"] * 3
 
 
 async def test_only_the_services_chat_moves_its_referrals(
@@ -227,16 +236,20 @@ async def test_undelivered_then_overdue_referrals_are_retried_reminded_and_flagg
     async with bot:
         fake.fail_next("sendMessage", error_code=502, description="Bad Gateway")
         assert await desk.check(bot) == (0, 0)  # the partner chat was unreachable: kept
-        assert await desk.check(bot) == (1, 0)  # delivered on the next round
+        assert await desk.check(bot) == (0, 0)  # the next attempt is not due yet
+        soon = datetime.now(UTC) + timedelta(minutes=2)
+        assert await desk.check(bot, now=soon) == (1, 0)  # delivered when it is
         assert await desk.check(bot, now=datetime.now(UTC) + timedelta(hours=23)) == (0, 0)
         later = datetime.now(UTC) + timedelta(hours=25)
         assert await desk.check(bot, now=later) == (0, 1)
         assert await desk.check(bot, now=later) == (0, 0)  # reminded once
     reminders = fake.requests_for("sendMessage", chat_id=PARTNER_CHAT)
     assert len(reminders) == 2 and "KF-CCCCCC" in reminders[1].params["text"]
+    # The admins: once at the first failed delivery, once when it was overdue.
     flagged = fake.requests_for("sendMessage", chat_id=ADMIN)
-    assert len(flagged) == 1 and "KF-CCCCCC" in flagged[0].params["text"]
-    assert "secret" not in flagged[0].params["text"] and "Awa" not in flagged[0].params["text"]
+    assert len(flagged) == 2 and all("KF-CCCCCC" in m.params["text"] for m in flagged)
+    for message in flagged:
+        assert "secret" not in message.params["text"] and "Awa" not in message.params["text"]
 
 
 AGENTS = -1001000000001
