@@ -16,7 +16,7 @@ from bot.referrals.status import OPEN_STATUSES, ReferralStatus
 from bot.store import Session
 from bot.store import repositories as repo
 from bot.store.erasure import erase_user
-from bot.store.models import utcnow
+from bot.store.models import this_hour
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,8 @@ async def save(session: Session, turn: Turn) -> None:
     user_id = turn.user.id
     for topic_id in dict.fromkeys(turn.topics_seen):
         await repo.record_topic_seen(session, user_id=user_id, topic=topic_id)
-    turn.user_changes["last_seen_at"] = utcnow()
+    # To the hour, like the step's events: see ``bot.store.models.this_hour``.
+    turn.user_changes["last_seen_at"] = this_hour()
     await repo.update_user(session, user_id=user_id, **turn.user_changes)
     await repo.save_conversation(session, user_id=user_id, conversation=turn.remembered())
 

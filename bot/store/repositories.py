@@ -21,6 +21,7 @@ from bot.store.models import (
     QuizAnswer,
     User,
     UserTopic,
+    this_hour,
     utcnow,
 )
 from bot.store.records import to_record
@@ -132,7 +133,7 @@ async def save_conversation(
     row.topic = conversation.topic
     row.card = conversation.card
     row.data = dict(conversation.data)
-    row.updated_at = utcnow()
+    row.updated_at = this_hour()
     await session.flush()
 
 
@@ -152,7 +153,7 @@ async def record_topic_seen(session: AsyncSession, *, user_id: int, topic: str) 
     """Remember that the user opened a module (kept once, with the first time)."""
     dialect = session.get_bind().dialect.name
     insert_: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect, insert)
-    stmt = insert_(UserTopic).values(user_id=user_id, topic=topic, first_seen_at=utcnow())
+    stmt = insert_(UserTopic).values(user_id=user_id, topic=topic, first_seen_at=this_hour())
     if dialect in ("postgresql", "sqlite"):
         await session.execute(stmt.on_conflict_do_nothing())
         return

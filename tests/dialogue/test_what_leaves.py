@@ -4,6 +4,7 @@ NLU server, and phone numbers are masked in whatever does, and in analytics even
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from bot.nlu.service import NluService
 from bot.phones import PHONE_MASK
 from bot.store import repositories as repo
 from bot.store.db import Database
-from bot.store.models import Event, Referral
+from bot.store.models import Conversation, Event, QuizAnswer, Referral, User, UserTopic
 from tests.support.conversation import USER, command, onboard, press, stored_user, text
 from tests.support.nlu import StubParser
 from tests.support.referrals import SERVICE, enable_referrals
@@ -157,3 +158,40 @@ async def test_a_typed_age_bracket_reaches_the_nlu_and_answers_unchanged(
     await engine.handle(text(USER, "18-24"))
     assert "18-24" in stub_parser.calls
     assert (await stored_user(database)).age_bracket == "18-24"
+
+
+async def test_no_stored_time_can_tie_an_unlinked_event_to_its_person(
+    engine: Engine, database: Database, stub_parser: StubParser
+) -> None:
+    """Events, quiz answers and what a step writes about its person carry the hour only:
+    an event is never within a minute of the person's last message unless both are on
+    the hour, where everyone who wrote in that hour looks the same."""
+    await onboard(engine, "1")  # consents: linked events
+    await engine.handle(command("2", "start"))
+    await engine.handle(press("2", "lang:fr"))
+    await engine.handle(press("2", "consent:no"))  # declines: unlinked events
+    for user in ("1", "2"):
+        await engine.handle(press(user, "topic:sahara"))
+        await engine.handle(text(user, "c quoi la libye"))
+    catalog = engine.catalog()
+    topic = next(t for t in catalog.topics.values() if t.quiz)
+    question = topic.quiz[0]
+    await engine.handle(press("2", f"quiz:{topic.id}:{question.id}:0"))
+
+    async with database.transaction() as session:
+        people = (await session.scalars(select(User))).all()
+        person_times = [t for u in people for t in (u.created_at, u.last_seen_at)]
+        person_times += (await session.scalars(select(Conversation.updated_at))).all()
+        person_times += (await session.scalars(select(UserTopic.first_seen_at))).all()
+        event_times = list((await session.scalars(select(Event.created_at))).all())
+        event_times += (await session.scalars(select(QuizAnswer.answered_at))).all()
+    assert len(people) == 2 and event_times and len(person_times) >= 6
+
+    def on_the_hour(moment: datetime) -> bool:
+        return (moment.minute, moment.second, moment.microsecond) == (0, 0, 0)
+
+    for seen in person_times:
+        for event in event_times:
+            close = abs(seen - event) <= timedelta(minutes=1)
+            assert not close or (on_the_hour(seen) and on_the_hour(event)), (seen, event)
+    assert all(on_the_hour(moment) for moment in person_times + event_times)
