@@ -35,6 +35,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "bot.config",
         "bot.logs",
         "bot.places",
+        "bot.phones",
+        "bot.disclosure",
         "bot.referrals.status",
     ),
     ("bot.store",),

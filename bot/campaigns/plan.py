@@ -1,4 +1,10 @@
-"""``kunnafoni broadcast plan``: who a campaign would reach, before anything is sent."""
+"""``kunnafoni broadcast plan``: who a campaign would reach, before anything is sent.
+
+:func:`plan` counts exactly; its outputs (:meth:`Plan.as_json`, :func:`render`) show
+every count of people through :mod:`bot.disclosure` (none from 1 to 4, the rest rounded
+to 5), like ``kunnafoni report``: a segment narrow enough to count one person would
+otherwise say who is in it.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ from bot.campaigns.definitions import (
 from bot.campaigns.segments import criteria
 from bot.content.catalog import Catalog
 from bot.content.models import Campaign, CampaignKind, Segment
+from bot.disclosure import shown, shown_counts
 from bot.store import Session
 from bot.store.audience import audience, count
 
@@ -53,16 +60,16 @@ class Plan:
             "kind": self.kind,
             "quiet_hours": self.quiet_hours,
             "now": self.now.isoformat(),
-            "subscribers": self.subscribers,
-            "audience": self.audience,
-            "criteria": [{"criterion": c, "count": n} for c, n in self.criteria],
+            "subscribers": shown(self.subscribers),
+            "audience": shown(self.audience),
+            "criteria": [{"criterion": c, "count": shown(n)} for c, n in self.criteria],
             "not_before": self.not_before.isoformat() if self.not_before else None,
             "messages": [
                 {
                     "day": m.day,
                     "message": m.message_key,
-                    "languages": dict(sorted(m.languages.items())),
-                    "due_now": m.due_now,
+                    "languages": shown_counts(dict(sorted(m.languages.items()))),
+                    "due_now": shown(m.due_now),
                 }
                 for m in self.messages
             ],
@@ -104,13 +111,13 @@ def render(result: Plan) -> str:
     lines = [
         f"campaign {result.name} ({result.kind}), planned at {local:%Y-%m-%d %H:%M} Mali time;"
         f" quiet hours {result.quiet_hours} Mali time",
-        f"audience: {result.audience} of {result.subscribers} subscribers"
+        f"audience: {shown(result.audience)} of {shown(result.subscribers)} subscribers"
         " (subscribed, not blocked)",
     ]
     if result.criteria:
         lines.append("subscribers matching each criterion alone:")
         width = max(len(label) for label, _ in result.criteria)
-        lines += [f"  {label:<{width}}  {n:>7}" for label, n in result.criteria]
+        lines += [f"  {label:<{width}}  {shown(n)!s:>7}" for label, n in result.criteria]
     else:
         lines.append("segment: every subscriber")
     if result.not_before is not None:
@@ -118,12 +125,15 @@ def render(result: Plan) -> str:
         lines.append(f"sends from {at:%Y-%m-%d %H:%M} Mali time")
     for message in result.messages:
         head = (
-            f"day {message.day}: {message.message_key}, due now for {message.due_now}"
+            f"day {message.day}: {message.message_key}, due now for {shown(message.due_now)}"
             if result.kind == CampaignKind.DRIP.value
             else f"message {message.message_key}"
         )
         lines.append(head)
-        langs = ", ".join(f"{code} {n}" for code, n in sorted(message.languages.items()))
+        langs = ", ".join(
+            f"{code} {n}"
+            for code, n in shown_counts(dict(sorted(message.languages.items()))).items()
+        )
         lines.append(f"  read in: {langs or 'nobody'}")
     lines.append("nothing was sent or enqueued")
     return "\n".join(lines)

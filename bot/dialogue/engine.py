@@ -3,7 +3,10 @@
 One call of :meth:`Engine.handle` is one step: understand the event (NLU is
 asked before the database transaction opens, so a slow server never holds a
 lock), then in one transaction de-duplicate it, load the user and their
-conversation, decide, and save. The decision itself only reads content and
+conversation, decide, and save. A text typed into the referral form (a name, a
+phone, a place, the person's own words) never goes to the NLU server: a short read
+before it finds whether the form waits for one, and then only the local keywords
+(the emergency tripwire included) read the text. The decision itself only reads content and
 the loaded state, so it is the same on every channel.
 
 Deciding is spread over rooms: :mod:`bot.dialogue.router` picks the flow for a
@@ -21,6 +24,7 @@ from datetime import timedelta
 
 from bot.content.catalog import Catalog
 from bot.dialogue.decision import Thresholds
+from bot.dialogue.flows import referral_form
 from bot.dialogue.payloads import CasesPage, FormPress, Refer, parse
 from bot.dialogue.router import COMMANDS, step
 from bot.dialogue.storage import erase, record, save, store_referral
@@ -81,7 +85,8 @@ class Engine:
         """One step of one user's conversation: the replies, and what the channel does next."""
         catalog = self._content()
         # Before the transaction: a slow NLU server never holds a database lock.
-        understood, written_in = await self._understand(inbound)
+        private = await self._form_waits(inbound, catalog)
+        understood, written_in = await self._understand(inbound, private=private)
         async with self.database.transaction() as session:
             if inbound.update_id is not None and not await repo.mark_update_processed(
                 session, channel=inbound.channel, update_id=inbound.update_id
@@ -91,6 +96,11 @@ class Engine:
                     replies=[], meta=Meta(content_version=catalog.version), duplicate=True
                 )
             turn = await self._load(session, inbound, catalog, written_in)
+            if private and not referral_form.expects_text(turn):
+                # The form ended between the look and the lock (another replica took a
+                # message of the same person): the text was read by keywords only, as
+                # when the NLU server is down; it is not sent now, inside the transaction.
+                logger.info("Step %s: the form closed meanwhile", pseudonym(turn.user.id))
             step(turn, inbound, understood, self.thresholds)
             if turn.erase:
                 await erase(session, turn)
@@ -101,11 +111,33 @@ class Engine:
             await record(session, turn, inbound, understood)
         return self._outcome(turn, understood)
 
-    async def _understand(self, inbound: Inbound) -> tuple[NluResult | None, str | None]:
-        """The NLU's reading of a text, and the language it is written in when that is clear."""
+    async def _form_waits(self, inbound: Inbound, catalog: Catalog) -> bool:
+        """Whether this text answers a step of the referral form (a short read, no lock)."""
+        if inbound.text is None or not inbound.text.strip():
+            return False
+        async with self.database.transaction() as session:
+            user = await repo.get_user(
+                session, channel=inbound.channel, external_id=inbound.user_id
+            )
+            if user is None:
+                return False
+            conversation = await repo.load_conversation(session, user_id=user.id, lock=False)
+        if conversation is None:
+            return False
+        return referral_form.expects_text(Turn(catalog, user, conversation))
+
+    async def _understand(
+        self, inbound: Inbound, *, private: bool
+    ) -> tuple[NluResult | None, str | None]:
+        """The NLU's reading of a text, and the language it is written in when that is clear.
+
+        ``private``: the text answers the referral form; it stays in the bot, read by the
+        content's keywords only (an emergency still comes first), and as typed.
+        """
         if inbound.text is None or not inbound.text.strip():
             return None, None
-        understood = await self.nlu.parse(inbound.text.strip())
+        written = inbound.text.strip()
+        understood = self.nlu.local(written) if private else await self.nlu.parse(written)
         identifier = self._identifier()
         guess: LanguageGuess | None = (
             identifier.predict(inbound.text) if identifier is not None else None

@@ -16,7 +16,7 @@ from bot.referrals.status import OPEN_STATUSES, ReferralStatus
 from bot.store import Session
 from bot.store import repositories as repo
 from bot.store.erasure import erase_user
-from bot.store.models import utcnow
+from bot.store.models import this_hour
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,8 @@ async def save(session: Session, turn: Turn) -> None:
         # They write again, so they unblocked the bot: campaigns may reach them again once
         # they subscribe (blocking unsubscribed them; subscribing again is their choice).
         turn.user_changes["blocked_at"] = None
-    turn.user_changes["last_seen_at"] = utcnow()
+    # To the hour, like the step's events: see ``bot.store.models.this_hour``.
+    turn.user_changes["last_seen_at"] = this_hour()
     await repo.update_user(session, user_id=user_id, **turn.user_changes)
     await repo.save_conversation(session, user_id=user_id, conversation=turn.remembered())
 

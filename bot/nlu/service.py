@@ -2,6 +2,11 @@
 
 Keyword triggers come from content, so the service asks for the live catalog's
 matcher on each call (content can be swapped while the bot runs).
+
+What leaves the bot: :meth:`NluService.parse` masks phone numbers (``bot.phones``)
+before anything else reads the text, so the NLU server never receives one and the
+result the engine works on holds the mask too. :meth:`NluService.local` never calls
+the server: it is for texts that must stay in the bot (the referral form's answers).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from collections.abc import Callable
 
 from bot.nlu.keywords import CRISIS_INTENTS, KeywordMatcher
 from bot.nlu.types import IntentParser, NluResult, NluUnavailable
+from bot.phones import mask_phones
 
 logger = logging.getLogger(__name__)
 
@@ -21,17 +27,24 @@ class NluService:
         self._matcher = matcher
 
     async def parse(self, text: str) -> NluResult:
-        matcher = self._matcher()
-        keyword_result = matcher.match(text)
+        """The text understood, phone numbers masked: by Rasa, or by keywords when it is
+        down or when a crisis keyword is in the text."""
+        masked = mask_phones(text)
+        keyword_result = self.local(masked)
         # An emergency or self-harm keyword is never lost to a model's threshold.
         if keyword_result.intent in CRISIS_INTENTS:
             return keyword_result
         if self.rasa is not None:
             try:
-                return await self.rasa.parse(text)
+                return await self.rasa.parse(masked)
             except NluUnavailable as exc:
                 logger.warning("NLU unavailable, using keywords: %s", exc)
         return keyword_result
+
+    def local(self, text: str) -> NluResult:
+        """The content's keywords only (the emergency tripwire included): nothing leaves
+        the bot, and the text is kept as it was typed."""
+        return self._matcher().match(text)
 
     async def aclose(self) -> None:
         if self.rasa is not None:

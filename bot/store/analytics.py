@@ -2,6 +2,9 @@
 
 Every figure is an aggregate. Events of users who declined consent carry no user id,
 so they are counted here like the others but can never be traced back to anyone.
+:func:`build_report` counts exactly; what leaves the program (:meth:`Report.as_json`,
+:func:`render`) shows every count through :mod:`bot.disclosure`: no count from 1 to 4,
+the others rounded to 5, so no small cell comes back by subtraction.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from typing import Any
 from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.store.models import ContentVersion, Event, QuizAnswer, User
+from bot.disclosure import HIDDEN, MIN_CELL, OTHER, Shown, shown, shown_counts, shown_share
+from bot.store.models import ContentVersion, Event, QuizAnswer, User, to_the_hour
 
 
 @dataclass(frozen=True)
@@ -47,12 +51,34 @@ class Report:
     versions: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
+        """The report to publish: every count as :mod:`bot.disclosure` allows."""
         data = asdict(self)
         data["since"] = self.since.isoformat()
+        data["users_new"] = shown(self.users_new)
+        for name in (
+            "users_by_language",
+            "users_by_source",
+            "inbound_by_kind",
+            "intents",
+            "served_by_version",
+        ):
+            data[name] = shown_counts(getattr(self, name))
+        data["served"] = _served_rows(self.served)
+        data["quiz"] = [
+            {
+                **row,
+                "answers": shown(row["answers"]),
+                "correct": shown(row["correct"]),
+                "share": shown_share(row["correct"], row["answers"]),
+            }
+            for row in data["quiz"]
+        ]
         return data
 
 
 async def build_report(session: AsyncSession, *, since: datetime, top: int = 30) -> Report:
+    # Events and users carry the hour only: an hour is counted whole or not at all.
+    since = to_the_hour(since)
     report = Report(since=since)
     report.users_new = int(
         await session.scalar(select(func.count()).select_from(User).where(User.created_at >= since))
@@ -132,22 +158,26 @@ async def build_report(session: AsyncSession, *, since: datetime, top: int = 30)
 
 
 def render(report: Report) -> str:
-    """The report as plain text for a terminal."""
+    """The report as plain text for a terminal, counts as :mod:`bot.disclosure` allows."""
+    data = report.as_json()
     lines = [f"Since {report.since:%Y-%m-%d %H:%M} UTC", ""]
-    lines.append(f"New users: {report.users_new}")
+    lines.append(f"New users: {data['users_new']}")
     lines.append("Active users by language: " + _pairs(report.users_by_language))
     lines.append("New users by source: " + _pairs(report.users_by_source))
     lines.append("Messages received by kind: " + _pairs(report.inbound_by_kind))
     lines.append("Intents understood: " + _pairs(report.intents))
     lines += ["", f"{'message key':<40} {'lang':<5} {'served':>7} {'fallback':>9}"]
-    for row in report.served:
-        lines.append(f"{row.key:<40} {row.language or '-':<5} {row.count:>7} {row.fallbacks:>9}")
+    for row in data["served"]:
+        lines.append(
+            f"{row['key']:<40} {row['language'] or '-':<5} {row['count']!s:>7}"
+            f" {row['fallbacks']!s:>9}"
+        )
     lines += ["", "Served by content version: " + _pairs(report.served_by_version)]
-    if report.quiz:
+    if data["quiz"]:
         lines += ["", f"{'quiz question':<40} {'answers':>8} {'correct':>8}"]
-        for q in report.quiz:
-            share = f"{100 * q.correct / q.answers:.0f}%" if q.answers else "-"
-            lines.append(f"{q.topic + ' ' + q.question:<40} {q.answers:>8} {share:>8}")
+        for q in data["quiz"]:
+            label = f"{q['topic']} {q['question']}"
+            lines.append(f"{label:<40} {q['answers']!s:>8} {q['share']:>8}")
     lines += ["", "Published content versions (newest first):"]
     for v in report.versions:
         lines.append(f"  {v['version']}  {v['published_at'][:19]}  {v['published_by']}")
@@ -155,6 +185,44 @@ def render(report: Report) -> str:
 
 
 def _pairs(counts: dict[str, int]) -> str:
+    """``key count, ...``, largest first by the count shown (the exact order would rank
+    the hidden ones), then by key."""
     if not counts:
         return "none"
-    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    ordered = sorted(shown_counts(counts).items(), key=lambda kv: (-_rank(kv[1]), kv[0]))
+    return ", ".join(f"{key} {value}" for key, value in ordered)
+
+
+def _served_rows(served: list[ServedCount]) -> list[dict[str, Any]]:
+    """The served table to publish: rows of 1 to 4 left out and counted in one
+    :data:`~bot.disclosure.OTHER` row; ordered by the counts shown (the exact order would
+    rank rows that look the same)."""
+    kept = sorted(
+        (row for row in served if row.count >= MIN_CELL),
+        key=lambda r: (-_rank(shown(r.count)), r.key, r.language or ""),
+    )
+    rows: list[dict[str, Any]] = [
+        {
+            "key": row.key,
+            "language": row.language,
+            "count": shown(row.count),
+            "fallbacks": shown(row.fallbacks),
+        }
+        for row in kept
+    ]
+    small = [row for row in served if 0 < row.count < MIN_CELL]
+    if small:
+        rows.append(
+            {
+                "key": OTHER,
+                "language": None,
+                "count": shown(sum(row.count for row in small)),
+                "fallbacks": shown(sum(row.fallbacks for row in small)),
+            }
+        )
+    return rows
+
+
+def _rank(value: Shown) -> float:
+    """A shown count's place in an order: hidden ones between 0 and 5."""
+    return 1.0 if value == HIDDEN else float(value)

@@ -24,6 +24,19 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def to_the_hour(moment: datetime) -> datetime:
+    """``moment`` without its minutes, seconds and microseconds."""
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def this_hour() -> datetime:
+    """Now, to the hour: the time of analytics rows (events, quiz answers) and of what a
+    step writes about its person (last seen, conversation, module seen). Precise times on
+    both sides would tie an unlinked event to the person whose row was written in the same
+    millisecond; to the hour, it is one of everyone who wrote in that hour."""
+    return to_the_hour(utcnow())
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     # Every timestamp column: stored in UTC, read back aware (see ``types.UtcDateTime``).
@@ -58,8 +71,9 @@ class User(Base):
     age_bracket: Mapped[str | None] = mapped_column(String(8))
     #: Optional, asked at opt-in: resident | returnee | diaspora.
     situation: Mapped[str | None] = mapped_column(String(16))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: To the hour, like ``last_seen_at`` (see ``this_hour``).
+    created_at: Mapped[datetime] = mapped_column(default=this_hour)
+    last_seen_at: Mapped[datetime] = mapped_column(default=this_hour)
 
     __table_args__ = (Index("uq_users_channel_external_id", "channel", "external_id", unique=True),)
 
@@ -76,7 +90,8 @@ class Conversation(Base):
     topic: Mapped[str | None] = mapped_column(String(64))
     card: Mapped[int] = mapped_column(Integer, default=0)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    #: To the hour (see ``this_hour``).
+    updated_at: Mapped[datetime] = mapped_column(default=this_hour, onupdate=this_hour)
 
 
 class ProcessedUpdate(Base):
@@ -102,7 +117,7 @@ class Event(Base):
     #: The published content version that served this event.
     content_version: Mapped[str | None] = mapped_column(String(16))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=this_hour)  # to the hour: see this_hour
 
     __table_args__ = (
         Index("ix_events_kind_created_at", "kind", "created_at"),
@@ -136,7 +151,7 @@ class QuizAnswer(Base):
     correct: Mapped[bool]
     language: Mapped[str | None] = mapped_column(String(8))
     content_version: Mapped[str | None] = mapped_column(String(16))
-    answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime] = mapped_column(default=this_hour)  # to the hour: see this_hour
 
     __table_args__ = (Index("ix_quiz_answers_topic_question", "topic", "question"),)
 
@@ -244,7 +259,7 @@ class UserTopic(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     topic: Mapped[str] = mapped_column(String(40), primary_key=True)
-    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    first_seen_at: Mapped[datetime] = mapped_column(default=this_hour)  # to the hour: see this_hour
 
 
 class BroadcastRun(Base):

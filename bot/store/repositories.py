@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.phones import mask_phones
 from bot.store.models import (
     ContentVersion,
     Conversation,
@@ -20,6 +21,7 @@ from bot.store.models import (
     QuizAnswer,
     User,
     UserTopic,
+    this_hour,
     utcnow,
 )
 from bot.store.records import to_record
@@ -107,11 +109,13 @@ async def update_user(session: AsyncSession, *, user_id: int, **values: Any) -> 
         await session.execute(update(User).where(User.id == user_id).values(**values))
 
 
-async def load_conversation(session: AsyncSession, *, user_id: int) -> ConversationState | None:
+async def load_conversation(
+    session: AsyncSession, *, user_id: int, lock: bool = True
+) -> ConversationState | None:
+    """The user's conversation; ``lock=False`` for a look that changes nothing."""
+    query = select(Conversation).where(Conversation.user_id == user_id)
     # FOR UPDATE on PostgreSQL serialises two updates of the same user across replicas.
-    row = await session.scalar(
-        select(Conversation).where(Conversation.user_id == user_id).with_for_update()
-    )
+    row = await session.scalar(query.with_for_update() if lock else query)
     if row is None:
         return None
     # A copy of the JSON, so the caller's changes never touch the ORM row.
@@ -129,7 +133,7 @@ async def save_conversation(
     row.topic = conversation.topic
     row.card = conversation.card
     row.data = dict(conversation.data)
-    row.updated_at = utcnow()
+    row.updated_at = this_hour()
     await session.flush()
 
 
@@ -149,7 +153,7 @@ async def record_topic_seen(session: AsyncSession, *, user_id: int, topic: str) 
     """Remember that the user opened a module (kept once, with the first time)."""
     dialect = session.get_bind().dialect.name
     insert_: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect, insert)
-    stmt = insert_(UserTopic).values(user_id=user_id, topic=topic, first_seen_at=utcnow())
+    stmt = insert_(UserTopic).values(user_id=user_id, topic=topic, first_seen_at=this_hour())
     if dialect in ("postgresql", "sqlite"):
         await session.execute(stmt.on_conflict_do_nothing())
         return
@@ -167,16 +171,29 @@ async def record_event(
     content_version: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
+    """One analytics event. Events hold names (intents, message keys) and counts, never
+    what a person typed; a phone number that reached one all the same is masked."""
     session.add(
         Event(
             kind=kind,
-            name=name,
+            name=mask_phones(name) if name is not None else None,
             user_id=user_id,
             language=language,
             content_version=content_version,
-            data=data or {},
+            data=_masked(data or {}),
         )
     )
+
+
+def _masked(value: Any) -> Any:
+    """``value`` (JSON: strings, lists, objects) with phone numbers masked in every string."""
+    if isinstance(value, str):
+        return mask_phones(value)
+    if isinstance(value, dict):
+        return {key: _masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    return value
 
 
 async def count_events(session: AsyncSession, *, kind: str, name: str | None = None) -> int:

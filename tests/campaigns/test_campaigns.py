@@ -299,6 +299,19 @@ async def test_plan_counts_languages_after_fallback_and_each_criterion(
     assert by_day[22].due_now == 0
     text = render(drip_plan)
     assert "audience: 5 of 5 subscribers" in text and "nothing was sent or enqueued" in text
+    # Counts from 1 to 4 never leave the program (bot/disclosure.py): a segment narrow
+    # enough to count one person would say who is in it.
+    assert "read in: (other) 5" in text  # fr 2 and bm 3, together
+    assert "due now for <5" in text and "due now for 1" not in text
+    published = drip_plan.as_json()
+    assert published["audience"] == 5 and published["criteria"] == []
+    assert {m["day"]: m["due_now"] for m in published["messages"]}[8] == "<5"
+    oneoff = render(oneoff_plan)
+    assert "audience: <5 of 5 subscribers" in oneoff and "read in: (other) <5" in oneoff
+    assert oneoff_plan.as_json()["criteria"] == [
+        {"criterion": "languages: fr, bm", "count": "<5"},
+        {"criterion": "topics_not_seen: legal_paths", "count": "<5"},
+    ]
 
 
 def test_broadcast_plan_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -317,12 +330,12 @@ def test_broadcast_plan_command(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main([*args, "--dir", str(CONTENT_DIR)]) == 0
     out = capsys.readouterr().out
     assert "campaign legal_paths_reminder (oneoff)" in out
-    assert "audience: 2 of 5 subscribers" in out
-    assert "languages: fr, bm" in out and "read in: bm 1, fr 1" in out
+    assert "audience: <5 of 5 subscribers" in out
+    assert "languages: fr, bm" in out and "read in: (other) <5" in out
     assert "sends from 2026-12-18 10:00 Mali time" in out
     assert main([*args, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["audience"] == 2 and data["messages"][0]["languages"] == {"bm": 1, "fr": 1}
+    assert data["audience"] == "<5" and data["messages"][0]["languages"] == {"(other)": "<5"}
 
     # Nothing was enqueued or recorded.
     async def untouched() -> tuple[int, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,8 +11,10 @@ import pytest
 
 from bot.content.catalog import Catalog
 from bot.dialogue.engine import Engine
+from bot.disclosure import MIN_CELL, OTHER
 from bot.store.analytics import build_report, render
 from bot.store.db import Database
+from bot.store.models import User
 from tests.support.conversation import command, onboard, press, text
 from tests.support.nlu import StubParser
 
@@ -53,9 +56,67 @@ async def test_report_counts_users_messages_fallbacks_and_quizzes(
     assert report.quiz[0].answers == 2 and report.quiz[0].correct == 1
     assert sum(report.served_by_version.values()) >= len(report.served)
     assert report.served_by_version.keys() == {catalog.version}
-    assert report.as_json()["users_new"] == 3
+    # What leaves the program: no count from 1 to 4 (bot/disclosure.py).
+    published = report.as_json()
+    assert published["users_new"] == "<5"
+    assert published["users_by_source"] == {OTHER: "<5"}
+    assert published["quiz"][0]["answers"] == "<5" and published["quiz"][0]["share"] == "-"
+    assert not small_counts(published)
     rendered = render(report)
-    assert "radio_kayes 1" in rendered and "onboarding.welcome" in rendered
+    assert "New users: <5" in rendered and f"New users by source: {OTHER} <5" in rendered
+    assert "radio_kayes" not in rendered and not small_counts_in_text(rendered)
+    # The three sends of the welcome are one hidden row among the others.
+    assert "onboarding.welcome" not in rendered
+    assert published["served"][-1]["key"] == OTHER
+
+
+def small_counts(data: object) -> list[object]:
+    """Every integer from 1 to 4 in a published report (every integer in it is a count)."""
+    if isinstance(data, bool):
+        return []
+    if isinstance(data, int):
+        return [data] if 1 <= data < MIN_CELL else []
+    if isinstance(data, dict):
+        return [n for value in data.values() for n in small_counts(value)]
+    if isinstance(data, list):
+        return [n for value in data for n in small_counts(value)]
+    return []
+
+
+def small_counts_in_text(rendered: str) -> list[str]:
+    """Counts from 1 to 4 in the text report: a lone digit after a key, in a table cell."""
+    found = []
+    for line in rendered.splitlines():
+        if line.startswith(("Since", "  ")):  # the period and the versions list: no counts
+            continue
+        found += re.findall(r"(?<![\w.:-])[1-4](?![\w.:%-])", line)
+    return found
+
+
+async def test_published_counts_are_rounded_and_small_ones_folded(database: Database) -> None:
+    """Six people from one radio, two from another: 5 and one hidden line; the total
+    less the lines shown is a multiple of 5, never the hidden 2."""
+    async with database.transaction() as session:
+        for i in range(8):
+            source = "radio_kayes" if i < 6 else "poster_kati"
+            session.add(
+                User(
+                    channel="telegram",
+                    external_id=str(700 + i),
+                    language="fr",
+                    acquisition_source=source,
+                )
+            )
+        await session.flush()
+        report = await build_report(session, since=datetime.now(UTC) - timedelta(hours=2))
+    assert report.users_by_source == {"radio_kayes": 6, "poster_kati": 2}
+    published = report.as_json()
+    assert published["users_new"] == 10  # 8, to the nearest 5
+    assert published["users_by_source"] == {"radio_kayes": 5, OTHER: "<5"}
+    assert published["users_by_language"] == {"fr": 10}
+    assert not small_counts(published)
+    rendered = render(report)
+    assert "poster_kati" not in rendered and not small_counts_in_text(rendered)
 
 
 async def test_an_empty_report_says_so(database: Database) -> None:
