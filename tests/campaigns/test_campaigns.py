@@ -343,3 +343,19 @@ def test_broadcast_plan_command(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["broadcast", "plan", "nope", "--db", url]) == 2
     assert "no campaign 'nope'" in capsys.readouterr().err
     assert main([*args[:3], "--now", "2026-12-10T12:00", "--db", url]) == 2
+
+
+def test_content_check_refuses_a_segment_of_minors_not_declared(tree: Path) -> None:
+    path = tree / "broadcasts" / "teens.yml"
+    teens = (
+        "kind: oneoff\n"
+        "when: 2026-12-18T10:00:00+00:00\n"
+        "segment:\n"
+        "  age_brackets: ['15-17']\n"
+        "message: broadcast.legal_paths_reminder\n"
+    )
+    found = problems_in(tree, "teens", teens)
+    assert len(found) == 1 and found[0].startswith(f"{path}:3: segment:"), found
+    assert "minors: allowed" in found[0]
+    declared = teens.replace("segment:\n", "segment:\n  minors: allowed\n")
+    assert problems_in(tree, "teens", declared) == []
