@@ -161,6 +161,7 @@ REQUIRED_KEYS: tuple[str, ...] = (
     "agent.handover_opened",
     "agent.handover_closed",
     "partner.referral",
+    "partner.minor",
     "partner.reminder",
     "partner.not_yours",
     "partner.withdrawn",
