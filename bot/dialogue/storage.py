@@ -64,6 +64,8 @@ async def erase(session: Session, turn: Turn) -> None:
 async def save(session: Session, turn: Turn) -> None:
     """The user's changes, the modules seen and the conversation, as decided."""
     user_id = turn.user.id
+    if turn.drop_optional:
+        await repo.drop_optional_data(session, user_id=user_id)
     for topic_id in dict.fromkeys(turn.topics_seen):
         await repo.record_topic_seen(session, user_id=user_id, topic=topic_id)
     turn.user_changes["last_seen_at"] = utcnow()

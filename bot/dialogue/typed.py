@@ -116,6 +116,11 @@ def _age_bracket(shown: Sequence[ShownButton], age: int) -> str | None:
         payload = p.parse(button.payload)
         if not isinstance(payload, p.Age) or payload.value == "skip":
             continue
+        if payload.value.startswith("under-"):  # "under-15": any age below 15
+            below = payload.value.removeprefix("under-")
+            if below.isdigit() and age < int(below):
+                return button.payload
+            continue
         low, _, high = payload.value.rstrip("+").partition("-")
         if not low.isdigit() or (high and not high.isdigit()):
             continue
