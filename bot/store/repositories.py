@@ -162,9 +162,7 @@ async def drop_optional_data(session: AsyncSession, *, user_id: int) -> None:
     link of their events and quiz answers to them (the counts stay, anonymous)."""
     await session.execute(delete(UserTopic).where(UserTopic.user_id == user_id))
     for linked in (Event, QuizAnswer):
-        await session.execute(
-            update(linked).where(linked.user_id == user_id).values(user_id=None)
-        )
+        await session.execute(update(linked).where(linked.user_id == user_id).values(user_id=None))
 
 
 async def record_event(

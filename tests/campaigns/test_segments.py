@@ -201,7 +201,9 @@ def test_the_plan_criteria_keep_the_minors_rule() -> None:
     parts = criteria(segment)
     assert [label for label, _ in parts] == ["languages: fr", "age_brackets: 15-17"]
     assert all(part.excluded_age_brackets == [] for _, part in parts)
-    assert all(part.excluded_age_brackets == ["15-17"] for _, part in criteria(Segment(languages=["fr"])))
+    assert all(
+        part.excluded_age_brackets == ["15-17"] for _, part in criteria(Segment(languages=["fr"]))
+    )
 
 
 def test_bad_segment_values_are_refused() -> None:

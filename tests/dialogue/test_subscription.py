@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from bot.content.catalog import Catalog
 from bot.dialogue.engine import COMMANDS, Engine
 from bot.dialogue.types import State
-from bot.store.db import Database
 from bot.store import repositories as repo
+from bot.store.db import Database
 from bot.store.models import Event, UserTopic
 from bot.telegram.app import command_menus
 from tests.support.conversation import USER, command, payloads, press, stored_user, text

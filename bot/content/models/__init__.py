@@ -9,13 +9,13 @@ file and line, not a silently ignored field. Import the models from this package
 """
 
 from bot.content.models.campaigns import (
+    MINOR_BRACKETS,
     AgeBracket,
     Campaign,
     CampaignFile,
     CampaignKind,
     Days,
     DripStep,
-    MINOR_BRACKETS,
     Minors,
     QuietHours,
     Segment,
