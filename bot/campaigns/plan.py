@@ -22,7 +22,7 @@ from bot.campaigns.definitions import (
 )
 from bot.campaigns.segments import criteria
 from bot.content.catalog import Catalog
-from bot.content.models import Campaign, CampaignKind, Segment
+from bot.content.models import Campaign, CampaignKind, Minors, Segment
 from bot.disclosure import shown, shown_counts
 from bot.store import Session
 from bot.store.audience import audience, count
@@ -51,6 +51,9 @@ class Plan:
     #: (criterion, subscribers matching it alone).
     criteria: list[tuple[str, int]]
     messages: list[MessagePlan]
+    #: Subscribers the segment matches but who said they are 15-17 (left out, see
+    #: ``minors`` in the segment).
+    minors_left_out: int = 0
     #: One-off: the first moment it may go out (``when``, out of quiet hours).
     not_before: datetime | None = None
 
@@ -63,6 +66,7 @@ class Plan:
             "subscribers": shown(self.subscribers),
             "audience": shown(self.audience),
             "criteria": [{"criterion": c, "count": shown(n)} for c, n in self.criteria],
+            "minors_left_out": shown(self.minors_left_out),
             "not_before": self.not_before.isoformat() if self.not_before else None,
             "messages": [
                 {
@@ -88,11 +92,14 @@ async def plan(session: Session, catalog: Catalog, campaign: Campaign, *, now: d
         kind=campaign.kind.value,
         quiet_hours=quiet_label(campaign.quiet_hours),
         now=now,
-        subscribers=await count(session, Segment(), now=now),
+        subscribers=await count(session, Segment(minors=Minors.ALLOWED), now=now),
         audience=len(recipients),
         criteria=by_criterion,
         messages=[],
     )
+    if campaign.segment.minors is not Minors.ALLOWED:
+        with_minors = campaign.segment.model_copy(update={"minors": Minors.ALLOWED})
+        result.minors_left_out = await count(session, with_minors, now=now) - result.audience
     due = Counter(d.step for d in due_messages(catalog, campaign, recipients, now=now))
     if campaign.kind is CampaignKind.ONEOFF:
         assert campaign.when is not None and campaign.message is not None
@@ -120,6 +127,11 @@ def render(result: Plan) -> str:
         lines += [f"  {label:<{width}}  {shown(n)!s:>7}" for label, n in result.criteria]
     else:
         lines.append("segment: every subscriber")
+    if result.minors_left_out:
+        lines.append(
+            f"left out as minors (said 15-17; the segment does not say minors: allowed):"
+            f" {result.minors_left_out}"
+        )
     if result.not_before is not None:
         at = result.not_before.astimezone(MALI_TIME)
         lines.append(f"sends from {at:%Y-%m-%d %H:%M} Mali time")

@@ -11,8 +11,13 @@ __all__ = ["Segment", "criteria"]
 
 
 def criteria(segment: Segment) -> list[tuple[str, Segment]]:
-    """Each criterion of ``segment`` alone, with a label (for ``broadcast plan``)."""
+    """Each criterion of ``segment`` alone, with a label (for ``broadcast plan``).
+
+    ``minors`` is not a criterion of its own: each part keeps the segment's rule, so a
+    part counts the same people the campaign could reach.
+    """
     data = segment.model_dump(mode="json", exclude_defaults=True)
+    minors = data.pop("minors", None)
     groups = [
         ("regions", "countries"),
         ("sources", "source_prefixes"),
@@ -26,6 +31,8 @@ def criteria(segment: Segment) -> list[tuple[str, Segment]]:
         part = {n: data[n] for n in group if n in data}
         done.update(group)
         label = "; ".join(f"{n}: {_show(v)}" for n, v in part.items())
+        if minors is not None:
+            part["minors"] = minors
         out.append((label, Segment.model_validate(part)))
     return out
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from bot.content.models import is_minor
 from bot.dialogue.flows.modules import menu_button
 from bot.dialogue.turn import Turn
 from bot.dialogue.types import Inbound
@@ -26,7 +27,10 @@ async def store_referral(session: Session, turn: Turn) -> None:
     details = turn.new_referral
     assert details is not None
     service = turn.catalog.services[details["service_id"]]
-    stored = await open_referral(session, user_id=turn.user.id, language=turn.language, **details)
+    age = turn.user_changes.get("age_bracket", turn.user.age_bracket)
+    stored = await open_referral(
+        session, user_id=turn.user.id, language=turn.language, minor=is_minor(age), **details
+    )
     turn.delivered.append(stored.id)
     logger.info("Referral %s for %s to %s", stored.reference, pseudonym(turn.user.id), service.id)
     turn.say(
@@ -60,6 +64,8 @@ async def erase(session: Session, turn: Turn) -> None:
 async def save(session: Session, turn: Turn) -> None:
     """The user's changes, the modules seen and the conversation, as decided."""
     user_id = turn.user.id
+    if turn.drop_optional:
+        await repo.drop_optional_data(session, user_id=user_id)
     for topic_id in dict.fromkeys(turn.topics_seen):
         await repo.record_topic_seen(session, user_id=user_id, topic=topic_id)
     if turn.user.blocked_at is not None:

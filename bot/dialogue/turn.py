@@ -54,6 +54,9 @@ class Turn:
     erase: bool = False
     #: References of open referrals withdrawn by an erasure, for the channel to tell partners.
     withdrawn: list[str] = field(default_factory=list)
+    #: Someone under 15 said so: what was kept with their consent goes (modules seen, links
+    #: of their events and quiz answers); see docs/privacy.md, "Minors".
+    drop_optional: bool = False
     #: Modules opened in this step by a user who consented ("topics seen" of segments).
     topics_seen: list[str] = field(default_factory=list)
     #: The first language a text of this step fell back to, when the user's own had none.

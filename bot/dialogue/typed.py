@@ -116,6 +116,11 @@ def _age_bracket(shown: Sequence[ShownButton], age: int) -> str | None:
         payload = p.parse(button.payload)
         if not isinstance(payload, p.Age) or payload.value == "skip":
             continue
+        if payload.value.startswith("under-"):  # "under-15": any age below 15
+            below = p.number(payload.value.removeprefix("under-"))
+            if below is not None and age < below:
+                return button.payload
+            continue
         low_text, _, high_text = payload.value.rstrip("+").partition("-")
         low, high = p.number(low_text), p.number(high_text) if high_text else None
         if low is None or (high_text and high is None):

@@ -28,8 +28,12 @@ async def open_referral(
     phone: str | None,
     location: str | None,
     description: str | None,
+    minor: bool = False,
 ) -> ReferralRecord:
-    """Store a new referral, ``sent`` by its user, under a reference no other one has."""
+    """Store a new referral, ``sent`` by its user, under a reference no other one has.
+
+    ``minor``: the person said they are 15-17; the partner's card carries it.
+    """
     for _attempt in range(ATTEMPTS):
         stored = await referral_repo.create_referral(
             session,
@@ -43,6 +47,7 @@ async def open_referral(
             phone=phone,
             location=location,
             description=description,
+            minor=minor,
         )
         if stored is not None:
             return stored

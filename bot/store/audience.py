@@ -3,7 +3,8 @@
 Built with SQLAlchemy expressions only, so SQLite and PostgreSQL give the same rows.
 Only users who said yes to campaign messages (``subscribed``), have not blocked the bot
 (``blocked_at`` is null) and are on Telegram are ever recipients; a user who blocked
-the bot is taken out of every audience here too (:func:`mark_user_blocked`).
+the bot is taken out of every audience here too (:func:`mark_user_blocked`). People in
+an age bracket the segment excludes (minors, unless the campaign allows them) are left out.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class SegmentLike(Protocol):
     def active_within_days(self) -> int | None: ...
     @property
     def inactive_for_days(self) -> int | None: ...
+    @property
+    def excluded_age_brackets(self) -> Sequence[str]: ...
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,11 @@ def conditions(segment: SegmentLike, *, now: datetime) -> list[ColumnElement[boo
         found.append(or_(*where))
     if segment.age_brackets:
         found.append(User.age_bracket.in_([str(a) for a in segment.age_brackets]))
+    if segment.excluded_age_brackets:
+        # Unknown ages stay in: only people who said they are in such a bracket go.
+        found.append(
+            or_(User.age_bracket.is_(None), User.age_bracket.not_in(segment.excluded_age_brackets))
+        )
     if segment.situations:
         found.append(User.situation.in_([str(s) for s in segment.situations]))
     if segment.sources or segment.source_prefixes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, MetaData, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, MetaData, String, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bot.store.types import UtcDateTime
@@ -193,6 +193,8 @@ class Referral(Base):
     phone: Mapped[str | None] = mapped_column(String(20))
     location: Mapped[str | None] = mapped_column(String(64))
     description: Mapped[str | None] = mapped_column(String(1000))
+    #: The person said they are 15-17 when they asked: the partner's card says so.
+    minor: Mapped[bool] = mapped_column(default=False, server_default=false())
     #: Where it was delivered; null until delivery succeeded (the reminder loop retries).
     partner_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     partner_message_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -33,6 +33,8 @@ class ReferralRecord:
     phone: str | None
     location: str | None
     description: str | None
+    #: The person said they are 15-17 (the partner applies child-protection procedures).
+    minor: bool
     partner_chat_id: int | None
     partner_message_id: int | None
     created_at: datetime
@@ -70,6 +72,7 @@ async def create_referral(
     phone: str | None,
     location: str | None,
     description: str | None,
+    minor: bool = False,
 ) -> ReferralRecord | None:
     """Store a referral and its first status; None when ``reference`` is already taken."""
     try:
@@ -85,6 +88,7 @@ async def create_referral(
                 phone=phone,
                 location=location,
                 description=description,
+                minor=minor,
             )
             session.add(row)
             await session.flush()

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -159,6 +159,14 @@ async def record_topic_seen(session: AsyncSession, *, user_id: int, topic: str) 
         return
     if await session.get(UserTopic, (user_id, topic)) is None:
         await session.execute(stmt)
+
+
+async def drop_optional_data(session: AsyncSession, *, user_id: int) -> None:
+    """What was kept only with the person's consent goes: the modules they opened, and the
+    link of their events and quiz answers to them (the counts stay, anonymous)."""
+    await session.execute(delete(UserTopic).where(UserTopic.user_id == user_id))
+    for linked in (Event, QuizAnswer):
+        await session.execute(update(linked).where(linked.user_id == user_id).values(user_id=None))
 
 
 async def record_event(

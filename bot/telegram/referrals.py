@@ -20,7 +20,7 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
 from bot.content.catalog import Catalog, Fields
-from bot.content.models import Service
+from bot.content.models import AgeBracket, Service
 from bot.dialogue.payloads import PARTNER_KIND, PartnerMove, parse_partner
 from bot.referrals.notifier import NotSent
 from bot.referrals.policy import ReferralPolicy
@@ -29,6 +29,9 @@ from bot.store.db import Database
 from bot.store.referrals import ReferralRecord
 
 logger = logging.getLogger(__name__)
+
+#: The ages of the minors' bracket, shown on their referrals' cards.
+MINOR_AGES = AgeBracket.TEEN.value
 
 #: The payload kind of partner buttons (made and read in bot/dialogue/payloads.py).
 PARTNER_PAYLOAD = PARTNER_KIND
@@ -48,7 +51,10 @@ def parse_partner_payload(data: str) -> tuple[int, str] | None:
 def partner_card(
     catalog: Catalog, referral: ReferralRecord, service: Service
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    """The partner chat's view of a referral (HTML) and its status buttons."""
+    """The partner chat's view of a referral (HTML) and its status buttons.
+
+    A minor's referral (the person said they are 15-17) opens with a line saying so.
+    """
     language = catalog.default_language
 
     def text(key: str) -> str:
@@ -81,6 +87,11 @@ def partner_card(
     body = template.format_map(
         Fields({k: html.escape(str(v), quote=False) for k, v in values.items()})
     )
+    if referral.minor:
+        # First, before anything else: the service applies its child-protection procedures.
+        low, _, high = MINOR_AGES.partition("-")
+        flag = text("partner.minor").format_map(Fields(low=low, high=high))
+        body = html.escape(flag, quote=False) + "\n" + body
     buttons = [
         [
             InlineKeyboardButton(

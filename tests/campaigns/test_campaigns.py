@@ -9,6 +9,7 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from bot.campaigns.definitions import (
     after_quiet_hours,
@@ -314,6 +315,29 @@ async def test_plan_counts_languages_after_fallback_and_each_criterion(
     ]
 
 
+async def test_plan_says_how_many_minors_a_campaign_leaves_out(
+    database: Database, catalog: Catalog
+) -> None:
+    await seed(database)
+    async with database.transaction() as session:
+        for external in ("p1", "p2"):  # French and Bambara, neither saw legal_paths
+            await session.execute(
+                update(User).where(User.external_id == external).values(age_bracket="15-17")
+            )
+        oneoff_plan = await plan(
+            session, catalog, catalog.campaigns["legal_paths_reminder"], now=NOW
+        )
+        drip_plan = await plan(session, catalog, catalog.campaigns["weekly_quiz"], now=NOW)
+    # The legal paths reminder does not say minors: allowed: both are left out.
+    assert (oneoff_plan.audience, oneoff_plan.minors_left_out) == (0, 2)
+    assert oneoff_plan.subscribers == 5  # minors are still subscribers
+    assert "left out as minors" in render(oneoff_plan) and "): 2" in render(oneoff_plan)
+    assert oneoff_plan.as_json()["minors_left_out"] == 2
+    # The weekly quiz allows them.
+    assert (drip_plan.audience, drip_plan.minors_left_out) == (5, 0)
+    assert "left out as minors" not in render(drip_plan)
+
+
 def test_broadcast_plan_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'plan.db'}"
 
@@ -356,3 +380,19 @@ def test_broadcast_plan_command(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["broadcast", "plan", "nope", "--db", url]) == 2
     assert "no campaign 'nope'" in capsys.readouterr().err
     assert main([*args[:3], "--now", "2026-12-10T12:00", "--db", url]) == 2
+
+
+def test_content_check_refuses_a_segment_of_minors_not_declared(tree: Path) -> None:
+    path = tree / "broadcasts" / "teens.yml"
+    teens = (
+        "kind: oneoff\n"
+        "when: 2026-12-18T10:00:00+00:00\n"
+        "segment:\n"
+        "  age_brackets: ['15-17']\n"
+        "message: broadcast.legal_paths_reminder\n"
+    )
+    found = problems_in(tree, "teens", teens)
+    assert len(found) == 1 and found[0].startswith(f"{path}:3: segment:"), found
+    assert "minors: allowed" in found[0]
+    declared = teens.replace("segment:\n", "segment:\n  minors: allowed\n")
+    assert problems_in(tree, "teens", declared) == []

@@ -91,7 +91,8 @@ async def people(database: Database) -> dict[int, str]:
 
 
 async def who(database: Database, people: dict[int, str], **criteria: Any) -> set[str]:
-    segment = Segment.model_validate(criteria)
+    """Who a segment reaches; minors allowed unless said (each criterion is tested alone)."""
+    segment = Segment.model_validate({"minors": "allowed", **criteria})
     async with database.transaction() as session:
         found = await audience(session, segment, now=NOW)
         assert await count(session, segment, now=NOW) == len(found)
@@ -165,6 +166,44 @@ async def test_last_activity(database: Database, people: dict[int, str]) -> None
 async def test_criteria_combine_with_and(database: Database, people: dict[int, str]) -> None:
     assert await who(database, people, languages=["bm"], situations=["returnee"]) == {"t2"}
     assert await who(database, people, languages=["fr"], regions=["gao"]) == set()
+
+
+async def test_people_who_said_15_17_are_left_out_unless_minors_are_allowed(
+    database: Database, people: dict[int, str]
+) -> None:
+    everyone_but_t1 = EVERYONE - {"t1"}  # t1 said 15-17
+    assert await who(database, people, minors="excluded") == everyone_but_t1
+    async with database.transaction() as session:
+        default = await audience(session, Segment(), now=NOW)
+        by_language = await count(session, Segment(languages=["fr"]), now=NOW)
+    assert {people[r.user_id] for r in default} == everyone_but_t1  # the default excludes
+    assert by_language == 1  # t8 only; t1 is French too
+    # Unknown ages (t8 never said) stay in; allowing minors adds t1 back.
+    assert await who(database, people, languages=["fr"]) == {"t1", "t8"}
+
+
+def test_a_segment_selecting_15_17_must_allow_minors() -> None:
+    with pytest.raises(ValidationError, match="minors: allowed"):
+        Segment.model_validate({"age_brackets": ["18-24", "15-17"]})
+    with pytest.raises(ValidationError, match="minors: allowed"):
+        Segment.model_validate({"age_brackets": ["15-17"], "minors": "excluded"})
+    allowed = Segment.model_validate({"age_brackets": ["15-17"], "minors": "allowed"})
+    assert allowed.excluded_age_brackets == []
+    assert Segment(age_brackets=["18-24"]).excluded_age_brackets == ["15-17"]
+    with pytest.raises(ValidationError):
+        Segment.model_validate({"minors": "sometimes"})
+
+
+def test_the_plan_criteria_keep_the_minors_rule() -> None:
+    segment = Segment.model_validate(
+        {"languages": ["fr"], "age_brackets": ["15-17"], "minors": "allowed"}
+    )
+    parts = criteria(segment)
+    assert [label for label, _ in parts] == ["languages: fr", "age_brackets: 15-17"]
+    assert all(part.excluded_age_brackets == [] for _, part in parts)
+    assert all(
+        part.excluded_age_brackets == ["15-17"] for _, part in criteria(Segment(languages=["fr"]))
+    )
 
 
 def test_bad_segment_values_are_refused() -> None:

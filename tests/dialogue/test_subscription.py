@@ -3,14 +3,15 @@ questions, opting out at once and back in, and the topics a user has seen."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.content.catalog import Catalog
 from bot.dialogue.engine import COMMANDS, Engine
 from bot.dialogue.types import State
+from bot.store import repositories as repo
 from bot.store.audience import mark_user_blocked
 from bot.store.db import Database
-from bot.store.models import UserTopic
+from bot.store.models import Event, UserTopic
 from bot.telegram.app import command_menus
 from tests.support.conversation import USER, command, payloads, press, stored_user, text
 from tests.support.nlu import StubParser
@@ -55,6 +56,7 @@ async def test_yes_subscribes_then_asks_two_optional_questions(
     assert done.replies[-1].text == catalog.text("subscribe.ask_age", "fr").text
     # A parent says so instead of an age (issue 17): never asked their own age.
     assert payloads(done) == [
+        "age:under-15",
         "age:15-17",
         "age:18-24",
         "age:25-34",
@@ -63,7 +65,7 @@ async def test_yes_subscribes_then_asks_two_optional_questions(
         "age:skip",
     ]
     labels = [b.label for b in done.replies[-1].buttons]
-    assert labels[0] == "15-17 ans" and labels[3] == "35 ans ou plus"
+    assert labels[:2] == ["Moins de 15 ans", "15-17 ans"] and labels[4] == "35 ans ou plus"
     user = await stored_user(database)
     assert user.subscribed is True and user.subscribed_at is not None
     assert user.unsubscribed_at is None
@@ -228,3 +230,60 @@ async def test_a_user_who_blocked_the_bot_and_writes_again_may_subscribe_again(
     await engine.handle(command(USER, "subscribe"))
     again = await stored_user(database)
     assert again.subscribed is True and again.blocked_at is None
+
+
+async def test_someone_under_15_is_unsubscribed_and_nothing_optional_is_kept(
+    engine: Engine, database: Database, catalog: Catalog
+) -> None:
+    await to_subscription_question(engine)
+    await engine.handle(press(USER, "topic:sahara"))  # a module seen, with consent
+    await engine.handle(press(USER, "where:ml"))
+    await engine.handle(command(USER, "subscribe"))
+    async with database.transaction() as session:
+        user = await repo.get_user(session, channel="console", external_id=USER)
+        assert user is not None
+        await repo.update_user(session, user_id=user.id, region="kayes", country="mali")
+        await repo.record_topic_seen(session, user_id=user.id, topic="sea")
+    assert (await stored_user(database)).subscribed is True
+
+    told = await engine.handle(press(USER, "age:under-15"))
+    expected = catalog.text("subscribe.under_age", "fr").text.format(age=15)
+    assert told.replies[0].text == expected
+    assert told.meta.state == State.MENU
+    user = await stored_user(database)
+    assert user.subscribed is False and user.unsubscribed_at is not None
+    assert user.consent is False and user.consent_at is not None
+    assert (user.age_bracket, user.situation, user.region, user.country) == (None,) * 4
+    assert user.language == "fr"  # only the language stays
+    async with database.transaction() as session:
+        topics = await session.scalar(
+            select(func.count()).select_from(UserTopic).where(UserTopic.user_id == user.id)
+        )
+        linked = await session.scalar(
+            select(func.count()).select_from(Event).where(Event.user_id == user.id)
+        )
+    assert topics == 0 and linked == 0
+
+    # Later steps stay unlinked, and the profile is not asked again.
+    await engine.handle(press(USER, "topic:sea"))
+    again = await engine.handle(command(USER, "subscribe"))
+    assert not any(p.startswith(("age:", "sit:")) for p in payloads(again))
+    async with database.transaction() as session:
+        linked = await session.scalar(
+            select(func.count()).select_from(Event).where(Event.user_id == user.id)
+        )
+        topics = await session.scalar(
+            select(func.count()).select_from(UserTopic).where(UserTopic.user_id == user.id)
+        )
+    assert linked == 0 and topics == 0
+
+
+async def test_an_age_under_15_typed_is_the_under_15_answer(
+    engine: Engine, database: Database, catalog: Catalog
+) -> None:
+    await to_subscription_question(engine)
+    await engine.handle(press(USER, "sub:yes"))
+    told = await engine.handle(text(USER, "j'ai 13 ans"))
+    assert told.replies[0].text == catalog.text("subscribe.under_age", "fr").text.format(age=15)
+    user = await stored_user(database)
+    assert user.subscribed is False and user.consent is False and user.age_bracket is None

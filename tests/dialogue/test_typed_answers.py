@@ -210,6 +210,7 @@ CONSENT = [
     ShownButton("Non merci", "consent:no"),
 ]
 AGES = [
+    ShownButton("Moins de 15 ans", "age:under-15"),
     ShownButton("15-17 ans", "age:15-17"),
     ShownButton("18-24 ans", "age:18-24"),
     ShownButton("25-34 ans", "age:25-34"),
@@ -233,6 +234,9 @@ AGES = [
         ("18 - 24 ans", AGES, "age:18-24"),
         ("san 40", AGES, "age:35+"),
         ("17", AGES, "age:15-17"),
+        ("13", AGES, "age:under-15"),
+        ("j ai 14 ans", AGES, "age:under-15"),
+        ("15", AGES, "age:15-17"),
         ("112", AGES, None),
         ("ans", AGES, None),
         ("passer", AGES, "age:skip"),

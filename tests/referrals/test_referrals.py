@@ -406,3 +406,22 @@ async def test_the_limit_holds_at_sending_too(
     # Still refused on a second press of the old "send" button: the form is gone.
     again = await engine.handle(press("7", "ref:send"))
     assert again.referrals == [] and await count_referrals(database) == 2
+
+
+@pytest.mark.parametrize(("age", "minor"), [("15-17", True), ("18-24", False), ("skip", False)])
+async def test_a_referral_carries_whether_the_person_said_they_are_a_minor(
+    helper: Engine, database: Database, age: str, minor: bool
+) -> None:
+    await onboard(helper, "7")  # consent yes, subscription no
+    await helper.handle(command("7", "subscribe"))
+    await helper.handle(press("7", f"age:{age}"))
+    await ask_for_help_in_kayes(helper)
+    await helper.handle(press("7", f"refer:{SERVICE}:return_help"))
+    await helper.handle(press("7", "ref:yes"))
+    for _field in range(4):  # name, phone, place, words: all skipped
+        await helper.handle(press("7", "ref:skip"))
+    sent = await helper.handle(press("7", "ref:send"))
+    assert len(sent.referrals) == 1
+    async with database.transaction() as session:
+        stored = await referral_repo.get_referral(session, sent.referrals[0])
+    assert stored is not None and stored.minor is minor

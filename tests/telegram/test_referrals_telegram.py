@@ -5,6 +5,7 @@ changes told to the user, a reminder, and a partner chat that is not the service
 from __future__ import annotations
 
 import asyncio
+import html
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,12 @@ from bot.nlu.service import NluService
 from bot.store import referrals as referral_repo
 from bot.store import repositories as repo
 from bot.store.db import Database
-from bot.telegram.referrals import ReferralDesk, parse_partner_payload, partner_payload
+from bot.telegram.referrals import (
+    ReferralDesk,
+    parse_partner_payload,
+    partner_card,
+    partner_payload,
+)
 from tests.fakes.bot_api import FakeBotApi
 from tests.support.nlu import StubParser
 from tests.support.referrals import PARTNER_CHAT, SERVICE, enable_referrals
@@ -370,3 +376,44 @@ async def test_forgetting_withdraws_the_referral_and_wipes_the_partners_card(
     expected = catalog.text("partner.withdrawn", "fr").text.format(reference=referral.reference)
     assert note["text"] == expected
     assert note["reply_parameters"]["message_id"] == card.message_id
+
+
+async def test_a_minors_referral_card_says_so_first_and_an_adults_does_not(
+    store: ContentStore, database: Database
+) -> None:
+    catalog = store.current()
+    service = catalog.services[SERVICE]
+    async with database.transaction() as session:
+        user, _ = await repo.get_or_create_user(session, channel="telegram", external_id="55")
+        adult = await new_referral(session, user.id, "KF-ADULT1", SERVICE, "return_help")
+        minor = await referral_repo.create_referral(
+            session,
+            reference="KF-MINOR1",
+            user_id=user.id,
+            service_id=SERVICE,
+            need="psychosocial",
+            status="sent",
+            language="fr",
+            first_name="Awa",
+            phone=None,
+            location=None,
+            description=None,
+            minor=True,
+        )
+    assert minor is not None and minor.minor and not adult.minor
+    flag = catalog.text("partner.minor", catalog.default_language).text
+    flag = flag.format(low=15, high=17)
+    body, _ = partner_card(catalog, minor, service)
+    assert body.splitlines()[0] == html.escape(flag, quote=False)
+    assert "KF-MINOR1" in body and "Awa" in body
+    body, _ = partner_card(catalog, adult, service)
+    assert flag not in body and "🧒" not in body
+
+
+def test_every_language_of_the_partner_card_has_the_minor_line(store: ContentStore) -> None:
+    catalog = store.current()
+    card_languages = [c for c in catalog.languages if "partner.referral" in catalog.messages[c]]
+    assert catalog.default_language in card_languages and len(card_languages) >= 2
+    for code in card_languages:
+        assert "partner.minor" in catalog.messages[code], code
+        assert "{low}" in catalog.messages[code]["partner.minor"].text, code

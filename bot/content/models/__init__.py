@@ -9,16 +9,19 @@ file and line, not a silently ignored field. Import the models from this package
 """
 
 from bot.content.models.campaigns import (
+    MINOR_BRACKETS,
     AgeBracket,
     Campaign,
     CampaignFile,
     CampaignKind,
     Days,
     DripStep,
+    Minors,
     QuietHours,
     Segment,
     Situation,
     SourcePayload,
+    is_minor,
 )
 from bot.content.models.common import (
     ID_PATTERN,
@@ -71,6 +74,7 @@ from bot.content.models.services import (
 __all__ = [
     "ID_PATTERN",
     "KEY_PATTERN",
+    "MINOR_BRACKETS",
     "Action",
     "AgeBracket",
     "AnyCountryName",
@@ -98,6 +102,7 @@ __all__ = [
     "MessageEntry",
     "MessageKey",
     "MessagesFile",
+    "Minors",
     "PhoneNumber",
     "PlaceName",
     "PlacesFile",
@@ -120,4 +125,5 @@ __all__ = [
     "Topic",
     "Voice",
     "VoiceMode",
+    "is_minor",
 ]

@@ -28,6 +28,24 @@ class AgeBracket(StrEnum):
     OLDER = "35+"
 
 
+#: The brackets of people under 18: minors (docs/privacy.md, "Minors").
+MINOR_BRACKETS: frozenset[str] = frozenset({AgeBracket.TEEN.value})
+
+
+def is_minor(age_bracket: str | None) -> bool:
+    """Whether a stored age bracket is a minor's (unknown: not known to be one)."""
+    return age_bracket in MINOR_BRACKETS
+
+
+class Minors(StrEnum):
+    """Whether a campaign may reach people who said they are 15-17."""
+
+    #: The default: people who said they are 15-17 are left out of the audience.
+    EXCLUDED = "excluded"
+    #: Declared in the campaign file after checking its messages suit 15-17-year-olds.
+    ALLOWED = "allowed"
+
+
 class Situation(StrEnum):
     """Asked, optionally, when a user subscribes: where they stand with migration."""
 
@@ -71,6 +89,13 @@ class Segment(Strict):
     active_within_days: Days | None = None
     #: ... or who have been silent for at least this many days.
     inactive_for_days: Days | None = None
+    #: People who said they are 15-17 are left out unless this says ``allowed``.
+    minors: Minors = Minors.EXCLUDED
+
+    @property
+    def excluded_age_brackets(self) -> list[str]:
+        """Age brackets never in the audience (the minors', unless allowed)."""
+        return [] if self.minors is Minors.ALLOWED else sorted(MINOR_BRACKETS)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -78,6 +103,12 @@ class Segment(Strict):
             value = getattr(self, name)
             if isinstance(value, list):
                 unique([str(v) for v in value], name)
+        chosen = {str(a) for a in self.age_brackets}
+        if chosen & MINOR_BRACKETS and self.minors is not Minors.ALLOWED:
+            raise ValueError(
+                "age_brackets selects minors (15-17): the campaign must say `minors: allowed`"
+                " once its messages were checked as suitable for them"
+            )
         if (
             self.active_within_days is not None
             and self.inactive_for_days is not None
