@@ -21,7 +21,7 @@ from collections.abc import Callable
 from bot.content.catalog import Catalog
 from bot.dialogue.decision import Thresholds
 from bot.dialogue.router import COMMANDS, step
-from bot.dialogue.storage import erase, record, save, store_referral
+from bot.dialogue.storage import erase, record, record_consent, save, store_referral
 from bot.dialogue.turn import Turn
 from bot.dialogue.types import Inbound, Meta, Outcome, State
 from bot.nlu.langid import LanguageGuess, LanguageIdentifier
@@ -29,6 +29,7 @@ from bot.nlu.service import NluService
 from bot.nlu.types import NluResult
 from bot.pseudonyms import pseudonym
 from bot.store import Session
+from bot.store import consent as consent_repo
 from bot.store import referrals as referral_repo
 from bot.store import repositories as repo
 from bot.store.db import Database
@@ -91,6 +92,7 @@ class Engine:
             if turn.new_referral is not None:
                 await store_referral(session, turn)
             await save(session, turn)
+            await record_consent(session, turn)
             await record(session, turn, inbound, understood)
         return self._outcome(turn, understood)
 
@@ -123,6 +125,11 @@ class Engine:
             text_words=len((inbound.text or "").split()),
             can_hand_over=self.handover,
         )
+        if user.consent:
+            # What they agreed to: a change of the consent text asks them again.
+            turn.consent_given = await consent_repo.last_consent_event(
+                session, user_id=user.id, kind="given"
+            )
         if created:
             logger.info("New user %s", pseudonym(user.id))
         if inbound.command is not None and inbound.command.lower() == "mycases":

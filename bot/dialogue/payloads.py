@@ -222,6 +222,21 @@ class Forget:
         return f"forget:{_yes_no(self.yes)}"
 
 
+@dataclass(frozen=True)
+class Privacy:
+    """A button of the privacy screen: one of ``PRIVACY_STEPS``."""
+
+    step: str
+
+    def pack(self) -> str:
+        return f"privacy:{self.step}"
+
+
+#: The privacy screen's own buttons: withdraw consent (then confirm it, or keep it), and
+#: read the consent question (for someone who has not consented).
+PRIVACY_STEPS = ("withdraw", "withdraw_yes", "keep", "consent")
+
+
 #: The kind of a partner's button on a referral card, in a partner organisation's chat.
 PARTNER_KIND = "pref"
 
@@ -263,6 +278,7 @@ Payload = (
     | Leave
     | Why
     | Forget
+    | Privacy
 )
 
 #: The choices of the "where are you?" question that are not a place.
@@ -317,6 +333,8 @@ def parse(payload: str) -> Payload | None:
         return Leave(value)
     if kind == "why":
         return Why(value)
+    if kind == "privacy":
+        return Privacy(value) if value in PRIVACY_STEPS else None
     if kind == "action":
         return Do(Action(value)) if value in Action.__members__.values() else None
     return None

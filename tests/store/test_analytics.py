@@ -27,7 +27,7 @@ async def test_report_counts_users_messages_fallbacks_and_quizzes(
     stub_parser.table["c quoi la libye"] = ("risks_libya", 0.95)
     await engine.handle(text("2", "c quoi la libye"))
     # A Soninke reader: most texts come from the fallback chain.
-    await engine.handle(command("3", "start"))
+    await engine.handle(command("3", "start", "radio_kayes"))
     await engine.handle(press("3", "lang:snk"))
     await engine.handle(press("3", "consent:no"))
     await engine.handle(press("3", "topic:sahara"))
@@ -42,7 +42,9 @@ async def test_report_counts_users_messages_fallbacks_and_quizzes(
 
     assert report.users_new == 3
     assert report.users_by_language == {"bm": 1, "fr": 1, "snk": 1}
+    # Only who consented keeps a source; every link opened is counted, without anyone.
     assert report.users_by_source == {"radio_kayes": 1, "-": 2}
+    assert report.links_by_source == {"radio_kayes": 2}
     assert report.intents == {"risks_libya": 1}
     assert report.inbound_by_kind["button"] >= 8
     card = catalog.topics["sahara"].cards[0].text
@@ -56,6 +58,7 @@ async def test_report_counts_users_messages_fallbacks_and_quizzes(
     assert report.as_json()["users_new"] == 3
     rendered = render(report)
     assert "radio_kayes 1" in rendered and "onboarding.welcome" in rendered
+    assert "Deep links opened by source: radio_kayes 2" in rendered
 
 
 async def test_an_empty_report_says_so(database: Database) -> None:
