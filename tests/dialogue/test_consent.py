@@ -308,3 +308,14 @@ def test_privacy_is_a_command_of_the_menu_and_of_help() -> None:
     from bot.dialogue.engine import COMMANDS
 
     assert "privacy" in COMMANDS and "forget" in COMMANDS
+
+
+async def test_the_privacy_answer_opens_the_privacy_screen(
+    bot: Engine, stub_parser: StubParser
+) -> None:
+    await onboard(bot, USER)
+    stub_parser.table["qui lit ce que j ecris"] = ("privacy_question", 0.95)
+    answer = await bot.handle(text(USER, "qui lit ce que j ecris"))
+    assert payloads(answer)[:2] == ["action:privacy", "action:forget"]
+    screen = await bot.handle(press(USER, "action:privacy"))
+    assert screen.meta.messages == ["privacy.kept_consent"]
