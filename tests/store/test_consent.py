@@ -1,4 +1,4 @@
-"""The consent ledger and the anonymous deep-link counts, and migration 0007 that made
+"""The consent ledger and the anonymous deep-link counts, and migration 0008 that made
 them, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ async def test_deep_links_are_counted_per_source_and_day(database: Database) -> 
     assert set(rows[0].keys()) == {"source", "day", "count"}
 
 
-# --- migration 0007 --------------------------------------------------------------------------
+# --- migration 0008 --------------------------------------------------------------------------
 
 
 COUNTS = "SELECT source, day, count FROM acquisition_counts"
@@ -86,7 +86,7 @@ SOURCES = "SELECT external_id, acquisition_source FROM users"
 
 
 def _migrate_with_sources(url: str) -> tuple[set[str], dict[str, int], dict[str, str | None]]:
-    """Users of revision 0006 with sources (consented or not), then 0007: the tables, the
+    """Users of revision 0007 with sources (consented or not), then 0008: the tables, the
     counts and the sources left on users."""
 
     async def seed() -> None:
@@ -125,14 +125,14 @@ def _migrate_with_sources(url: str) -> tuple[set[str], dict[str, int], dict[str,
         await engine.dispose()
         return tables, counts, sources
 
-    asyncio.run(upgrade_database(url, "0006"))
-    asyncio.run(seed())
     asyncio.run(upgrade_database(url, "0007"))
+    asyncio.run(seed())
+    asyncio.run(upgrade_database(url, "0008"))
     tables, counts, sources = asyncio.run(read())
     return tables, counts, sources
 
 
-def _check_0007(url: str) -> None:
+def _check_0008(url: str) -> None:
     tables, counts, sources = _migrate_with_sources(url)
     assert {"consent_events", "acquisition_counts"} <= tables
     # Every stored source became a count of the day the person came ...
@@ -142,7 +142,7 @@ def _check_0007(url: str) -> None:
     }
     # ... and only who consented keeps theirs.
     assert sources == {"1": "radio_kayes", "2": None, "3": None, "4": None}
-    asyncio.run(downgrade_database(url, "0006"))
+    asyncio.run(downgrade_database(url, "0007"))
 
     async def tables_now() -> set[str]:
         engine = create_engine(url)
@@ -157,8 +157,8 @@ def _check_0007(url: str) -> None:
     assert {"consent_events", "acquisition_counts"} <= asyncio.run(tables_now())
 
 
-def test_migration_0007_on_sqlite(tmp_path: Path) -> None:
-    _check_0007(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}")
+def test_migration_0008_on_sqlite(tmp_path: Path) -> None:
+    _check_0008(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}")
 
 
 @pytest.fixture
@@ -182,5 +182,5 @@ def private_postgres_schema(postgres_schema_url: str) -> Iterator[str]:
 
 
 @pytest.mark.postgres
-def test_migration_0007_on_postgresql(private_postgres_schema: str) -> None:
-    _check_0007(private_postgres_schema)
+def test_migration_0008_on_postgresql(private_postgres_schema: str) -> None:
+    _check_0008(private_postgres_schema)
