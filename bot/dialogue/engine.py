@@ -27,7 +27,7 @@ from bot.dialogue.decision import Thresholds
 from bot.dialogue.flows import referral_form
 from bot.dialogue.payloads import CasesPage, FormPress, Refer, parse
 from bot.dialogue.router import COMMANDS, step
-from bot.dialogue.storage import erase, record, save, store_referral
+from bot.dialogue.storage import erase, record, record_consent, save, store_referral
 from bot.dialogue.turn import Turn
 from bot.dialogue.types import Inbound, Meta, Outcome, State
 from bot.nlu.langid import LanguageGuess, LanguageIdentifier
@@ -37,6 +37,7 @@ from bot.pseudonyms import pseudonym
 from bot.referrals.form import ReferralLimits
 from bot.referrals.status import OPEN_STATUSES
 from bot.store import Session
+from bot.store import consent as consent_repo
 from bot.store import referrals as referral_repo
 from bot.store import repositories as repo
 from bot.store.db import Database
@@ -108,6 +109,7 @@ class Engine:
             if turn.new_referral is not None:
                 await store_referral(session, turn)
             await save(session, turn)
+            await record_consent(session, turn)
             await record(session, turn, inbound, understood)
         return self._outcome(turn, understood)
 
@@ -163,6 +165,11 @@ class Engine:
             can_hand_over=self.handover,
             referral_limits=self.referral_limits,
         )
+        if user.consent:
+            # What they agreed to: a change of the consent text asks them again.
+            turn.consent_given = await consent_repo.last_consent_event(
+                session, user_id=user.id, kind="given"
+            )
         if created:
             logger.info("New user %s", pseudonym(user.id))
         pressed = parse(inbound.button) if inbound.button else None

@@ -19,6 +19,8 @@ The store keeps it as one JSON object (``conversations.data``) under these keys:
 ``leaving``          wanting to leave, "why?" asked: ``{"route", "destination"?}``
 ``waiting``          a question typed before the language was chosen, answered once it is:
                      ``{"text", "intent", "confidence", "ranking", "entities", "at"}``
+``consent_asked``    the data-consent text last shown: ``{"hash", "language", "at"}``
+``pending_source``   the deep-link source, kept here until the person consents
 ==================== ======================================================
 
 Each flow reads and writes its own typed part; :meth:`Memory.to_data` writes the same
@@ -377,6 +379,46 @@ class WaitingQuestion:
         }
 
 
+@dataclass
+class AskedConsent:
+    """The data-consent text last shown: its SHA-256, its language, and when (ISO 8601)."""
+
+    hash: str
+    language: str
+    at: str
+
+
+@dataclass
+class ConsentNotes:
+    """The data-consent question last asked (the answer is recorded against its text),
+    and the deep-link source waiting for the consent before it is stored with the user."""
+
+    asked: AskedConsent | None = None
+    pending_source: str | None = None
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> ConsentNotes:
+        asked = data.get("consent_asked")
+        source = data.get("pending_source")
+        shown = None
+        if isinstance(asked, Mapping) and isinstance(asked.get("hash"), str):
+            language, at = str(asked.get("language") or ""), str(asked.get("at") or "")
+            shown = AskedConsent(asked["hash"], language, at)
+        return cls(asked=shown, pending_source=source if isinstance(source, str) else None)
+
+    def to_data(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.asked is not None:
+            out["consent_asked"] = {
+                "hash": self.asked.hash,
+                "language": self.asked.language,
+                "at": self.asked.at,
+            }
+        if self.pending_source is not None:
+            out["pending_source"] = self.pending_source
+        return out
+
+
 #: Every key a part of :class:`Memory` owns, in the order it writes them.
 KEYS = (
     "language_offered",
@@ -394,6 +436,8 @@ KEYS = (
     "crisis",
     "leaving",
     "waiting",
+    "consent_asked",
+    "pending_source",
 )
 
 
@@ -411,6 +455,7 @@ class Memory:
     crisis: CrisisNotes | None = None
     leaving: LeaveNotes | None = None
     waiting: WaitingQuestion | None = None
+    consent: ConsentNotes = field(default_factory=ConsentNotes)
     #: Keys this version does not know, kept so an older or newer version loses nothing.
     other: dict[str, Any] = field(default_factory=dict)
 
@@ -427,6 +472,7 @@ class Memory:
             crisis=CrisisNotes.from_data(data),
             leaving=LeaveNotes.from_data(data),
             waiting=WaitingQuestion.from_data(data),
+            consent=ConsentNotes.from_data(data),
             other={k: v for k, v in data.items() if k not in KEYS},
         )
 
@@ -443,6 +489,7 @@ class Memory:
             **(self.crisis.to_data() if self.crisis is not None else {}),
             **(self.leaving.to_data() if self.leaving is not None else {}),
             **(self.waiting.to_data() if self.waiting is not None else {}),
+            **self.consent.to_data(),
         }
         out = {k: v for k, v in (before or {}).items() if k not in KEYS or k in parts}
         out.update(self.other)

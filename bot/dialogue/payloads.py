@@ -232,6 +232,21 @@ class CasesPage:
         return f"cases:{self.page}"
 
 
+@dataclass(frozen=True)
+class Privacy:
+    """A button of the privacy screen: one of ``PRIVACY_STEPS``."""
+
+    step: str
+
+    def pack(self) -> str:
+        return f"privacy:{self.step}"
+
+
+#: The privacy screen's own buttons: withdraw consent (then confirm it, or keep it), and
+#: read the consent question (for someone who has not consented).
+PRIVACY_STEPS = ("withdraw", "withdraw_yes", "keep", "consent")
+
+
 #: The kind of a partner's button on a referral card, in a partner organisation's chat.
 PARTNER_KIND = "pref"
 
@@ -274,6 +289,7 @@ Payload = (
     | Why
     | Forget
     | CasesPage
+    | Privacy
 )
 
 #: The choices of the "where are you?" question that are not a place.
@@ -332,6 +348,9 @@ def parse(payload: str) -> Payload | None:
     if kind == "cases":
         page = number(value)
         return CasesPage(page) if page else None
+
+    if kind == "privacy":
+        return Privacy(value) if value in PRIVACY_STEPS else None
     if kind == "action":
         return Do(Action(value)) if value in Action.__members__.values() else None
     return None

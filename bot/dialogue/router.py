@@ -17,6 +17,7 @@ from bot.content.needs import NEEDS
 from bot.dialogue.decision import Thresholds, candidates, crisis_first, is_sure, ranked
 from bot.dialogue.flows import (
     cases,
+    consent,
     crisis,
     help,
     leaving,
@@ -39,7 +40,17 @@ from bot.routing.places import finder
 
 #: The commands the engine answers, in the order the channel's command menu and /help list
 #: them; each one's description is the content text ``command.<name>``.
-COMMANDS = ("start", "menu", "help", "language", "mycases", "stop", "subscribe", "forget")
+COMMANDS = (
+    "start",
+    "menu",
+    "help",
+    "language",
+    "mycases",
+    "stop",
+    "subscribe",
+    "privacy",
+    "forget",
+)
 
 #: Deep-link payloads Telegram allows: t.me/<bot>?start=<payload>.
 START_PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -77,6 +88,10 @@ def step(
         unreadable(turn, "fallback.media")
     answer_waiting(turn, thresholds)
     onboarding.note_fallback(turn)
+    if consent.should_ask_again(turn):
+        # The consent text changed since the person agreed: asked after the answer to
+        # their message (never after an emergency or a crisis: a later message asks).
+        onboarding.ask_consent_again(turn)
 
 
 def answer_waiting(turn: Turn, thresholds: Thresholds) -> None:
@@ -131,9 +146,9 @@ def _keep_waiting(turn: Turn, understood: NluResult, *, sure: bool) -> None:
 
 def command(turn: Turn, name: str, args: str) -> None:
     if name == "start":
-        if args and START_PAYLOAD.match(args) and not turn.user.acquisition_source:
-            # First touch wins: the link that brought the person in is kept.
-            turn.user_changes["acquisition_source"] = args
+        if args and START_PAYLOAD.match(args):
+            # Counted anonymously now; kept with the person only once they consent.
+            consent.keep_source(turn, args)
         onboarding.start(turn)
     elif name == "menu":
         menu(turn)
@@ -147,6 +162,8 @@ def command(turn: Turn, name: str, args: str) -> None:
         subscription.subscribe(turn, True)
     elif name == "mycases":
         cases.my_cases(turn)
+    elif name == "privacy":
+        privacy.show(turn)
     elif name == "forget":
         privacy.ask_forget(turn)
     else:
@@ -212,6 +229,8 @@ def _answered(turn: Turn, payload: p.Payload) -> bool:
             return privacy.press(turn, payload)
         case p.CasesPage():
             return cases.my_cases(turn, payload.page)
+        case p.Privacy():
+            return privacy.press_privacy(turn, payload)
     return True
 
 
@@ -379,3 +398,5 @@ def action(turn: Turn, chosen: Action) -> None:
         onboarding.start(turn)
     elif chosen is Action.FORGET:
         privacy.ask_forget(turn)
+    elif chosen is Action.PRIVACY:
+        privacy.show(turn)

@@ -15,9 +15,10 @@ from bot.pseudonyms import pseudonym
 from bot.referrals.intake import open_referral
 from bot.referrals.status import OPEN_STATUSES, ReferralStatus
 from bot.store import Session
+from bot.store import consent as consent_repo
 from bot.store import repositories as repo
-from bot.store.erasure import erase_user
-from bot.store.models import this_hour
+from bot.store.erasure import clear_optional_data, erase_user
+from bot.store.models import this_hour, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,23 @@ async def save(session: Session, turn: Turn) -> None:
     turn.user_changes["last_seen_at"] = this_hour()
     await repo.update_user(session, user_id=user_id, **turn.user_changes)
     await repo.save_conversation(session, user_id=user_id, conversation=turn.remembered())
+
+
+async def record_consent(session: Session, turn: Turn) -> None:
+    """The step's consent events in the person's ledger; optional data cleared after a
+    refusal or a withdrawal; a deep link opened, counted without the person."""
+    if turn.clear_optional:
+        await clear_optional_data(session, user_id=turn.user.id)
+    for note in turn.consent_log:
+        await consent_repo.record_consent_event(
+            session,
+            user_id=turn.user.id,
+            kind=note.kind,
+            language=note.language,
+            text_hash=note.text_hash,
+        )
+    if turn.link_opened is not None:
+        await consent_repo.count_acquisition(session, source=turn.link_opened, day=utcnow().date())
 
 
 async def record(

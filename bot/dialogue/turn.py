@@ -13,7 +13,18 @@ from bot.dialogue.payloads import for_target
 from bot.dialogue.types import Button, Media, Meta, Reply, State
 from bot.referrals.form import ReferralLimits
 from bot.store import referrals as referral_repo
+from bot.store.consent import ConsentEventRecord
 from bot.store.repositories import ConversationState, UserRecord
+
+
+@dataclass(frozen=True)
+class ConsentNote:
+    """A consent event decided in this step, for the ledger: ``asked``, ``given``,
+    ``refused`` or ``withdrawn``, the language and the SHA-256 of the text shown."""
+
+    kind: str
+    language: str
+    text_hash: str
 
 
 @dataclass
@@ -61,6 +72,14 @@ class Turn:
     topics_seen: list[str] = field(default_factory=list)
     #: The first language a text of this step fell back to, when the user's own had none.
     fell_back_to: str | None = None
+    #: The consent the person gave last (loaded when they consented): what they agreed to.
+    consent_given: ConsentEventRecord | None = None
+    #: Consent events of this step, written to the ledger by ``handle``.
+    consent_log: list[ConsentNote] = field(default_factory=list)
+    #: Consent refused or withdrawn: ``handle`` clears what is kept only with it.
+    clear_optional: bool = False
+    #: A deep-link source opened in this step, counted anonymously by ``handle``.
+    link_opened: str | None = None
     #: The conversation's data, typed per flow; written back by :meth:`remembered`.
     memory: Memory = field(init=False)
 

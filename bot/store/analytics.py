@@ -17,6 +17,7 @@ from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.disclosure import HIDDEN, MIN_CELL, OTHER, Shown, shown, shown_counts, shown_share
+from bot.store.consent import acquisition_counts
 from bot.store.models import ContentVersion, Event, QuizAnswer, User, to_the_hour
 
 
@@ -42,7 +43,10 @@ class Report:
     since: datetime
     users_new: int = 0
     users_by_language: dict[str, int] = field(default_factory=dict)
+    #: New users who consented, by the deep-link source stored with them.
     users_by_source: dict[str, int] = field(default_factory=dict)
+    #: Deep links opened, by source: counted before any consent, linked to nobody.
+    links_by_source: dict[str, int] = field(default_factory=dict)
     inbound_by_kind: dict[str, int] = field(default_factory=dict)
     intents: dict[str, int] = field(default_factory=dict)
     served: list[ServedCount] = field(default_factory=list)
@@ -58,6 +62,7 @@ class Report:
         for name in (
             "users_by_language",
             "users_by_source",
+            "links_by_source",
             "inbound_by_kind",
             "intents",
             "served_by_version",
@@ -96,6 +101,7 @@ async def build_report(session: AsyncSession, *, since: datetime, top: int = 30)
         .group_by(User.acquisition_source)
     )
     report.users_by_source = {(source or "-"): int(n) for source, n in rows}
+    report.links_by_source = await acquisition_counts(session, since=since.date())
 
     recent = Event.created_at >= since
     rows = await session.execute(
@@ -163,7 +169,8 @@ def render(report: Report) -> str:
     lines = [f"Since {report.since:%Y-%m-%d %H:%M} UTC", ""]
     lines.append(f"New users: {data['users_new']}")
     lines.append("Active users by language: " + _pairs(report.users_by_language))
-    lines.append("New users by source: " + _pairs(report.users_by_source))
+    lines.append("New users by source (with consent): " + _pairs(report.users_by_source))
+    lines.append("Deep links opened by source: " + _pairs(report.links_by_source))
     lines.append("Messages received by kind: " + _pairs(report.inbound_by_kind))
     lines.append("Intents understood: " + _pairs(report.intents))
     lines += ["", f"{'message key':<40} {'lang':<5} {'served':>7} {'fallback':>9}"]

@@ -1,14 +1,17 @@
 """Erasing a person: everything that identifies them goes, in one transaction.
 
 - Deleted: the user's row, their conversation (referral-form data included), the topics
-  they saw, their outbox rows (pending broadcast messages and the chat id they carried)
-  and their handovers.
+  they saw, their consent ledger, their outbox rows (pending broadcast messages and the
+  chat id they carried) and their handovers.
 - Unlinked (``user_id`` set to NULL): analytics events and quiz answers, which carry no
   personal data of their own, so that what the campaign counts stays counted.
 - Referrals: the personal fields (first name, phone, place, description) are wiped and the
   link to the user removed; the anonymous status history stays for the partners' figures.
   A referral still open is moved to ``withdrawn`` (actor ``user``), so that no partner works
   it any more; the caller tells the partner (:class:`WithdrawnReferral` says where).
+
+:func:`clear_optional_data` is the lesser step of a person who withdraws (or refuses) their
+data consent: what was kept only with it goes, the rest of them stays.
 
 The caller decides who may erase whom (the person themself); statuses are passed in, the
 rules live in :mod:`bot.referrals`.
@@ -23,6 +26,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.models import (
+    ConsentEvent,
     Conversation,
     Event,
     Handover,
@@ -99,7 +103,7 @@ async def erase_user(
     rows["referrals"] = len(referrals)
     await session.flush()
 
-    for model in (Conversation, UserTopic, OutboxMessage, Handover):
+    for model in (Conversation, UserTopic, ConsentEvent, OutboxMessage, Handover):
         result = await session.execute(delete(model).where(model.user_id == user_id))
         rows[model.__tablename__] = rows_touched(result)
     for linked in (Event, QuizAnswer):
@@ -110,3 +114,34 @@ async def erase_user(
     result = await session.execute(delete(User).where(User.id == user_id))
     rows["users"] = rows_touched(result)
     return Erasure(withdrawn=withdrawn, rows=rows)
+
+
+#: The columns of ``users`` kept only with the person's data consent.
+OPTIONAL_USER_FIELDS: tuple[str, ...] = (
+    "region",
+    "country",
+    "age_bracket",
+    "situation",
+    "acquisition_source",
+)
+
+
+async def clear_optional_data(session: AsyncSession, *, user_id: int) -> dict[str, int]:
+    """What is kept only with consent, gone at once: the place, the profile answers and
+    the source on the user's row, the modules seen, and the link from their analytics
+    events and quiz answers to them (the counts stay). The language, the conversation,
+    the subscription, the consent ledger, referrals and handovers stay.
+    Rows touched per table (no person in it)."""
+    rows: dict[str, int] = {}
+    result = await session.execute(
+        update(User).where(User.id == user_id).values(**dict.fromkeys(OPTIONAL_USER_FIELDS))
+    )
+    rows["users"] = rows_touched(result)
+    result = await session.execute(delete(UserTopic).where(UserTopic.user_id == user_id))
+    rows["user_topics"] = rows_touched(result)
+    for linked in (Event, QuizAnswer):
+        result = await session.execute(
+            update(linked).where(linked.user_id == user_id).values(user_id=None)
+        )
+        rows[linked.__tablename__] = rows_touched(result)
+    return rows

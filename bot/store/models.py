@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, MetaData, String, false
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, MetaData, String, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bot.store.types import UtcDateTime
@@ -60,6 +60,9 @@ class User(Base):
     #: Where the user said they are: a Malian place, and/or a country (abroad or Mali).
     region: Mapped[str | None] = mapped_column(String(64))
     country: Mapped[str | None] = mapped_column(String(32))
+    #: The deep-link source that brought the person in, stored only once they consent
+    #: (before that it waits in the conversation; counted anonymously in
+    #: ``acquisition_counts``).
     acquisition_source: Mapped[str | None] = mapped_column(String(64))
     subscribed: Mapped[bool] = mapped_column(default=False)
     #: When the user last opted in to / out of campaign messages.
@@ -314,3 +317,34 @@ class OutboxMessage(Base):
         Index("uq_outbox_run_id_user_id_step", "run_id", "user_id", "step", unique=True),
         Index("ix_outbox_status_not_before", "status", "not_before"),
     )
+
+
+class ConsentEvent(Base):
+    """One event of the data-consent ledger: asked, given, refused or withdrawn.
+
+    ``text_hash`` is the SHA-256 of the exact consent text shown, in ``language``: the
+    proof of what the person agreed to, and how the bot knows to ask again when it changes.
+    Deleted with the person (erasure).
+    """
+
+    __tablename__ = "consent_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    #: asked | given | refused | withdrawn
+    kind: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(8))
+    text_hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_consent_events_user_id_at", "user_id", "at"),)
+
+
+class AcquisitionCount(Base):
+    """Deep links opened, per source and day (UTC): a count, linked to nobody."""
+
+    __tablename__ = "acquisition_counts"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -90,7 +90,7 @@ def test_translation_of_an_unknown_key(tree: Path) -> None:
 
 def test_bad_button_without_target_and_with_unknown_action(tree: Path) -> None:
     menu = tree / "menu.yml"
-    edit(menu, "action: change_language", "action: fly_away")
+    edit(menu, "action: privacy", "action: fly_away")
     found = problems_of(tree)
     line = line_of(menu, "fly_away")
     assert any(p.startswith(f"{menu}:{line}: ") and "action" in p for p in found), found

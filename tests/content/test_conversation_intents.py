@@ -102,5 +102,8 @@ def test_the_privacy_answer_matches_the_consent_text(catalog: Catalog) -> None:
     assert "police" in fr
     # It says what the consent question says is kept, and that no name or number is asked.
     assert "ni ton nom ni ton numéro" in fr and "ni ton nom ni ton numéro" in consent
-    for kept in ("ta langue", "questions", "la région ou le pays"):
+    for kept in ("ta langue", "la région ou le pays", "(pas tes mots)", "/privacy"):
         assert kept in fr and kept in consent, kept
+    # What people type is not stored: neither text may say it is.
+    for text in (fr, consent, catalog.text("onboarding.consent_declined", "fr").text):
+        assert "questions que tu écris" not in text and "tes questions et" not in text

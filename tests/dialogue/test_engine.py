@@ -10,6 +10,7 @@ from bot.dialogue.engine import COMMANDS, Engine
 from bot.dialogue.types import Inbound, State
 from bot.nlu.service import NluService
 from bot.nlu.types import Entity, NluResult, NluSource
+from bot.store import consent as consent_repo
 from bot.store import repositories as repo
 from bot.store.db import Database
 from tests.support.conversation import (
@@ -25,22 +26,31 @@ from tests.support.conversation import (
 from tests.support.nlu import StubParser
 
 
-async def test_start_asks_language_and_keeps_deep_link_source(
+async def test_start_asks_language_and_keeps_deep_link_source_once_consented(
     engine: Engine, database: Database, catalog: Catalog
 ) -> None:
     outcome = await engine.handle(command(USER, "start", "kayes_radio"))
     assert outcome.meta.state == State.CHOOSING_LANGUAGE
     assert outcome.replies[0].text == catalog.text("onboarding.welcome", "fr").text
     assert payloads(outcome) == [f"lang:{code}" for code in catalog.languages]
-    assert (await stored_user(database)).acquisition_source == "kayes_radio"
+    # Not with the person before they consent (tests/dialogue/test_consent.py).
+    assert (await stored_user(database)).acquisition_source is None
     # A later link does not overwrite where the person first came from.
+    await engine.handle(command(USER, "start", "poster_gao"))
+    await engine.handle(press(USER, "lang:fr"))
+    await engine.handle(press(USER, "consent:yes"))
+    assert (await stored_user(database)).acquisition_source == "kayes_radio"
     await engine.handle(command(USER, "start", "poster_gao"))
     assert (await stored_user(database)).acquisition_source == "kayes_radio"
 
 
 async def test_invalid_deep_link_payload_is_ignored(engine: Engine, database: Database) -> None:
     await engine.handle(command(USER, "start", "bad payload with spaces!"))
+    await engine.handle(press(USER, "lang:fr"))
+    await engine.handle(press(USER, "consent:yes"))
     assert (await stored_user(database)).acquisition_source is None
+    async with database.transaction() as session:
+        assert await consent_repo.acquisition_counts(session) == {}
 
 
 async def test_onboarding_in_bambara_then_menu(

@@ -30,7 +30,7 @@ async def test_report_counts_users_messages_fallbacks_and_quizzes(
     stub_parser.table["c quoi la libye"] = ("risks_libya", 0.95)
     await engine.handle(text("2", "c quoi la libye"))
     # A Soninke reader: most texts come from the fallback chain.
-    await engine.handle(command("3", "start"))
+    await engine.handle(command("3", "start", "radio_kayes"))
     await engine.handle(press("3", "lang:snk"))
     await engine.handle(press("3", "consent:no"))
     await engine.handle(press("3", "topic:sahara"))
@@ -45,7 +45,9 @@ async def test_report_counts_users_messages_fallbacks_and_quizzes(
 
     assert report.users_new == 3
     assert report.users_by_language == {"bm": 1, "fr": 1, "snk": 1}
+    # Only who consented keeps a source; every link opened is counted, without anyone.
     assert report.users_by_source == {"radio_kayes": 1, "-": 2}
+    assert report.links_by_source == {"radio_kayes": 2}
     assert report.intents == {"risks_libya": 1}
     assert report.inbound_by_kind["button"] >= 8
     card = catalog.topics["sahara"].cards[0].text
@@ -63,7 +65,10 @@ async def test_report_counts_users_messages_fallbacks_and_quizzes(
     assert published["quiz"][0]["answers"] == "<5" and published["quiz"][0]["share"] == "-"
     assert not small_counts(published)
     rendered = render(report)
-    assert "New users: <5" in rendered and f"New users by source: {OTHER} <5" in rendered
+    assert "New users: <5" in rendered
+    assert f"New users by source (with consent): {OTHER} <5" in rendered
+    # Deep links opened before consent: counted, and as small as the rest, hidden.
+    assert f"Deep links opened by source: {OTHER} <5" in rendered
     assert "radio_kayes" not in rendered and not small_counts_in_text(rendered)
     # The three sends of the welcome are one hidden row among the others.
     assert "onboarding.welcome" not in rendered

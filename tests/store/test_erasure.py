@@ -23,7 +23,16 @@ from bot.store import handovers as handover_repo
 from bot.store import referrals as referral_repo
 from bot.store.db import Database
 from bot.store.erasure import erase_user
-from bot.store.models import Base, BroadcastRun, Event, OutboxMessage, QuizAnswer, Referral, User
+from bot.store.models import (
+    Base,
+    BroadcastRun,
+    ConsentEvent,
+    Event,
+    OutboxMessage,
+    QuizAnswer,
+    Referral,
+    User,
+)
 from tests.support.conversation import onboard, press, text
 from tests.support.nlu import StubParser
 from tests.support.referrals import SERVICE, enable_referrals
@@ -132,6 +141,11 @@ async def test_erasing_a_person_leaves_no_trace_in_any_table(
     assert await text_columns_hold(database, needles) == []
     assert [w.status_before for w in erasure.withdrawn] == ["pending"]  # never delivered
     assert erasure.rows["users"] == 1 and erasure.rows["outbox"] == 1
+    # The consent ledger (asked, given) goes with the person; the other keeps theirs.
+    assert erasure.rows["consent_events"] == 2
+    async with database.transaction() as session:
+        ledger = (await session.scalars(select(ConsentEvent.user_id))).all()
+    assert set(ledger) == {other_id}
     # What the campaign counts is still counted, unlinked from anyone.
     assert await count(database, Event) == events_before
     assert await count(database, QuizAnswer) == quiz_before

@@ -116,6 +116,8 @@ EXPECTED = {
     "user_topics",
     "broadcast_runs",
     "outbox",
+    "consent_events",
+    "acquisition_counts",
     "alembic_version",
 }
 

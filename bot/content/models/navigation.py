@@ -19,6 +19,8 @@ class Action(StrEnum):
     RESTART = "restart"
     #: Erase everything kept about the person, after a confirmation.
     FORGET = "forget"
+    #: The privacy screen: what is kept, the language, withdrawing consent, erasing.
+    PRIVACY = "privacy"
 
 
 class StoryKind(StrEnum):

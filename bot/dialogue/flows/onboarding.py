@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from bot.content.models import Coverage
+from bot.dialogue.flows import consent
 from bot.dialogue.flows.modules import menu
 from bot.dialogue.flows.subscription import ask_subscription
 from bot.dialogue.payloads import Consent, Lang
 from bot.dialogue.turn import Turn
 from bot.dialogue.types import Button, Reply, State
 from bot.nlu.normalise import fold
-from bot.store.models import utcnow
 
 #: A switch of language is offered only on a message of at least this many words: one or
 #: two words ("sahara", "ok", a name) are too short to tell a language, and a Fulfulde
@@ -78,19 +78,28 @@ def set_language(turn: Turn, code: str) -> None:
 
 
 def ask_consent(turn: Turn) -> None:
-    turn.say(
-        "onboarding.consent",
-        [
-            Button(turn.t("onboarding.consent_yes"), Consent(True).pack()),
-            Button(turn.t("onboarding.consent_no"), Consent(False).pack()),
-        ],
-    )
+    """The consent question, logged in the ledger with the hash of its exact text."""
+    turn.say(consent.CONSENT_KEY, consent_buttons(turn))
+    consent.asked(turn)
+
+
+def ask_consent_again(turn: Turn) -> None:
+    """The consent text changed since the person agreed: a line saying so, then the
+    question, as a reply of its own after the answer to their message."""
+    turn.say("privacy.consent_changed")
+    ask_consent(turn)
+
+
+def consent_buttons(turn: Turn) -> list[Button]:
+    return [
+        Button(turn.t("onboarding.consent_yes"), Consent(True).pack()),
+        Button(turn.t("onboarding.consent_no"), Consent(False).pack()),
+    ]
 
 
 def set_consent(turn: Turn, given: bool) -> None:
-    turn.user_changes["consent"] = given
+    consent.answered(turn, given)
     _drop_stale_question(turn)
-    turn.user_changes["consent_at"] = utcnow()
     turn.say("onboarding.consent_thanks" if given else "onboarding.consent_declined")
     if turn.chosen_language is None:
         choose_language(turn, onboarding=True)
@@ -98,7 +107,8 @@ def set_consent(turn: Turn, given: bool) -> None:
         # The question typed before the language was chosen is answered next instead of
         # another question; the subscription can be asked for later (/subscribe).
         turn.go(State.MENU)
-    elif turn.user.subscribed:
+    elif turn.user.subscribed or turn.user.consent is True:
+        # Agreeing again to a new consent text: back to the menu, nothing else asked.
         menu(turn)
     else:
         ask_subscription(turn)

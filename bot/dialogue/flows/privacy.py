@@ -1,15 +1,64 @@
-"""The person's rights over their data: erasure (``/forget``), after a confirmation.
+"""The person's rights over their data: the privacy screen (``/privacy``, the menu),
+withdrawing the data consent, and erasure (``/forget``), each after a confirmation.
 
-The flow only decides; the engine erases in the same transaction (``bot/store/erasure``)
-and answers in the person's language, which it knows before the rows go.
+The flow only decides; the engine clears the optional data or erases in the same
+transaction (``bot/store/erasure``) and answers in the person's language, which it knows
+before the rows go.
 """
 
 from __future__ import annotations
 
+from bot.content.models import Action
+from bot.dialogue.flows import consent
 from bot.dialogue.flows.modules import menu_button
-from bot.dialogue.payloads import Forget
+from bot.dialogue.flows.onboarding import ask_consent
+from bot.dialogue.payloads import Do, Forget, Privacy
 from bot.dialogue.turn import Turn
 from bot.dialogue.types import Button
+
+
+def show(turn: Turn) -> None:
+    """What is kept (with or without consent), and what the person can do about it."""
+    turn.say(
+        "privacy.kept_consent" if turn.consent else "privacy.kept_no_consent",
+        privacy_buttons(turn),
+    )
+
+
+def privacy_buttons(turn: Turn) -> list[Button]:
+    """The privacy screen's buttons, in the order shown. A "my data" button (what is
+    stored about me) belongs in this list too."""
+    buttons = [Button(turn.t("menu.language"), Do(Action.CHANGE_LANGUAGE).pack())]
+    if turn.consent:
+        buttons.append(Button(turn.t("privacy.withdraw"), Privacy("withdraw").pack()))
+    else:
+        buttons.append(Button(turn.t("privacy.read_consent"), Privacy("consent").pack()))
+    buttons.append(Button(turn.t("privacy.forget"), Do(Action.FORGET).pack()))
+    buttons.append(menu_button(turn))
+    return buttons
+
+
+def press_privacy(turn: Turn, payload: Privacy) -> bool:
+    step = payload.step
+    if step == "consent":
+        ask_consent(turn)
+    elif not turn.consent:
+        # Withdrawing what was never given (or is gone already): the screen as it is now.
+        show(turn)
+    elif step == "withdraw":
+        turn.say(
+            "privacy.withdraw_explain",
+            [
+                Button(turn.t("privacy.withdraw_yes"), Privacy("withdraw_yes").pack()),
+                Button(turn.t("privacy.withdraw_no"), Privacy("keep").pack()),
+            ],
+        )
+    elif step == "withdraw_yes":
+        consent.withdraw(turn)
+        turn.say("privacy.withdrawn", [menu_button(turn)])
+    else:
+        turn.say("privacy.kept", [menu_button(turn)])
+    return True
 
 
 def ask_forget(turn: Turn) -> None:
