@@ -21,6 +21,7 @@ from bot.content.models import (
     Menu,
     MessageEntry,
     PlacesFile,
+    PrivacyFile,
     QuizQuestion,
     ReviewStatus,
     Service,
@@ -256,6 +257,8 @@ class Catalog:
     services: Mapping[str, Service] = field(default_factory=dict)
     #: Towns and countries as people type them (content/places.yml); None when absent.
     places: PlacesFile | None = None
+    #: Requests about one's data as typed (content/privacy.yml); None when absent.
+    privacy: PrivacyFile | None = None
     #: Campaigns of content/broadcasts/, by name (the file name without ``.yml``).
     campaigns: Mapping[str, Campaign] = field(default_factory=dict)
     #: (language asked, key) -> how often a fallback served it; read by reports.

@@ -218,7 +218,8 @@ def text(turn: Turn, understood: NluResult, thresholds: Thresholds) -> None:
     numbers again; a button on screen typed (an emergency first, unless the text is a
     bare number); emergencies; the form in progress; a language named; a place answering
     "where are you?"; the picker while no language is chosen (a real question kept to
-    answer after); the question in progress; the reason for leaving typed after "why?";
+    answer after); a request to erase one's data (``privacy.yml``: its confirmation);
+    the question in progress; the reason for leaving typed after "why?";
     a relative who wants to leave; a common question about a module (its card); then the
     intent if the NLU is sure; leaving for a named place; a place said alone; else a
     choice of likely ones."""
@@ -273,6 +274,12 @@ def text(turn: Turn, understood: NluResult, thresholds: Thresholds) -> None:
     if turn.chosen_language is None:
         onboarding.pick_first(turn)
         _keep_waiting(turn, understood, sure=sure)
+        return
+    if privacy.asks_to_forget(turn.catalog, understood.text):
+        # "supprime mes donnees", "n ka kunnafoniw jɔsi": the erasure's confirmation,
+        # whatever the NLU read (a privacy question, unsubscribing...); nothing is erased
+        # before the person confirms.
+        privacy.ask_forget(turn)
         return
     if state is State.CONSENT and understood.intent in (AFFIRM, DENY) and sure:
         onboarding.set_consent(turn, understood.intent == AFFIRM)
