@@ -1,7 +1,7 @@
 """``privacy.yml``: how people ask, in free text, to use their rights over their data.
 
 ``forget`` lists, per language, phrases that ask to erase what the bot keeps about the
-person ("supprime mes donnees", "n ka kunnafoniw jɔsi"). A message holding one of them
+person ("supprime mes donnees", "n ka kunnafoniw josi"). A message holding one of them
 (whole words in a row, accents, case and Bambara's special letters aside, any language:
 people mix them) leads straight to the erasure's confirmation, whatever the NLU reads in
 it; nothing is erased before the person confirms. Only what is clearly a request to erase
