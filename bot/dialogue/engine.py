@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from bot.content.catalog import Catalog
 from bot.dialogue.decision import Thresholds
+from bot.dialogue.payloads import MyData, parse
 from bot.dialogue.router import COMMANDS, step
 from bot.dialogue.storage import erase, record, save, store_referral
 from bot.dialogue.turn import Turn
@@ -31,6 +32,7 @@ from bot.pseudonyms import pseudonym
 from bot.store import Session
 from bot.store import referrals as referral_repo
 from bot.store import repositories as repo
+from bot.store.access import kept_about
 from bot.store.db import Database
 from bot.store.repositories import ConversationState
 
@@ -127,6 +129,8 @@ class Engine:
             logger.info("New user %s", pseudonym(user.id))
         if inbound.command is not None and inbound.command.lower() == "mycases":
             turn.cases = await referral_repo.user_referrals(session, user_id=user.id)
+        if _asks_for_data(inbound):
+            turn.kept = await kept_about(session, user_id=user.id)
         return turn
 
     def _outcome(self, turn: Turn, understood: NluResult | None) -> Outcome:
@@ -155,3 +159,10 @@ class Engine:
             user=None if turn.erase else turn.user.id,
             withdrawn=turn.withdrawn,
         )
+
+
+def _asks_for_data(inbound: Inbound) -> bool:
+    """``/mydata`` or one of its buttons: what is kept about the person is read first."""
+    if inbound.command is not None:
+        return inbound.command.lower() == "mydata"
+    return inbound.button is not None and isinstance(parse(inbound.button), MyData)

@@ -222,6 +222,20 @@ class Forget:
         return f"forget:{_yes_no(self.yes)}"
 
 
+@dataclass(frozen=True)
+class MyData:
+    """What is kept about the person: the summary (``show``) or the JSON file (``file``)."""
+
+    part: str
+
+    def pack(self) -> str:
+        return f"mydata:{self.part}"
+
+
+#: The parts of :class:`MyData`.
+MYDATA_PARTS = ("show", "file")
+
+
 #: The kind of a partner's button on a referral card, in a partner organisation's chat.
 PARTNER_KIND = "pref"
 
@@ -263,6 +277,7 @@ Payload = (
     | Leave
     | Why
     | Forget
+    | MyData
 )
 
 #: The choices of the "where are you?" question that are not a place.
@@ -317,6 +332,8 @@ def parse(payload: str) -> Payload | None:
         return Leave(value)
     if kind == "why":
         return Why(value)
+    if kind == "mydata":
+        return MyData(value) if value in MYDATA_PARTS else None
     if kind == "action":
         return Do(Action(value)) if value in Action.__members__.values() else None
     return None

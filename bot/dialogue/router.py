@@ -16,6 +16,7 @@ from bot.content.models import Action, IntentSpec
 from bot.content.needs import NEEDS
 from bot.dialogue.decision import Thresholds, candidates, crisis_first, is_sure, ranked
 from bot.dialogue.flows import (
+    access,
     cases,
     crisis,
     help,
@@ -39,7 +40,17 @@ from bot.routing.places import finder
 
 #: The commands the engine answers, in the order the channel's command menu and /help list
 #: them; each one's description is the content text ``command.<name>``.
-COMMANDS = ("start", "menu", "help", "language", "mycases", "stop", "subscribe", "forget")
+COMMANDS = (
+    "start",
+    "menu",
+    "help",
+    "language",
+    "mycases",
+    "stop",
+    "subscribe",
+    "mydata",
+    "forget",
+)
 
 #: Deep-link payloads Telegram allows: t.me/<bot>?start=<payload>.
 START_PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -147,6 +158,8 @@ def command(turn: Turn, name: str, args: str) -> None:
         subscription.subscribe(turn, True)
     elif name == "mycases":
         cases.my_cases(turn)
+    elif name == "mydata":
+        access.my_data(turn)
     elif name == "forget":
         privacy.ask_forget(turn)
     else:
@@ -210,6 +223,8 @@ def _answered(turn: Turn, payload: p.Payload) -> bool:
             action(turn, payload.action)
         case p.Forget():
             return privacy.press(turn, payload)
+        case p.MyData():
+            return access.press(turn, payload)
     return True
 
 
