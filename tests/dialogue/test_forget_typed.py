@@ -129,3 +129,18 @@ async def test_without_the_phrase_table_the_nlu_decides(
     stub_parser.table["supprime mes donnees"] = ("privacy_question", 0.95)
     answer = await engine.handle(text(USER, "supprime mes donnees"))
     assert answer.meta.messages[0] == "intent.privacy_question"
+
+
+def test_every_language_has_requests_and_each_phrase_is_recognised(catalog: Catalog) -> None:
+    assert catalog.privacy is not None
+    assert set(catalog.privacy.forget) == set(catalog.languages)
+    for phrases in catalog.privacy.forget.values():
+        for phrase in phrases:
+            assert asks_to_forget(catalog, f"svp {phrase} merci"), phrase
+
+
+def test_no_privacy_question_keyword_is_taken_for_a_request(catalog: Catalog) -> None:
+    keywords = catalog.intents["privacy_question"].keywords
+    for words in keywords.values():
+        for keyword in words:
+            assert not asks_to_forget(catalog, keyword), keyword
