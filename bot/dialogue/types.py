@@ -62,9 +62,10 @@ class Document:
     """A file sent with a reply (the reply's text is its caption)."""
 
     filename: str
-    content: bytes
+    #: Out of ``repr``: a person's data must not reach a log line or a traceback by accident.
+    content: bytes = field(repr=False)
     #: The MIME type, e.g. ``application/json``.
-    mime: str
+    mime: str = "application/octet-stream"
 
     def as_json(self) -> dict[str, Any]:
         """For ``chat --json``: a JSON file's content as JSON, any other as text."""

@@ -148,6 +148,7 @@ async def test_the_file_is_json_with_stable_keys_and_iso_times(
     assert referral["you_gave"]["phone"] == "+22370000004"
     datetime.fromisoformat(referral["created_at"])
     assert data["statistics_linked_to_you"]["events"] > 0
+    assert "+22370000004" not in repr(sent.replies[0])  # never printed by accident
     # Never another person's data.
     assert "K-EEEE" not in raw and "+22370000005" not in raw and OTHER not in raw
     # chat --json shows the file's content under "document".
