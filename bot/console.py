@@ -104,6 +104,11 @@ def render(outcome: Outcome) -> str:
     number = 0
     for reply in outcome.replies:
         lines.append(reply.text)
+        if reply.document is not None:
+            # The file itself, as a phone would open it.
+            lines.append(f"--- {reply.document.filename} ---")
+            lines.append(reply.document.content.decode("utf-8", errors="replace").rstrip())
+            lines.append("---")
         for button in reply.buttons:
             number += 1
             lines.append(f"  [{number}] {button.label}")

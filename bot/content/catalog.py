@@ -21,6 +21,7 @@ from bot.content.models import (
     Menu,
     MessageEntry,
     PlacesFile,
+    PrivacyFile,
     QuizQuestion,
     ReviewStatus,
     Service,
@@ -109,6 +110,37 @@ REQUIRED_KEYS: tuple[str, ...] = (
     "forget.no",
     "forget.done",
     "forget.kept",
+    "command.mydata",
+    *(
+        f"mydata.{name}"
+        for name in (
+            "nothing",
+            "intro",
+            "intro_no_consent",
+            "not_given",
+            "none",
+            "language",
+            "where",
+            "where_start",
+            "where_menu",
+            "where_form",
+            "consent",
+            "consent_yes",
+            "consent_no",
+            "consent_unanswered",
+            "place",
+            "age",
+            "situation",
+            "subscription",
+            "subscribed",
+            "not_subscribed",
+            "source",
+            "topics",
+            "referrals",
+            "file_button",
+            "file_caption",
+        )
+    ),
     "subscribe.ask",
     "subscribe.yes",
     "subscribe.no",
@@ -285,6 +317,8 @@ class Catalog:
     services: Mapping[str, Service] = field(default_factory=dict)
     #: Towns and countries as people type them (content/places.yml); None when absent.
     places: PlacesFile | None = None
+    #: Requests about one's data as typed (content/privacy.yml); None when absent.
+    privacy: PrivacyFile | None = None
     #: Campaigns of content/broadcasts/, by name (the file name without ``.yml``).
     campaigns: Mapping[str, Campaign] = field(default_factory=dict)
     #: (language asked, key) -> how often a fallback served it; read by reports.

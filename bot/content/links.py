@@ -22,6 +22,7 @@ from bot.content.models import (
     Menu,
     MessageEntry,
     PlacesFile,
+    PrivacyFile,
     ServicesFile,
     Topic,
 )
@@ -112,6 +113,15 @@ def check_places(links: Links, src: Source, places: PlacesFile) -> None:
         if country.route is not None and country.route not in links.topics:
             links.reader.problem(
                 src, src.line("countries", i, "route"), f"unknown topic '{country.route}'"
+            )
+
+
+def check_privacy(links: Links, src: Source, privacy: PrivacyFile, codes: list[str]) -> None:
+    """Each language of the requests is declared in languages.yml."""
+    for code in privacy.forget:
+        if code not in codes:
+            links.reader.problem(
+                src, src.line("forget", code), f"phrases for undeclared language '{code}'"
             )
 
 

@@ -21,6 +21,7 @@ from bot.content.links import (
     check_intents,
     check_menu,
     check_places,
+    check_privacy,
     check_services,
     check_topic,
 )
@@ -32,6 +33,7 @@ from bot.content.models import (
     Menu,
     MessagesFile,
     PlacesFile,
+    PrivacyFile,
     ServicesFile,
     Topic,
 )
@@ -69,6 +71,7 @@ class _Files:
     intents: tuple[Source, IntentsFile] | None = None
     services: tuple[Source, ServicesFile] | None = None
     places: tuple[Source, PlacesFile] | None = None
+    privacy: tuple[Source, PrivacyFile] | None = None
     topics: dict[str, tuple[Source, Topic]] = field(default_factory=dict)
     campaigns: dict[str, tuple[Source, CampaignFile]] = field(default_factory=dict)
 
@@ -100,6 +103,9 @@ def _read_files(root: Path, reader: Reader) -> _Files:
     if (root / "places.yml").is_file():
         # Optional: without it, places are known only from the NLU's entities.
         files.places = reader.read_model(root / "places.yml", PlacesFile)
+    if (root / "privacy.yml").is_file():
+        # Optional: without it, a request to erase typed in free text is left to the NLU.
+        files.privacy = reader.read_model(root / "privacy.yml", PrivacyFile)
 
     for path in _yml_files(root / "topics"):
         read_topic = reader.read_model(path, Topic)
@@ -161,6 +167,8 @@ def _build(root: Path, reader: Reader) -> Catalog | None:
         check_intents(links, *files.intents, codes)
     if files.places:
         check_places(links, *files.places)
+    if files.privacy:
+        check_privacy(links, *files.privacy, codes)
     if files.services:
         check_services(links, *files.services, codes)
     for src, campaign in files.campaigns.values():
@@ -184,6 +192,7 @@ def _build(root: Path, reader: Reader) -> Catalog | None:
         key_messages=tuple(languages.key_messages),
         services={service.id: service for service in files.services[1].services},
         places=files.places[1] if files.places else None,
+        privacy=files.privacy[1] if files.privacy else None,
         campaigns={
             name: Campaign.model_validate({**campaign.model_dump(), "name": name})
             for name, (_src, campaign) in files.campaigns.items()

@@ -20,6 +20,7 @@ from bot.content.models import (
     Menu,
     MessagesFile,
     PlacesFile,
+    PrivacyFile,
     ServicesFile,
     Topic,
 )
@@ -33,6 +34,7 @@ SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
     "intents.schema.json": (IntentsFile, "intents.yml"),
     "services.schema.json": (ServicesFile, "services.yml"),
     "places.schema.json": (PlacesFile, "places.yml"),
+    "privacy.schema.json": (PrivacyFile, "privacy.yml"),
     "broadcast.schema.json": (CampaignFile, "broadcasts/*.yml"),
 }
 

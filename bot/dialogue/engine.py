@@ -25,7 +25,7 @@ from datetime import timedelta
 from bot.content.catalog import Catalog
 from bot.dialogue.decision import Thresholds
 from bot.dialogue.flows import referral_form
-from bot.dialogue.payloads import CasesPage, FormPress, Refer, parse
+from bot.dialogue.payloads import CasesPage, FormPress, MyData, Refer, parse
 from bot.dialogue.router import COMMANDS, step
 from bot.dialogue.storage import erase, record, record_consent, save, store_referral
 from bot.dialogue.turn import Turn
@@ -40,6 +40,7 @@ from bot.store import Session
 from bot.store import consent as consent_repo
 from bot.store import referrals as referral_repo
 from bot.store import repositories as repo
+from bot.store.access import kept_about
 from bot.store.db import Database
 from bot.store.models import utcnow
 from bot.store.repositories import ConversationState
@@ -184,6 +185,8 @@ class Engine:
                 open_statuses=OPEN_STATUSES,
                 since=utcnow() - timedelta(days=1),
             )
+        if _asks_for_data(inbound):
+            turn.kept = await kept_about(session, user_id=user.id)
         return turn
 
     def _outcome(self, turn: Turn, understood: NluResult | None) -> Outcome:
@@ -212,3 +215,10 @@ class Engine:
             user=None if turn.erase else turn.user.id,
             withdrawn=turn.withdrawn,
         )
+
+
+def _asks_for_data(inbound: Inbound) -> bool:
+    """``/mydata`` or one of its buttons: what is kept about the person is read first."""
+    if inbound.command is not None:
+        return inbound.command.lower() == "mydata"
+    return inbound.button is not None and isinstance(parse(inbound.button), MyData)

@@ -247,6 +247,20 @@ class Privacy:
 PRIVACY_STEPS = ("withdraw", "withdraw_yes", "keep", "consent")
 
 
+@dataclass(frozen=True)
+class MyData:
+    """What is kept about the person: the summary (``show``) or the JSON file (``file``)."""
+
+    part: str
+
+    def pack(self) -> str:
+        return f"mydata:{self.part}"
+
+
+#: The parts of :class:`MyData`.
+MYDATA_PARTS = ("show", "file")
+
+
 #: The kind of a partner's button on a referral card, in a partner organisation's chat.
 PARTNER_KIND = "pref"
 
@@ -290,6 +304,7 @@ Payload = (
     | Forget
     | CasesPage
     | Privacy
+    | MyData
 )
 
 #: The choices of the "where are you?" question that are not a place.
@@ -351,6 +366,8 @@ def parse(payload: str) -> Payload | None:
 
     if kind == "privacy":
         return Privacy(value) if value in PRIVACY_STEPS else None
+    if kind == "mydata":
+        return MyData(value) if value in MYDATA_PARTS else None
     if kind == "action":
         return Do(Action(value)) if value in Action.__members__.values() else None
     return None

@@ -16,6 +16,7 @@ from bot.content.models import Action, IntentSpec
 from bot.content.needs import NEEDS
 from bot.dialogue.decision import Thresholds, candidates, crisis_first, is_sure, ranked
 from bot.dialogue.flows import (
+    access,
     cases,
     consent,
     crisis,
@@ -49,6 +50,7 @@ COMMANDS = (
     "stop",
     "subscribe",
     "privacy",
+    "mydata",
     "forget",
 )
 
@@ -164,6 +166,8 @@ def command(turn: Turn, name: str, args: str) -> None:
         cases.my_cases(turn)
     elif name == "privacy":
         privacy.show(turn)
+    elif name == "mydata":
+        access.my_data(turn)
     elif name == "forget":
         privacy.ask_forget(turn)
     else:
@@ -231,6 +235,8 @@ def _answered(turn: Turn, payload: p.Payload) -> bool:
             return cases.my_cases(turn, payload.page)
         case p.Privacy():
             return privacy.press_privacy(turn, payload)
+        case p.MyData():
+            return access.press(turn, payload)
     return True
 
 
@@ -239,7 +245,8 @@ def text(turn: Turn, understood: NluResult, thresholds: Thresholds) -> None:
     numbers again; a button on screen typed (an emergency first, unless the text is a
     bare number); emergencies; the form in progress; a language named; a place answering
     "where are you?"; the picker while no language is chosen (a real question kept to
-    answer after); the question in progress; the reason for leaving typed after "why?";
+    answer after); a request to erase one's data (``privacy.yml``: its confirmation);
+    the question in progress; the reason for leaving typed after "why?";
     a relative who wants to leave; a common question about a module (its card); then the
     intent if the NLU is sure; leaving for a named place; a place said alone; else a
     choice of likely ones."""
@@ -294,6 +301,12 @@ def text(turn: Turn, understood: NluResult, thresholds: Thresholds) -> None:
     if turn.chosen_language is None:
         onboarding.pick_first(turn)
         _keep_waiting(turn, understood, sure=sure)
+        return
+    if privacy.asks_to_forget(turn.catalog, understood.text):
+        # "supprime mes donnees", "n ka kunnafoniw jɔsi": the erasure's confirmation,
+        # whatever the NLU read (a privacy question, unsubscribing...); nothing is erased
+        # before the person confirms.
+        privacy.ask_forget(turn)
         return
     if state is State.CONSENT and understood.intent in (AFFIRM, DENY) and sure:
         onboarding.set_consent(turn, understood.intent == AFFIRM)

@@ -3,16 +3,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.content.catalog import Catalog, Fields, Text
 from bot.content.models import ButtonSpec
 from bot.dialogue.memory import Memory, ShownButton
 from bot.dialogue.payloads import for_target
-from bot.dialogue.types import Button, Media, Meta, Reply, State
+from bot.dialogue.types import Button, Document, Media, Meta, Reply, State
 from bot.referrals.form import ReferralLimits
 from bot.store import referrals as referral_repo
+from bot.store.access import KeptAbout
 from bot.store.consent import ConsentEventRecord
 from bot.store.repositories import ConversationState, UserRecord
 
@@ -54,6 +55,9 @@ class Turn:
     referral_limits: ReferralLimits = field(default_factory=ReferralLimits)
     #: ...and how many they have: loaded when a step may open or send the form.
     referral_counts: referral_repo.ReferralCounts | None = None
+    #: What is kept about the user besides their row and conversation, loaded for
+    #: ``/mydata`` and its buttons.
+    kept: KeptAbout | None = None
     #: Ask the channel to open a relay with a human agent after this step.
     open_handover: bool = False
     #: Ids of referrals stored in this step, for the channel to deliver to partners.
@@ -144,8 +148,10 @@ class Turn:
         *,
         after: tuple[str, ...] = (),
         fields: dict[str, Any] | None = None,
+        document: Document | None = None,
     ) -> None:
-        """Send ``key`` (with its voice note, if any), then the texts of ``after`` below it."""
+        """Send ``key`` (with its voice note, if any), then the texts of ``after`` below it;
+        with ``document``, the text is the file's caption."""
         main = self.resolved(key)
         parts = [main.text, *(self.shown(extra) for extra in after)]
         text = "\n\n".join(parts)
@@ -156,12 +162,14 @@ class Turn:
             if main.voice is not None
             else None
         )
-        self.replies.append(Reply(text, unique(buttons), media))
+        self.replies.append(Reply(text, unique(buttons), media, document))
 
     def append_to_last(self, buttons: tuple[Button, ...] = (), text: str = "") -> None:
         """Add buttons (or text below) to the last reply sent in this step."""
         last = self.replies[-1]
-        self.replies[-1] = Reply(last.text + text, unique((*last.buttons, *buttons)), last.media)
+        self.replies[-1] = replace(
+            last, text=last.text + text, buttons=unique((*last.buttons, *buttons))
+        )
 
     def go(self, state: State, topic: str | None = None, card: int = 0) -> None:
         self.conversation.state = state.value

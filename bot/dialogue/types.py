@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -57,10 +58,28 @@ class Media:
 
 
 @dataclass(frozen=True)
+class Document:
+    """A file sent with a reply (the reply's text is its caption)."""
+
+    filename: str
+    #: Out of ``repr``: a person's data must not reach a log line or a traceback by accident.
+    content: bytes = field(repr=False)
+    #: The MIME type, e.g. ``application/json``.
+    mime: str = "application/octet-stream"
+
+    def as_json(self) -> dict[str, Any]:
+        """For ``chat --json``: a JSON file's content as JSON, any other as text."""
+        text = self.content.decode("utf-8", errors="replace")
+        content: Any = json.loads(text) if self.mime == "application/json" else text
+        return {"filename": self.filename, "mime": self.mime, "content": content}
+
+
+@dataclass(frozen=True)
 class Reply:
     text: str
     buttons: tuple[Button, ...] = ()
     media: Media | None = None
+    document: Document | None = None
 
 
 @dataclass
@@ -99,14 +118,7 @@ class Outcome:
     def as_json(self) -> dict[str, Any]:
         meta = asdict(self.meta)
         return {
-            "replies": [
-                {
-                    "text": r.text,
-                    "buttons": [{"label": b.label, "payload": b.payload} for b in r.buttons],
-                    "media": asdict(r.media) if r.media else None,
-                }
-                for r in self.replies
-            ],
+            "replies": [_reply_json(r) for r in self.replies],
             "meta": {
                 k: meta[k]
                 for k in (
@@ -120,3 +132,15 @@ class Outcome:
                 )
             },
         }
+
+
+def _reply_json(reply: Reply) -> dict[str, Any]:
+    shown: dict[str, Any] = {
+        "text": reply.text,
+        "buttons": [{"label": b.label, "payload": b.payload} for b in reply.buttons],
+        "media": asdict(reply.media) if reply.media else None,
+    }
+    if reply.document is not None:
+        # Only on a reply that carries a file, so every other line keeps its shape.
+        shown["document"] = reply.document.as_json()
+    return shown

@@ -8,7 +8,15 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import (
+    Bot,
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Message,
+    Update,
+)
 from telegram.constants import ChatType
 from telegram.error import BadRequest
 from telegram.ext import (
@@ -41,6 +49,8 @@ BotApplication = Application[Any, Any, Any, Any, Any, Any]
 SHORT_LABEL = 18
 #: A voice note over this size is refused by /attach (Telegram's bots download up to 20 MB).
 MAX_VOICE_BYTES = 20 * 1024 * 1024
+#: A media caption's limit in the Bot API (characters, after entities parsing).
+MAX_CAPTION = 1024
 
 
 def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
@@ -201,12 +211,33 @@ class TelegramAdapter:
     async def send_reply(self, bot: Bot, chat_id: int, reply: Reply) -> None:
         # Plain text: content has no markup, so nothing needs escaping.
         markup = keyboard(reply.buttons)
+        if reply.document is not None:
+            await self.send_document(bot, chat_id, reply, markup)
+            return
         if reply.media is not None and reply.media.kind == "voice":
             instead = reply.media.mode == "instead"
             sent = await self.send_voice(bot, chat_id, reply.media, markup if instead else None)
             if sent and instead:
                 return
         await bot.send_message(chat_id, reply.text, reply_markup=markup)
+
+    async def send_document(
+        self, bot: Bot, chat_id: int, reply: Reply, markup: InlineKeyboardMarkup | None
+    ) -> None:
+        """A file made for this person (their data): uploaded each time, never kept, with
+        the reply's text as its caption (sent before it when too long for a caption)."""
+        document = reply.document
+        assert document is not None
+        caption: str | None = reply.text
+        if len(reply.text) > MAX_CAPTION:
+            await bot.send_message(chat_id, reply.text)
+            caption = None
+        await bot.send_document(
+            chat_id,
+            document=InputFile(document.content, filename=document.filename),
+            caption=caption,
+            reply_markup=markup,
+        )
 
     async def send_voice(
         self, bot: Bot, chat_id: int, media: Media, markup: InlineKeyboardMarkup | None

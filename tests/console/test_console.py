@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.console import inbound_from_line, inbound_from_typing
+from bot.console import inbound_from_line, inbound_from_typing, render
 from bot.content.catalog import Catalog
-from bot.dialogue.types import Button, Inbound, Meta, Outcome, Reply
+from bot.dialogue.types import Button, Document, Inbound, Meta, Outcome, Reply
 
 META_KEYS = {"intent", "confidence", "language", "state", "topic", "services", "messages"}
 
@@ -61,6 +61,33 @@ def test_json_chat_contract(tmp_path: Path, catalog: Catalog) -> None:
     assert out[4]["replies"][0]["text"] == catalog.text("clarify.prompt", "bm").text
     assert out[0]["meta"]["services"] == []
     assert "INFO" in err or err == ""  # logs, if any, on standard error only
+
+
+def test_json_chat_shows_a_file_under_document(tmp_path: Path, catalog: Catalog) -> None:
+    lines = [
+        json.dumps({"command": "start"}),
+        json.dumps({"button": "lang:fr"}),
+        json.dumps({"button": "consent:yes"}),
+        json.dumps({"button": "topic:sea"}),
+        json.dumps({"command": "mydata"}),
+        json.dumps({"button": "mydata:file"}),
+    ]
+    out, err, code = chat(lines, tmp_path / "c.db", "--user", "u1")
+    assert code == 0, err
+    assert "document" not in out[4]["replies"][0]  # a reply without a file keeps its shape
+    (reply,) = out[5]["replies"]
+    assert reply["text"] == catalog.text("mydata.file_caption", "fr").text
+    document = reply["document"]
+    assert document["mime"] == "application/json" and document["filename"].endswith(".json")
+    content = document["content"]
+    assert content["account"] == {**content["account"], "channel": "console", "id": "u1"}
+    assert [seen["topic"] for seen in content["topics_seen"]] == ["sea"]
+
+
+def test_interactive_chat_prints_a_file() -> None:
+    document = Document("d.json", b'{"a": 1}\n', "application/json")
+    shown = render(Outcome([Reply("Here", document=document)], meta=Meta()))
+    assert "--- d.json ---" in shown and '{"a": 1}' in shown
 
 
 def test_json_chat_keeps_state_between_runs_and_presets_language(tmp_path: Path) -> None:

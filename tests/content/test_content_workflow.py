@@ -533,6 +533,7 @@ def test_real_content_follows_the_schema() -> None:
         "menu.schema.json": [CONTENT_DIR / "menu.yml"],
         "topic.schema.json": sorted((CONTENT_DIR / "topics").glob("*.yml")),
         "intents.schema.json": [CONTENT_DIR / "intents.yml"],
+        "privacy.schema.json": [CONTENT_DIR / "privacy.yml"],
         "broadcast.schema.json": sorted((CONTENT_DIR / "broadcasts").glob("*.yml")),
     }
     for name, paths in pairs.items():

@@ -39,6 +39,8 @@ MADE = [
     (p.Intent("ask_human"), "intent:ask_human"),
     (p.Do(Action.SHOW_MENU), "action:show_menu"),
     (p.Do(Action.UNSUBSCRIBE), "action:unsubscribe"),
+    (p.MyData("show"), "mydata:show"),
+    (p.MyData("file"), "mydata:file"),
 ]
 
 #: Payloads the bot never made: refused by the parser itself.
@@ -63,6 +65,8 @@ NOT_MADE = [
     "where:zz",
     "where:ml:x",
     "action:fly",
+    "mydata:",
+    "mydata:someone_else",
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -73,6 +74,33 @@ async def test_conversation_through_telegram(
     card = await next_message(fake, 8)
     assert "card:sahara:1" in markup_payloads(card.params["reply_markup"])
     assert await fake.wait_for("answerCallbackQuery", count=4)
+
+
+async def test_mydata_sends_the_summary_then_a_json_file(
+    running: Any, fake: FakeBotApi, catalog: Catalog
+) -> None:
+    fake.push_command(CHAT, "start")
+    await next_message(fake, 1)
+    fake.push_callback(CHAT, "lang:fr")
+    await next_message(fake, 2)
+    fake.push_callback(CHAT, "consent:yes")
+    await fake.wait_for("sendMessage", chat_id=CHAT, count=4)
+    fake.push_command(CHAT, "mydata")
+    summary = await next_message(fake, 5)
+    assert summary.params["text"].startswith(catalog.text("mydata.intro", "fr").text)
+    assert markup_payloads(summary.params["reply_markup"])[0] == "mydata:file"
+
+    fake.push_callback(CHAT, "mydata:file")
+    (sent,) = await fake.wait_for("sendDocument", chat_id=CHAT, count=1)
+    assert sent.params["caption"] == catalog.text("mydata.file_caption", "fr").text
+    assert markup_payloads(sent.params["reply_markup"]) == ["action:show_menu"]
+    upload = sent.files["document"]
+    assert upload.filename is not None and upload.filename.endswith(".json")
+    data = json.loads(upload.data.decode("utf-8"))
+    assert data["account"]["id"] == str(CHAT) and data["account"]["channel"] == "telegram"
+    assert data["language"] == "fr" and data["consent"]["given"] is True
+    # The file was the whole answer: no text message sent beside it.
+    assert len(fake.requests_for("sendMessage", chat_id=CHAT)) == 5
 
 
 async def test_redelivered_update_is_answered_once(

@@ -3,6 +3,7 @@
 ``common`` (strict base, key and id shapes, place names), ``messages`` (languages,
 messages, voice notes), ``navigation`` (menu, topics and quizzes, intents),
 ``services`` (the services directory), ``places`` (towns and countries as typed),
+``privacy`` (requests about one's data, as typed),
 ``campaigns`` (broadcasts and segments).
 Every model forbids unknown keys, so a typo in a content file is an error with its
 file and line, not a silently ignored field. Import the models from this package.
@@ -59,6 +60,7 @@ from bot.content.models.navigation import (
     Topic,
 )
 from bot.content.models.places import KnownCountry, KnownTown, PlacesFile
+from bot.content.models.privacy import PrivacyFile
 from bot.content.models.services import (
     Contacts,
     Email,
@@ -106,6 +108,7 @@ __all__ = [
     "PhoneNumber",
     "PlaceName",
     "PlacesFile",
+    "PrivacyFile",
     "ProperName",
     "QuietHours",
     "QuizAnswer",

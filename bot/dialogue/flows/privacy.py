@@ -1,5 +1,6 @@
 """The person's rights over their data: the privacy screen (``/privacy``, the menu),
-withdrawing the data consent, and erasure (``/forget``), each after a confirmation.
+withdrawing the data consent, and erasure (``/forget``, or a request to erase typed in
+free text), each after a confirmation.
 
 The flow only decides; the engine clears the optional data or erases in the same
 transaction (``bot/store/erasure``) and answers in the person's language, which it knows
@@ -8,13 +9,37 @@ before the rows go.
 
 from __future__ import annotations
 
+from bot.content.catalog import Catalog, PerVersion
 from bot.content.models import Action
 from bot.dialogue.flows import consent
+from bot.dialogue.flows.access import my_data_button
 from bot.dialogue.flows.modules import menu_button
 from bot.dialogue.flows.onboarding import ask_consent
 from bot.dialogue.payloads import Do, Forget, Privacy
 from bot.dialogue.turn import Turn
 from bot.dialogue.types import Button
+from bot.nlu.normalise import contains_phrase, tokens
+
+
+class ForgetRequests:
+    """The ``forget`` phrases of ``privacy.yml`` of one content version, folded."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        phrases = catalog.privacy.forget if catalog.privacy is not None else {}
+        self._phrases = [words for ps in phrases.values() for p in ps if (words := tokens(p))]
+
+    def asked(self, text: str) -> bool:
+        """Whether ``text`` asks to erase one's data (any language: people mix them)."""
+        words = tokens(text)
+        return any(contains_phrase(words, phrase) for phrase in self._phrases)
+
+
+_REQUESTS: PerVersion[ForgetRequests] = PerVersion(ForgetRequests)
+
+
+def asks_to_forget(catalog: Catalog, text: str) -> bool:
+    """Whether a message asks to erase what the bot keeps (``privacy.yml``)."""
+    return _REQUESTS(catalog).asked(text)
 
 
 def show(turn: Turn) -> None:
@@ -26,9 +51,11 @@ def show(turn: Turn) -> None:
 
 
 def privacy_buttons(turn: Turn) -> list[Button]:
-    """The privacy screen's buttons, in the order shown. A "my data" button (what is
-    stored about me) belongs in this list too."""
-    buttons = [Button(turn.t("menu.language"), Do(Action.CHANGE_LANGUAGE).pack())]
+    """The privacy screen's buttons, in the order shown."""
+    buttons = [
+        Button(turn.t("menu.language"), Do(Action.CHANGE_LANGUAGE).pack()),
+        my_data_button(turn),
+    ]
     if turn.consent:
         buttons.append(Button(turn.t("privacy.withdraw"), Privacy("withdraw").pack()))
     else:
