@@ -130,7 +130,7 @@ def render(result: Plan) -> str:
     if result.minors_left_out:
         lines.append(
             f"left out as minors (said 15-17; the segment does not say minors: allowed):"
-            f" {result.minors_left_out}"
+            f" {shown(result.minors_left_out)}"
         )
     if result.not_before is not None:
         at = result.not_before.astimezone(MALI_TIME)

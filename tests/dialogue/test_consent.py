@@ -243,6 +243,7 @@ async def test_privacy_shows_what_is_kept_and_withdrawing_clears_it_at_once(
     assert screen.replies[0].text == catalog.text("privacy.kept_consent", "bm").text
     assert payloads(screen) == [
         "action:change_language",
+        "mydata:show",
         "privacy:withdraw",
         "action:forget",
         "action:show_menu",
