@@ -503,6 +503,8 @@ def _strings(value: Any) -> list[str] | None:
     return [str(v) for v in value]
 
 
-#: Conversation-data keys holding what a person typed (referral-form answers): dropped
-#: after ``RETENTION_FORM_HOURS`` without a message (``bot.privacy``).
-TYPED_KEYS: tuple[str, ...] = ("referral",)
+#: Conversation-data keys holding what a person typed (referral-form answers, a question
+#: typed before a language was chosen): dropped after ``RETENTION_FORM_HOURS`` without a
+#: message (``bot.privacy``). A waiting question is dropped on the next message anyway;
+#: this covers someone who never writes again.
+TYPED_KEYS: tuple[str, ...] = ("referral", "waiting")

@@ -267,3 +267,35 @@ def purge_zero() -> dict[str, int]:
         "outbox",
     )
     return dict.fromkeys(rules, 0)
+
+
+async def test_a_question_typed_before_choosing_a_language_goes_with_abandoned_forms(
+    database: Database,
+) -> None:
+    """Someone who typed a question, then never chose a language nor wrote again: their
+    words wait in the conversation; they go after the same silence as a form's answers."""
+    waiting = {"text": "je veux partir en libye, mon numero 76123456", "intent": None}
+    async with database.transaction() as session:
+        gone, stays = (User(channel="telegram", external_id=str(910000 + i)) for i in range(2))
+        session.add_all([gone, stays])
+        await session.flush()
+        session.add_all(
+            [
+                Conversation(
+                    user_id=gone.id,
+                    state="choosing_language",
+                    data={"waiting": waiting},
+                    updated_at=ago(hours=25),
+                ),
+                Conversation(
+                    user_id=stays.id,
+                    state="choosing_language",
+                    data={"waiting": waiting},
+                    updated_at=ago(hours=23),
+                ),
+            ]
+        )
+    done = await Retention(database, PERIODS).run(now=NOW)
+    assert {p.rule: p.rows for p in done}["abandoned_forms"] == 1
+    kept = dict(await rows(database, select(Conversation.user_id, Conversation.data)))
+    assert kept[gone.id] == {} and kept[stays.id] == {"waiting": waiting}
