@@ -195,6 +195,8 @@ class Settings(BaseSettings):
     nlu_data_dir: Path = PROJECT_ROOT / "nlu" / "data"
     #: The agents' chat for human handovers (a forum supergroup); None: no handover offered.
     agents_chat_id: int | None = None
+    #: A relay with no message either way for this long is closed, both sides told; 0: never.
+    handover_idle_minutes: float = Field(default=60.0, ge=0)
     #: Broadcasts: messages per second in all (Telegram: about 30; up to 1000 when paid).
     #: The default leaves 5 per second of Telegram's 30 to the replies of the bot itself.
     broadcast_rate: float = Field(default=25.0, gt=0, le=1000)

@@ -211,6 +211,8 @@ REQUIRED_KEYS: tuple[str, ...] = (
     "handover.opened",
     "handover.already_open",
     "handover.closed",
+    "handover.idle_closed",
+    "agent.handover_idle",
     "handover.unavailable",
     "agent.handover_opened",
     "agent.handover_closed",

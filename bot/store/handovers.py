@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.models import Handover, User, utcnow
@@ -49,6 +49,7 @@ class HandoverRecord:
     channel: str
     external_id: str
     language: str | None
+    last_activity_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:
@@ -135,6 +136,7 @@ async def open_handover(
         return None
     row = Handover(
         user_id=user_id,
+        last_activity_at=utcnow(),
         status=OPEN,
         agent_chat_id=agent_chat_id,
         thread_id=_stored_thread(thread_id, forum=forum),
@@ -158,3 +160,24 @@ async def close_handover(
         .returning(Handover.id)
     )
     return result.first() is not None
+
+
+async def touch(session: AsyncSession, *, handover_id: int, at: datetime | None = None) -> None:
+    """A message went through the relay: it is not idle."""
+    await session.execute(
+        update(Handover).where(Handover.id == handover_id).values(last_activity_at=at or utcnow())
+    )
+
+
+async def idle_since(
+    session: AsyncSession, *, before: datetime, limit: int = 50
+) -> list[HandoverRecord]:
+    """Open handovers with no message since before ``before``, oldest first."""
+    last = func.coalesce(Handover.last_activity_at, Handover.opened_at)
+    rows = await session.execute(
+        _with_user()
+        .where(Handover.status == OPEN, last < before)
+        .order_by(last, Handover.id)
+        .limit(limit)
+    )
+    return [_record(handover, user) for handover, user in rows.all()]

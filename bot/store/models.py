@@ -248,6 +248,8 @@ class Handover(Base):
     closed_at: Mapped[datetime | None]
     #: "user", "agent:<telegram user id>" or "system".
     closed_by: Mapped[str | None] = mapped_column(String(64))
+    #: When a message last went through, either way (an idle relay is closed).
+    last_activity_at: Mapped[datetime | None]
 
     __table_args__ = (
         Index("ix_handovers_user_id_status", "user_id", "status"),

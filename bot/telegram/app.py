@@ -375,6 +375,19 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> Bot
                 adapter.desk.run(app.bot, settings.referral_check_seconds), name="referrals"
             )
         )
+        if adapter.relay is not None and settings.handover_idle_minutes > 0:
+            # Closes relays nobody wrote in for HANDOVER_IDLE_MINUTES, both sides told.
+            idle_after = timedelta(minutes=settings.handover_idle_minutes)
+            tasks.append(
+                asyncio.create_task(
+                    adapter.relay.run_idle(
+                        app.bot,
+                        idle_after=idle_after,
+                        every=min(60.0, idle_after.total_seconds() / 2),
+                    ),
+                    name="idle relays",
+                )
+            )
         if settings.purge_every_seconds > 0:
             # Deletes or unlinks what is past its retention period (docs/privacy.md).
             retention = Retention(current.database, Periods.from_settings(settings))

@@ -41,8 +41,10 @@ forum mode), or have privacy mode off, to receive the agents' messages.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Collection
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from telegram import Bot, Message, ReplyParameters, Update
@@ -71,6 +73,8 @@ HANDOVER_KEYS: tuple[str, ...] = (
     "handover.unavailable",
     "agent.handover_opened",
     "agent.handover_closed",
+    "handover.idle_closed",
+    "agent.handover_idle",
 )
 #: Telegram refusals meaning the handover's topic or thread is gone (closed or deleted by hand).
 _THREAD_GONE = ("topic_closed", "thread not found", "replied not found", "topic_id_invalid")
@@ -252,6 +256,8 @@ class HandoverRelay:
                 raise
             logger.info("The thread of handover %s is gone (%s)", record.id, exc.message)
             await self._close(bot, record, closed_by="system")
+            return True
+        await self._touch(record)
         return True
 
     async def from_agents(self, update: Update, bot: Bot) -> bool:
@@ -281,7 +287,44 @@ class HandoverRelay:
                 "%s blocked the bot; closing handover %s", pseudonym(record.user_id), record.id
             )
             await self._close(bot, record, closed_by="system", tell_user=False)
+            return True
+        await self._touch(record)
         return True
+
+    async def _touch(self, record: HandoverRecord) -> None:
+        async with self.database.transaction() as session:
+            await handovers.touch(session, handover_id=record.id)
+
+    # -- idle relays ----------------------------------------------------------------------------
+
+    async def close_idle(
+        self, bot: Bot, *, idle_after: timedelta, now: datetime | None = None
+    ) -> int:
+        """Close the relays with no message either way for ``idle_after``, telling both
+        sides; how many were closed."""
+        before = (now or datetime.now(UTC)) - idle_after
+        async with self.database.transaction() as session:
+            idle = await handovers.idle_since(session, before=before)
+        minutes = f"{idle_after.total_seconds() / 60:g}"
+        for record in idle:
+            await self._close(
+                bot,
+                record,
+                closed_by="system",
+                user_key="handover.idle_closed",
+                agents_key="agent.handover_idle",
+                minutes=minutes,
+            )
+        return len(idle)
+
+    async def run_idle(self, bot: Bot, *, idle_after: timedelta, every: float) -> None:
+        """Close idle relays forever (a task; cancel it to stop)."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.close_idle(bot, idle_after=idle_after)
+            except Exception:
+                logger.exception("Closing idle relays failed; trying again later")
 
     def _into_thread(self, record: HandoverRecord) -> dict[str, Any]:
         """Where a message for the agents goes: the topic, or a reply in the header's thread."""
@@ -292,7 +335,15 @@ class HandoverRelay:
     # -- closing ------------------------------------------------------------------------------
 
     async def _close(
-        self, bot: Bot, record: HandoverRecord, *, closed_by: str, tell_user: bool = True
+        self,
+        bot: Bot,
+        record: HandoverRecord,
+        *,
+        closed_by: str,
+        tell_user: bool = True,
+        user_key: str = "handover.closed",
+        agents_key: str = "agent.handover_closed",
+        minutes: str = "",
     ) -> None:
         async with self.database.transaction() as session:
             closed = await handovers.close_handover(
@@ -305,14 +356,15 @@ class HandoverRelay:
         if tell_user:
             try:
                 await bot.send_message(
-                    int(record.external_id), self._text("handover.closed", record.language)
+                    int(record.external_id),
+                    self._text(user_key, record.language, minutes=minutes),
                 )
             except Forbidden:
                 logger.info("%s blocked the bot; not told of the close", user)
         try:
             await bot.send_message(
                 self.agents_chat_id,
-                self._agent_text("agent.handover_closed", user=user),
+                self._agent_text(agents_key, user=user, minutes=minutes),
                 **self._into_thread(record),
             )
         except TelegramError as exc:

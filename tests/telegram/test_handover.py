@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -501,3 +502,28 @@ async def test_self_harm_words_flag_the_conversation_for_the_agents(
     assert words.text == "des fois je veux plus vivre"
     # The person is not sent the emergency block: a person of the team is there.
     assert h.texts_to(CHAT) == [h.t("handover.opened", "fr")]
+
+
+async def test_an_idle_relay_is_closed_and_both_sides_told(
+    fake: FakeBotApi, database: Database, content_store: ContentStore
+) -> None:
+    """A relay nobody wrote in stayed open for ever: it closes after the idle time, and
+    a message in it keeps it open."""
+    async with running(fake, database, content_store) as h:
+        user_id = await h.open(language="fr")
+        fake.push_text(CHAT, "vous etes la ?")
+        await fake.wait_for("copyMessage", count=1)
+        await h.sync()  # the relay has stored the message's time
+        hour = timedelta(hours=1)
+        soon = datetime.now(UTC) + timedelta(minutes=59)
+        assert await h.relay.close_idle(h.app.bot, idle_after=hour, now=soon) == 0
+        later = datetime.now(UTC) + timedelta(minutes=61)
+        assert await h.relay.close_idle(h.app.bot, idle_after=hour, now=later) == 1
+        assert await h.relay.close_idle(h.app.bot, idle_after=hour, now=later) == 0
+        await fake.wait_for("closeForumTopic", count=1)
+    assert h.texts_to(CHAT)[-1] == h.t("handover.idle_closed", "fr", minutes="60")
+    assert h.texts_to(AGENTS)[-1] == h.t(
+        "agent.handover_idle", "fr", user=pseudonym(user_id), minutes="60"
+    )
+    [row] = await h.rows()
+    assert (row.status, row.closed_by) == ("closed", "system")
