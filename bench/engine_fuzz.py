@@ -15,11 +15,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import secrets
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,8 @@ from hypothesis import HealthCheck, given, seed, settings
 from sqlalchemy.engine import make_url
 
 from bot.config import normalise_database_url
-from bot.store.db import Database, create_engine, upgrade_database
+from bot.store.db import Database, upgrade_database
+from tests.support.databases import private_schema
 from tests.support.fuzz import conversations, engine_under_test
 
 
@@ -40,39 +41,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
+    with _database(args.db) as url:
+        return _run(args, url)
+
+
+@contextmanager
+def _database(raw: str | None) -> Iterator[str]:
+    """A migrated database of the bench's own: an SQLite file in a temporary folder, or a
+    schema in the PostgreSQL database at ``raw`` (the tests' helper), dropped at the end."""
+    if raw is not None:
+        with private_schema(normalise_database_url(raw)) as url:
+            yield url
+        return
     with tempfile.TemporaryDirectory() as scratch:
-        url, drop = _database(args.db, Path(scratch))
-        try:
-            return _run(args, url)
-        finally:
-            drop()
-
-
-def _database(raw: str | None, scratch: Path) -> tuple[str, Callable[[], None]]:
-    if raw is None:
-        url = f"sqlite+aiosqlite:///{scratch / 'fuzz.db'}"
+        url = f"sqlite+aiosqlite:///{Path(scratch) / 'fuzz.db'}"
         asyncio.run(upgrade_database(url))
-        return url, lambda: None
-    base = normalise_database_url(raw)
-    schema = f"kf_fuzz_{secrets.token_hex(4)}"
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    rendered = url.render_as_string(hide_password=False)
-
-    async def create() -> None:
-        engine = create_engine(base)
-        async with engine.begin() as conn:
-            await conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-        await engine.dispose()
-        await upgrade_database(rendered)
-
-    async def drop_schema() -> None:
-        engine = create_engine(base)
-        async with engine.begin() as conn:
-            await conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        await engine.dispose()
-
-    asyncio.run(create())
-    return rendered, lambda: asyncio.run(drop_schema())
+        yield url
 
 
 def _run(args: argparse.Namespace, url: str) -> int:

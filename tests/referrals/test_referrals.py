@@ -259,22 +259,7 @@ async def test_mycases_pages_a_long_list_under_telegrams_limit(
     at most ten, the most recent first, with buttons to the older and newer ones."""
     catalog = helper.catalog()
     await onboard(helper, "7")
-    user = await stored_user(database, "7")
-    async with database.transaction() as session:
-        for n in range(60):
-            await referral_repo.create_referral(
-                session,
-                reference=f"KF-{n:04d}",
-                user_id=user.id,
-                service_id=SERVICE,
-                need="return_help",
-                status="sent",
-                language="fr",
-                first_name=None,
-                phone=None,
-                location=None,
-                description=None,
-            )
+    await add_referrals(database, "7", ["sent"] * 60, [f"KF-{n:04d}" for n in range(60)])
     seen: list[str] = []
     outcome = await helper.handle(command("7", "mycases"))
     older = catalog.text("referral.mycases_older", "fr").text
@@ -303,34 +288,24 @@ async def test_a_short_list_of_cases_has_no_page_buttons(
 ) -> None:
     catalog = helper.catalog()
     await onboard(helper, "7")
-    user = await stored_user(database, "7")
-    async with database.transaction() as session:
-        await referral_repo.create_referral(
-            session,
-            reference="KF-0001",
-            user_id=user.id,
-            service_id=SERVICE,
-            need="return_help",
-            status="sent",
-            language="fr",
-            first_name=None,
-            phone=None,
-            location=None,
-            description=None,
-        )
+    await add_referrals(database, "7", ["sent"], ["KF-0001"])
     [reply] = (await helper.handle(command("7", "mycases"))).replies
     assert "KF-0001" in reply.text and "page" not in reply.text
     assert [b.payload for b in reply.buttons] == ["action:show_menu"]
     assert catalog.text("referral.mycases_older", "fr").text not in reply.text
 
 
-async def add_referrals(database: Database, user: str, statuses: list[str]) -> None:
+async def add_referrals(
+    database: Database, user: str, statuses: list[str], references: list[str] | None = None
+) -> None:
+    """Referrals of ``user`` in these statuses, stored directly (fresh references unless
+    given), with no personal field."""
     record = await stored_user(database, user)
     async with database.transaction() as session:
-        for status in statuses:
+        for n, status in enumerate(statuses):
             stored = await referral_repo.create_referral(
                 session,
-                reference=new_reference(),
+                reference=references[n] if references else new_reference(),
                 user_id=record.id,
                 service_id=SERVICE,
                 need="return_help",
