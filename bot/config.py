@@ -195,6 +195,11 @@ class Settings(BaseSettings):
     nlu_data_dir: Path = PROJECT_ROOT / "nlu" / "data"
     #: The agents' chat for human handovers (a forum supergroup); None: no handover offered.
     agents_chat_id: int | None = None
+    #: Telegram ids of the people of the agents' chat who may talk to users in a relay.
+    agents_staff_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    #: Where each service's referrals go and who may act on them (bot/partners.py); read
+    #: once at start-up, never from content. None: no referral is offered.
+    partners_file: Path | None = None
     #: A relay with no message either way for this long is closed, both sides told; 0: never.
     handover_idle_minutes: float = Field(default=60.0, ge=0)
     #: Broadcasts: messages per second in all (Telegram: about 30; up to 1000 when paid).
@@ -227,6 +232,7 @@ class Settings(BaseSettings):
         "content_dir",
         "nlu_data_dir",
         "agents_chat_id",
+        "partners_file",
         mode="before",
     )
     @classmethod
@@ -250,7 +256,7 @@ class Settings(BaseSettings):
             raise ValueError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
         return level
 
-    @field_validator("admin_telegram_ids", mode="before")
+    @field_validator("admin_telegram_ids", "agents_staff_ids", mode="before")
     @classmethod
     def _parse_ids(cls, value: object) -> object:
         if isinstance(value, str):
@@ -274,6 +280,22 @@ class Settings(BaseSettings):
     def _paid_above_free_rate(self) -> Settings:
         if self.broadcast_rate > 30 and not self.broadcast_paid:
             raise ValueError("BROADCAST_RATE above 30 needs BROADCAST_PAID=true")
+        return self
+
+    @model_validator(mode="after")
+    def _agents_chat_is_a_group_with_staff(self) -> Settings:
+        if self.agents_chat_id is None:
+            return self
+        if self.agents_chat_id >= 0:
+            raise ValueError(
+                "AGENTS_CHAT_ID must be a group's id (negative): a person's private chat cannot"
+                " be the agents' chat"
+            )
+        if not self.agents_staff_ids:
+            raise ValueError(
+                "AGENTS_STAFF_IDS must list the Telegram ids of the agents who may talk to"
+                " users (AGENTS_CHAT_ID is set)"
+            )
         return self
 
     @model_validator(mode="after")

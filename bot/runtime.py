@@ -13,6 +13,7 @@ from bot.dialogue.decision import Thresholds
 from bot.dialogue.engine import Engine
 from bot.nlu.rasa import RasaClient
 from bot.nlu.service import NluService
+from bot.partners import Partners, PartnersError, load_partners
 from bot.referrals.form import ReferralLimits
 from bot.store.db import Database
 
@@ -27,6 +28,8 @@ class Runtime:
     nlu: NluService
     engine: Engine
     publisher: ContentPublisher
+    #: Where referrals go and who may act on them (``PARTNERS_FILE``), read once.
+    partners: Partners = field(default_factory=Partners)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self, *, watch: bool = True) -> None:
@@ -65,6 +68,7 @@ def build_nlu(settings: Settings, content: ContentStore) -> NluService:
 def build_runtime(settings: Settings, *, database_url: str | None = None) -> Runtime:
     """Create the database handle, content store, NLU client and engine (no I/O but content)."""
     content = ContentStore(settings.content_dir, nlu_data_dir=settings.nlu_data_dir)
+    partners = checked_partners(settings, content)
     database = Database(database_url or settings.database_url)
     nlu = build_nlu(settings, content)
     thresholds = Thresholds(
@@ -79,9 +83,30 @@ def build_runtime(settings: Settings, *, database_url: str | None = None) -> Run
         thresholds=thresholds,
         language_identifier=content.language_identifier,
         handover=settings.agents_chat_id is not None,
+        partners=partners,
         referral_limits=ReferralLimits(
             open=settings.referral_max_open, per_day=settings.referral_max_per_day
         ),
     )
     publisher = ContentPublisher(content, database, interval=settings.content_reload_seconds)
-    return Runtime(settings, database, content, nlu, engine, publisher)
+    return Runtime(settings, database, content, nlu, engine, publisher, partners)
+
+
+def checked_partners(settings: Settings, content: ContentStore) -> Partners:
+    """``PARTNERS_FILE``, checked against the content at start-up: every service it names
+    must exist and accept referrals (a typo would silently drop a partner's referrals)."""
+    partners = load_partners(settings.partners_file)
+    services = content.current().services
+    reasons = []
+    for service_id in partners.services():
+        service = services.get(service_id)
+        if service is None:
+            reasons.append(f"partners.{service_id}: no such service in content/services.yml")
+        elif not service.accepts_referrals:
+            reasons.append(
+                f"partners.{service_id}: the service does not accept referrals in content"
+                " (accepts_referrals: false)"
+            )
+    if reasons:
+        raise PartnersError(settings.partners_file or "PARTNERS_FILE", reasons)
+    return partners

@@ -135,3 +135,28 @@ def test_the_command_line_names_the_setting_but_never_prints_a_secret(
     assert "RASA_TOKEN must be at least 32 characters" in err
     assert "the password in DATABASE_URL must be at least 12 characters" in err
     assert weak not in err and "Pw9!tiny" not in err and BOT_TOKEN not in err
+
+
+def test_a_bad_partners_file_stops_the_start_with_the_reasons(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    partners = tmp_path / "partners.yml"
+    partners.write_text(
+        "partners:\n"
+        "  iom_mali: {chat_id: 123456789, staff: [81]}\n"  # a person's chat, not a group
+        "  red_cross_rfl: {chat_id: -100222, staff: []}\n"  # nobody may act
+        "  nowhere: {chat_id: -100333, staff: [82]}\n",  # no such service
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", BOT_TOKEN)
+    monkeypatch.setenv("PARTNERS_FILE", str(partners))
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert "partners.iom_mali.chat_id: 123456789 is a person's private chat" in err
+    assert "partners.red_cross_rfl.staff" in err
+    # Per-entry problems first; with those fixed, the content check names the unknown one.
+    partners.write_text("partners:\n  nowhere: {chat_id: -100333, staff: [82]}\n", "utf-8")
+    assert main(["run"]) == 2
+    assert "partners.nowhere: no such service" in capsys.readouterr().err

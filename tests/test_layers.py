@@ -36,6 +36,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "bot.logs",
         "bot.places",
         "bot.phones",
+        "bot.partners",
         "bot.disclosure",
         "bot.referrals.status",
     ),

@@ -205,13 +205,14 @@ async def test_a_referral_failing_in_the_database_logs_no_personal_data(
     content_copy: Path,
     stub_parser: StubParser,
 ) -> None:
-    enable_referrals(content_copy)
+    partners = enable_referrals(content_copy)
     content = ContentStore(content_copy)
     engine = Engine(
         database=database,
         content=content.current,
         nlu=NluService(stub_parser, content.matcher),
         thresholds=Thresholds(),
+        partners=partners,
     )
     await _make_referrals_fail(database)
     fake.token = BOT_TOKEN

@@ -141,5 +141,7 @@ def test_compose_passes_every_setting_the_bot_needs_in_production() -> None:
         "RASA_TOKEN",
         "ADMIN_TELEGRAM_IDS",
         "AGENTS_CHAT_ID",
+        "AGENTS_STAFF_IDS",
+        "PARTNERS_FILE",
     ):
         assert name in env, name

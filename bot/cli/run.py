@@ -10,6 +10,10 @@ import sys
 from bot.cli.chat import chat
 from bot.cli.common import load_settings
 from bot.config import Environment
+from bot.content import ContentError
+from bot.content.store import ContentStore
+from bot.partners import PartnersError
+from bot.runtime import checked_partners
 from bot.telegram.app import run_polling
 
 
@@ -26,4 +30,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             "TELEGRAM_BOT_TOKEN is not set: starting the console chat instead of Telegram"
         )
         return asyncio.run(chat(settings, user=args.user, db=None, lang=None, as_json=False))
+    # Where referrals go is checked before anything starts: a bad partners file is a clear
+    # message and exit 2, not a traceback from inside the running bot.
+    try:
+        checked_partners(settings, ContentStore(settings.content_dir))
+    except (PartnersError, ContentError) as exc:
+        print(f"kunnafoni: cannot start: {exc}", file=sys.stderr)
+        return 2
     return run_polling(settings)

@@ -221,6 +221,8 @@ REQUIRED_KEYS: tuple[str, ...] = (
     "partner.minor",
     "partner.reminder",
     "partner.not_yours",
+    "partner.not_staff",
+    "agent.not_staff",
     "partner.withdrawn",
     "admin.referral_overdue",
     "admin.referral_undelivered",

@@ -33,6 +33,7 @@ from bot.dialogue.types import Inbound, Meta, Outcome, State
 from bot.nlu.langid import LanguageGuess, LanguageIdentifier
 from bot.nlu.service import NluService
 from bot.nlu.types import NluResult
+from bot.partners import Partners
 from bot.pseudonyms import pseudonym
 from bot.referrals.form import ReferralLimits
 from bot.referrals.status import OPEN_STATUSES
@@ -61,6 +62,7 @@ class Engine:
         language_identifier: Callable[[], LanguageIdentifier | None] | None = None,
         handover: bool = False,
         referral_limits: ReferralLimits | None = None,
+        partners: Partners | None = None,
     ) -> None:
         self.database = database
         self._content = content
@@ -70,6 +72,8 @@ class Engine:
         #: Whether this channel can relay a user to a human agent (an agents' chat exists).
         self.handover = handover
         self.referral_limits = referral_limits or ReferralLimits()
+        #: Where each service's referrals go (``PARTNERS_FILE``): none, no referral offered.
+        self.partners = partners or Partners()
 
     def catalog(self) -> Catalog:
         """The content version in use now."""
@@ -165,6 +169,7 @@ class Engine:
             text_words=len((inbound.text or "").split()),
             can_hand_over=self.handover,
             referral_limits=self.referral_limits,
+            partners=self.partners,
         )
         if user.consent:
             # What they agreed to: a change of the consent text asks them again.

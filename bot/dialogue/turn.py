@@ -11,6 +11,7 @@ from bot.content.models import ButtonSpec
 from bot.dialogue.memory import Memory, ShownButton
 from bot.dialogue.payloads import for_target
 from bot.dialogue.types import Button, Document, Media, Meta, Reply, State
+from bot.partners import Partners
 from bot.referrals.form import ReferralLimits
 from bot.store import referrals as referral_repo
 from bot.store.access import KeptAbout
@@ -53,6 +54,8 @@ class Turn:
     cases: list[referral_repo.ReferralRecord] | None = None
     #: How many referrals the user may have open and send in a day...
     referral_limits: ReferralLimits = field(default_factory=ReferralLimits)
+    #: Where each service's referrals go: a service without a partner chat is not offered.
+    partners: Partners = field(default_factory=Partners)
     #: ...and how many they have: loaded when a step may open or send the form.
     referral_counts: referral_repo.ReferralCounts | None = None
     #: What is kept about the user besides their row and conversation, loaded for

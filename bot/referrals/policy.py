@@ -1,7 +1,7 @@
 """What happens to a referral after the user sends it: delivery, partners' moves, reminders.
 
 - **Delivery.** A stored referral is ``pending`` and posted once to its service's partner
-  chat (``partner_chat_id`` in ``content/services.yml``); only when the chat accepted the
+  chat (``PARTNERS_FILE``, deployment configuration); only when the chat accepted the
   message is it ``sent``, and the person told it arrived. When the service has no partner
   chat now, or the chat cannot be reached, the failure is counted and the next attempt set
   after a growing wait (``retry_after``); the admins are told at the first failure, once.
@@ -30,6 +30,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from bot.content.catalog import Catalog, Fields
+from bot.content.models import Service
+from bot.partners import Partners
 from bot.referrals.notifier import Notifier, NotSent
 from bot.referrals.status import ReferralStatus, can_move
 from bot.store import referrals as referral_repo
@@ -73,11 +75,20 @@ class ReferralPolicy:
         *,
         ack_after: timedelta = timedelta(hours=24),
         retry_after: Sequence[timedelta] = RETRY_AFTER,
+        partners: Partners | None = None,
     ) -> None:
         self.database = database
         self.catalog = catalog
         self.ack_after = ack_after
         self.retry_after = tuple(retry_after)
+        #: Where each service's referrals go, and who may move them (``PARTNERS_FILE``).
+        self.partners = partners or Partners()
+
+    def chat_for(self, service: Service | None) -> int | None:
+        """The partner chat of a service that takes referrals now, or None."""
+        if service is None or not service.accepts_referrals:
+            return None
+        return self.partners.chat_for(service.id)
 
     def organisation(self, referral: ReferralRecord) -> str:
         """The name of the referral's service as users and partners read it."""
@@ -99,7 +110,8 @@ class ReferralPolicy:
         if referral.status != ReferralStatus.PENDING:
             return referral.partner_message_id is not None
         service = self.catalog().services.get(referral.service_id)
-        if service is None or not service.accepts_referrals or not service.partner_chat_id:
+        chat_id = self.chat_for(service)
+        if service is None or chat_id is None:
             await self._failed(notifier, referral, "no partner chat for the service", now)
             return False
         try:
@@ -107,7 +119,7 @@ class ReferralPolicy:
             message_id = await notifier.deliver_card(
                 replace(referral, status=ReferralStatus.SENT.value),
                 service,
-                chat_id=service.partner_chat_id,
+                chat_id=chat_id,
             )
         except NotSent as exc:
             await self._failed(notifier, referral, str(exc), now)
@@ -116,7 +128,7 @@ class ReferralPolicy:
             await referral_repo.mark_delivered(
                 session,
                 referral_id=referral.id,
-                chat_id=service.partner_chat_id,
+                chat_id=chat_id,
                 message_id=message_id,
             )
             await referral_repo.set_status(
@@ -214,9 +226,7 @@ class ReferralPolicy:
     def referral_services(self) -> list[str]:
         """Ids of the services that take referrals now (where a referral can be re-routed)."""
         return sorted(
-            s.id
-            for s in self.catalog().services.values()
-            if s.accepts_referrals and s.partner_chat_id
+            s.id for s in self.catalog().services.values() if self.chat_for(s) is not None
         )
 
     async def reroute(
@@ -225,7 +235,7 @@ class ReferralPolicy:
         """Send an undeliverable (or still pending) referral to another service, then try
         to deliver it at once; None when it cannot be re-routed there."""
         service = self.catalog().services.get(service_id)
-        if service is None or not service.accepts_referrals or not service.partner_chat_id:
+        if service is None or self.chat_for(service) is None:
             return None
         async with self.database.transaction() as session:
             referral = await referral_repo.by_reference(session, reference)
@@ -264,9 +274,12 @@ class ReferralPolicy:
     ) -> Move | None:
         """Apply a partner's press in ``chat_id``; None when that chat may not move it.
 
-        A partner chat sees and moves only its own service's referrals. ``partner`` is the
-        channel's id of the person who pressed, stored as the move's actor.
+        A partner chat sees and moves only its own service's referrals, and only the staff
+        listed for it in ``PARTNERS_FILE`` may move them. ``partner`` is the channel's id of
+        the person who pressed, stored as the move's actor.
         """
+        if not self.partners.is_staff(chat_id, partner):
+            return None
         async with self.database.transaction() as session:
             referral = await referral_repo.get_referral(session, referral_id, for_update=True)
             if referral is None or referral.partner_chat_id != chat_id:

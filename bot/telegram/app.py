@@ -125,6 +125,7 @@ class TelegramAdapter:
             runtime.engine.catalog,
             admin_ids=self.settings.admin_telegram_ids,
             ack_after=timedelta(hours=self.settings.referral_ack_hours),
+            partners=runtime.partners,
         )
         if self.settings.agents_chat_id is not None:
             self.relay = HandoverRelay(
@@ -133,6 +134,7 @@ class TelegramAdapter:
                 self.settings.agents_chat_id,
                 matcher=runtime.content.matcher,
                 commands=COMMANDS,
+                staff=self.settings.agents_staff_ids,
             )
 
     @property

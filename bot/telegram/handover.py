@@ -75,6 +75,7 @@ HANDOVER_KEYS: tuple[str, ...] = (
     "agent.handover_closed",
     "handover.idle_closed",
     "agent.handover_idle",
+    "agent.not_staff",
 )
 #: Telegram refusals meaning the handover's topic or thread is gone (closed or deleted by hand).
 _THREAD_GONE = ("topic_closed", "thread not found", "replied not found", "topic_id_invalid")
@@ -116,6 +117,7 @@ class HandoverRelay:
         agents_chat_id: int,
         matcher: Callable[[], KeywordMatcher] | None = None,
         commands: Collection[str] = (),
+        staff: Collection[int] = (),
     ) -> None:
         self.database = database
         self.catalog = catalog
@@ -124,6 +126,9 @@ class HandoverRelay:
         #: The bot's own commands (/stop, /forget, /help...): they keep working during a
         #: relay, answered by the bot, never copied to the agents.
         self.commands = frozenset(commands) - {END_COMMAND}
+        #: The agents who may talk to users (``AGENTS_STAFF_IDS``); anyone else in the
+        #: agents' chat is refused.
+        self.staff = frozenset(staff)
 
     # -- texts --------------------------------------------------------------------------------
 
@@ -277,6 +282,17 @@ class HandoverRelay:
             )
         if record is None:
             return False
+        if sender.id not in self.staff:
+            logger.warning(
+                "A message in handover %s refused: its sender is not on AGENTS_STAFF_IDS",
+                record.id,
+            )
+            await bot.send_message(
+                self.agents_chat_id,
+                self._agent_text("agent.not_staff"),
+                **self._into_thread(record),
+            )
+            return True
         if _command(message, bot) == END_COMMAND:
             await self._close(bot, record, closed_by=f"agent:{sender.id}")
             return True

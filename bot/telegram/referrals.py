@@ -22,6 +22,7 @@ from telegram.error import TelegramError
 from bot.content.catalog import Catalog, Fields
 from bot.content.models import AgeBracket, Service
 from bot.dialogue.payloads import PARTNER_KIND, PartnerMove, parse_partner
+from bot.partners import Partners
 from bot.referrals.notifier import NotSent
 from bot.referrals.policy import ReferralPolicy
 from bot.referrals.status import next_statuses
@@ -175,10 +176,11 @@ class ReferralDesk:
         *,
         admin_ids: frozenset[int] = frozenset(),
         ack_after: timedelta = timedelta(hours=24),
+        partners: Partners | None = None,
     ) -> None:
         self.catalog = catalog
         self.admin_ids = admin_ids
-        self.policy = ReferralPolicy(database, catalog, ack_after=ack_after)
+        self.policy = ReferralPolicy(database, catalog, ack_after=ack_after, partners=partners)
 
     def notifier(self, bot: Bot) -> TelegramNotifier:
         return TelegramNotifier(bot, self.catalog, self.admin_ids)
@@ -224,6 +226,13 @@ class ReferralDesk:
             await query.answer()
             return
         referral_id, status_to = pressed
+        if not self.policy.partners.is_staff(chat.id, query.from_user.id):
+            # A member of the group who is not on its staff list (or any other chat).
+            logger.warning(
+                "A press on referral %s refused: not from the staff of that chat", referral_id
+            )
+            await query.answer(catalog.text("partner.not_staff", None).text, show_alert=True)
+            return
         move = await self.policy.move(
             referral_id=referral_id,
             status_to=status_to,

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.referrals import enable_referrals
+from tests.support.referrals import enable_referrals, partners_file
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSCRIPTS = Path(__file__).resolve().parent / "transcripts"
@@ -101,7 +101,9 @@ def play(name: str) -> list[dict[str, Any]]:
             PYTHONPATH=str(ROOT),
         )
         if options.get("referrals"):
-            env["CONTENT_DIR"] = str(_content_with_referrals(Path(tmp)))
+            content = _content_with_referrals(Path(tmp))
+            env["CONTENT_DIR"] = str(content)
+            env["PARTNERS_FILE"] = str(partners_file(content))
         else:
             env["CONTENT_DIR"] = str(ROOT / "content")
         command = [

@@ -126,13 +126,14 @@ async def test_a_quiz_in_progress_goes_on(
 async def test_a_referral_form_in_progress_goes_on(
     content_copy: Any, database: Database, stub_parser: StubParser
 ) -> None:
-    enable_referrals(content_copy)
+    partners = enable_referrals(content_copy)
     content = ContentStore(content_copy)
     engine = Engine(
         database=database,
         content=content.current,
         nlu=NluService(stub_parser, content.matcher),
         thresholds=Thresholds(),
+        partners=partners,
     )
     catalog = content.current()
     await onboard(engine)

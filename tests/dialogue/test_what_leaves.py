@@ -28,13 +28,14 @@ WORDS = "je suis bloque a Agadez depuis 2 semaines, appelez le 66 12 34 56"
 
 @pytest.fixture
 def helper(content_copy: Path, database: Database, stub_parser: StubParser) -> Engine:
-    enable_referrals(content_copy)
+    partners = enable_referrals(content_copy)
     store = ContentStore(content_copy)
     return Engine(
         database=database,
         content=store.current,
         nlu=NluService(stub_parser, store.matcher),
         thresholds=Thresholds(),
+        partners=partners,
         language_identifier=store.language_identifier,
     )
 

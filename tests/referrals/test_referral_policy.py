@@ -15,6 +15,7 @@ import pytest
 
 from bot.content.models import Service
 from bot.content.store import ContentStore
+from bot.partners import load_partners
 from bot.referrals import STATUSES, ReferralStatus, can_move, intake, new_reference, next_statuses
 from bot.referrals.notifier import Notifier, NotSent
 from bot.referrals.policy import ReferralPolicy
@@ -22,7 +23,7 @@ from bot.store import referrals as referral_repo
 from bot.store import repositories as repo
 from bot.store.db import Database
 from bot.store.referrals import ReferralRecord
-from tests.support.referrals import PARTNER_CHAT, SERVICE, enable_referrals
+from tests.support.referrals import PARTNER_CHAT, SERVICE, enable_referrals, partners_file
 
 OTHER_CHAT = -1009876543
 PARTNER = 81
@@ -83,8 +84,9 @@ def store(content_copy: Path) -> ContentStore:
 
 
 @pytest.fixture
-def policy(store: ContentStore, database: Database) -> ReferralPolicy:
-    return ReferralPolicy(database, store.current, ack_after=timedelta(hours=24))
+def policy(store: ContentStore, database: Database, content_copy: Path) -> ReferralPolicy:
+    partners = load_partners(partners_file(content_copy))
+    return ReferralPolicy(database, store.current, ack_after=timedelta(hours=24), partners=partners)
 
 
 @pytest.fixture
@@ -502,3 +504,20 @@ def test_references_are_short_and_unambiguous() -> None:
         reference = new_reference()
         assert len(reference) == 9 and reference.startswith("KF-")
         assert not set(reference[3:]) & set("01OILUV")
+
+
+async def test_only_the_listed_staff_of_the_right_chat_move_a_referral(
+    policy: ReferralPolicy, database: Database
+) -> None:
+    """Any member of a partner group could move a case from sent to closed: now only the
+    staff the deployment lists for that group."""
+    referral = await delivered(policy, database)
+    stranger = await policy.move(
+        referral_id=referral.id, status_to="closed", chat_id=PARTNER_CHAT, partner=PARTNER + 1
+    )
+    assert stranger is None
+    assert (await reload(database, referral)).status == "sent"
+    staff = await policy.move(
+        referral_id=referral.id, status_to="closed", chat_id=PARTNER_CHAT, partner=PARTNER
+    )
+    assert staff is not None and staff.moved

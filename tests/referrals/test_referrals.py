@@ -14,13 +14,14 @@ from bot.dialogue.decision import Thresholds
 from bot.dialogue.engine import Engine
 from bot.dialogue.types import Inbound, Outcome, State
 from bot.nlu.service import NluService
+from bot.partners import Partners, load_partners
 from bot.referrals import ReferralLimits, new_reference, normalise_phone
 from bot.store import referrals as referral_repo
 from bot.store.db import Database
 from bot.store.models import Referral
 from tests.support.conversation import command, onboard, payloads, press, stored_user, text
 from tests.support.nlu import StubParser
-from tests.support.referrals import SERVICE, enable_referrals
+from tests.support.referrals import SERVICE, enable_referrals, partners_file
 
 
 @pytest.fixture
@@ -30,12 +31,20 @@ def referral_content(content_copy: Path) -> ContentStore:
 
 
 @pytest.fixture
-def helper(referral_content: ContentStore, database: Database, stub_parser: StubParser) -> Engine:
+def partners(referral_content: ContentStore, content_copy: Path) -> Partners:
+    return load_partners(partners_file(content_copy))
+
+
+@pytest.fixture
+def helper(
+    referral_content: ContentStore, database: Database, stub_parser: StubParser, partners: Partners
+) -> Engine:
     return Engine(
         database=database,
         content=referral_content.current,
         nlu=NluService(stub_parser, referral_content.matcher),
         thresholds=Thresholds(),
+        partners=partners,
     )
 
 
@@ -319,21 +328,27 @@ async def add_referrals(
             assert stored is not None
 
 
-def limited(referral_content: ContentStore, database: Database, parser: StubParser) -> Engine:
+def limited(
+    referral_content: ContentStore, database: Database, parser: StubParser, partners: Partners
+) -> Engine:
     return Engine(
         database=database,
         content=referral_content.current,
         nlu=NluService(parser, referral_content.matcher),
         referral_limits=ReferralLimits(open=2, per_day=3),
+        partners=partners,
     )
 
 
 async def test_no_form_is_offered_above_the_open_referrals_limit(
-    referral_content: ContentStore, database: Database, stub_parser: StubParser
+    referral_content: ContentStore,
+    database: Database,
+    stub_parser: StubParser,
+    partners: Partners,
 ) -> None:
     """60 empty referrals, each posted to the partner chat, were accepted: now a person
     with as many referrals open as allowed is told so, with the emergency button."""
-    engine = limited(referral_content, database, stub_parser)
+    engine = limited(referral_content, database, stub_parser, partners)
     catalog = engine.catalog()
     await onboard(engine, "7")
     await add_referrals(database, "7", ["sent", "received"])
@@ -346,9 +361,12 @@ async def test_no_form_is_offered_above_the_open_referrals_limit(
 
 
 async def test_closed_referrals_do_not_count_as_open_but_count_for_the_day(
-    referral_content: ContentStore, database: Database, stub_parser: StubParser
+    referral_content: ContentStore,
+    database: Database,
+    stub_parser: StubParser,
+    partners: Partners,
 ) -> None:
-    engine = limited(referral_content, database, stub_parser)
+    engine = limited(referral_content, database, stub_parser, partners)
     catalog = engine.catalog()
     await onboard(engine, "7")
     await add_referrals(database, "7", ["closed", "closed"])
@@ -361,11 +379,14 @@ async def test_closed_referrals_do_not_count_as_open_but_count_for_the_day(
 
 
 async def test_the_limit_holds_at_sending_too(
-    referral_content: ContentStore, database: Database, stub_parser: StubParser
+    referral_content: ContentStore,
+    database: Database,
+    stub_parser: StubParser,
+    partners: Partners,
 ) -> None:
     """A form opened before the limit was reached (another form sent meanwhile) is not
     sent: nothing is stored or posted."""
-    engine = limited(referral_content, database, stub_parser)
+    engine = limited(referral_content, database, stub_parser, partners)
     catalog = engine.catalog()
     await onboard(engine, "7")
     await engine.handle(press("7", f"refer:{SERVICE}:return_help"))

@@ -42,8 +42,8 @@ def test_real_services_file_validates(catalog: Catalog) -> None:
     for service in catalog.services.values():
         assert service.source and service.verified_on
         assert service.description == f"service.{service.id}.description"
-        # No partner has agreed to referrals yet: nothing may be sent anywhere.
-        assert service.partner_chat_id is None
+        # No partner has agreed to referrals yet (and where they would go is not content).
+        assert not service.accepts_referrals
 
 
 def test_every_need_category_has_a_national_service_and_emergency_first(catalog: Catalog) -> None:
@@ -447,21 +447,17 @@ def test_no_national_emergency_service(tree: Path) -> None:
     assert any("no national service for category 'emergency'" in p for p in found), found
 
 
-def test_referral_chat_needs_an_agreement(tree: Path) -> None:
+def test_a_referral_chat_in_content_is_refused(tree: Path) -> None:
+    """Where a service's referrals go is deployment configuration (PARTNERS_FILE): a chat
+    id in the content, which anyone editing content could change, is refused."""
     services = tree / "services.yml"
     edit(
         services,
         '    source: "abamako.com"\n',
-        '    partner_chat_id: -1001234\n    source: "abamako.com"\n',
+        '    accepts_referrals: true\n    partner_chat_id: -1001234\n    source: "abamako.com"\n',
     )
     found = problems_of(tree)
-    assert any("accepts_referrals is false" in p for p in found), found
-    edit(
-        services,
-        "    partner_chat_id: -1001234\n",
-        "    accepts_referrals: true\n    partner_chat_id: -1001234\n",
-    )
-    assert load_catalog(tree).services["aracem"].partner_chat_id == -1001234
+    assert any("partner_chat_id is no longer content" in p for p in found), found
 
 
 def test_services_file_is_required(tree: Path) -> None:

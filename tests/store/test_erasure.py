@@ -46,13 +46,14 @@ WORDS = "Mon mari me bat depuis mon retour de Libye"
 
 @pytest.fixture
 def helper(content_copy: Path, database: Database, stub_parser: StubParser) -> Engine:
-    enable_referrals(content_copy)
+    partners = enable_referrals(content_copy)
     content = ContentStore(content_copy)
     return Engine(
         database=database,
         content=content.current,
         nlu=NluService(stub_parser, content.matcher),
         thresholds=Thresholds(),
+        partners=partners,
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from bot.config import Settings
 from bot.content.publish import ContentPublisher
 from bot.content.store import ContentStore
+from bot.partners import Partners
 from bot.runtime import Runtime
 from bot.telegram.app import build_application
 from tests.fakes.bot_api import FakeBotApi
@@ -27,6 +28,8 @@ def runtime_for(engine: Any, content: ContentStore, settings: Settings) -> Runti
         nlu=getattr(engine, "nlu", None),  # type: ignore[arg-type]
         engine=engine,
         publisher=ContentPublisher(content, database),
+        # Where referrals go: the deployment's partners, as the engine was given them.
+        partners=getattr(engine, "partners", None) or Partners(),
     )
 
 

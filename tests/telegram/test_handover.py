@@ -107,6 +107,7 @@ async def running(
         AGENTS,
         matcher=content_store.matcher,
         commands=COMMANDS,
+        staff={AGENT},
     )
     app = (
         ApplicationBuilder()
@@ -174,7 +175,14 @@ def test_every_handover_text_exists_in_french_and_bambara(catalog: Catalog) -> N
 def test_agents_chat_id_setting() -> None:
     assert Settings().agents_chat_id is None
     assert Settings(AGENTS_CHAT_ID="").agents_chat_id is None
-    assert Settings(AGENTS_CHAT_ID=str(AGENTS)).agents_chat_id == AGENTS
+    with_staff = Settings(AGENTS_CHAT_ID=str(AGENTS), AGENTS_STAFF_IDS=f"{AGENT}, 778")
+    assert with_staff.agents_chat_id == AGENTS
+    assert with_staff.agents_staff_ids == frozenset({AGENT, 778})
+    # The agents' chat is a group, and only named agents talk to users.
+    with pytest.raises(ValueError, match="AGENTS_STAFF_IDS must list"):
+        Settings(AGENTS_CHAT_ID=str(AGENTS))
+    with pytest.raises(ValueError, match="a person's private chat cannot be the agents' chat"):
+        Settings(AGENTS_CHAT_ID="123456789", AGENTS_STAFF_IDS=str(AGENT))
 
 
 # -- store ------------------------------------------------------------------------------------
@@ -527,3 +535,28 @@ async def test_an_idle_relay_is_closed_and_both_sides_told(
     )
     [row] = await h.rows()
     assert (row.status, row.closed_by) == ("closed", "system")
+
+
+async def test_only_named_agents_talk_to_the_user(
+    fake: FakeBotApi, database: Database, content_store: ContentStore, logs: Any
+) -> None:
+    """Any member of the agents' chat could talk to any user in a relay: a message from
+    someone not on AGENTS_STAFF_IDS is refused (the chat is told why), never copied."""
+    async with running(fake, database, content_store) as h:
+        await h.open(language="fr")
+        [topic] = fake.forum_topics(AGENTS)
+        fake.push_group_message(
+            AGENTS,
+            "je suis un intrus",
+            user_id=AGENT + 1,
+            message_thread_id=topic.message_thread_id,
+        )
+        fake.push_group_message(
+            AGENTS, "Bonjour, je suis là.", user_id=AGENT, message_thread_id=topic.message_thread_id
+        )
+        await fake.wait_for("copyMessage", count=1)
+        await h.sync()
+    to_user = [m.text for m in fake.sent_messages(CHAT)]
+    assert "je suis un intrus" not in to_user and "Bonjour, je suis là." in to_user
+    assert h.t("agent.not_staff", "fr") in h.texts_to(AGENTS)
+    assert str(AGENT + 1) not in bot_logs(logs)

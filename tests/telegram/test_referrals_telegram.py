@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from bot.content.store import ContentStore
 from bot.dialogue.decision import Thresholds
 from bot.dialogue.engine import Engine
 from bot.nlu.service import NluService
+from bot.partners import Partners, load_partners
 from bot.store import referrals as referral_repo
 from bot.store import repositories as repo
 from bot.store.db import Database
@@ -28,7 +30,7 @@ from bot.telegram.referrals import (
 )
 from tests.fakes.bot_api import FakeBotApi
 from tests.support.nlu import StubParser
-from tests.support.referrals import PARTNER_CHAT, SERVICE, enable_referrals
+from tests.support.referrals import PARTNER_CHAT, SERVICE, enable_referrals, partners_file
 from tests.support.telegram import CHAT, polling
 
 OTHER_PARTNER = -1009876543
@@ -44,12 +46,18 @@ def store(content_copy: Path) -> ContentStore:
 
 
 @pytest.fixture
-def helper(store: ContentStore, database: Database) -> Engine:
+def partners(store: ContentStore, content_copy: Path) -> Partners:
+    return load_partners(partners_file(content_copy))
+
+
+@pytest.fixture
+def helper(store: ContentStore, database: Database, partners: Partners) -> Engine:
     return Engine(
         database=database,
         content=store.current,
         nlu=NluService(StubParser(), store.matcher),
         thresholds=Thresholds(),
+        partners=partners,
     )
 
 
@@ -187,7 +195,7 @@ async def test_a_referral_from_the_users_chat_to_the_partners_and_back(
 
 
 async def test_only_the_services_chat_moves_its_referrals(
-    fake: FakeBotApi, store: ContentStore, helper: Engine, database: Database
+    fake: FakeBotApi, store: ContentStore, helper: Engine, database: Database, partners: Partners
 ) -> None:
     fake.add_group(PARTNER_CHAT, "IOM Mali referrals", is_forum=False)
     fake.add_group(OTHER_PARTNER, "Red Cross referrals", is_forum=False)
@@ -199,7 +207,7 @@ async def test_only_the_services_chat_moves_its_referrals(
         )
     assert mine is not None and theirs is not None
     async with polling(fake, helper, store):
-        desk = ReferralDesk(database, store.current)
+        desk = ReferralDesk(database, store.current, partners=partners)
         async with _bot_of(fake) as bot:
             for referral in (mine, theirs):
                 assert await desk.deliver(bot, referral.id)
@@ -215,12 +223,46 @@ async def test_only_the_services_chat_moves_its_referrals(
     assert still is not None and still.status == "sent"
 
 
+async def test_a_member_of_the_partners_group_not_on_its_staff_cannot_move_a_case(
+    fake: FakeBotApi,
+    store: ContentStore,
+    helper: Engine,
+    database: Database,
+    partners: Partners,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Any member of a partner chat could move a case from sent to closed; now a press
+    from someone the deployment did not list is refused, and logged without their id."""
+    fake.add_group(PARTNER_CHAT, "IOM Mali referrals", is_forum=False)
+    intruder = 5550999
+    async with database.transaction() as session:
+        user, _ = await repo.get_or_create_user(session, channel="telegram", external_id=str(CHAT))
+        mine = await new_referral(session, user.id, "KF-CCCCCC", SERVICE, "return_help")
+    assert mine is not None
+    with caplog.at_level(logging.DEBUG, logger="bot"):
+        async with polling(fake, helper, store):
+            desk = ReferralDesk(database, store.current, partners=partners)
+            async with _bot_of(fake) as bot:
+                assert await desk.deliver(bot, mine.id)
+            fake.push_callback(PARTNER_CHAT, f"pref:{mine.id}:closed", user_id=intruder)
+            answers = await fake.wait_for("answerCallbackQuery", count=1)
+    assert answers[0].params.get("show_alert") is True
+    assert answers[0].params["text"] == store.current().text("partner.not_staff", "fr").text
+    async with database.transaction() as session:
+        still = await referral_repo.get_referral(session, mine.id)
+        changes = await referral_repo.history(session, referral_id=mine.id)
+    assert still is not None and still.status == "sent"
+    assert [c.actor for c in changes] == ["user", "system"]
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "not from the staff" in logged and str(intruder) not in logged
+
+
 def _bot_of(fake: FakeBotApi) -> Bot:
     return Bot("123456:TEST", base_url=fake.base_url, base_file_url=fake.base_file_url)
 
 
 async def test_undelivered_then_overdue_referrals_are_retried_reminded_and_flagged(
-    fake: FakeBotApi, store: ContentStore, database: Database
+    fake: FakeBotApi, store: ContentStore, database: Database, partners: Partners
 ) -> None:
     fake.add_group(PARTNER_CHAT, "IOM Mali referrals", is_forum=False)
     async with database.transaction() as session:
@@ -236,7 +278,11 @@ async def test_undelivered_then_overdue_referrals_are_retried_reminded_and_flagg
         )
     assert referral is not None
     desk = ReferralDesk(
-        database, store.current, admin_ids=frozenset({ADMIN}), ack_after=timedelta(hours=24)
+        database,
+        store.current,
+        admin_ids=frozenset({ADMIN}),
+        ack_after=timedelta(hours=24),
+        partners=partners,
     )
     bot = _bot_of(fake)
     async with bot:
@@ -278,7 +324,9 @@ async def test_asking_for_a_person_opens_the_relay_in_the_agents_forum(
         handover=True,
     )
     chat = Chat(fake)
-    async with polling(fake, engine, store, AGENTS_CHAT_ID=str(AGENTS)):
+    async with polling(
+        fake, engine, store, AGENTS_CHAT_ID=str(AGENTS), AGENTS_STAFF_IDS=str(AGENT)
+    ):
         await chat.after(lambda: fake.push_command(CHAT, "start"))
         await chat.press("lang:bm")
         await chat.press("consent:yes")

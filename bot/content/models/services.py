@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 from pydantic import Field, StringConstraints, model_validator
 
@@ -105,20 +105,27 @@ class Service(Strict):
     #: Languages its staff serve people in (codes declared in languages.yml).
     languages: list[LanguageCode] = Field(min_length=1)
     contacts: Contacts = Field(default_factory=Contacts)
-    #: Whether it has agreed to receive referrals from the bot.
+    #: Whether it has agreed to receive referrals from the bot. Where they go (its chat,
+    #: its staff) is deployment configuration, never content: ``PARTNERS_FILE``.
     accepts_referrals: bool = False
-    #: The Telegram chat receiving referrals; null until a partner agrees (deployment fills it).
-    partner_chat_id: int | None = None
     #: Where the contacts and the description come from, and when someone last checked.
     source: Annotated[str, StringConstraints(min_length=3)]
     verified_on: date
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_chat_in_content(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "partner_chat_id" in data:
+            raise ValueError(
+                "partner_chat_id is no longer content: where a service's referrals go is set by"
+                " the deployment in PARTNERS_FILE (see bot/partners.py); remove it here"
+            )
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         unique([c.value for c in self.categories], "categories")
         unique(self.languages, "languages")
-        if self.partner_chat_id is not None and not self.accepts_referrals:
-            raise ValueError("partner_chat_id is set but accepts_referrals is false")
         return self
 
 

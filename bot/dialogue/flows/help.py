@@ -336,6 +336,7 @@ def services(
 def service_reply(turn: Turn, need: str, found: ServiceMatch) -> Reply:
     service = found.service
     buttons: tuple[Button, ...] = ()
-    if need in REFERRAL_NEEDS and service.accepts_referrals and service.partner_chat_id:
+    takes = service.accepts_referrals and turn.partners.chat_for(service.id) is not None
+    if need in REFERRAL_NEEDS and takes:
         buttons = (Button(turn.t("referral.offer"), Refer(service.id, need).pack()),)
     return Reply(service_card(turn.catalog, service, turn.language), buttons)

@@ -33,7 +33,7 @@ def offer(turn: Turn, payload: Refer) -> bool:
         service is None
         or payload.need not in REFERRAL_NEEDS
         or not service.accepts_referrals
-        or not service.partner_chat_id
+        or turn.partners.chat_for(service.id) is None
     ):
         return False
     if limit_reached(turn):
