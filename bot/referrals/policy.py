@@ -258,6 +258,31 @@ class ReferralPolicy:
         async with self.database.transaction() as session:
             return await referral_repo.get_referral(session, referral.id)
 
+    async def to_relay(self, reference: str) -> tuple[ReferralRecord, tuple[str, str]] | None:
+        """An undeliverable (or pending) referral handed to the team's human relay instead
+        of a service: closed, with ``reroute:relay`` as who closed it; the referral and
+        its person's address, to open the relay. None when that cannot be done (no such
+        referral, already delivered, or its person was erased)."""
+        async with self.database.transaction() as session:
+            referral = await referral_repo.by_reference(session, reference)
+            if referral is None or referral.status not in (
+                ReferralStatus.UNDELIVERABLE,
+                ReferralStatus.PENDING,
+            ):
+                return None
+            address = await referral_repo.user_address(session, user_id=referral.user_id)
+            if address is None:
+                return None
+            await referral_repo.set_status(
+                session,
+                referral_id=referral.id,
+                status_from=referral.status,
+                status_to=ReferralStatus.CLOSED.value,
+                actor="reroute:relay",
+            )
+        logger.info("Referral %s handed to the human relay by an admin", reference)
+        return referral, address
+
     async def waiting_for_admins(self) -> list[ReferralRecord]:
         """Referrals not delivered: pending ones that failed at least once, undeliverable."""
         async with self.database.transaction() as session:

@@ -47,6 +47,8 @@ CHANNEL = "telegram"
 BotApplication = Application[Any, Any, Any, Any, Any, Any]
 #: Two buttons share a row when both labels are at most this long.
 SHORT_LABEL = 18
+#: ``/reroute <reference> relay``: to the team's human relay rather than a service.
+RELAY = "relay"
 #: A voice note over this size is refused by /attach (Telegram's bots download up to 20 MB).
 MAX_VOICE_BYTES = 20 * 1024 * 1024
 #: A media caption's limit in the Bot API (characters, after entities parsing).
@@ -170,7 +172,11 @@ class TelegramAdapter:
             assert user is not None
             catalog = self.runtime.engine.catalog()
             language = user.language_code if catalog.has_language(user.language_code) else None
-            answer = await self.desk.reroute(context.bot, user.id, inbound.args, language)
+            parts = inbound.args.split()
+            if len(parts) == 2 and parts[1].lower() == RELAY:
+                answer = await self.reroute_to_relay(context.bot, parts[0].upper(), language)
+            else:
+                answer = await self.desk.reroute(context.bot, user.id, inbound.args, language)
             await context.bot.send_message(chat.id, answer)
             return
         outcome = await self.runtime.engine.handle(inbound)
@@ -277,6 +283,36 @@ class TelegramAdapter:
                     file_id=message.voice.file_id,
                 )
         return True
+
+    async def reroute_to_relay(self, bot: Bot, reference: str, language: str | None) -> str:
+        """``/reroute <reference> relay``: a referral no partner could receive goes to a
+        person of the team instead: the relay opens for its person, the agents told why."""
+        assert self.runtime is not None and self.desk is not None
+        catalog = self.runtime.engine.catalog()
+        fields = Fields(reference=reference, service=RELAY)
+        if self.relay is None:
+            return catalog.text("admin.reroute_no_relay", language).text.format_map(fields)
+        handed = await self.desk.policy.to_relay(reference)
+        if handed is None:
+            return catalog.text("admin.reroute_refused", language).text.format_map(fields)
+        referral, (_channel, address) = handed
+        need_key = f"intent_label.{referral.need}"
+        need = (
+            catalog.text(need_key, None).text
+            if need_key in catalog.messages[catalog.default_language]
+            else referral.need
+        )
+        note = catalog.text("agent.referral_rerouted", None).text.format_map(
+            Fields(reference=reference, need=need)
+        )
+        await self.relay.open(
+            bot,
+            user_id=referral.user_id or 0,
+            chat_id=int(address),
+            language=referral.language,
+            note=note,
+        )
+        return catalog.text("admin.reroute_relay_done", language).text.format_map(fields)
 
     # -- campaign managers ------------------------------------------------------------------
 

@@ -146,8 +146,11 @@ class HandoverRelay:
 
     # -- opening ------------------------------------------------------------------------------
 
-    async def open(self, bot: Bot, *, user_id: int, chat_id: int, language: str) -> None:
-        """Open a handover for ``user_id`` and tell both sides; see the module docstring."""
+    async def open(
+        self, bot: Bot, *, user_id: int, chat_id: int, language: str, note: str = ""
+    ) -> None:
+        """Open a handover for ``user_id`` and tell both sides; see the module docstring.
+        ``note``: a line for the agents under the header (why the relay was opened)."""
         user = pseudonym(user_id)
         async with self.database.transaction() as session:
             existing = await handovers.open_for_user(session, user_id=user_id)
@@ -158,6 +161,8 @@ class HandoverRelay:
         header = self._agent_text(
             "agent.handover_opened", user=user, language=self._language_label(language)
         )
+        if note:
+            header = f"{header}\n\n{note}"
         place = await self._open_thread(bot, user, language, header)
         if place is None:
             await bot.send_message(chat_id, self._text("handover.unavailable", language))

@@ -465,3 +465,49 @@ def test_every_language_of_the_partner_card_has_the_minor_line(store: ContentSto
     for code in card_languages:
         assert "partner.minor" in catalog.messages[code], code
         assert "{low}" in catalog.messages[code]["partner.minor"].text, code
+
+
+async def test_an_undeliverable_referral_can_be_handed_to_the_teams_relay(
+    fake: FakeBotApi, store: ContentStore, database: Database, helper: Engine
+) -> None:
+    """No partner could receive it: an admin's `/reroute <reference> relay` opens the relay
+    for its person, the agents told why (no personal data), and the referral is closed."""
+    catalog = store.current()
+    fake.add_group(AGENTS, "Agents", is_forum=True)
+    async with database.transaction() as session:
+        user, _ = await repo.get_or_create_user(session, channel="telegram", external_id=str(CHAT))
+        await repo.update_user(session, user_id=user.id, language="fr")
+        stuck = await new_referral(
+            session, user.id, "KF-DDDDDD", SERVICE, "return_help", first_name="Awa"
+        )
+        assert stuck is not None
+        assert await referral_repo.set_status(
+            session,
+            referral_id=stuck.id,
+            status_from="pending",
+            status_to="undeliverable",
+            actor="system",
+        )
+    helper.handover = True
+    async with polling(
+        fake,
+        helper,
+        store,
+        ADMIN_TELEGRAM_IDS=str(ADMIN),
+        AGENTS_CHAT_ID=str(AGENTS),
+        AGENTS_STAFF_IDS=str(AGENT),
+    ):
+        fake.push_command(ADMIN, "reroute", "KF-DDDDDD relay", user_id=ADMIN)
+        done = await fake.wait_for("sendMessage", chat_id=ADMIN, count=1)
+        told = await fake.wait_for("sendMessage", chat_id=CHAT, count=1)
+    assert done[0].params["text"] == catalog.text("admin.reroute_relay_done", "fr").text.format(
+        reference="KF-DDDDDD"
+    )
+    assert told[0].params["text"] == catalog.text("handover.opened", "fr").text
+    header = fake.sent_messages(AGENTS)[0].plain_text or ""
+    assert "KF-DDDDDD" in header and "Awa" not in header and str(CHAT) not in header
+    async with database.transaction() as session:
+        closed = await referral_repo.get_referral(session, stuck.id)
+        changes = await referral_repo.history(session, referral_id=stuck.id)
+    assert closed is not None and closed.status == "closed"
+    assert changes[-1].actor == "reroute:relay"
