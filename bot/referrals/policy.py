@@ -327,16 +327,13 @@ class ReferralPolicy:
             return
         current = move.after
         logger.info("Referral %s: %s -> %s", current.reference, move.before.status, current.status)
-        if move.address is None or move.address[0] != notifier.channel:
-            return
-        notice = self.catalog().text(f"referral.update.{current.status}", current.language).text
-        text = notice.format_map(
-            Fields(reference=current.reference, organisation=self.organisation(current))
+        await self._tell(
+            notifier,
+            current,
+            move.address,
+            f"referral.update.{current.status}",
+            self.organisation(current),
         )
-        try:
-            await notifier.tell_user(move.address[1], text)
-        except NotSent as exc:
-            logger.warning("Referral %s: user not told (%s)", current.reference, exc)
 
     # -- reminders --------------------------------------------------------------------------
 

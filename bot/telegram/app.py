@@ -38,7 +38,7 @@ from bot.runtime import Runtime, build_runtime
 from bot.store import repositories as repo
 from bot.store.db import upgrade_database
 from bot.telegram.handover import HandoverRelay
-from bot.telegram.referrals import PARTNER_PAYLOAD, ReferralDesk
+from bot.telegram.referrals import PARTNER_PAYLOAD, ReferralDesk, need_label
 from bot.telegram.retry import RetryAfterWaiter
 
 logger = logging.getLogger(__name__)
@@ -296,14 +296,8 @@ class TelegramAdapter:
         if handed is None:
             return catalog.text("admin.reroute_refused", language).text.format_map(fields)
         referral, (_channel, address) = handed
-        need_key = f"intent_label.{referral.need}"
-        need = (
-            catalog.text(need_key, None).text
-            if need_key in catalog.messages[catalog.default_language]
-            else referral.need
-        )
         note = catalog.text("agent.referral_rerouted", None).text.format_map(
-            Fields(reference=reference, need=need)
+            Fields(reference=reference, need=need_label(catalog, referral.need))
         )
         await self.relay.open(
             bot,

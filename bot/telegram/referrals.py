@@ -49,6 +49,13 @@ def parse_partner_payload(data: str) -> tuple[int, str] | None:
     return None if move is None else (move.referral_id, move.status)
 
 
+def need_label(catalog: Catalog, need: str) -> str:
+    """A referral's need as the team reads it (default language), or its id when untitled."""
+    key = f"intent_label.{need}"
+    language = catalog.default_language
+    return catalog.text(key, language).text if key in catalog.messages[language] else need
+
+
 def partner_card(
     catalog: Catalog, referral: ReferralRecord, service: Service
 ) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -67,11 +74,10 @@ def partner_card(
         place = text(f"place.{place}")
     elif place is not None and f"country.{place}" in catalog.messages[language]:
         place = text(f"country.{place}")
-    need_key = f"intent_label.{referral.need}"
     values = {
         "reference": referral.reference,
         "organisation": service.organisation,
-        "need": text(need_key) if need_key in catalog.messages[language] else referral.need,
+        "need": need_label(catalog, referral.need),
         "name": referral.first_name or missing,
         "phone": referral.phone or missing,
         "location": place or missing,
