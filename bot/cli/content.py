@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.cli.common import content_dir, load_or_report, load_settings
 from bot.content import schema
 from bot.content.catalog import Catalog
+from bot.content.freshness import freshness, freshness_text
 from bot.content.loader import Problem, check_content
 from bot.content.workflow import (
     FORMAT_OF_SUFFIX,
@@ -61,7 +64,15 @@ def cmd_content_status(args: argparse.Namespace) -> int:
     catalog = load_or_report(content_dir(args.dir))
     if catalog is None:
         return 1
-    print(coverage_json(catalog) if args.json else coverage_table(coverage(catalog)))
+    services = freshness(catalog, datetime.now(UTC).date())
+    if args.json:
+        data = json.loads(coverage_json(catalog))
+        data["services"] = services.as_json()
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        print(coverage_table(coverage(catalog)))
+        print()
+        print(freshness_text(services))
     return 0
 
 

@@ -50,6 +50,7 @@ SERVICE_LABEL_KEYS: tuple[str, ...] = (
     "service.label.website",
     "service.label.email",
     "service.no_contact",
+    "service.nearest",
 )
 
 

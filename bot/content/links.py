@@ -26,8 +26,13 @@ from bot.content.models import (
     ServicesFile,
     Topic,
 )
-from bot.content.needs import NATIONAL_CATEGORIES
+from bot.content.models import (
+    ServiceCategory as C,
+)
+from bot.content.models.services import UNKNOWN
+from bot.content.needs import NEEDS
 from bot.content.reading import Reader, Source
+from bot.places import HOME_COUNTRY
 
 #: What a campaign file may be called (its name is its id).
 CAMPAIGN_NAME = re.compile(ID_PATTERN)
@@ -93,6 +98,12 @@ def check_topic(links: Links, src: Source, topic: Topic) -> None:
         links.need_key(src, ("cards", i, "text"), card.text)
         for j, button in enumerate(card.buttons):
             links.need_target(src, ("cards", i, "buttons", j), button)
+        if card.services is not None and card.services not in NEEDS:
+            links.reader.problem(
+                src,
+                src.line("cards", i, "services"),
+                f"unknown need '{card.services}' (known: {', '.join(NEEDS)})",
+            )
     for i, question in enumerate(topic.quiz):
         links.need_key(src, ("quiz", i, "question"), question.question)
         for j, answer in enumerate(question.answers):
@@ -145,10 +156,18 @@ def check_intents(links: Links, src: Source, intents: IntentsFile, codes: list[s
         links.need_key(src, ("intents", name), f"intent_label.{name}", label=True)
 
 
-def check_services(links: Links, src: Source, services: ServicesFile, codes: list[str]) -> None:
+def check_services(
+    links: Links,
+    src: Source,
+    services: ServicesFile,
+    codes: list[str],
+    places: PlacesFile | None,
+) -> None:
     """Links from services.yml to the rest, and the guarantee of an answer for every need."""
     reader = links.reader
     seen: dict[str, int] = {}
+    by_id = {service.id: service for service in services.services}
+    towns = {town.id: town for town in places.towns} if places is not None else {}
     for i, service in enumerate(services.services):
         where = ("services", i)
         if service.id in seen:
@@ -159,24 +178,55 @@ def check_services(links: Links, src: Source, services: ServicesFile, codes: lis
             )
         else:
             seen[service.id] = src.line(*where, "id")
-        for j, code in enumerate(service.languages):
+        for j, code in enumerate(service.spoken):
             if code not in codes:
                 reader.problem(
                     src,
                     src.line(*where, "languages", j),
                     f"language '{code}' is not declared in languages.yml",
                 )
+        for j, town_id in enumerate(service.coverage.towns if places is not None else ()):
+            town = towns.get(town_id)
+            if town is None:
+                reader.problem(
+                    src,
+                    src.line(*where, "coverage", "towns", j),
+                    f"unknown town '{town_id}': add it to places.yml first",
+                )
+            elif town.country == HOME_COUNTRY:
+                reader.problem(
+                    src,
+                    src.line(*where, "coverage", "towns", j),
+                    f"'{town_id}' is in Mali: name Malian places under regions",
+                )
+        if service.nearest is not None:
+            nearest = by_id.get(service.nearest)
+            if nearest is None or not nearest.contacts.reachable:
+                reader.problem(
+                    src,
+                    src.line(*where, "nearest"),
+                    f"nearest '{service.nearest}' is not a service with a contact of its own",
+                )
         links.need_key(src, (*where, "description"), service.description)
-        if service.contacts.hours is not None:
-            links.need_key(src, (*where, "contacts", "hours"), service.contacts.hours)
+        hours = service.contacts.hours
+        if hours is not None and hours != UNKNOWN:
+            links.need_key(src, (*where, "contacts", "hours"), hours)
     national = [s for s in services.services if s.coverage.national]
-    for category in NATIONAL_CATEGORIES:
+    for category in (C.EMERGENCY,):
         if not any(category in s.categories for s in national):
             reader.problem(
                 src,
                 src.line("services"),
                 f"no national service for category '{category}': users needing it"
                 " would get no answer",
+            )
+    for need, categories in NEEDS.items():
+        if not any(c in s.categories for s in national for c in categories):
+            reader.problem(
+                src,
+                src.line("services"),
+                f"no national service for need '{need}' (categories"
+                f" {', '.join(categories)}): users needing it would get no answer",
             )
 
 

@@ -170,7 +170,7 @@ def _build(root: Path, reader: Reader) -> Catalog | None:
     if files.privacy:
         check_privacy(links, *files.privacy, codes)
     if files.services:
-        check_services(links, *files.services, codes)
+        check_services(links, *files.services, codes, files.places[1] if files.places else None)
     for src, campaign in files.campaigns.values():
         check_campaign(links, src, campaign, codes)
 

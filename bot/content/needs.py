@@ -2,8 +2,9 @@
 
 A need is an intent name (``nlu/domain.yml``) or a topic id (``content/topics``).
 The categories are in order of preference: a service of the first category ranks
-before one that only has the second. The content loader requires, for every
-category named here, at least one national service, so a need always gets an answer.
+before one that only has the second. The content loader requires, for every need
+here, at least one national service of one of its categories, and a national
+emergency service, so a need always gets an answer.
 
 The map lives with the content, not with the matching (``bot.routing``) that reads it:
 the loader's "no dead end" check needs it, and content is the lower layer.
@@ -21,29 +22,23 @@ NEEDS: Mapping[str, tuple[C, ...]] = MappingProxyType(
         # Intents.
         "return_help": (C.RETURN_ASSISTANCE,),
         "reintegration": (C.REINTEGRATION, C.EMPLOYMENT),
-        "psychosocial": (C.PSYCHOSOCIAL,),
+        "psychosocial": (C.PSYCHOSOCIAL, C.HEALTH),
         "missing_person": (C.FAMILY_TRACING,),
         "documents": (C.DOCUMENTS, C.CONSULAR),
         "diaspora_money": (C.DIASPORA_MONEY,),
         "emergency": (C.EMERGENCY,),
-        "legal_migration": (C.LEGAL_MIGRATION,),
+        "legal_migration": (C.LEGAL_MIGRATION, C.EMPLOYMENT),
+        # Already abroad: papers, police, health care, asylum.
+        "rights_abroad": (C.PROTECTION, C.LEGAL_AID, C.CONSULAR, C.HEALTH),
         "local_opportunities": (C.EMPLOYMENT,),
         # The bot has no live chat: someone asking for a person gets the organisations
         # where people listen (psychosocial support first), then those that help home.
         "ask_human": (C.PSYCHOSOCIAL, C.RETURN_ASSISTANCE),
         # Topics whose last card leads to help.
         "home_opportunities": (C.EMPLOYMENT, C.REINTEGRATION),
-        "legal_paths": (C.LEGAL_MIGRATION,),
+        "legal_paths": (C.LEGAL_MIGRATION, C.EMPLOYMENT),
         "libya": (C.RETURN_ASSISTANCE,),
         "life_abroad": (C.CONSULAR, C.DOCUMENTS),
         "returnee_stories": (C.REINTEGRATION, C.PSYCHOSOCIAL),
     }
-)
-
-#: Categories that must have at least one national service (no dead end), in a stable
-#: order: emergency always, then every category a need maps to.
-NATIONAL_CATEGORIES: tuple[C, ...] = tuple(
-    dict.fromkeys(
-        (C.EMERGENCY, *(category for categories in NEEDS.values() for category in categories))
-    )
 )

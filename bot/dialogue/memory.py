@@ -122,6 +122,10 @@ class PendingHelp:
     where_asked: bool = False
     #: The need whose services wait for the answer.
     need: str | None = None
+    #: A town abroad the user said they are in (``places.yml``): the nearest services
+    #: for the next answer, then dropped. Never copied to the user's profile, which
+    #: keeps only the region or the country (what the consent text names).
+    town: str | None = None
     #: This step only, never stored: the user named where they are in this message.
     said_here: bool = field(default=False, compare=False)
     #: This step only, never stored: a country named for someone else in this message
@@ -135,6 +139,7 @@ class PendingHelp:
             where=Place.from_data(data["where"]) if "where" in data else None,
             where_asked=bool(data.get("where_asked")),
             need=need if isinstance(need, str) else None,
+            town=str(data["town"])[:40] if isinstance(data.get("town"), str) else None,
         )
 
     def to_data(self) -> dict[str, Any]:
@@ -145,6 +150,8 @@ class PendingHelp:
             out["where_asked"] = True
         if self.need is not None:
             out["pending_need"] = self.need
+        if self.town is not None:
+            out["town"] = self.town
         return out
 
 

@@ -138,6 +138,18 @@ async def record(
             content_version=version,
             data={"fallback": fell_back},
         )
+    for shown_service in turn.meta.services:
+        # Which service cards people see, so the team re-checks the busiest entries
+        # first. The card only: never where the person is, nor why it was chosen.
+        await repo.record_event(
+            session,
+            kind="service",
+            name=str(shown_service["id"])[:64],
+            user_id=user_id,
+            language=turn.language,
+            content_version=version,
+            data={},
+        )
     for topic, question, answer, correct in turn.quiz_answers:
         await repo.record_quiz_answer(
             session,

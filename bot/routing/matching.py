@@ -5,12 +5,15 @@ the same list, in the same order, with the same reasons. The rules (also in
 docs/architecture.md, "Services matching"):
 
 1. Candidates are the services having at least one category the need maps to (``NEEDS``).
-2. Where the user is decides the tier of each candidate:
+2. Where the user is decides the tier of each candidate, nearest first:
 
-   - in a country abroad: services covering that country (``covers:country:<c>``), then
-     services for Malians in any country abroad (``abroad``). Services working only in
-     Mali come only when none of those fit (``fallback:national``): a Malian toll-free
-     number or a Bamako office does not help someone in Libya today.
+   - in a country abroad: services in the very town the user named
+     (``covers:town:<town>``), then those covering that country
+     (``covers:country:<c>``), then regional offices whose area includes it
+     (``regional:<c>``), then services for Malians in any country abroad (``abroad``).
+     Services working only in Mali come only when none of those fit
+     (``fallback:national``): a Malian toll-free number or a Bamako office does not
+     help someone in Libya today.
    - in Mali, at a known place: services covering that very place
      (``covers:region:<place>``), then its region (``covers:region:<region>``), then
      national ones (``national``; ``fallback:national`` when nothing local fits).
@@ -18,10 +21,13 @@ docs/architecture.md, "Services matching"):
    - location unknown: national services, then those for Malians abroad (``abroad``).
 
 3. Within a tier: a service of the need's first category before one that only has a
-   later one; then one speaking the user's language (or the nearest language of its
-   fallback chain, ``speaks:<code>``); then by id.
-4. At most ``limit`` (3) services. Every need of ``NEEDS`` gets at least one, since the
-   loader requires a national service for each of its categories.
+   later one; then one whose main category (its first) is the need's before one that
+   also does it; then one a person can reach directly before an entry that only points
+   to its nearest office; then one speaking the user's language (or the nearest language
+   of its fallback chain, ``speaks:<code>``; a service whose languages are not
+   published speaks none); then by id.
+4. At most ``limit`` (3) services, and never none: every need of ``NEEDS`` has a
+   national service (the content loader requires it), the last resort anywhere.
 """
 
 from __future__ import annotations
@@ -59,36 +65,56 @@ class ServiceMatch:
         return {"id": self.service.id, "reasons": list(self.reasons)}
 
 
+#: Tier of a national service for someone abroad: shown only when nothing else fits.
+_NATIONAL_ABROAD = 4
+
+
 @dataclass(frozen=True)
 class _Where:
-    """The user's location, normalised: abroad in a country, in Mali at a place, or unknown."""
+    """The user's location, normalised: abroad in a country (and maybe a town of it),
+    in Mali at a place, or unknown."""
 
     country: str | None  # a country abroad
+    town: str | None  # a town of that country (places.yml)
     place: str | None  # a known Malian place
     in_mali: bool
 
 
-def _where(region: str | None, country: str | None) -> _Where:
+def _where(catalog: Catalog, region: str | None, country: str | None, town: str | None) -> _Where:
     country = country.strip().lower() if country else None
     place = region.strip().lower() if region else None
     if country in ABROAD:
         # Abroad now: a Malian place said earlier is where they come from, not where they are.
-        return _Where(country=country, place=None, in_mali=False)
+        town = _town_in(catalog, town, country)
+        return _Where(country=country, town=town, place=None, in_mali=False)
     known_place = place if place in PLACES else None
     in_mali = country == HOME_COUNTRY or known_place is not None
-    return _Where(country=None, place=known_place, in_mali=in_mali)
+    return _Where(country=None, town=None, place=known_place, in_mali=in_mali)
+
+
+def _town_in(catalog: Catalog, town: str | None, country: str) -> str | None:
+    """``town`` if places.yml knows it in ``country`` (a town of another country is
+    from an older message: the country said last wins)."""
+    if town is None or catalog.places is None:
+        return None
+    known = next((t for t in catalog.places.towns if t.id == town), None)
+    return town if known is not None and known.country == country else None
 
 
 def _tier(service: Service, where: _Where) -> tuple[int, str] | None:
     """(rank, reason) of the service's coverage for this user; ``None``: not for them."""
     area = service.coverage
     if where.country is not None:
+        if where.town is not None and where.town in area.towns:
+            return 0, f"covers:town:{where.town}"
         if where.country in area.countries:
-            return 0, f"covers:country:{where.country}"
+            return 1, f"covers:country:{where.country}"
+        if where.country in area.regional:
+            return 2, f"regional:{where.country}"
         if area.abroad:
-            return 1, "abroad"
+            return 3, "abroad"
         if area.national:
-            return 2, "national"  # used only as a fallback, see match()
+            return _NATIONAL_ABROAD, "national"  # used only as a fallback, see match()
         return None
     if where.place is not None:
         if where.place in area.regions:
@@ -112,22 +138,24 @@ def match(
     *,
     region: str | None = None,
     country: str | None = None,
+    town: str | None = None,
     language: str | None = None,
     limit: int = MAX_SERVICES,
 ) -> list[ServiceMatch]:
     """The services for ``need`` (an intent or topic of ``NEEDS``), best first.
 
     ``region`` is a ``place_ml`` value, ``country`` a ``country`` value (both as the
-    NLU entities give them, or ``None``), ``language`` the user's language code.
+    NLU entities give them, or ``None``), ``town`` a town of ``places.yml`` in that
+    country (abroad), ``language`` the user's language code.
     A need outside ``NEEDS`` asks nothing of the directory: the list is empty.
     """
     categories = NEEDS.get(need)
     if categories is None or limit < 1:
         return []
-    where = _where(region, country)
+    where = _where(catalog, region, country, town)
     chain = catalog.chain(language)
 
-    ranked: list[tuple[tuple[int, int, int, str], ServiceMatch]] = []
+    ranked: list[tuple[tuple[int, int, int, int, int, str], ServiceMatch]] = []
     for service in catalog.services.values():
         matched = [c for c in categories if c in service.categories]
         if not matched:
@@ -142,20 +170,25 @@ def match(
             coverage_reason,
             *((f"speaks:{spoken}",) if spoken is not None else ()),
         )
+        category_rank = _category_rank(categories, matched)
         key = (
             rank,
-            _category_rank(categories, matched),
+            category_rank,
+            # A service whose main kind of help this is, before one that also does it.
+            0 if service.categories[0] is categories[category_rank] else 1,
+            0 if service.contacts.reachable else 1,
             chain.index(spoken) if spoken is not None else len(chain),
             service.id,
         )
         ranked.append((key, ServiceMatch(service, reasons)))
     ranked.sort(key=lambda pair: pair[0])
 
-    local = [m for key, m in ranked if key[0] < 2]
     if where.country is not None:
+        local = [m for key, m in ranked if key[0] < _NATIONAL_ABROAD]
         # Abroad: services working only in Mali come only when nothing else fits.
-        chosen = local or [m for key, m in ranked if key[0] == 2]
+        chosen = local or [m for key, m in ranked if key[0] == _NATIONAL_ABROAD]
     else:
+        local = [m for key, m in ranked if key[0] < 2]
         chosen = [m for _key, m in ranked]
     if not local and (where.country is not None or where.place is not None):
         chosen = [_as_fallback(m) for m in chosen]
@@ -170,7 +203,7 @@ def match(
 
 def _spoken(service: Service, chain: Sequence[str]) -> str | None:
     """The first language of the user's chain that the service speaks."""
-    return next((code for code in chain if code in service.languages), None)
+    return next((code for code in chain if code in service.spoken), None)
 
 
 def _category_rank(

@@ -71,6 +71,15 @@ NOT_HERE = frozenset(
         "etions", "traverser", "bo", "bora", "segin", "seginna", "envoyer", "envoie",
     }
 )  # fmt: skip
+#: Coming words that, after "to be", say someone is back where the name is.
+BACK = frozenset(
+    {"rentre", "rentree", "rentres", "revenu", "revenue", "revenus", "retourne", "retour"}
+)
+#: "To be" before a coming word ("je suis rentre", "on est revenus", "de retour").
+BE = frozenset({"suis", "sui", "jsuis", "jsui", "chui", "chuis", "sommes", "est", "es", "etes",
+                "sont", "de"})  # fmt: skip
+#: Words between a coming word and the name that keep it a place to be in.
+TO_A_PLACE = frozenset({"a", "au", "aux", "en", "ici", "la"})
 #: Going somewhere (a subset of :data:`NOT_HERE`): the name after one is a destination.
 GOING = frozenset(
     {
@@ -251,12 +260,24 @@ def _going_at(before: tuple[str, ...]) -> int | None:
 
 
 def _not_here(before: tuple[str, ...]) -> bool:
-    for word in reversed(before[-NOT_HERE_WINDOW:]):
+    start = max(0, len(before) - NOT_HERE_WINDOW)
+    for j in range(len(before) - 1, start - 1, -1):
+        word = before[j]
         if word in NOT_HERE:
-            return True
+            return not _back_here(before, j)
         if word in FIRST_PERSON or word in THIRD_PERSON or word in OTHERS:
             return False
     return False
+
+
+def _back_here(before: tuple[str, ...], j: int) -> bool:
+    """ "je suis rentre a Gao", "je suis de retour a Kayes": back, and so here now (a
+    coming word after "to be", then only "a"/"au"/"en" before the name). "je suis rentre
+    de Libye" is where they come from."""
+    if before[j] not in BACK or not set(before[j + 1 :]) <= TO_A_PLACE:
+        return False
+    auxiliary = before[max(0, j - 2) : j]
+    return any(word in BE for word in auxiliary)
 
 
 _FINDERS: PerVersion[PlaceFinder] = PerVersion(lambda catalog: PlaceFinder(catalog.places))

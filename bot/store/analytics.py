@@ -51,6 +51,8 @@ class Report:
     intents: dict[str, int] = field(default_factory=dict)
     served: list[ServedCount] = field(default_factory=list)
     served_by_version: dict[str, int] = field(default_factory=dict)
+    #: Service cards shown, by service id, most shown first.
+    services_shown: dict[str, int] = field(default_factory=dict)
     quiz: list[QuizCount] = field(default_factory=list)
     versions: list[dict[str, Any]] = field(default_factory=list)
 
@@ -66,6 +68,7 @@ class Report:
             "inbound_by_kind",
             "intents",
             "served_by_version",
+            "services_shown",
         ):
             data[name] = shown_counts(getattr(self, name))
         data["served"] = _served_rows(self.served)
@@ -136,6 +139,15 @@ async def build_report(session: AsyncSession, *, since: datetime, top: int = 30)
     )
     report.served_by_version = {(version or "-"): int(n) for version, n in rows}
 
+    rows = await session.execute(
+        select(Event.name, func.count())
+        .where(recent, Event.kind == "service")
+        .group_by(Event.name)
+        .order_by(func.count().desc(), Event.name)
+        .limit(top)
+    )
+    report.services_shown = {str(name): int(n) for name, n in rows}
+
     quiz_rows = await session.execute(
         select(
             QuizAnswer.topic,
@@ -180,6 +192,7 @@ def render(report: Report) -> str:
             f" {row['fallbacks']!s:>9}"
         )
     lines += ["", "Served by content version: " + _pairs(report.served_by_version)]
+    lines += ["", "Service cards shown: " + _pairs(report.services_shown)]
     if data["quiz"]:
         lines += ["", f"{'quiz question':<40} {'answers':>8} {'correct':>8}"]
         for q in data["quiz"]:

@@ -105,6 +105,13 @@ def test_status_counts_every_state(
     assert bm["keys"]["missing"] == [chosen["missing"]]
     fr = report["fr"]
     assert fr["source"] and fr["complete"] == fr["expected"] == total
+    # The services directory's freshness comes with it (bot/content/freshness.py).
+    directory = json.loads(out)["services"]
+    assert directory["total"] == len(catalog.services)
+    assert directory["stale_after_days"] == 183
+    assert {e["id"] for e in directory["to_check"]} == {
+        s.id for s in catalog.services.values() if s.to_check
+    }
     for code_ in report:
         assert report[code_]["expected"] == len(catalog.expected_keys(code_))
 
@@ -118,6 +125,9 @@ def test_status_counts_every_state(
     table = lines[: lines.index("")]
     ends = {line.index("voice") + len("voice") for line in table[:1]}
     assert all(len(line) == next(iter(ends)) for line in table)
+    assert any(
+        line.startswith(f"Services directory: {len(catalog.services)} entries") for line in lines
+    )
 
 
 # --- export / import -------------------------------------------------------------------------

@@ -36,7 +36,7 @@ async def test_a_place_and_a_question_in_one_message_are_both_answered(
     where_ask = catalog.text("where.ask", "fr").text
     assert where_ask not in shown(outcome)  # never asked: the message said it
     assert outcome.meta.services and all(
-        "covers:country:france" in s["reasons"] or "abroad" in s["reasons"]
+        {"covers:town:paris", "covers:country:france", "abroad"} & set(s["reasons"])
         for s in outcome.meta.services
     )
     user = await stored_user(database)
@@ -91,12 +91,21 @@ async def test_chased_by_police_in_sfax_gets_tunisian_numbers_not_malian_ones(
     assert len(outcome.replies) <= 3  # short: a line and the cards
 
 
-async def test_stranded_in_sabha_is_told_no_number_is_known_and_pointed_to_iom(
+async def test_stranded_in_sabha_gets_the_libyan_lines(engine: Engine, catalog: Catalog) -> None:
+    await onboard(engine)
+    outcome = await engine.handle(text(USER, "on est perdus dans le desert pres de Sabha"))
+    assert shown(outcome)[0] == header(catalog, "emergency.abroad", "Libye")
+    assert service_ids(outcome)[0] == "libya_emergency_lines"
+    assert "mali_emergency_lines" not in service_ids(outcome)
+
+
+async def test_a_country_without_a_known_number_is_told_so_and_pointed_to_iom(
     engine: Engine, catalog: Catalog
 ) -> None:
     await onboard(engine)
-    outcome = await engine.handle(text(USER, "on est perdus dans le desert pres de Sabha"))
-    assert shown(outcome)[0] == header(catalog, "emergency.no_number", "Libye")
+    outcome = await engine.handle(text(USER, "je suis au canada au secours"))
+    assert shown(outcome)[0] == header(catalog, "emergency.no_number", "Canada")
+    # Never a Malian toll-free number, which does not work from abroad.
     assert service_ids(outcome) == ["iom_dakar_regional"]
 
 
@@ -106,7 +115,8 @@ async def test_stranded_in_agadez_gets_the_niger_number_first(
     await onboard(engine)
     outcome = await engine.handle(text(USER, "on est perdus dans le desert pres d'Agadez"))
     assert shown(outcome)[0] == header(catalog, "emergency.abroad", "Niger")
-    assert service_ids(outcome)[0] == "niger_emergency_lines"
+    # The town first (Alarme Phone Sahara answers in Agadez), then the country's line.
+    assert service_ids(outcome)[:2] == ["alarme_phone_sahara", "niger_emergency_lines"]
     assert "mali_emergency_lines" not in service_ids(outcome)
 
 
@@ -133,7 +143,8 @@ async def test_someone_else_in_danger_elsewhere_gets_that_countrys_contacts(
 ) -> None:
     await onboard(engine)
     outcome = await engine.handle(text(USER, "mon frere est kidnappe a tripoli"))
-    assert shown(outcome)[0] == header(catalog, "emergency.no_number", "Libye")
+    assert shown(outcome)[0] == header(catalog, "emergency.abroad", "Libye")
+    assert service_ids(outcome)[0] == "libya_emergency_lines"
     user = await stored_user(database)
     assert user.country is None  # the brother is in Libya, not the user
 
@@ -178,7 +189,7 @@ async def test_no_consent_question_until_the_emergency_is_answered(
     await engine.handle(command(USER, "start"))
     await engine.handle(press(USER, "lang:fr"))  # the consent question is now pending
     outcome = await engine.handle(text(USER, "on a plus d'eau depuis hier a sabha"))
-    assert shown(outcome)[0] == header(catalog, "emergency.no_number", "Libye")
+    assert shown(outcome)[0] == header(catalog, "emergency.abroad", "Libye")
     assert not any(p.startswith("consent:") for p in payloads(outcome))
     repeat = await engine.handle(text(USER, "qui appeler"))
     assert not any(p.startswith("consent:") for p in payloads(repeat))

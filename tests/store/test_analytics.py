@@ -8,13 +8,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from bot.content.catalog import Catalog
 from bot.dialogue.engine import Engine
 from bot.disclosure import MIN_CELL, OTHER
 from bot.store.analytics import build_report, render
 from bot.store.db import Database
-from bot.store.models import User
+from bot.store.models import Event, User
 from tests.support.conversation import command, onboard, press, text
 from tests.support.nlu import StubParser
 
@@ -141,3 +142,28 @@ def test_cli_report_on_a_fresh_database(tmp_path: Path, capsys: pytest.CaptureFi
     assert data["users_new"] == 0 and data["served"] == []
     assert main(["report", "--db", url, "--days", "7"]) == 0
     assert "New users: 0" in capsys.readouterr().out
+
+
+async def test_the_report_counts_the_service_cards_shown(
+    engine: Engine, database: Database, stub_parser: StubParser
+) -> None:
+    """How often each service card is shown, so the busiest entries are re-checked first;
+    the events name the service only, never where the person is."""
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    message = "je suis a agadez je veux rentrer"
+    stub_parser.table[message] = ("return_help", 0.95)
+    for user in ("11", "12", "13", "14", "15", "16"):
+        await onboard(engine, user, "fr")
+        await engine.handle(text(user, message))
+    async with database.transaction() as session:
+        report = await build_report(session, since=since)
+        events = (
+            await session.execute(select(Event.name, Event.data).where(Event.kind == "service"))
+        ).all()
+    assert report.services_shown["iom_niger_agadez"] == 6
+    assert next(iter(report.services_shown)) == "iom_niger_agadez"
+    assert all(data == {} for _name, data in events)
+    rendered = render(report)
+    # Published as every count is (bot/disclosure.py): rounded to 5.
+    assert "Service cards shown: iom_niger_agadez 5" in rendered
+    assert report.as_json()["services_shown"]["iom_niger_agadez"] == 5

@@ -64,6 +64,7 @@ from bot.content.models.privacy import PrivacyFile
 from bot.content.models.services import (
     Contacts,
     Email,
+    Fact,
     HttpsUrl,
     PhoneNumber,
     ProperName,
@@ -71,6 +72,7 @@ from bot.content.models.services import (
     ServiceArea,
     ServiceCategory,
     ServicesFile,
+    Source,
 )
 
 __all__ = [
@@ -91,6 +93,7 @@ __all__ = [
     "Days",
     "DripStep",
     "Email",
+    "Fact",
     "HttpsUrl",
     "Identifier",
     "IntentSpec",
@@ -120,6 +123,7 @@ __all__ = [
     "ServiceCategory",
     "ServicesFile",
     "Situation",
+    "Source",
     "SourceHash",
     "SourcePayload",
     "StoryKind",

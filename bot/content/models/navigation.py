@@ -57,6 +57,9 @@ class Menu(Strict):
 class Card(Strict):
     text: MessageKey
     buttons: list[ButtonSpec] = Field(default_factory=list, max_length=4)
+    #: A need of ``bot/content/needs.py``: the card is followed by the service cards that
+    #: answer it where the user is ("voici où t'adresser"), without asking where first.
+    services: Identifier | None = None
     #: A returnee story: an illustrative ``composite`` or a consented ``testimony``.
     story: StoryKind | None = None
     #: For a testimony: where the person's consent is recorded (a reference, not a name).

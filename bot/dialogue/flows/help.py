@@ -12,35 +12,39 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.content.needs import NEEDS
+from bot.dialogue.flows.directory import service_reply, town_of, where
 from bot.dialogue.flows.modules import menu, menu_button, menu_buttons, with_menu
 from bot.dialogue.memory import EmergencyNotes, Place, is_recent
-from bot.dialogue.payloads import Human, Intent, Refer, Where, WherePlace
+from bot.dialogue.payloads import Human, Intent, Where, WherePlace
 from bot.dialogue.turn import Turn
-from bot.dialogue.types import Button, Reply, State
+from bot.dialogue.types import Button, State
 from bot.nlu.keywords import EMERGENCY_INTENT
 from bot.nlu.types import NluResult
 from bot.places import ABROAD, HOME_COUNTRY, REGIONS, region_of
-from bot.referrals import REFERRAL_NEEDS
 from bot.routing.matching import ServiceMatch, match
 from bot.routing.places import Mention, Who, finder, is_destination, speaker_before
-from bot.routing.render import format_phone, service_card
+from bot.routing.render import format_phone
 
 #: Entities kept as the user's location, and the user field each one fills.
 LOCATION_ENTITIES = {"place_ml": "region", "country": "country"}
+
+#: Contacts shown for an emergency abroad: the nearest two, so the numbers are read at
+#: once (the header line, then two cards).
+EMERGENCY_CARDS = 2
 
 #: How long asking again counts as the same emergency (numbers in one line).
 SAME_EMERGENCY = timedelta(hours=3)
 
 
-def where(turn: Turn) -> tuple[str | None, str | None]:
-    """(region, country) the user is in, as far as the bot knows."""
-    moment = turn.memory.help.where or Place()
-    region = turn.user_changes.get("region", turn.user.region) or moment.region
-    country = turn.user_changes.get("country", turn.user.country) or moment.country
-    return region, country
-
-
-def set_where(turn: Turn, *, region: str | None = None, country: str | None = None) -> None:
+def set_where(
+    turn: Turn,
+    *,
+    region: str | None = None,
+    country: str | None = None,
+    town: str | None = None,
+) -> None:
+    # A town is only kept with its country abroad, and a new place replaces it.
+    turn.memory.help.town = town if country in ABROAD else None
     if region is not None and country is None:
         country = HOME_COUNTRY
     place = Place(region, country)
@@ -94,7 +98,7 @@ def _set_mention(turn: Turn, mention: Mention) -> None:
     if mention.region is not None:
         set_where(turn, region=mention.region)
     elif mention.country != HOME_COUNTRY:
-        set_where(turn, country=mention.country)
+        set_where(turn, country=mention.country, town=mention.town)
     else:
         set_where(turn, country=HOME_COUNTRY)
 
@@ -140,7 +144,7 @@ def located(turn: Turn, latitude: float, longitude: float) -> None:
     if town.place is not None:
         set_where(turn, region=town.place)
     else:
-        set_where(turn, country=town.country)
+        set_where(turn, country=town.country, town=town.id)
     notes = turn.memory.help
     notes.said_here = True
     notes.where_asked = True
@@ -226,6 +230,7 @@ def emergency(turn: Turn, *, brief_again: bool = False) -> None:
         # Someone else in danger elsewhere: that country's contacts, for this answer only.
         region, country = None, notes.said_elsewhere
     abroad = country if country in ABROAD else None
+    town = town_of(turn) if notes.said_here or notes.said_elsewhere is None else None
     shown = turn.memory.emergency
     same = shown is not None and shown.country == (abroad or "")
     if brief_again and same and repeat_numbers(turn):
@@ -233,9 +238,21 @@ def emergency(turn: Turn, *, brief_again: bool = False) -> None:
     if abroad is None:
         services(turn, EMERGENCY_INTENT, region=region, country=country)
     else:
-        found = match(turn.catalog, EMERGENCY_INTENT, country=abroad, language=turn.language)
+        found = match(
+            turn.catalog,
+            EMERGENCY_INTENT,
+            country=abroad,
+            town=town,
+            language=turn.language,
+            limit=EMERGENCY_CARDS,
+        )
         turn.memory.help.where = None
-        has_own = any(f"covers:country:{abroad}" in m.reasons for m in found)
+        turn.memory.help.town = None
+        has_own = any(
+            reason.startswith(("covers:town:", "covers:country:"))
+            for m in found
+            for reason in m.reasons
+        )
         turn.say(
             "emergency.abroad" if has_own else "emergency.no_number",
             fields={"country": turn.t(f"country.{abroad}")},
@@ -300,8 +317,16 @@ def services(
     """The need's own text (if any), then up to three service cards, best first."""
     if region is None and country is None:
         region, country = where(turn)
-    found = match(turn.catalog, need, region=region, country=country, language=turn.language)
+    found = match(
+        turn.catalog,
+        need,
+        region=region,
+        country=country,
+        town=town_of(turn),
+        language=turn.language,
+    )
     turn.memory.help.where = None
+    turn.memory.help.town = None
     if need != EMERGENCY_INTENT and turn.state in (State.LOCATION, State.REFERRAL):
         # Another need chosen mid-way: the question or the form in progress is dropped
         # (an emergency, though, comes on top of the form, which then goes on).
@@ -331,12 +356,3 @@ def services(
             # After the contacts, a person: the agents' relay, or who listens.
             extra.insert(0, Button(turn.t("intent_label.ask_human"), Intent("ask_human").pack()))
         turn.append_to_last(tuple(extra))
-
-
-def service_reply(turn: Turn, need: str, found: ServiceMatch) -> Reply:
-    service = found.service
-    buttons: tuple[Button, ...] = ()
-    takes = service.accepts_referrals and turn.partners.chat_for(service.id) is not None
-    if need in REFERRAL_NEEDS and takes:
-        buttons = (Button(turn.t("referral.offer"), Refer(service.id, need).pack()),)
-    return Reply(service_card(turn.catalog, service, turn.language), buttons)

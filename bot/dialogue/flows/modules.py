@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.content.models import Action
+from bot.dialogue.flows.directory import card_services
 from bot.dialogue.payloads import Card, Do, Intent, OpenTopic, QuizStart
 from bot.dialogue.turn import Turn
 from bot.dialogue.types import Button, State
@@ -82,7 +83,13 @@ def card(turn: Turn, topic_id: str, index: int) -> None:
     if last and topic.quiz:
         buttons.insert(0, Button(turn.t("quiz.start"), QuizStart(topic_id).pack()))
     buttons.append(menu_button(turn))
-    turn.say(shown.text, buttons, after=("topic.end",) if last else ())
+    if shown.services is None:
+        turn.say(shown.text, buttons, after=("topic.end",) if last else ())
+    else:
+        # The card, the services that answer it below, then its buttons at the very end.
+        turn.say(shown.text, after=("topic.end",) if last else ())
+        card_services(turn, shown.services)
+        turn.append_to_last(tuple(buttons))
     turn.go(State.TOPIC, topic_id, index)
     turn.memory.screen.cards[topic_id] = index
     if index == 0 and turn.consent:

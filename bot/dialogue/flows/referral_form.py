@@ -3,7 +3,7 @@ questions, a summary, and the confirmation (stored by the engine after deciding)
 
 from __future__ import annotations
 
-from bot.dialogue.flows.help import where
+from bot.dialogue.flows.directory import where
 from bot.dialogue.flows.modules import clarify, emergency_button, menu_button, stale
 from bot.dialogue.memory import ReferralForm
 from bot.dialogue.payloads import FormPress, Refer
