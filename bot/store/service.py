@@ -55,9 +55,7 @@ async def service_gauges(
     outbox_open = await session.scalar(
         select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status.in_(OUTBOX_OPEN))
     )
-    rows = await session.execute(
-        select(Referral.status, func.count()).group_by(Referral.status)
-    )
+    rows = await session.execute(select(Referral.status, func.count()).group_by(Referral.status))
     by_status = {str(status): int(count) for status, count in rows.all()}
     oldest = await session.scalar(
         select(func.min(Referral.created_at)).where(Referral.status.in_(tuple(unacknowledged)))

@@ -82,4 +82,3 @@ async def test_write_transactions_begin_immediate(sqlite_template: Path, tmp_pat
         await writer("b", 0)
         await first
         assert order == ["a begins", "a commits", "b begins", "b commits"]
-
