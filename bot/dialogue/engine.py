@@ -144,7 +144,11 @@ class Engine:
         if inbound.text is None or not inbound.text.strip():
             return None, None
         written = inbound.text.strip()
-        understood = self.nlu.local(written) if private else await self.nlu.parse(written)
+        understood = (
+            self.nlu.local(written)
+            if private
+            else await self.nlu.parse(written, caller=f"{inbound.channel}:{inbound.user_id}")
+        )
         identifier = self._identifier()
         guess: LanguageGuess | None = (
             identifier.predict(inbound.text) if identifier is not None else None
