@@ -57,7 +57,7 @@ REPLIES = Counter(
 )
 TELEGRAM_ERRORS = Counter(
     "kunnafoni_telegram_errors",
-    "Errors of Bot API calls by HTTP-like code (400, 403, 429, 5xx as 500, network as 0).",
+    "Bot API calls that failed, by code (400, 401, 403, 409, 429, timeout, network, other).",
     ("code",),
     registry=REGISTRY,
 )
