@@ -78,4 +78,4 @@ def _age(moment: Any, now: datetime) -> float | None:
         moment = datetime.fromisoformat(moment)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=now.tzinfo)
-    return max(0.0, (now - moment).total_seconds())
+    return max(0.0, float((now - moment).total_seconds()))
