@@ -117,9 +117,16 @@ def webhook_route(settings: Settings, runtime: Runtime, application: BotApplicat
     return Route(settings.webhook_path, receive, methods=["POST"])
 
 
-def service_app(settings: Settings, runtime: Runtime, application: BotApplication) -> Starlette:
+def service_app(
+    settings: Settings,
+    runtime: Runtime,
+    application: BotApplication,
+    *,
+    owns_runtime: bool = False,
+) -> Starlette:
     """The ASGI application of ``kunnafoni run``: health, metrics, the webhook if set,
-    and a lifespan that runs the bot."""
+    and a lifespan that runs the bot (and starts and closes ``runtime`` if it owns it:
+    uvicorn re-raises SIGTERM once the lifespan is over, so nothing after it runs)."""
     reachability = TelegramReachability(application.bot)
     routes = []
     if settings.telegram_webhook_url is not None:
@@ -127,8 +134,14 @@ def service_app(settings: Settings, runtime: Runtime, application: BotApplicatio
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        async with running_bot(settings, application):
-            yield
+        try:
+            if owns_runtime:
+                await runtime.start()
+            async with running_bot(settings, application):
+                yield
+        finally:
+            if owns_runtime:
+                await runtime.aclose()
 
     return build_web_app(
         runtime,
@@ -206,16 +219,16 @@ async def serve(settings: Settings) -> int:
     if settings.environment in (Environment.LOCAL, Environment.TEST):
         await upgrade_database(settings.database_url)
     runtime = build_runtime(settings)
-    await runtime.start()
-    try:
-        application = build_application(settings, runtime)
-        server = server_for(settings, service_app(settings, runtime, application))
-        logger.info("HTTP server on %s:%s", settings.http_host, settings.http_port)
-        await server.serve()
-        return 0 if server.started else 1
-    finally:
-        await runtime.aclose()
+    application = build_application(settings, runtime)
+    server = server_for(settings, service_app(settings, runtime, application, owns_runtime=True))
+    await server.serve()
+    return 0 if server.started else 1
 
 
 def run_service(settings: Settings) -> int:
-    return asyncio.run(serve(settings))
+    """``serve`` in its own event loop. uvicorn raises the signal it caught again once all
+    is closed: SIGTERM then ends the process (status 143), Ctrl-C arrives here."""
+    try:
+        return asyncio.run(serve(settings))
+    except KeyboardInterrupt:
+        return 0
