@@ -28,6 +28,8 @@ from bot.metrics import UPDATE_SECONDS, UPDATES, UPDATES_IN_FLIGHT
 #: python-telegram-bot's own bound, set far above the concurrency so that it never makes
 #: an update wait before it has taken its place in its chat's queue.
 ACCEPTED = 100_000
+#: Updates the webhook lets wait per slot before it makes Telegram wait (memory bound).
+BACKLOG_PER_SLOT = 8
 
 
 #: How the handling of the current update ended, for ``kunnafoni_updates``: the error
@@ -84,6 +86,9 @@ class PerChatProcessor(BaseUpdateProcessor):
         self._pending = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._room = asyncio.Condition()
+        #: Updates pending beyond which :meth:`wait_for_room` waits.
+        self.backlog = concurrency * BACKLOG_PER_SLOT
 
     @property
     def chats_waiting(self) -> int:
@@ -97,6 +102,14 @@ class PerChatProcessor(BaseUpdateProcessor):
     async def wait_idle(self) -> None:
         """Until no update is being handled or waiting."""
         await self._idle.wait()
+
+    async def wait_for_room(self) -> None:
+        """Until fewer than ``backlog`` updates are pending: the webhook waits here before
+        it takes an update, so a flood waits on Telegram's side, not in this process."""
+        if self._pending < self.backlog:
+            return
+        async with self._room:
+            await self._room.wait_for(lambda: self._pending < self.backlog)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         self._pending += 1
@@ -126,6 +139,9 @@ class PerChatProcessor(BaseUpdateProcessor):
             UPDATES_IN_FLIGHT.dec()
             if self._pending == 0:
                 self._idle.set()
+            if self._pending < self.backlog:
+                async with self._room:
+                    self._room.notify_all()
 
     async def _handle(self, update: object, coroutine: Awaitable[Any]) -> None:
         started = time.perf_counter()

@@ -38,7 +38,7 @@ from bot.runtime import Runtime, build_runtime
 from bot.store import service as service_store
 from bot.store.db import upgrade_database
 from bot.telegram.app import CHANNEL, BotApplication, build_application
-from bot.telegram.ordering import update_kind
+from bot.telegram.ordering import PerChatProcessor, update_kind
 from bot.web.app import CheckResult, ReadinessCheck, build_web_app
 
 logger = logging.getLogger(__name__)
@@ -80,10 +80,13 @@ def webhook_route(settings: Settings, runtime: Runtime, application: BotApplicat
     No secret header: 401; a wrong one: 403 (compared in constant time). An update id
     seen before (a retry, or a delivery another replica took): 200, not processed again.
     Otherwise the id is recorded and the update queued for processing; the answer (200)
-    does not wait for the processing.
+    does not wait for the processing, only, in a flood, for room in the backlog.
     """
     assert settings.telegram_webhook_secret is not None and settings.webhook_path is not None
     expected = settings.telegram_webhook_secret.get_secret_value().encode()
+    processor = application.update_processor
+    if not isinstance(processor, PerChatProcessor):
+        processor = None
 
     async def receive(request: Request) -> Response:
         given = request.headers.get(SECRET_HEADER)
@@ -103,6 +106,9 @@ def webhook_route(settings: Settings, runtime: Runtime, application: BotApplicat
         except (ValueError, TypeError, KeyError):
             WEBHOOK_REFUSED.labels("body").inc()
             return JSONResponse({"error": "not an update"}, status_code=400)
+        # Before the id is recorded: if Telegram gives up waiting, it delivers again.
+        if processor is not None:
+            await processor.wait_for_room()
         async with runtime.database.transaction() as session:
             first = await service_store.record_received_update(
                 session, channel=CHANNEL, update_id=update.update_id

@@ -97,3 +97,20 @@ def test_keys_and_kinds() -> None:
     assert chat_key(update) == 42
     assert update_kind(update) == "message"
     assert chat_key(object()) is None and update_kind(object()) == "other"
+
+
+async def test_the_webhook_waits_for_room_when_the_backlog_is_full() -> None:
+    processor = PerChatProcessor(concurrency=1)
+    assert processor.backlog == 8
+    seen = Recorder()
+    updates = [message(n, 2000 + n) for n in range(8)]
+    task = asyncio.create_task(feed(processor, [(u, seen.handle(u, 0.05)) for u in updates]))
+    await asyncio.sleep(0.01)
+    assert processor.pending == 8
+    waited = asyncio.create_task(processor.wait_for_room())
+    await asyncio.sleep(0.02)
+    assert not waited.done()  # full: the webhook holds Telegram's request
+    await asyncio.wait_for(waited, 1)  # room as soon as one update is done
+    assert processor.pending < 8
+    await task
+    await processor.wait_idle()
