@@ -84,9 +84,8 @@ def webhook_route(settings: Settings, runtime: Runtime, application: BotApplicat
     """
     assert settings.telegram_webhook_secret is not None and settings.webhook_path is not None
     expected = settings.telegram_webhook_secret.get_secret_value().encode()
-    processor = application.update_processor
-    if not isinstance(processor, PerChatProcessor):
-        processor = None
+    given = application.update_processor
+    processor = given if isinstance(given, PerChatProcessor) else None
 
     async def receive(request: Request) -> Response:
         given = request.headers.get(SECRET_HEADER)
