@@ -1,4 +1,5 @@
-"""Build the python-telegram-bot ``Application`` around the engine."""
+"""Build the python-telegram-bot ``Application`` around the engine (``bot/telegram/service.py``
+runs it: webhook or polling, beside the HTTP server)."""
 
 from __future__ import annotations
 
