@@ -128,7 +128,7 @@ class Engine:
         """Whether this text answers a step of the referral form (a short read, no lock)."""
         if inbound.text is None or not inbound.text.strip():
             return False
-        async with self.database.transaction() as session:
+        async with self.database.reading() as session:
             user = await repo.get_user(
                 session, channel=inbound.channel, external_id=inbound.user_id
             )

@@ -63,7 +63,7 @@ def runtime_checks(runtime: Runtime) -> list[ReadinessCheck]:
     """The database answers, the content is loaded, the NLU server answers (if any)."""
 
     async def database() -> CheckResult:
-        async with runtime.database.transaction() as session:
+        async with runtime.database.reading() as session:
             await service_store.ping(session)
         return CheckResult(True)
 
@@ -113,7 +113,7 @@ async def readiness(checks: Sequence[ReadinessCheck]) -> tuple[bool, dict[str, A
 
 async def refresh_gauges(runtime: Runtime) -> None:
     """Set the gauges computed from the database and the live content."""
-    async with runtime.database.transaction() as session:
+    async with runtime.database.reading() as session:
         gauges = await service_store.service_gauges(session, unacknowledged=UNACKNOWLEDGED)
     metrics.OUTBOX_OPEN.set(gauges.outbox_open)
     for status in ReferralStatus:

@@ -82,3 +82,24 @@ async def test_write_transactions_begin_immediate(sqlite_template: Path, tmp_pat
         await writer("b", 0)
         await first
         assert order == ["a begins", "a commits", "b begins", "b commits"]
+
+
+async def test_a_reading_unit_does_not_wait_for_a_writer(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    async with sqlite_copy(sqlite_template, tmp_path / "read.db") as database:
+        writing = asyncio.Event()
+        release = asyncio.Event()
+
+        async def writer() -> None:
+            async with database.transaction() as session:
+                await repo.mark_update_processed(session, channel="t", update_id=1)
+                writing.set()
+                await release.wait()
+
+        task = asyncio.create_task(writer())
+        await writing.wait()
+        async with database.reading() as session:  # the writer still holds the lock
+            assert await repo.get_user(session, channel="t", external_id="x") is None
+        release.set()
+        await task
