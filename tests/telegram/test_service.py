@@ -126,16 +126,26 @@ async def test_a_redelivered_update_is_answered_200_and_processed_once(
     assert len(fake.requests_for("sendMessage", chat_id=CHAT)) == 2
 
 
+@pytest.mark.parametrize("webhook_mode", [True, False], ids=["webhook", "polling"])
 async def test_one_slow_chat_does_not_hold_up_another(
-    fake: FakeBotApi, service_engine: Engine, content_store: ContentStore, parser: TimedParser
+    fake: FakeBotApi,
+    service_engine: Engine,
+    content_store: ContentStore,
+    parser: TimedParser,
+    webhook_mode: bool,
 ) -> None:
     parser.slow = {"lent": 1.0}
-    async with serving(fake, service_engine, content_store) as running:
-        slow = made_update(fake, fake.push_text(CHAT, "lent"))
-        then = made_update(fake, fake.push_text(CHAT, "ensuite"))
-        fast = made_update(fake, fake.push_text(OTHER, "vite"))
-        for update in (slow, then, fast):
-            assert (await running.deliver(update)).status_code == 200
+    async with serving(fake, service_engine, content_store, webhook=webhook_mode) as running:
+        if webhook_mode:
+            slow = made_update(fake, fake.push_text(CHAT, "lent"))
+            then = made_update(fake, fake.push_text(CHAT, "ensuite"))
+            fast = made_update(fake, fake.push_text(OTHER, "vite"))
+            for update in (slow, then, fast):
+                assert (await running.deliver(update)).status_code == 200
+        else:  # the same three updates fetched by one long poll
+            fake.push_text(CHAT, "lent")
+            fake.push_text(CHAT, "ensuite")
+            fake.push_text(OTHER, "vite")
         await fake.wait_for("sendMessage", chat_id=CHAT, count=2, timeout=10)
         await fake.wait_for("sendMessage", chat_id=OTHER, count=1)
     spans = {text: (caller, start, end) for caller, text, start, end in parser.spans}
