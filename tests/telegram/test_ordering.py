@@ -104,13 +104,15 @@ async def test_the_webhook_waits_for_room_when_the_backlog_is_full() -> None:
     assert processor.backlog == 8
     seen = Recorder()
     updates = [message(n, 2000 + n) for n in range(8)]
-    task = asyncio.create_task(feed(processor, [(u, seen.handle(u, 0.05)) for u in updates]))
-    await asyncio.sleep(0.01)
+    task = asyncio.create_task(feed(processor, [(u, seen.handle(u, 0.3)) for u in updates[:1]]))
+    rest = asyncio.create_task(feed(processor, [(u, seen.handle(u, 0.01)) for u in updates[1:]]))
+    await asyncio.sleep(0.05)
     assert processor.pending == 8
     waited = asyncio.create_task(processor.wait_for_room())
-    await asyncio.sleep(0.02)
+    await asyncio.sleep(0.05)
     assert not waited.done()  # full: the webhook holds Telegram's request
-    await asyncio.wait_for(waited, 1)  # room as soon as one update is done
+    await asyncio.wait_for(waited, 2)  # room as soon as one update is done
     assert processor.pending < 8
     await task
+    await rest
     await processor.wait_idle()
