@@ -46,6 +46,10 @@ MIN_SHARED_SECRET = 32
 MIN_DATABASE_PASSWORD = 12
 #: What @BotFather gives: the bot's numeric id, a colon, 35 characters.
 BOT_TOKEN_SHAPE = re.compile(r"\d{5,16}:[A-Za-z0-9_-]{30,64}")
+#: What Telegram accepts as a webhook's ``secret_token``: 1 to 256 of these characters.
+WEBHOOK_SECRET_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+#: Kinds of update the bot asks Telegram for (polling and webhook alike).
+DEFAULT_ALLOWED_UPDATES = ("message", "callback_query")
 
 
 def _weak(value: str) -> str | None:
@@ -62,10 +66,16 @@ def _weak(value: str) -> str | None:
 
 
 def secret_problems(
-    *, bot_token: str | None, rasa_token: str | None, database_url: str
+    *,
+    bot_token: str | None,
+    rasa_token: str | None,
+    database_url: str,
+    webhook_secret: str | None = None,
+    webhook: bool = False,
 ) -> list[str]:
     """What makes these secrets unsafe outside local runs: one line per setting, saying
-    which setting and why, and never the value itself."""
+    which setting and why, and never the value itself. ``webhook``: the bot receives
+    updates over a webhook, so ``webhook_secret`` is required and held to the same rules."""
     problems: list[str] = []
     if not bot_token or not bot_token.strip():
         problems.append("TELEGRAM_BOT_TOKEN must be set to the token @BotFather gave")
@@ -95,10 +105,21 @@ def secret_problems(
             )
         elif why := _weak(password):
             problems.append(f"the password in DATABASE_URL {why}")
+    if webhook:
+        if not webhook_secret or not webhook_secret.strip():
+            problems.append("TELEGRAM_WEBHOOK_SECRET must be set to a real secret")
+        elif len(webhook_secret) < MIN_SHARED_SECRET:
+            problems.append(
+                f"TELEGRAM_WEBHOOK_SECRET must be at least {MIN_SHARED_SECRET} characters "
+                "(generate one: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        elif why := _weak(webhook_secret):
+            problems.append(f"TELEGRAM_WEBHOOK_SECRET {why}")
     named = {
         "TELEGRAM_BOT_TOKEN": bot_token.split(":", 1)[-1] if bot_token else None,
         "RASA_TOKEN": rasa_token,
         "the password in DATABASE_URL": password,
+        "TELEGRAM_WEBHOOK_SECRET": webhook_secret if webhook else None,
     }
     present = [(name, value) for name, value in named.items() if value]
     for i, (first, a) in enumerate(present):
@@ -122,6 +143,11 @@ class Environment(StrEnum):
     TEST = "test"
     STAGING = "staging"
     PRODUCTION = "production"
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
 
 
 #: Log levels a process accepts; DEBUG only where no real person's data flows.
@@ -173,6 +199,22 @@ class Settings(BaseSettings):
     environment: Environment = Field(default=Environment.LOCAL, alias="KUNNAFONI_ENV")
     telegram_bot_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
+    #: The public HTTPS address Telegram posts updates to (behind a TLS reverse proxy);
+    #: None: long polling. The HTTP server serves the webhook at this URL's path.
+    telegram_webhook_url: str | None = None
+    #: Sent by Telegram in ``X-Telegram-Bot-Api-Secret-Token``; required with a webhook.
+    telegram_webhook_secret: SecretStr | None = None
+    #: Connections Telegram may open at once to deliver updates (1-100).
+    telegram_webhook_max_connections: int = Field(default=40, ge=1, le=100)
+    #: Kinds of update asked for, polling and webhook alike.
+    telegram_allowed_updates: Annotated[tuple[str, ...], NoDecode] = DEFAULT_ALLOWED_UPDATES
+    #: The HTTP server (webhook, /healthz, /readyz, /metrics); port 0: any free port.
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    #: Updates handled at once (different chats; one chat's updates always in order).
+    update_concurrency: int = Field(default=32, ge=1, le=1024)
+    #: Seconds given to updates in flight to finish after SIGTERM.
+    shutdown_grace_seconds: float = Field(default=20.0, ge=0)
     database_url: str = Field(default_factory=default_database_url)
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_token: SecretStr | None = None
@@ -212,6 +254,8 @@ class Settings(BaseSettings):
     #: Seconds a sender holds claimed messages before another may take them over.
     broadcast_lease_seconds: float = Field(default=60.0, gt=0)
     log_level: str = "INFO"
+    #: ``text`` (one line per record) or ``json`` (one JSON object per line, redacted alike).
+    log_format: LogFormat = LogFormat.TEXT
     #: Retention (docs/privacy.md): referral-form answers of a silent conversation...
     retention_form_hours: float = Field(default=24.0, gt=0)
     #: ...the link between analytics events (and quiz answers) and a person...
@@ -233,6 +277,8 @@ class Settings(BaseSettings):
         "nlu_data_dir",
         "agents_chat_id",
         "partners_file",
+        "telegram_webhook_url",
+        "telegram_webhook_secret",
         mode="before",
     )
     @classmethod
@@ -265,6 +311,43 @@ class Settings(BaseSettings):
         if isinstance(value, int):
             return frozenset({value})
         return value
+
+    @field_validator("telegram_allowed_updates", mode="before")
+    @classmethod
+    def _parse_kinds(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(p.strip() for p in value.replace(";", ",").split(",") if p.strip())
+        return value
+
+    @field_validator("telegram_webhook_url")
+    @classmethod
+    def _https_webhook(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme != "https" or not parts.hostname:
+            raise ValueError(
+                "TELEGRAM_WEBHOOK_URL must be the public https:// address Telegram posts to"
+            )
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _webhook_has_a_secret(self) -> Settings:
+        # Required in every environment: without it anyone could post updates to the bot.
+        if self.telegram_webhook_url is None:
+            return self
+        secret = self.telegram_webhook_secret
+        if secret is None:
+            raise ValueError(
+                "TELEGRAM_WEBHOOK_SECRET must be set when TELEGRAM_WEBHOOK_URL is "
+                "(generate one: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        if not WEBHOOK_SECRET_SHAPE.fullmatch(secret.get_secret_value()):
+            raise ValueError(
+                "TELEGRAM_WEBHOOK_SECRET may hold only letters, digits, _ and - "
+                "(1 to 256 characters), as Telegram requires"
+            )
+        return self
 
     @field_validator("database_url")
     @classmethod
@@ -315,12 +398,23 @@ class Settings(BaseSettings):
             else None,
             rasa_token=self.rasa_token.get_secret_value() if self.rasa_token else None,
             database_url=self.database_url,
+            webhook_secret=self.telegram_webhook_secret.get_secret_value()
+            if self.telegram_webhook_secret
+            else None,
+            webhook=self.telegram_webhook_url is not None,
         )
         if problems:
             raise ValueError(
                 f"unsafe settings for {self.environment.value}: " + "; ".join(problems)
             )
         return self
+
+    @property
+    def webhook_path(self) -> str | None:
+        """The path the HTTP server receives updates at (the webhook URL's path)."""
+        if self.telegram_webhook_url is None:
+            return None
+        return urlsplit(self.telegram_webhook_url).path or "/"
 
     @property
     def bot_api_base_url(self) -> str:

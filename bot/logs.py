@@ -18,10 +18,15 @@ the bot's own messages name pseudonyms only). DEBUG is for local and test runs o
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
-from typing import TextIO
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any, TextIO
 
 REDACTED = "[redacted]"
 
@@ -56,6 +61,29 @@ HELD = {
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _EXCEPTIONS = logging.Formatter()
+
+#: What the record is about, when known: the Telegram update being handled and the
+#: pseudonym of its person (``u42``, :func:`bot.pseudonyms.pseudonym`), never a Telegram id.
+_UPDATE: ContextVar[int | None] = ContextVar("log_update", default=None)
+_USER: ContextVar[str | None] = ContextVar("log_user", default=None)
+
+
+@contextmanager
+def log_context(*, update: int | None = None, user: str | None = None) -> Iterator[None]:
+    """Records logged inside carry this update id and user pseudonym (JSON logs); what
+    :func:`name_user` sets inside is undone on leaving."""
+    update_token = _UPDATE.set(update if update is not None else _UPDATE.get())
+    user_token = _USER.set(user if user is not None else _USER.get())
+    try:
+        yield
+    finally:
+        _USER.reset(user_token)
+        _UPDATE.reset(update_token)
+
+
+def name_user(user: str) -> None:
+    """Until the enclosing :func:`log_context` ends, records name this pseudonym."""
+    _USER.set(user)
 
 
 def redact(text: str) -> str:
@@ -95,6 +123,31 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message (already redacted by the
+    filter), the update id and user pseudonym when known, and the traceback if any."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        update, user = _UPDATE.get(), _USER.get()
+        if update is not None:
+            entry["update_id"] = update
+        if user is not None:
+            entry["user"] = user
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(self.formatException(record.exc_info))
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = record.stack_info
+        return json.dumps(entry, ensure_ascii=False)
+
+
 class _StandardError(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever ``sys.stderr`` is when a record comes, not when it was built
     (a test runner, or a daemon, may swap it)."""
@@ -111,8 +164,11 @@ class _StandardError(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-def configure_logging(level: str, stream: TextIO | None = None) -> logging.Handler:
+def configure_logging(
+    level: str, stream: TextIO | None = None, *, json_lines: bool = False
+) -> logging.Handler:
     """One handler on the root logger, redacting, at ``level``; returns the handler.
+    ``json_lines``: one JSON object per record (``LOG_FORMAT=json``), redacted the same.
 
     Replaces the handlers a previous call installed, so calling it twice is harmless.
     """
@@ -123,7 +179,7 @@ def configure_logging(level: str, stream: TextIO | None = None) -> logging.Handl
         logging.StreamHandler(stream) if stream is not None else _StandardError()
     )
     handler.kunnafoni = True  # type: ignore[attr-defined]
-    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(FORMAT))
     handler.addFilter(RedactingFilter())
     root.addHandler(handler)
     root.setLevel(level.upper())

@@ -91,6 +91,11 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "CONTENT_DIR",
         "ADMIN_TELEGRAM_IDS",
         "KUNNAFONI_ENV",
+        "TELEGRAM_WEBHOOK_URL",
+        "TELEGRAM_WEBHOOK_SECRET",
+        "HTTP_HOST",
+        "HTTP_PORT",
+        "LOG_FORMAT",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no .env here

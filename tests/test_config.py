@@ -160,3 +160,56 @@ def test_a_bad_partners_file_stops_the_start_with_the_reasons(
     partners.write_text("partners:\n  nowhere: {chat_id: -100333, staff: [82]}\n", "utf-8")
     assert main(["run"]) == 2
     assert "partners.nowhere: no such service" in capsys.readouterr().err
+
+
+WEBHOOK_URL = "https://bot.example.org/telegram/updates"
+WEBHOOK_SECRET = "Hk4-vQ9_zT2wLr7Yp3Nx8Bc1Dm6Fs5Ga0"
+
+
+def test_a_webhook_needs_an_https_url_and_a_secret_everywhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_URL", WEBHOOK_URL)
+    with pytest.raises(ValidationError, match="TELEGRAM_WEBHOOK_SECRET must be set"):
+        Settings()  # even in local runs: anyone could post updates otherwise
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "not allowed!")
+    with pytest.raises(ValidationError, match="only letters, digits"):
+        Settings()
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "short-is-fine-locally")
+    settings = Settings()
+    assert settings.webhook_path == "/telegram/updates"
+    assert (settings.http_host, settings.http_port) == ("127.0.0.1", 8080)
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_URL", "http://bot.example.org/hook")
+    with pytest.raises(ValidationError, match="https://"):
+        Settings()
+
+
+@pytest.mark.parametrize(
+    ("secret", "why"),
+    [
+        ("short-is-fine-locally", "at least 32 characters"),
+        ("my-webhook-secret-for-the-telegram-bot", "'secret'"),
+        ("ab" * 20, "fewer than 8 different"),
+    ],
+)
+def test_production_refuses_a_weak_webhook_secret(
+    monkeypatch: pytest.MonkeyPatch, secret: str, why: str
+) -> None:
+    production(monkeypatch, TELEGRAM_WEBHOOK_URL=WEBHOOK_URL, TELEGRAM_WEBHOOK_SECRET=secret)
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+    (problem,) = [e["msg"] for e in caught.value.errors()]
+    assert "TELEGRAM_WEBHOOK_SECRET" in problem and why in problem
+    assert secret not in str(caught.value)
+
+
+def test_production_accepts_a_strong_webhook_secret_used_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    production(
+        monkeypatch, TELEGRAM_WEBHOOK_URL=WEBHOOK_URL, TELEGRAM_WEBHOOK_SECRET=WEBHOOK_SECRET
+    )
+    assert Settings().telegram_webhook_secret is not None
+    production(monkeypatch, TELEGRAM_WEBHOOK_URL=WEBHOOK_URL, TELEGRAM_WEBHOOK_SECRET=RASA_TOKEN)
+    with pytest.raises(ValidationError, match="RASA_TOKEN and TELEGRAM_WEBHOOK_SECRET"):
+        Settings()

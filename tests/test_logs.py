@@ -9,19 +9,21 @@ production put them.
 from __future__ import annotations
 
 import io
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import text as sql
 
-from bot.config import Environment, Settings, debug_refused
+from bot.config import Environment, LogFormat, Settings, debug_refused
 from bot.content.store import ContentStore
 from bot.dialogue.decision import Thresholds
 from bot.dialogue.engine import Engine
-from bot.logs import HELD, REDACTED, configure_logging, redact
+from bot.logs import HELD, REDACTED, configure_logging, log_context, name_user, redact
 from bot.nlu.rasa import RasaClient
 from bot.nlu.service import NluService
 from bot.store.db import Database
@@ -269,3 +271,51 @@ async def test_telegram_refusing_a_message_logs_no_token_and_no_text(
     logged = log.getvalue()
     assert "Error while handling an update" in logged
     assert_clean(logged, BOT_TOKEN, NAME, str(CHAT), "je m'appelle")
+
+
+# --- JSON lines (LOG_FORMAT=json) ------------------------------------------------------
+
+
+@pytest.fixture
+def json_log() -> Iterator[io.StringIO]:
+    """What the process logs as JSON lines, through the same redacting handler."""
+    stream = io.StringIO()
+    root = logging.getLogger()
+    level = root.level
+    handler = configure_logging("INFO", stream, json_lines=True)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+def test_json_lines_are_redacted_and_name_the_update_and_pseudonym(
+    json_log: io.StringIO,
+) -> None:
+    logger = logging.getLogger("bot.test")
+    with log_context(update=4242):
+        name_user("u17")
+        logger.info("Sending to %s with %s", PHONE_STORED, BOT_TOKEN)
+        try:
+            raise RuntimeError(f"refused: token={RASA_TOKEN}")
+        except RuntimeError:
+            logger.exception("Failed for %s", "5550001234")
+    logger.warning("outside any update")
+    lines = [json.loads(line) for line in json_log.getvalue().splitlines()]
+    assert [line["level"] for line in lines] == ["INFO", "ERROR", "WARNING"]
+    first, failed, outside = lines
+    assert first["update_id"] == 4242 and first["user"] == "u17"
+    assert first["logger"] == "bot.test" and first["time"].endswith("+00:00")
+    assert first["message"] == f"Sending to {REDACTED} with {REDACTED}"
+    assert "RuntimeError" in failed["exception"]
+    assert "update_id" not in outside and "user" not in outside
+    assert_clean(json_log.getvalue(), PHONE_STORED, BOT_TOKEN, RASA_TOKEN, "5550001234")
+
+
+def test_json_format_is_chosen_by_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOG_FORMAT", "json")
+    assert Settings().log_format is LogFormat.JSON
+    monkeypatch.setenv("LOG_FORMAT", "xml")
+    with pytest.raises(ValidationError):
+        Settings()

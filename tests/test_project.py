@@ -145,3 +145,15 @@ def test_compose_passes_every_setting_the_bot_needs_in_production() -> None:
         "PARTNERS_FILE",
     ):
         assert name in env, name
+
+
+def test_every_module_is_in_the_architecture_module_map() -> None:
+    architecture = (PROJECT_ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    section = architecture.split("## Module map", 1)[1].split("\n## ", 1)[0]
+    modules = sorted(
+        path.relative_to(PROJECT_ROOT).as_posix()
+        for path in (PROJECT_ROOT / "bot").rglob("*.py")
+        if "migrations" not in path.parts
+    )
+    missing = [module for module in modules if f"`{module}`" not in section]
+    assert not missing, f"modules without a line in docs/architecture.md's module map: {missing}"

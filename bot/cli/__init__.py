@@ -24,7 +24,7 @@ from bot.cli import privacy as privacy_group
 from bot.cli import report as report_group
 from bot.cli import run as run_group
 from bot.cli.common import DB_HELP, FOLDER_HELP, IntermixedParser
-from bot.config import LOG_LEVELS, EnvironmentOnly, Settings, debug_refused
+from bot.config import LOG_LEVELS, EnvironmentOnly, LogFormat, Settings, debug_refused
 from bot.logs import configure_logging
 
 DESCRIPTION = (
@@ -184,15 +184,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = args.log_level
-    if level is None:
-        try:
-            level = Settings().log_level
-        except ValidationError:
-            level = "INFO"  # the command itself reports invalid settings
+    json_lines = False
+    try:
+        settings = Settings()
+        json_lines = settings.log_format is LogFormat.JSON
+        if level is None:
+            level = settings.log_level
+    except ValidationError:
+        level = level or "INFO"  # the command itself reports invalid settings
     refused = debug_refused(level, EnvironmentOnly().environment)
     if refused:
         print(f"kunnafoni: {refused}", file=sys.stderr)
         return 2
-    configure_logging(level)
+    configure_logging(level, json_lines=json_lines)
     func: Handler = args.func
     return func(args)

@@ -1,4 +1,5 @@
-"""``kunnafoni run``: the bot on Telegram (polling), or the console chat without a token."""
+"""``kunnafoni run``: the bot on Telegram (webhook or polling) with its HTTP server, or the
+console chat without a token."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from bot.content import ContentError
 from bot.content.store import ContentStore
 from bot.partners import PartnersError
 from bot.runtime import checked_partners
-from bot.telegram.app import run_polling
+from bot.telegram.service import run_service
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -37,4 +38,4 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (PartnersError, ContentError) as exc:
         print(f"kunnafoni: cannot start: {exc}", file=sys.stderr)
         return 2
-    return run_polling(settings)
+    return run_service(settings)

@@ -30,6 +30,7 @@ from bot.dialogue.router import COMMANDS, step
 from bot.dialogue.storage import erase, record, record_consent, save, store_referral
 from bot.dialogue.turn import Turn
 from bot.dialogue.types import Inbound, Meta, Outcome, State
+from bot.logs import log_context, name_user
 from bot.nlu.langid import LanguageGuess, LanguageIdentifier
 from bot.nlu.service import NluService
 from bot.nlu.types import NluResult
@@ -89,6 +90,10 @@ class Engine:
 
     async def handle(self, inbound: Inbound) -> Outcome:
         """One step of one user's conversation: the replies, and what the channel does next."""
+        with log_context(update=inbound.update_id):
+            return await self._handle(inbound)
+
+    async def _handle(self, inbound: Inbound) -> Outcome:
         catalog = self._content()
         # Before the transaction: a slow NLU server never holds a database lock.
         private = await self._form_waits(inbound, catalog)
@@ -102,6 +107,7 @@ class Engine:
                     replies=[], meta=Meta(content_version=catalog.version), duplicate=True
                 )
             turn = await self._load(session, inbound, catalog, written_in)
+            name_user(pseudonym(turn.user.id))
             if private and not referral_form.expects_text(turn):
                 # The form ended between the look and the lock (another replica took a
                 # message of the same person): the text was read by keywords only, as
@@ -122,7 +128,7 @@ class Engine:
         """Whether this text answers a step of the referral form (a short read, no lock)."""
         if inbound.text is None or not inbound.text.strip():
             return False
-        async with self.database.transaction() as session:
+        async with self.database.reading() as session:
             user = await repo.get_user(
                 session, channel=inbound.channel, external_id=inbound.user_id
             )
@@ -144,7 +150,11 @@ class Engine:
         if inbound.text is None or not inbound.text.strip():
             return None, None
         written = inbound.text.strip()
-        understood = self.nlu.local(written) if private else await self.nlu.parse(written)
+        understood = (
+            self.nlu.local(written)
+            if private
+            else await self.nlu.parse(written, caller=f"{inbound.channel}:{inbound.user_id}")
+        )
         identifier = self._identifier()
         guess: LanguageGuess | None = (
             identifier.predict(inbound.text) if identifier is not None else None

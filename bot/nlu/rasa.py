@@ -8,6 +8,7 @@ ends up in error messages and proxy logs; ``--auth-token`` reads ``?token=``).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -19,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from bot.nlu.types import Entity, NluResult, NluSource, NluUnavailable
+from bot.nlu.types import CALLER, Entity, NluResult, NluSource, NluUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -27,9 +28,14 @@ logger = logging.getLogger(__name__)
 class CircuitBreaker:
     """Stop calling a server that keeps failing; try again after a cool-down.
 
-    Closed: calls go through. After ``threshold`` consecutive failures it opens
-    for ``cooldown`` seconds and calls fail at once; then one trial call is let
-    through (half-open): success closes it, failure opens it again.
+    Closed: calls go through. After ``threshold`` failures in a row it opens for
+    ``cooldown`` seconds and calls fail at once; then one trial call is let through
+    (half-open): success closes it, failure opens it again.
+
+    A failure is counted once per *caller* (a conversation): one person whose long
+    messages time out again and again must not cut everyone off from the model, so it
+    takes failures for ``threshold`` different callers, or failures no caller explains
+    (the server unreachable: ``caller=None``, each one counted), to open it.
     """
 
     def __init__(
@@ -42,6 +48,7 @@ class CircuitBreaker:
         self.cooldown = cooldown
         self._clock = clock
         self._failures = 0
+        self._callers: set[str] = set()
         self._open_until: float | None = None
 
     @property
@@ -55,10 +62,16 @@ class CircuitBreaker:
         if self._open_until is not None:
             logger.info("NLU server answers again; circuit closed")
         self._failures = 0
+        self._callers.clear()
         self._open_until = None
 
-    def failure(self) -> None:
-        self._failures += 1
+    def failure(self, caller: str | None = None) -> None:
+        if caller is None:
+            self._failures += 1
+        elif caller not in self._callers:
+            if len(self._callers) < self.threshold:  # never more than it takes to open
+                self._callers.add(caller)
+            self._failures += 1
         half_open = self._open_until is not None
         if half_open or self._failures >= self.threshold:
             if not half_open:
@@ -112,6 +125,10 @@ class RasaClient:
     """``POST /model/parse`` with a signed token and a timeout; raises :class:`NluUnavailable`.
 
     ``token`` is the shared secret (``RASA_TOKEN``); None: a server without authentication.
+    ``timeout`` bounds each parse as a whole (connecting, waiting for a free connection,
+    sending and reading), not only each phase of it. The circuit breaker counts a slow or
+    failed parse against the conversation it was for (:data:`CALLER`), and a server that
+    cannot be reached against no one.
     """
 
     def __init__(
@@ -124,6 +141,7 @@ class RasaClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.url = url.rstrip("/")
+        self.timeout = timeout
         self._auth = RasaAuth(token) if token else None
         self.breaker = breaker or CircuitBreaker()
         self._http = httpx.AsyncClient(
@@ -154,13 +172,20 @@ class RasaClient:
         # 1.0, whatever follows. A user's text never means that: send the words only.
         query = _without_leading_slashes(text)
         try:
-            response = await self._http.post(
-                "/model/parse", json={"text": query}, headers=self._headers()
-            )
+            async with asyncio.timeout(self.timeout):
+                response = await self._http.post(
+                    "/model/parse", json={"text": query}, headers=self._headers()
+                )
             response.raise_for_status()
             body = response.json()
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            self.breaker.failure()  # the server is not there: nobody's message explains it
+            raise NluUnavailable(f"Rasa unreachable: {exc!r}") from exc
+        except TimeoutError as exc:
+            self.breaker.failure(CALLER.get())
+            raise NluUnavailable(f"Rasa parse took over {self.timeout:.1f}s") from exc
         except (httpx.HTTPError, ValueError) as exc:
-            self.breaker.failure()
+            self.breaker.failure(CALLER.get())
             raise NluUnavailable(f"Rasa parse failed: {exc!r}") from exc
         self.breaker.success()
         return parse_rasa_response(text, body, offset=len(text) - len(query))

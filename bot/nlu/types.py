@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
 from bot.errors import KunnafoniError
+
+#: Who a parse is for: an opaque key of the conversation (never shown or logged), set by
+#: :meth:`bot.nlu.service.NluService.parse` so the Rasa client's circuit breaker can tell
+#: one person's failing messages from a failing server.
+CALLER: ContextVar[str | None] = ContextVar("nlu_caller", default=None)
 
 
 class NluSource(StrEnum):

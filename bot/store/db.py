@@ -27,12 +27,36 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 Session = AsyncSession
 
 
+#: How long a SQLite transaction waits for the write lock before failing (milliseconds).
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+#: Execution option of a unit of work that only reads (:meth:`Database.reading`).
+READ_ONLY = "kunnafoni_read_only"
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The driver must not open transactions itself (it would open them deferred, and late):
+    # SQLAlchemy's "begin" event below opens each one, taking the write lock up front.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
+
+
+def _sqlite_begin_immediate(connection: Any) -> None:
+    """``BEGIN IMMEDIATE``: the write lock is taken when the transaction starts.
+
+    A deferred transaction that reads, then writes, cannot wait for the lock in WAL mode
+    (its snapshot may be stale: SQLite answers ``database is locked`` at once, whatever
+    the busy timeout). Taken up front, the lock is waited for (``busy_timeout``), so
+    concurrent chats queue instead of failing. SQLAlchemy's documented recipe for the
+    pysqlite and aiosqlite drivers. A unit of work that only reads (:meth:`Database.reading`)
+    begins deferred: it never needs the lock, and never waits for a writer."""
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -48,6 +72,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, **kwargs)
@@ -76,6 +101,15 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """``async with db.transaction() as s:`` commits on success, rolls back on error."""
         async with self.sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work that only reads: on SQLite it does not take the write lock (a
+        consistent snapshot all the same). Writing in it may fail on SQLite when another
+        transaction writes: use :meth:`transaction` for anything that writes."""
+        async with self.sessions() as session, session.begin():
+            await session.connection(execution_options={READ_ONLY: True})
             yield session
 
     async def dispose(self) -> None:

@@ -107,6 +107,18 @@ class ProcessedUpdate(Base):
     processed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ReceivedUpdate(Base):
+    """Telegram update ids received over the webhook, recorded before the update is
+    processed: Telegram's redeliveries (and, with several replicas, a delivery to another
+    process) find the row and are answered without being processed again."""
+
+    __tablename__ = "received_updates"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 class Event(Base):
     """An analytics event. Carries a pseudonymous user id, never a Telegram id or name."""
 

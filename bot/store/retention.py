@@ -25,6 +25,7 @@ from bot.store.models import (
     OutboxMessage,
     ProcessedUpdate,
     QuizAnswer,
+    ReceivedUpdate,
     Referral,
 )
 from bot.store.records import rows_touched
@@ -178,16 +179,30 @@ async def delete_finished_outbox(
 async def delete_processed_updates(
     database: Database, *, before: datetime, apply: bool, batch: int
 ) -> Purged:
-    """Ids of updates processed before ``before``: past any redelivery, no longer needed."""
-    keys = select(ProcessedUpdate.channel, ProcessedUpdate.update_id).where(
-        ProcessedUpdate.processed_at < before
+    """Ids of updates processed (or received over the webhook) before ``before``: past any
+    redelivery, no longer needed. One rule for both tables: they hold the same ids."""
+    processed = await _delete_update_ids(
+        database, ProcessedUpdate, ProcessedUpdate.processed_at, before, apply, batch
     )
+    received = await _delete_update_ids(
+        database, ReceivedUpdate, ReceivedUpdate.received_at, before, apply, batch
+    )
+    return Purged("processed_updates", processed.rows + received.rows)
+
+
+async def _delete_update_ids(
+    database: Database,
+    model: type[ProcessedUpdate] | type[ReceivedUpdate],
+    moment: Any,
+    before: datetime,
+    apply: bool,
+    batch: int,
+) -> Purged:
+    keys = select(model.channel, model.update_id).where(moment < before)
 
     async def act(session: AsyncSession, some: Select[Any]) -> int:
         result = await session.execute(
-            delete(ProcessedUpdate).where(
-                tuple_(ProcessedUpdate.channel, ProcessedUpdate.update_id).in_(some)
-            )
+            delete(model).where(tuple_(model.channel, model.update_id).in_(some))
         )
         return rows_touched(result)
 

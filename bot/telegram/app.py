@@ -1,4 +1,5 @@
-"""Build the python-telegram-bot ``Application`` around the engine."""
+"""Build the python-telegram-bot ``Application`` around the engine (``bot/telegram/service.py``
+runs it: webhook or polling, beside the HTTP server)."""
 
 from __future__ import annotations
 
@@ -33,11 +34,13 @@ from bot.content.catalog import Catalog, Fields
 from bot.content.voice import AttachError, attach_voice
 from bot.dialogue.engine import COMMANDS, Engine
 from bot.dialogue.types import Button, Inbound, Media, Outcome, Reply
+from bot.metrics import REPLIES
 from bot.privacy.retention import Periods, Retention
 from bot.runtime import Runtime, build_runtime
 from bot.store import repositories as repo
 from bot.store.db import upgrade_database
 from bot.telegram.handover import HandoverRelay
+from bot.telegram.ordering import PerChatProcessor, mark_failed
 from bot.telegram.referrals import PARTNER_PAYLOAD, ReferralDesk, need_label
 from bot.telegram.retry import RetryAfterWaiter
 
@@ -201,6 +204,7 @@ class TelegramAdapter:
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log the failure and tell the user something went wrong, never the traceback."""
+        mark_failed()
         logger.error("Error while handling an update", exc_info=context.error)
         if not isinstance(update, Update) or update.effective_chat is None or self.engine is None:
             return
@@ -226,8 +230,10 @@ class TelegramAdapter:
             instead = reply.media.mode == "instead"
             sent = await self.send_voice(bot, chat_id, reply.media, markup if instead else None)
             if sent and instead:
+                REPLIES.inc()
                 return
         await bot.send_message(chat_id, reply.text, reply_markup=markup)
+        REPLIES.inc()
 
     async def send_document(
         self, bot: Bot, chat_id: int, reply: Reply, markup: InlineKeyboardMarkup | None
@@ -246,6 +252,7 @@ class TelegramAdapter:
             caption=caption,
             reply_markup=markup,
         )
+        REPLIES.inc()
 
     async def send_voice(
         self, bot: Bot, chat_id: int, media: Media, markup: InlineKeyboardMarkup | None
@@ -452,6 +459,8 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> Bot
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .rate_limiter(RetryAfterWaiter())
+        # Different chats at once, one chat's updates in order (bot/telegram/ordering.py).
+        .concurrent_updates(PerChatProcessor(settings.update_concurrency))
         .build()
     )
     private = filters.ChatType.PRIVATE
@@ -466,11 +475,3 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> Bot
     application.add_handler(MessageHandler(private & ~filters.StatusUpdate.ALL, adapter.on_update))
     application.add_error_handler(adapter.on_error)
     return application
-
-
-def run_polling(settings: Settings) -> int:
-    """Long-poll Telegram until interrupted."""
-    application = build_application(settings)
-    logger.info("Polling %s for updates", settings.telegram_api_url)
-    application.run_polling(allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY])
-    return 0

@@ -20,14 +20,40 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from telegram.error import RetryAfter
+from telegram.error import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import BaseRateLimiter
 
+from bot.metrics import TELEGRAM_ERRORS
 from bot.telegram.transport import retry_after_seconds
 
 logger = logging.getLogger(__name__)
 
 JSONDict = dict[str, Any]
+
+
+def error_code(exc: TelegramError) -> str:
+    """The Bot API's answer as a metric label: its HTTP code, or what kind of failure."""
+    for kind, code in (
+        (RetryAfter, "429"),
+        (Forbidden, "403"),
+        (InvalidToken, "401"),
+        (Conflict, "409"),
+        (BadRequest, "400"),
+        (TimedOut, "timeout"),
+        (NetworkError, "network"),
+    ):
+        if isinstance(exc, kind):
+            return code
+    return "other"
 
 
 class RetryAfterWaiter(BaseRateLimiter[None]):
@@ -62,7 +88,10 @@ class RetryAfterWaiter(BaseRateLimiter[None]):
                 await asyncio.sleep(pause)
             try:
                 return await callback(*args, **kwargs)
-            except RetryAfter as exc:
+            except TelegramError as exc:
+                TELEGRAM_ERRORS.labels(error_code(exc)).inc()
+                if not isinstance(exc, RetryAfter):
+                    raise
                 wait = retry_after_seconds(exc)
                 attempt += 1
                 if attempt > self.max_retries or wait > self.max_wait:

@@ -19,7 +19,7 @@ from bot.nlu.keywords import KeywordMatcher
 from bot.nlu.normalise import fold
 from bot.nlu.rasa import CircuitBreaker, RasaAuth, RasaClient
 from bot.nlu.service import NluService
-from bot.nlu.types import NluSource, NluUnavailable
+from bot.nlu.types import CALLER, NluSource, NluUnavailable
 
 
 def test_fold_maps_bambara_letters_and_french_accents() -> None:
@@ -294,6 +294,57 @@ async def test_breaker_stops_calling_a_dead_server_then_retries(rasa_stub: RasaS
     assert (await client.parse("x")).intent == "risks_libya"  # half-open trial succeeds
     assert not breaker.is_open
     await client.aclose()
+
+
+async def test_one_persons_slow_messages_do_not_open_the_breaker(
+    rasa_stub: RasaStub, catalog: Catalog
+) -> None:
+    """Three 2-second parses from one user used to open the circuit for everyone."""
+    breaker = CircuitBreaker(threshold=3, cooldown=30)
+    client = RasaClient(rasa_stub.url, rasa_stub.token, timeout=0.1, breaker=breaker)
+    matcher = KeywordMatcher(catalog.keywords())
+    service = NluService(client, lambda: matcher)
+    rasa_stub.delay = 0.3
+    for _ in range(5):
+        result = await service.parse("Libi kɔnɔ", caller="telegram:1")
+        assert result.source is not NluSource.RASA  # too slow: keywords answered
+    assert not breaker.is_open
+    rasa_stub.delay = 0.0
+    assert (await service.parse("Libi kɔnɔ", caller="telegram:2")).source is NluSource.RASA
+    # Slow for three different people: the server is the problem; the circuit opens.
+    rasa_stub.delay = 0.3
+    for caller in ("telegram:1", "telegram:2", "telegram:3"):
+        await service.parse("Libi kɔnɔ", caller=caller)
+    assert breaker.is_open
+    await client.aclose()
+
+
+async def test_an_unreachable_server_opens_the_breaker_whoever_asks() -> None:
+    breaker = CircuitBreaker(threshold=2, cooldown=30)
+    # Port 9 on loopback: nothing listens, the connection is refused at once.
+    client = RasaClient("http://127.0.0.1:9", None, timeout=1, breaker=breaker)
+    token = CALLER.set("telegram:1")
+    try:
+        for _ in range(2):
+            with pytest.raises(NluUnavailable, match="unreachable"):
+                await client.parse("x")
+    finally:
+        CALLER.reset(token)
+    assert breaker.is_open
+    await client.aclose()
+
+
+def test_the_breaker_counts_each_caller_once() -> None:
+    breaker = CircuitBreaker(threshold=2, cooldown=30, clock=lambda: 0.0)
+    for _ in range(10):
+        breaker.failure("a")
+    assert not breaker.is_open
+    breaker.failure("b")
+    assert breaker.is_open
+    breaker.success()
+    breaker.failure()
+    breaker.failure()  # no caller: each failure counts
+    assert breaker.is_open
 
 
 async def test_service_uses_keywords_when_rasa_is_unreachable(catalog: Catalog) -> None:

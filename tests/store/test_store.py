@@ -106,6 +106,7 @@ EXPECTED = {
     "users",
     "conversations",
     "processed_updates",
+    "received_updates",
     "events",
     "content_versions",
     "quiz_answers",

@@ -40,7 +40,7 @@ async def onboard(engine: Engine, user: str = USER, lang: str = "fr") -> Outcome
 
 
 async def stored_user(database: Database, user: str = USER) -> repo.UserRecord:
-    async with database.transaction() as s:
+    async with database.reading() as s:
         record = await repo.get_user(s, channel="console", external_id=user)
     assert record is not None
     return record

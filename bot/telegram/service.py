@@ -1,0 +1,239 @@
+"""``kunnafoni run`` with a token: the bot and its HTTP server in one event loop.
+
+uvicorn serves one Starlette application (``bot/web``): ``/healthz``, ``/readyz``,
+``/metrics`` and, with ``TELEGRAM_WEBHOOK_URL``, Telegram's webhook at that URL's path.
+The application's lifespan drives python-telegram-bot's ``Application`` by hand:
+initialise, start, then either register the webhook (``setWebhook``) or start long
+polling; on the way out, the reverse. uvicorn handles SIGTERM and SIGINT: it stops
+accepting connections, finishes the requests in flight, then the lifespan ends, which
+stops polling and lets python-telegram-bot finish every update already accepted (up to
+``SHUTDOWN_GRACE_SECONDS``) before the bot and the runtime close.
+
+The webhook is not deleted on the way out: other replicas may still serve it, and
+Telegram keeps undelivered updates (and retries) until one answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from telegram import Bot, Update
+from telegram.error import TelegramError
+
+from bot.config import Environment, Settings
+from bot.metrics import UPDATES, WEBHOOK_REFUSED
+from bot.runtime import Runtime, build_runtime
+from bot.store import service as service_store
+from bot.store.db import upgrade_database
+from bot.telegram.app import CHANNEL, BotApplication, build_application
+from bot.telegram.ordering import PerChatProcessor, update_kind
+from bot.web.app import CheckResult, ReadinessCheck, build_web_app
+
+logger = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+#: A webhook body larger than this is refused (Telegram's updates are a few kilobytes).
+MAX_BODY = 1024 * 1024
+
+
+class TelegramReachability:
+    """``getMe``, remembered for a while: readiness asks often, Telegram need not answer
+    each time."""
+
+    def __init__(self, bot: Bot, *, ttl: float = 60.0, failed_ttl: float = 10.0) -> None:
+        self.bot = bot
+        self.ttl = ttl
+        self.failed_ttl = failed_ttl
+        self._result: CheckResult | None = None
+        self._until = 0.0
+        self._lock = asyncio.Lock()
+
+    async def check(self) -> CheckResult:
+        async with self._lock:
+            now = time.monotonic()
+            if self._result is not None and now < self._until:
+                return self._result
+            try:
+                await self.bot.get_me()
+                self._result, self._until = CheckResult(True), now + self.ttl
+            except TelegramError as exc:
+                self._result = CheckResult(False, type(exc).__name__)
+                self._until = now + self.failed_ttl
+            return self._result
+
+
+def webhook_route(settings: Settings, runtime: Runtime, application: BotApplication) -> Route:
+    """``POST <path of TELEGRAM_WEBHOOK_URL>``: Telegram's deliveries.
+
+    No secret header: 401; a wrong one: 403 (compared in constant time). An update id
+    seen before (a retry, or a delivery another replica took): 200, not processed again.
+    Otherwise the id is recorded and the update queued for processing; the answer (200)
+    does not wait for the processing, only, in a flood, for room in the backlog.
+    """
+    assert settings.telegram_webhook_secret is not None and settings.webhook_path is not None
+    expected = settings.telegram_webhook_secret.get_secret_value().encode()
+    given = application.update_processor
+    processor = given if isinstance(given, PerChatProcessor) else None
+
+    async def receive(request: Request) -> Response:
+        given = request.headers.get(SECRET_HEADER)
+        if given is None:
+            WEBHOOK_REFUSED.labels("secret").inc()
+            return JSONResponse({"error": "missing secret token"}, status_code=401)
+        if not hmac.compare_digest(given.encode(), expected):
+            WEBHOOK_REFUSED.labels("secret").inc()
+            return JSONResponse({"error": "wrong secret token"}, status_code=403)
+        body = await request.body()
+        try:
+            if len(body) > MAX_BODY:
+                raise ValueError("too large")
+            update = Update.de_json(json.loads(body), application.bot)
+            if not isinstance(update.update_id, int):
+                raise ValueError("no update id")
+        except (ValueError, TypeError, KeyError):
+            WEBHOOK_REFUSED.labels("body").inc()
+            return JSONResponse({"error": "not an update"}, status_code=400)
+        # Before the id is recorded: if Telegram gives up waiting, it delivers again.
+        if processor is not None:
+            await processor.wait_for_room()
+        async with runtime.database.transaction() as session:
+            first = await service_store.record_received_update(
+                session, channel=CHANNEL, update_id=update.update_id
+            )
+        if not first:
+            UPDATES.labels(update_kind(update), "duplicate").inc()
+            logger.info("Update %s delivered again; answered once", update.update_id)
+            return Response(status_code=200)
+        await application.update_queue.put(update)
+        return Response(status_code=200)
+
+    return Route(settings.webhook_path, receive, methods=["POST"])
+
+
+def service_app(
+    settings: Settings,
+    runtime: Runtime,
+    application: BotApplication,
+    *,
+    owns_runtime: bool = False,
+) -> Starlette:
+    """The ASGI application of ``kunnafoni run``: health, metrics, the webhook if set,
+    and a lifespan that runs the bot (and starts and closes ``runtime`` if it owns it:
+    uvicorn re-raises SIGTERM once the lifespan is over, so nothing after it runs)."""
+    reachability = TelegramReachability(application.bot)
+    routes = []
+    if settings.telegram_webhook_url is not None:
+        routes.append(webhook_route(settings, runtime, application))
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        try:
+            if owns_runtime:
+                await runtime.start()
+            async with running_bot(settings, application):
+                yield
+        finally:
+            if owns_runtime:
+                await runtime.aclose()
+
+    return build_web_app(
+        runtime,
+        checks=[ReadinessCheck("telegram", reachability.check)],
+        routes=routes,
+        lifespan=lifespan,
+    )
+
+
+@asynccontextmanager
+async def running_bot(settings: Settings, application: BotApplication) -> AsyncIterator[None]:
+    """python-telegram-bot's application, started by hand (as ``run_polling`` and
+    ``run_webhook`` do, minus their own event loop and signal handling)."""
+    allowed = list(settings.telegram_allowed_updates)
+    await application.initialize()
+    try:
+        if application.post_init is not None:
+            await application.post_init(application)
+        await application.start()
+        if settings.telegram_webhook_url is not None:
+            assert settings.telegram_webhook_secret is not None
+            await application.bot.set_webhook(
+                url=settings.telegram_webhook_url,
+                secret_token=settings.telegram_webhook_secret.get_secret_value(),
+                allowed_updates=allowed,
+                max_connections=settings.telegram_webhook_max_connections,
+            )
+            logger.info("Webhook registered; receiving updates at %s", settings.webhook_path)
+        else:
+            assert application.updater is not None
+            await application.updater.start_polling(allowed_updates=allowed)
+            logger.info("Polling %s for updates", settings.telegram_api_url)
+        try:
+            yield
+        finally:
+            await stop_bot(settings, application)
+    finally:
+        await application.shutdown()
+
+
+async def stop_bot(settings: Settings, application: BotApplication) -> None:
+    """Stop taking updates, finish those accepted (within the grace period), stop."""
+    if application.updater is not None and application.updater.running:
+        await application.updater.stop()
+    if application.running:
+        try:
+            await asyncio.wait_for(application.stop(), settings.shutdown_grace_seconds)
+        except TimeoutError:
+            logger.warning(
+                "Updates still in flight after %.0f s; stopping anyway",
+                settings.shutdown_grace_seconds,
+            )
+    if application.post_shutdown is not None:
+        await application.post_shutdown(application)
+
+
+def server_for(settings: Settings, app: Any) -> uvicorn.Server:
+    """uvicorn serving ``app`` on ``HTTP_HOST:HTTP_PORT``, logging through our handlers."""
+    config = uvicorn.Config(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        lifespan="on",
+        log_config=None,  # keep the root handler of bot/logs.py (redacting, JSON or text)
+        access_log=False,
+        server_header=False,
+        proxy_headers=False,
+        timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds)),
+    )
+    return uvicorn.Server(config)
+
+
+async def serve(settings: Settings) -> int:
+    """Run the bot and its HTTP server until SIGTERM or SIGINT; the exit status."""
+    if settings.environment in (Environment.LOCAL, Environment.TEST):
+        await upgrade_database(settings.database_url)
+    runtime = build_runtime(settings)
+    application = build_application(settings, runtime)
+    server = server_for(settings, service_app(settings, runtime, application, owns_runtime=True))
+    await server.serve()
+    return 0 if server.started else 1
+
+
+def run_service(settings: Settings) -> int:
+    """``serve`` in its own event loop. uvicorn raises the signal it caught again once all
+    is closed: SIGTERM then ends the process (status 143), Ctrl-C arrives here."""
+    try:
+        return asyncio.run(serve(settings))
+    except KeyboardInterrupt:
+        return 0

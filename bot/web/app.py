@@ -1,0 +1,159 @@
+"""One ASGI application (Starlette) for everything the bot serves over HTTP.
+
+- ``/healthz``: the process answers (liveness); it reads nothing.
+- ``/readyz``: each dependency checked, with a JSON body; 503 when one the bot cannot work
+  without fails (the database, the content, and what a channel adds: Telegram). The NLU
+  server is reported but does not fail readiness: without it the bot answers from
+  keywords, and taking every replica out of a load balancer for it would answer no one.
+- ``/metrics``: Prometheus's text format; the gauges about work waiting in the database
+  are computed at scrape time from cheap aggregate queries.
+
+Bodies carry names of checks and kinds of failure, never a value of a setting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot import metrics
+from bot.referrals.status import ReferralStatus
+from bot.runtime import Runtime
+from bot.store import service as service_store
+
+logger = logging.getLogger(__name__)
+
+#: A readiness check answers within this, or counts as failed.
+CHECK_TIMEOUT = 3.0
+#: Referrals no partner has acknowledged yet (not received, in progress or closed).
+UNACKNOWLEDGED = (
+    ReferralStatus.PENDING.value,
+    ReferralStatus.SENT.value,
+    ReferralStatus.UNDELIVERABLE.value,
+)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    detail: str = ""
+
+
+Check = Callable[[], Awaitable[CheckResult]]
+
+
+@dataclass(frozen=True)
+class ReadinessCheck:
+    name: str
+    check: Check
+    #: False: reported, but the bot still serves without it.
+    required: bool = True
+
+
+def runtime_checks(runtime: Runtime) -> list[ReadinessCheck]:
+    """The database answers, the content is loaded, the NLU server answers (if any)."""
+
+    async def database() -> CheckResult:
+        async with runtime.database.reading() as session:
+            await service_store.ping(session)
+        return CheckResult(True)
+
+    async def content() -> CheckResult:
+        catalog = runtime.content.current()
+        return CheckResult(bool(catalog.version), f"version {catalog.version}")
+
+    async def nlu() -> CheckResult:
+        rasa = runtime.nlu.rasa
+        if rasa is None:
+            return CheckResult(True, "keywords only (no NLU server configured)")
+        status = getattr(rasa, "status", None)
+        if status is None:
+            return CheckResult(True, "no status to ask")
+        await status()
+        return CheckResult(True)
+
+    return [
+        ReadinessCheck("database", database),
+        ReadinessCheck("content", content),
+        ReadinessCheck("nlu", nlu, required=False),
+    ]
+
+
+async def _run(check: ReadinessCheck) -> dict[str, Any]:
+    try:
+        result = await asyncio.wait_for(check.check(), CHECK_TIMEOUT)
+    except TimeoutError:
+        result = CheckResult(False, f"no answer within {CHECK_TIMEOUT:.0f} s")
+    except Exception as exc:  # a check reports its failure, never raises through
+        result = CheckResult(False, type(exc).__name__)
+    body: dict[str, Any] = {"ok": result.ok, "required": check.required}
+    if result.detail:
+        body["detail"] = result.detail
+    return body
+
+
+async def readiness(checks: Sequence[ReadinessCheck]) -> tuple[bool, dict[str, Any]]:
+    """(ready, JSON body): every check at once."""
+    results = await asyncio.gather(*(_run(check) for check in checks))
+    by_name = {check.name: result for check, result in zip(checks, results, strict=True)}
+    ready = all(r["ok"] for r in results if r["required"])
+    degraded = ready and not all(r["ok"] for r in results)
+    status = "degraded" if degraded else "ready" if ready else "unavailable"
+    return ready, {"status": status, "checks": by_name}
+
+
+async def refresh_gauges(runtime: Runtime) -> None:
+    """Set the gauges computed from the database and the live content."""
+    async with runtime.database.reading() as session:
+        gauges = await service_store.service_gauges(session, unacknowledged=UNACKNOWLEDGED)
+    metrics.OUTBOX_OPEN.set(gauges.outbox_open)
+    for status in ReferralStatus:
+        metrics.REFERRALS.labels(status.value).set(gauges.referrals_by_status.get(status.value, 0))
+    metrics.OLDEST_UNACKNOWLEDGED.set(gauges.oldest_unacknowledged_seconds or 0.0)
+    metrics.HANDOVERS_OPEN.set(gauges.handovers_open)
+    metrics.CONTENT_VERSION.clear()
+    metrics.CONTENT_VERSION.labels(runtime.content.current().version).set(1)
+
+
+def build_web_app(
+    runtime: Runtime,
+    *,
+    checks: Sequence[ReadinessCheck] = (),
+    routes: Sequence[BaseRoute] = (),
+    lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
+) -> Starlette:
+    """The service's ASGI application: health, readiness, metrics, and ``routes``."""
+    all_checks = [*runtime_checks(runtime), *checks]
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "alive"})
+
+    async def readyz(_request: Request) -> Response:
+        ready, body = await readiness(all_checks)
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    async def metrics_page(_request: Request) -> Response:
+        try:
+            await refresh_gauges(runtime)
+        except Exception:  # the counters still tell something; the gauges keep old values
+            logger.exception("Could not compute the database gauges for /metrics")
+        return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
+
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics_page, methods=["GET"]),
+            *routes,
+        ],
+        lifespan=lifespan,
+    )
