@@ -29,11 +29,14 @@ def town_of(turn: Turn) -> str | None:
     return turn.memory.help.town
 
 
-def card_services(turn: Turn, need: str) -> None:
-    """The services of a module card that names its need, for where the user is as far
-    as known; nothing is asked."""
-    region, country = where(turn)
-    found = match(
+def nearest_services(
+    turn: Turn, need: str, *, region: str | None = None, country: str | None = None
+) -> list[ServiceMatch]:
+    """The services for ``need`` nearest to the user (``region``/``country`` given, or as
+    far as known), in their language."""
+    if region is None and country is None:
+        region, country = where(turn)
+    return match(
         turn.catalog,
         need,
         region=region,
@@ -41,6 +44,12 @@ def card_services(turn: Turn, need: str) -> None:
         town=town_of(turn),
         language=turn.language,
     )
+
+
+def card_services(turn: Turn, need: str) -> None:
+    """The services of a module card that names its need, for where the user is as far
+    as known; nothing is asked."""
+    found = nearest_services(turn, need)
     for found_service in found:
         turn.replies.append(service_reply(turn, need, found_service))
     turn.meta.services = [m.as_meta() for m in found]

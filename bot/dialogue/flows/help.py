@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.content.needs import NEEDS
-from bot.dialogue.flows.directory import service_reply, town_of, where
+from bot.dialogue.flows.directory import nearest_services, service_reply, town_of, where
 from bot.dialogue.flows.modules import menu, menu_button, menu_buttons, with_menu
 from bot.dialogue.memory import EmergencyNotes, Place, is_recent
 from bot.dialogue.payloads import Human, Intent, Where, WherePlace
@@ -315,16 +315,7 @@ def services(
     turn: Turn, need: str, *, region: str | None = None, country: str | None = None
 ) -> None:
     """The need's own text (if any), then up to three service cards, best first."""
-    if region is None and country is None:
-        region, country = where(turn)
-    found = match(
-        turn.catalog,
-        need,
-        region=region,
-        country=country,
-        town=town_of(turn),
-        language=turn.language,
-    )
+    found = nearest_services(turn, need, region=region, country=country)
     turn.memory.help.where = None
     turn.memory.help.town = None
     if need != EMERGENCY_INTENT and turn.state in (State.LOCATION, State.REFERRAL):
