@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
-from urllib.parse import unquote, urlsplit
+from typing import Annotated, Any
+from urllib.parse import quote, unquote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -96,15 +96,7 @@ def secret_problems(
     elif why := _weak(rasa_token):
         problems.append(f"RASA_TOKEN {why}")
     password = database_password(database_url)
-    if database_url.startswith("sqlite"):
-        problems.append("DATABASE_URL must point to PostgreSQL outside local runs")
-    elif password is not None:
-        if len(password) < MIN_DATABASE_PASSWORD:
-            problems.append(
-                f"the password in DATABASE_URL must be at least {MIN_DATABASE_PASSWORD} characters"
-            )
-        elif why := _weak(password):
-            problems.append(f"the password in DATABASE_URL {why}")
+    problems.extend(database_problems(database_url))
     if webhook:
         if not webhook_secret or not webhook_secret.strip():
             problems.append("TELEGRAM_WEBHOOK_SECRET must be set to a real secret")
@@ -129,6 +121,20 @@ def secret_problems(
     return problems
 
 
+def database_problems(database_url: str) -> list[str]:
+    """What makes this database URL unsafe outside local runs (never quoting it)."""
+    password = database_password(database_url)
+    if database_url.startswith("sqlite"):
+        return ["DATABASE_URL must point to PostgreSQL outside local runs"]
+    if password is None:
+        return []
+    if len(password) < MIN_DATABASE_PASSWORD:
+        return [f"the password in DATABASE_URL must be at least {MIN_DATABASE_PASSWORD} characters"]
+    if why := _weak(password):
+        return [f"the password in DATABASE_URL {why}"]
+    return []
+
+
 def database_password(url: str) -> str | None:
     """The password of a database URL, or None when it has none."""
     try:
@@ -136,6 +142,77 @@ def database_password(url: str) -> str | None:
     except ValueError:
         return None
     return unquote(password) if password else None
+
+
+#: Settings that may instead be read from a file named by ``<NAME>_FILE`` (Docker and
+#: Compose secrets, Kubernetes secret volumes): the secrets, and the database URL that may
+#: hold one. ``DATABASE_PASSWORD_FILE`` fills the password into ``DATABASE_URL``.
+SECRET_FILE_SETTINGS = (
+    "telegram_bot_token",
+    "telegram_webhook_secret",
+    "rasa_token",
+    "database_url",
+)
+
+
+def read_secret_file(setting: str, path: object) -> str:
+    """The content of the file ``<SETTING>_FILE`` names, without its trailing newline.
+    Errors name the setting and the path, never the content."""
+    name = f"{setting.upper()}_FILE"
+    try:
+        text = Path(str(path)).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"{name}: cannot read {path}: {exc.strerror or exc}") from exc
+    value = text.rstrip("\r\n")
+    if not value.strip():
+        raise ValueError(f"{name}: {path} is empty")
+    return value
+
+
+def _is_set(value: object) -> bool:
+    # `KEY=` in .env means "not set", as everywhere in these settings.
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
+def with_password(url: str, password: str) -> str:
+    """``url`` with ``password`` (percent-encoded) after its user name."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, hostpart = rest.partition("@")
+    if not sep or not at or not userinfo:
+        raise ValueError(
+            "DATABASE_PASSWORD_FILE needs a DATABASE_URL that names the user, "
+            "e.g. postgresql://kunnafoni@postgres:5432/kunnafoni"
+        )
+    if ":" in userinfo:
+        raise ValueError(
+            "DATABASE_URL already holds a password: set it there or in "
+            "DATABASE_PASSWORD_FILE, not both"
+        )
+    return f"{scheme}://{userinfo}:{quote(password, safe='')}@{hostpart}"
+
+
+def load_secret_files(data: Any, settings: tuple[str, ...]) -> Any:
+    """Replace each ``<setting>_file`` of the raw settings with the file's content.
+
+    Setting both ``X`` and ``X_FILE`` is an error: which one wins would be a guess."""
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    for setting in settings:
+        path = data.pop(f"{setting}_file", None)
+        if not _is_set(path):
+            continue
+        if _is_set(data.get(setting)):
+            name = setting.upper()
+            raise ValueError(f"{name} and {name}_FILE are both set: keep only one of them")
+        data[setting] = read_secret_file(setting, path)
+    password_file = data.pop("database_password_file", None)
+    if _is_set(password_file):
+        if not _is_set(data.get("database_url")):
+            raise ValueError("DATABASE_PASSWORD_FILE needs DATABASE_URL (without password)")
+        password = read_secret_file("database_password", password_file)
+        data["database_url"] = with_password(str(data["database_url"]), password)
+    return data
 
 
 class Environment(StrEnum):
@@ -268,6 +345,18 @@ class Settings(BaseSettings):
     #: How often the bot purges what is past its period; 0: never (an outside scheduler
     #: then runs `kunnafoni privacy purge`).
     purge_every_seconds: float = Field(default=3600.0, ge=0)
+
+    #: Secrets from files (``SECRET_FILE_SETTINGS``): read, then dropped, before validation.
+    telegram_bot_token_file: Path | None = Field(default=None, exclude=True, repr=False)
+    telegram_webhook_secret_file: Path | None = Field(default=None, exclude=True, repr=False)
+    rasa_token_file: Path | None = Field(default=None, exclude=True, repr=False)
+    database_url_file: Path | None = Field(default=None, exclude=True, repr=False)
+    database_password_file: Path | None = Field(default=None, exclude=True, repr=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets_from_files(cls, data: Any) -> Any:
+        return load_secret_files(data, SECRET_FILE_SETTINGS)
 
     @field_validator(
         "telegram_bot_token",
@@ -424,3 +513,46 @@ class Settings(BaseSettings):
     @property
     def bot_api_file_url(self) -> str:
         return f"{self.telegram_api_url}/file/bot"
+
+
+class DatabaseSettings(BaseSettings):
+    """Only the database: what ``kunnafoni db upgrade`` and the other database-only
+    commands need. A migration job runs with this and nothing else, so it never holds the
+    bot's token or the NLU secret."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    environment: Environment = Field(default=Environment.LOCAL, alias="KUNNAFONI_ENV")
+    database_url: str = Field(default_factory=default_database_url)
+    database_url_file: Path | None = Field(default=None, exclude=True, repr=False)
+    database_password_file: Path | None = Field(default=None, exclude=True, repr=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets_from_files(cls, data: Any) -> Any:
+        return load_secret_files(data, ("database_url",))
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _empty_means_default(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return default_database_url()
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_db(cls, value: str) -> str:
+        return normalise_database_url(value)
+
+    @model_validator(mode="after")
+    def _refuse_weak_password(self) -> DatabaseSettings:
+        if self.environment in (Environment.LOCAL, Environment.TEST):
+            return self
+        problems = database_problems(self.database_url)
+        if problems:
+            raise ValueError(
+                f"unsafe settings for {self.environment.value}: " + "; ".join(problems)
+            )
+        return self

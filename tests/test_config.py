@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bot.config import PROJECT_ROOT, Environment, Settings
+from bot.config import PROJECT_ROOT, DatabaseSettings, Environment, Settings, database_password
 
 
 def test_local_defaults_need_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -213,3 +213,142 @@ def test_production_accepts_a_strong_webhook_secret_used_once(
     production(monkeypatch, TELEGRAM_WEBHOOK_URL=WEBHOOK_URL, TELEGRAM_WEBHOOK_SECRET=RASA_TOKEN)
     with pytest.raises(ValidationError, match="RASA_TOKEN and TELEGRAM_WEBHOOK_SECRET"):
         Settings()
+
+
+# Secrets from files (`*_FILE`): Docker and Compose secrets are files, never variables.
+
+
+def secret_file(tmp_path: Path, name: str, content: str) -> Path:
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    return path
+
+
+def test_secrets_read_from_files_without_their_newline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    production(monkeypatch)
+    for name in ("TELEGRAM_BOT_TOKEN", "RASA_TOKEN", "DATABASE_URL"):
+        monkeypatch.delenv(name)
+    webhook_secret = "Zr4Tq8Wm2Kp6Xv1Bn9Hs3Ld7Fc5Gy0Jt_e"
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN_FILE", str(secret_file(tmp_path, "t", BOT_TOKEN + "\n")))
+    monkeypatch.setenv("RASA_TOKEN_FILE", str(secret_file(tmp_path, "r", RASA_TOKEN + "\r\n")))
+    monkeypatch.setenv("DATABASE_URL_FILE", str(secret_file(tmp_path, "d", DB_URL)))
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_URL", "https://bot.example.org/telegram/hook")
+    monkeypatch.setenv(
+        "TELEGRAM_WEBHOOK_SECRET_FILE", str(secret_file(tmp_path, "w", webhook_secret + "\n"))
+    )
+    settings = Settings()
+    assert settings.telegram_bot_token is not None
+    assert settings.telegram_bot_token.get_secret_value() == BOT_TOKEN
+    assert settings.rasa_token is not None
+    assert settings.rasa_token.get_secret_value() == RASA_TOKEN
+    assert settings.telegram_webhook_secret is not None
+    assert settings.telegram_webhook_secret.get_secret_value() == webhook_secret
+    assert settings.database_url == "postgresql+psycopg://kunnafoni:Vq7-Lm2x9Rt4Kz8w@db/kunnafoni"
+
+
+def test_secrets_from_files_are_held_to_the_same_rules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    production(monkeypatch)
+    monkeypatch.delenv("RASA_TOKEN")
+    monkeypatch.setenv("RASA_TOKEN_FILE", str(secret_file(tmp_path, "r", "changeme\n")))
+    with pytest.raises(ValidationError, match="RASA_TOKEN"):
+        Settings()
+
+
+def test_a_secret_and_its_file_both_set_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    production(monkeypatch)
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN_FILE", str(secret_file(tmp_path, "t", BOT_TOKEN)))
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+    message = str(caught.value)
+    assert "TELEGRAM_BOT_TOKEN and TELEGRAM_BOT_TOKEN_FILE are both set" in message
+    assert BOT_TOKEN not in message
+
+
+def test_an_empty_variable_beside_its_file_means_unset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RASA_TOKEN", "")
+    monkeypatch.setenv("RASA_TOKEN_FILE", str(secret_file(tmp_path, "r", RASA_TOKEN + "\n")))
+    settings = Settings()
+    assert settings.rasa_token is not None
+    assert settings.rasa_token.get_secret_value() == RASA_TOKEN
+
+
+@pytest.mark.parametrize(("content", "why"), [(None, "cannot read"), ("\n", "is empty")])
+def test_a_missing_or_empty_secret_file_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str | None, why: str
+) -> None:
+    path = tmp_path / "rasa_token"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    monkeypatch.setenv("RASA_TOKEN_FILE", str(path))
+    with pytest.raises(ValidationError, match=f"RASA_TOKEN_FILE: .*{why}"):
+        Settings()
+
+
+def test_database_password_from_a_file_fills_the_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    password = "Vq7-Lm2x9@Rt4/Kz8w"
+    monkeypatch.setenv("DATABASE_URL", "postgresql://kunnafoni@postgres:5432/kunnafoni")
+    monkeypatch.setenv("DATABASE_PASSWORD_FILE", str(secret_file(tmp_path, "p", password + "\n")))
+    settings = Settings()
+    assert settings.database_url == (
+        "postgresql+psycopg://kunnafoni:Vq7-Lm2x9%40Rt4%2FKz8w@postgres:5432/kunnafoni"
+    )
+    assert database_password(settings.database_url) == password
+
+
+def test_database_password_file_refuses_a_url_with_a_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", DB_URL)
+    monkeypatch.setenv("DATABASE_PASSWORD_FILE", str(secret_file(tmp_path, "p", "Kz8w2x9Rt4Lm")))
+    with pytest.raises(ValidationError, match="already holds a password"):
+        Settings()
+
+
+def test_database_settings_need_no_bot_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The migration job: production, the database only, no Telegram or NLU secret.
+    monkeypatch.setenv("KUNNAFONI_ENV", "production")
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    monkeypatch.delenv("RASA_TOKEN", raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://kunnafoni@postgres:5432/kunnafoni")
+    monkeypatch.setenv(
+        "DATABASE_PASSWORD_FILE", str(secret_file(tmp_path, "p", "Vq7-Lm2x9Rt4Kz8w\n"))
+    )
+    settings = DatabaseSettings()
+    assert settings.database_url.startswith("postgresql+psycopg://kunnafoni:")
+    monkeypatch.setenv("DATABASE_PASSWORD_FILE", str(secret_file(tmp_path, "q", "changeme1\n")))
+    with pytest.raises(ValidationError, match="password in DATABASE_URL"):
+        DatabaseSettings()
+
+
+def test_db_upgrade_runs_without_the_bot_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The migration job of docker-compose.yml: production, the database and nothing else.
+    import bot.cli.database
+    from bot.cli import main
+
+    upgraded: list[str] = []
+
+    async def upgrade(url: str, revision: str = "head") -> None:
+        upgraded.append(url)
+
+    monkeypatch.setattr(bot.cli.database, "upgrade_database", upgrade)
+    monkeypatch.setenv("KUNNAFONI_ENV", "production")
+    for name in ("TELEGRAM_BOT_TOKEN", "RASA_TOKEN", "TELEGRAM_WEBHOOK_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://kunnafoni@postgres:5432/kunnafoni")
+    monkeypatch.setenv("DATABASE_PASSWORD_FILE", str(secret_file(tmp_path, "p", "Vq7-Lm2x9Rt4\n")))
+    assert main(["db", "upgrade"]) == 0
+    assert upgraded == ["postgresql+psycopg://kunnafoni:Vq7-Lm2x9Rt4@postgres:5432/kunnafoni"]
