@@ -342,7 +342,8 @@ async def dashboard_csv(request: Request) -> Response:
     for table in await section_tables(request, section):
         if table.name == name:
             t = translator(language(request))
-            body = to_csv(table, [t(f"col.{c}") for c in table.columns])
+            rows = [(_label(t, table, row[0]), *row[1:]) for row in table.rows]
+            body = to_csv(rows, [t(f"col.{c}") for c in table.columns])
             return Response(
                 body,
                 media_type="text/csv; charset=utf-8",

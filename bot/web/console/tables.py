@@ -90,9 +90,10 @@ def change(current: Any, previous: Any) -> str:
     return f"{round(100 * (int(current) - int(previous)) / int(previous)):+d}%"
 
 
-def to_csv(table: Published, header: list[str]) -> str:
+def to_csv(rows: list[tuple[Any, ...]], header: list[str]) -> str:
+    """A published table's rows (labels translated) as CSV."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
-    writer.writerows(table.rows)
+    writer.writerows(rows)
     return out.getvalue()
