@@ -14,7 +14,7 @@ import sys
 from bot.cli.database import database_url, open_database
 from bot.store import accounts as account_store
 from bot.store.models import utcnow
-from bot.web.console.passwords import hash_password, password_problem
+from bot.web.console.passwords import hash_password, one_time_password, password_problem
 from bot.web.console.permissions import Role
 
 #: Who the audit log names for changes made with this command.
@@ -129,3 +129,43 @@ def cmd_enable(args: argparse.Namespace) -> int:
 
 def cmd_reset_password(args: argparse.Namespace) -> int:
     return _change(args, "account.reset-password")
+
+
+#: The first admin's name on a fresh database.
+FIRST_ADMIN = "admin"
+
+
+async def ensure_first_admin(url: str) -> str | None:
+    """On a database without any console account, create :data:`FIRST_ADMIN` with a
+    one-time password and return it (to print once); None when accounts exist."""
+    async with open_database(url) as database, database.transaction() as session:
+        if await account_store.count_accounts(session):
+            return None
+        password = one_time_password()
+        await account_store.create_account(
+            session, name=FIRST_ADMIN, role=Role.ADMIN.value, password_hash=hash_password(password)
+        )
+        await account_store.audit(
+            session, actor=CLI_ACTOR, action="account.add", detail=f"{FIRST_ADMIN} admin (first)"
+        )
+        return password
+
+
+def announce_console(url: str, address: str) -> None:
+    """Print where the console is and, on a fresh database, the first admin's one-time
+    password (to the terminal, once; never to the logs)."""
+    print(f"Web console: {address}")
+    try:
+        password = asyncio.run(ensure_first_admin(url))
+    except Exception:  # no console tables yet (production migrates by hand)
+        print(
+            "No console account yet: run `kunnafoni db upgrade`, then"
+            " `kunnafoni users add NAME --role admin`."
+        )
+        return
+    if password is not None:
+        print(
+            f"First console account created: {FIRST_ADMIN}, one-time password: {password}\n"
+            f"It is shown only now: sign in, then set your own with"
+            f" `kunnafoni users reset-password {FIRST_ADMIN}`."
+        )

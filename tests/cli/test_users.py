@@ -132,3 +132,31 @@ def test_scoped_roles_need_their_scope(db: str, monkeypatch: pytest.MonkeyPatch)
 
 def test_unknown_account(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     assert _run(monkeypatch, ["users", "disable", "nobody", "--db", db]) == 1
+
+
+def test_a_fresh_database_gets_a_first_admin_once(
+    db: str, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.cli.users import FIRST_ADMIN, announce_console
+
+    caplog.set_level(logging.DEBUG)
+    announce_console(db, "http://127.0.0.1:8080/console/")
+    out = capsys.readouterr().out
+    assert "http://127.0.0.1:8080/console/" in out
+    password = out.split("one-time password: ")[1].split()[0]
+    [admin] = _accounts(db)
+    assert (admin.name, admin.role) == (FIRST_ADMIN, "admin")
+    assert verify_password(admin.password_hash, password)
+    assert password not in caplog.text
+    announce_console(db, "http://127.0.0.1:8080/console/")
+    assert "one-time password" not in capsys.readouterr().out
+    assert len(_accounts(db)) == 1
+
+
+def test_without_the_tables_it_says_how_to_make_an_account(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli.users import announce_console
+
+    announce_console(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}", "http://x/console/")
+    assert "kunnafoni users add NAME --role admin" in capsys.readouterr().out
