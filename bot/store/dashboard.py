@@ -134,11 +134,12 @@ async def _breakdown(
 
 
 def _days(period: Period) -> list[str]:
+    """Each day (UTC) the period touches, in order."""
     days = []
-    day = period.start.date()
-    while day < period.end.date() or (day == period.end.date() and period.end.time() != 0):
-        days.append(day.isoformat())
-        day += timedelta(days=1)
+    moment = period.start.replace(hour=0, minute=0, second=0, microsecond=0)
+    while moment < period.end:
+        days.append(moment.date().isoformat())
+        moment += timedelta(days=1)
     return days
 
 

@@ -213,3 +213,13 @@ def test_change_from_the_previous_period(shown: object, previous: object, change
     from bot.web.console.tables import change as compute
 
     assert compute(shown, previous) == change
+
+
+def test_a_period_lists_each_of_its_days_once() -> None:
+    from datetime import UTC, datetime
+
+    from bot.store.dashboard import Period, _days
+
+    start = datetime(2026, 11, 5, tzinfo=UTC)
+    assert _days(Period(start, start + timedelta(days=30)))[-1] == "2026-12-04"
+    assert len(_days(Period(start, start + timedelta(days=30)))) == 30
