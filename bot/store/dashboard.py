@@ -30,6 +30,8 @@ from bot.store.models import (
     User,
 )
 
+#: The message served when the bot sees an emergency: the emergency contacts.
+EMERGENCY_KEY = "intent.emergency"
 #: Statuses that say a partner has the referral in hand (acknowledged).
 ACKNOWLEDGED = ("received", "in_progress", "closed")
 
@@ -249,7 +251,12 @@ async def funnel(session: AsyncSession, period: Period, filters: Filters) -> lis
             "answered_quiz",
             select(func.count(distinct(QuizAnswer.user_id))).where(QuizAnswer.user_id.in_(cohort)),
         ),
-        ("asked_for_help", served("help.%")),
+        (
+            "asked_for_help",
+            select(func.count(distinct(Event.user_id))).where(
+                Event.kind == "service", Event.user_id.in_(cohort)
+            ),
+        ),
         (
             "referred",
             select(func.count(distinct(Referral.user_id))).where(Referral.user_id.in_(cohort)),
@@ -322,7 +329,7 @@ async def understanding(session: AsyncSession, period: Period, filters: Filters)
     )
     clarified = case((and_(Event.kind == "served", Event.name == "clarify.choose"), 1), else_=0)
     fell_back = case((and_(Event.kind == "served", Event.name.like("fallback.%")), 1), else_=0)
-    emergency = case((and_(Event.kind == "served", Event.name == "emergency.contacts"), 1), else_=0)
+    emergency = case((and_(Event.kind == "served", Event.name == EMERGENCY_KEY), 1), else_=0)
     relevant = or_(
         and_(Event.kind == "inbound", Event.name == "text"),
         and_(
@@ -330,7 +337,7 @@ async def understanding(session: AsyncSession, period: Period, filters: Filters)
             or_(
                 Event.name == "clarify.choose",
                 Event.name.like("fallback.%"),
-                Event.name == "emergency.contacts",
+                Event.name == EMERGENCY_KEY,
             ),
         ),
     )
@@ -456,6 +463,8 @@ async def help_desk(
 async def broadcasts(session: AsyncSession, period: Period, filters: Filters) -> list[Table]:
     """Runs created in the period with their audience and what became of each message."""
     status = OutboxMessage.status
+    # The person blocked the bot: the sender or the claim wrote "blocked" as the error.
+    blocked = OutboxMessage.error == "blocked"
     sums = [
         func.count(OutboxMessage.id),
         func.sum(case((status == "sent", 1), else_=0)),
