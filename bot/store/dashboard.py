@@ -233,9 +233,13 @@ async def funnel(session: AsyncSession, period: Period, filters: Filters) -> lis
     """People who started in the period, and how far they went (see docs/console.md)."""
     cohort = select(User.id).where(_within(User.created_at, period), *_user_conditions(filters))
 
+    # Nothing of the cohort happened before the period began: the bound lets the
+    # (kind, created_at) index skip the older events.
+    since = Event.created_at >= period.start
+
     def served(pattern: str) -> Any:
         return select(func.count(distinct(Event.user_id))).where(
-            Event.kind == "served", Event.name.like(pattern), Event.user_id.in_(cohort)
+            Event.kind == "served", since, Event.name.like(pattern), Event.user_id.in_(cohort)
         )
 
     steps: list[tuple[str, Any]] = [
@@ -254,12 +258,14 @@ async def funnel(session: AsyncSession, period: Period, filters: Filters) -> lis
         (
             "asked_for_help",
             select(func.count(distinct(Event.user_id))).where(
-                Event.kind == "service", Event.user_id.in_(cohort)
+                Event.kind == "service", since, Event.user_id.in_(cohort)
             ),
         ),
         (
             "referred",
-            select(func.count(distinct(Referral.user_id))).where(Referral.user_id.in_(cohort)),
+            select(func.count(distinct(Referral.user_id))).where(
+                Referral.created_at >= period.start, Referral.user_id.in_(cohort)
+            ),
         ),
     ]
     table = Table("awareness_funnel", ("step", "people"), 1, "funnel")
@@ -321,7 +327,12 @@ async def modules(
 async def understanding(session: AsyncSession, period: Period, filters: Filters) -> list[Table]:
     """Typed messages per day: understood (an intent), clarified (asked to choose), fell
     back (not understood); emergencies (emergency contacts shown)."""
-    recent = [_within(Event.created_at, period), *_people(Event.user_id, filters)]
+    # The kinds first: with the period they select a range of the (kind, created_at) index.
+    recent = [
+        Event.kind.in_(("inbound", "served")),
+        _within(Event.created_at, period),
+        *_people(Event.user_id, filters),
+    ]
     day = _day(Event.created_at)
     intent = Event.data["intent"].as_string()
     understood = case(
