@@ -479,10 +479,13 @@ async def broadcasts(session: AsyncSession, period: Period, filters: Filters) ->
     sums = [
         func.count(OutboxMessage.id),
         func.sum(case((status == "sent", 1), else_=0)),
-        func.sum(case((status == "failed", 1), else_=0)),
         func.sum(
-            case((and_(status == "skipped", OutboxMessage.error.like("%block%")), 1), else_=0)
+            case(
+                (and_(status == "failed", func.coalesce(OutboxMessage.error, "") != "blocked"), 1),
+                else_=0,
+            )
         ),
+        func.sum(case((blocked, 1), else_=0)),
     ]
     rows = await session.execute(
         select(BroadcastRun.id, BroadcastRun.name, BroadcastRun.status, *sums)

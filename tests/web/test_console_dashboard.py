@@ -223,3 +223,36 @@ def test_a_period_lists_each_of_its_days_once() -> None:
     start = datetime(2026, 11, 5, tzinfo=UTC)
     assert _days(Period(start, start + timedelta(days=30)))[-1] == "2026-12-04"
     assert len(_days(Period(start, start + timedelta(days=30)))) == 30
+
+
+async def test_broadcast_runs_count_delivered_failed_and_blocked(
+    database: Database, content_store: ContentStore
+) -> None:
+    from bot.store.models import BroadcastRun, OutboxMessage
+
+    await add_accounts(database)
+    async with database.transaction() as session:
+        people = [User(channel="test", external_id=f"b{i}", language="fr") for i in range(17)]
+        session.add_all(people)
+        run = BroadcastRun(name="weekly_quiz", kind="oneoff", status="done", total=17)
+        session.add(run)
+        await session.flush()
+        for i, person in enumerate(people):
+            status, error = (
+                ("sent", None) if i < 10 else ("failed", "blocked") if i < 15 else ("failed", "x")
+            )
+            session.add(
+                OutboxMessage(
+                    run_id=run.id,
+                    user_id=person.id,
+                    message_key="k",
+                    language="fr",
+                    chat_id=str(i),
+                    status=status,
+                    error=error,
+                )
+            )
+    async with client(console_app(database, content_store)) as c:
+        await sign_in(c, "eddie")
+        got = await c.get(f"{PREFIX}/dashboard/broadcasts/broadcast_runs.csv")
+    assert rows_of(got.text)[1][1:] == ["weekly_quiz", "done", "15", "10", "<5", "5"]
