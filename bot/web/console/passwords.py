@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -12,9 +13,12 @@ _HASHER = PasswordHasher()
 #: Shorter passwords are refused by ``kunnafoni users``.
 MIN_LENGTH = 10
 
-#: Verified against when the name is unknown, so that a wrong name and a wrong password
-#: take the same time.
-_DUMMY = _HASHER.hash("not-a-password-anyone-has")
+
+@cache
+def _dummy() -> str:
+    """Verified against when the name is unknown, so that a wrong name and a wrong
+    password take the same time (made at first use: hashing is slow on purpose)."""
+    return _HASHER.hash("not-a-password-anyone-has")
 
 
 def hash_password(password: str) -> str:
@@ -23,7 +27,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _HASHER.verify(password_hash or _DUMMY, password) and password_hash is not None
+        return _HASHER.verify(password_hash or _dummy(), password) and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
