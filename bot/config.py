@@ -288,6 +288,9 @@ class Settings(BaseSettings):
     #: The HTTP server (webhook, /healthz, /readyz, /metrics); port 0: any free port.
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+    #: Signs the web console's session cookies; unset: a random key per process (every
+    #: session ends when the process restarts, and replicas do not share sessions).
+    console_secret: SecretStr | None = None
     #: Updates handled at once (different chats; one chat's updates always in order).
     update_concurrency: int = Field(default=32, ge=1, le=1024)
     #: Seconds given to updates in flight to finish after SIGTERM.

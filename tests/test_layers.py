@@ -46,7 +46,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("bot.routing", "bot.referrals"),
     ("bot.dialogue",),
     ("bot.campaigns", "bot.privacy"),
-    ("bot.runtime", "bot.web"),
+    ("bot.runtime", "bot.web", "bot.web.console"),
     ("bot.telegram", "bot.console"),
     ("bot.cli", "bot.__main__"),
 )

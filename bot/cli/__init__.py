@@ -2,7 +2,7 @@
 
 The parser is built here, in one place; each command group lives in its own module
 (``run``, ``chat``, ``content``, ``nlu``, ``database``: db, ``report``,
-``broadcast``), what they share in ``common``. Every group is imported here at the top,
+``broadcast``, ``users``), what they share in ``common``. Every group is imported here at the top,
 so the import graph (checked by tests/test_layers.py) sees every dependency of the
 command; the price is about half a second of start-up for the lightest commands.
 """
@@ -23,9 +23,11 @@ from bot.cli import nlu as nlu_group
 from bot.cli import privacy as privacy_group
 from bot.cli import report as report_group
 from bot.cli import run as run_group
+from bot.cli import users as users_group
 from bot.cli.common import DB_HELP, FOLDER_HELP, IntermixedParser
 from bot.config import LOG_LEVELS, EnvironmentOnly, LogFormat, Settings, debug_refused
 from bot.logs import configure_logging
+from bot.web.console.permissions import Role
 
 DESCRIPTION = (
     "The ``kunnafoni`` command: run the bot, chat in a terminal, check content, parse text."
@@ -72,6 +74,38 @@ def _broadcast_commands(parser: argparse.ArgumentParser) -> None:
     cancel.add_argument("run", type=int)
     cancel.add_argument("--db", default=None, help=DB_HELP)
     cancel.set_defaults(func=broadcast_group.cmd_cancel)
+
+
+def _users_commands(parser: argparse.ArgumentParser) -> None:
+    """``kunnafoni users add | list | disable | enable | reset-password``."""
+    users = parser.add_subparsers(dest="users_command", required=True)
+    add = users.add_parser(
+        "add", help="a console account; the password is read from stdin or prompted"
+    )
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument(
+        "--service", action="append", help="a partner's service id (repeat for several)"
+    )
+    add.add_argument("--language", action="append", help="a translator's language code (repeat)")
+    add.add_argument("--db", default=None, help=DB_HELP)
+    add.set_defaults(func=users_group.cmd_add)
+    listing = users.add_parser("list", help="every account: name, role, state, scope")
+    listing.add_argument("--db", default=None, help=DB_HELP)
+    listing.set_defaults(func=users_group.cmd_list)
+    for name, func, text in (
+        ("disable", users_group.cmd_disable, "refuse this account's sign-ins and sessions"),
+        ("enable", users_group.cmd_enable, "let a disabled account sign in again"),
+        (
+            "reset-password",
+            users_group.cmd_reset_password,
+            "a new password (stdin or prompt); its sessions end",
+        ),
+    ):
+        sub = users.add_parser(name, help=text)
+        sub.add_argument("name")
+        sub.add_argument("--db", default=None, help=DB_HELP)
+        sub.set_defaults(func=func)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -178,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(func=report_group.cmd_report)
 
     _broadcast_commands(sub.add_parser("broadcast", help="campaigns to subscribers"))
+    _users_commands(sub.add_parser("users", help="web console accounts"))
     return parser
 
 

@@ -10,11 +10,13 @@ import sys
 
 from bot.cli.chat import chat
 from bot.cli.common import load_settings
+from bot.cli.users import announce_console
 from bot.config import Environment
 from bot.content import ContentError
 from bot.content.store import ContentStore
 from bot.partners import PartnersError
 from bot.runtime import checked_partners
+from bot.store.db import upgrade_database
 from bot.telegram.service import run_service
 
 
@@ -38,4 +40,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (PartnersError, ContentError) as exc:
         print(f"kunnafoni: cannot start: {exc}", file=sys.stderr)
         return 2
+    if settings.environment in (Environment.LOCAL, Environment.TEST):
+        # As the service does at start in local runs: the console's tables must exist
+        # before the first admin is made.
+        asyncio.run(upgrade_database(settings.database_url))
+    announce_console(
+        settings.database_url, f"http://{settings.http_host}:{settings.http_port}/console/"
+    )
     return run_service(settings)

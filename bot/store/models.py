@@ -362,3 +362,44 @@ class AcquisitionCount(Base):
     source: Mapped[str] = mapped_column(String(64), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ConsoleAccount(Base):
+    """A member of staff who signs in to the web console (staff data, not a young person's).
+
+    ``password_hash`` is an Argon2 hash; the password itself is never stored nor logged.
+    ``services`` (partners) and ``languages`` (translators) are the scope of the account,
+    as space-separated ids.
+    """
+
+    __tablename__ = "console_accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    #: admin | editor | translator | viewer | partner
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    services: Mapped[str] = mapped_column(String(1000), default="")
+    languages: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disabled_at: Mapped[datetime | None]
+    #: Failed sign-ins in a row, and until when the account refuses any (rate limit).
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    #: Changed with the password: a session signed before it is no longer valid.
+    password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConsoleAudit(Base):
+    """Who changed what in the console, and when: read by admins, never a password."""
+
+    __tablename__ = "console_audit"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The account's name (kept when the account is disabled), or ``cli`` for the command.
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str] = mapped_column(String(255), default="")
+
+    __table_args__ = (Index("ix_console_audit_at", "at"),)

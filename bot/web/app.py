@@ -7,6 +7,7 @@
   keywords, and taking every replica out of a load balancer for it would answer no one.
 - ``/metrics``: Prometheus's text format; the gauges about work waiting in the database
   are computed at scrape time from cheap aggregate queries.
+- ``/console``: the web console for campaign managers (``bot/web/console``).
 
 Bodies carry names of checks and kinds of failure, never a value of a setting.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -23,12 +25,14 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from bot import metrics
+from bot.config import Environment
 from bot.referrals.status import ReferralStatus
 from bot.runtime import Runtime
 from bot.store import service as service_store
+from bot.web.console.app import PREFIX, build_console
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +128,19 @@ async def refresh_gauges(runtime: Runtime) -> None:
     metrics.CONTENT_VERSION.labels(runtime.content.current().version).set(1)
 
 
+def console_for(runtime: Runtime) -> Starlette:
+    """The console on the runtime's database and content; cookies ``Secure`` outside
+    local and test runs (served over HTTPS behind the proxy)."""
+    settings = runtime.settings
+    secret = settings.console_secret
+    return build_console(
+        runtime.database,
+        secret=secret.get_secret_value() if secret else secrets.token_urlsafe(32),
+        secure=settings.environment not in (Environment.LOCAL, Environment.TEST),
+        catalog=runtime.content.current,
+    )
+
+
 def build_web_app(
     runtime: Runtime,
     *,
@@ -153,6 +170,7 @@ def build_web_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_page, methods=["GET"]),
+            Mount(PREFIX, app=console_for(runtime)),
             *routes,
         ],
         lifespan=lifespan,

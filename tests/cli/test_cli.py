@@ -38,6 +38,11 @@ def test_every_command_resolves_to_its_handler() -> None:
         "broadcast send",
         "broadcast status",
         "broadcast cancel",
+        "users add",
+        "users list",
+        "users disable",
+        "users enable",
+        "users reset-password",
     }
     for command, func in commands.items():
         assert callable(func), command

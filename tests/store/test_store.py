@@ -119,6 +119,8 @@ EXPECTED = {
     "outbox",
     "consent_events",
     "acquisition_counts",
+    "console_accounts",
+    "console_audit",
     "alembic_version",
 }
 

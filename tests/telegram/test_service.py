@@ -244,6 +244,7 @@ async def test_polling_runs_beside_the_http_server(
 ) -> None:
     async with serving(fake, service_engine, content_store, webhook=False) as running:
         assert (await running.http.get("/healthz")).status_code == 200
+        assert (await running.http.get("/console/login")).status_code == 200
         fake.push_command(CHAT, "start")
         await fake.wait_for("sendMessage", chat_id=CHAT)
         assert (await running.http.post("/telegram/updates", json={})).status_code in (404, 405)
@@ -260,3 +261,12 @@ async def test_a_stop_finishes_the_updates_in_flight(
         await asyncio.sleep(0.1)
         # Leaving the block stops the server as SIGTERM does (uvicorn's should_exit).
     assert len(fake.requests_for("sendMessage", chat_id=CHAT)) >= 1
+
+
+async def test_the_console_is_served_beside_the_webhook(webhook: Serving, fake: FakeBotApi) -> None:
+    """The web console shares the service's server, in webhook mode as in polling mode."""
+    page = await webhook.http.get("/console/login")
+    assert page.status_code == 200
+    assert 'name="csrf"' in page.text
+    assert (await webhook.http.get("/console/dashboard/reach")).status_code == 303
+    assert (await webhook.http.get("/console/static/vendor/htmx.min.js")).status_code == 200

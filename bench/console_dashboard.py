@@ -1,0 +1,218 @@
+"""How long each dashboard section takes over a large database (docs/performance.md).
+
+Fills a fresh database (SQLite file by default, or ``--db`` PostgreSQL URL to an empty,
+disposable database) with ``--users`` people over 90 days and ``--events`` events, plus
+quiz answers and referrals in proportion, then times every section of the console's
+dashboard (``bot/store/dashboard.py`` and the publication through ``bot/disclosure.py``) for
+the last 30 days, without and with a filter: the best and worst of ``--rounds`` runs.
+
+    .venv/bin/python -m bench.console_dashboard --users 100000 --events 1000000
+    .venv/bin/python -m bench.console_dashboard --db postgresql://postgres@127.0.0.1/bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert
+
+from bot.config import normalise_database_url
+from bot.store import dashboard
+from bot.store.db import Database, upgrade_database
+from bot.store.models import Event, QuizAnswer, Referral, ReferralEvent, User, to_the_hour
+from bot.web.console.tables import publish
+
+LANGUAGES = ("fr", "bm", "ff", "ses", "snk")
+PLACES = ("Kayes", "Bamako", "Sikasso", "Mopti", "Gao", "Tombouctou")
+SOURCES = ("radio_kayes", "poster_bamako", "facebook", None)
+CHUNK = 10_000
+
+
+async def fill(database: Database, *, users: int, events: int, seed: int = 1) -> None:
+    rng = random.Random(seed)
+    now = to_the_hour(datetime.now(UTC))
+
+    def moment() -> datetime:
+        return now - timedelta(hours=rng.randrange(90 * 24))
+
+    async with database.transaction() as session:
+        for start in range(0, users, CHUNK):
+            rows = []
+            for i in range(start, min(users, start + CHUNK)):
+                created = moment()
+                rows.append(
+                    {
+                        "id": i + 1,
+                        "channel": "bench",
+                        "external_id": str(i),
+                        "language": rng.choice(LANGUAGES),
+                        "consent": rng.random() < 0.8,
+                        "region": rng.choice(PLACES),
+                        "acquisition_source": rng.choice(SOURCES),
+                        "subscribed": rng.random() < 0.5,
+                        "subscribed_at": created if rng.random() < 0.5 else None,
+                        "age_bracket": rng.choice(("15-17", "18-24", "25-34", None)),
+                        "situation": rng.choice(("resident", "returnee", "diaspora", None)),
+                        "created_at": created,
+                        "last_seen_at": created,
+                    }
+                )
+            await session.execute(insert(User), rows)
+    kinds = (
+        ("inbound", "text", 0.35),
+        ("served", "topic.libya.card1", 0.1),
+        ("served", "topic.end", 0.05),
+        ("served", "clarify.choose", 0.05),
+        ("served", "fallback.media", 0.05),
+        ("served", "menu.main", 0.3),
+        ("service", "legal_aid_bamako", 0.1),
+    )
+    weights = [w for *_, w in kinds]
+    for start in range(0, events, CHUNK):
+        rows = []
+        for _ in range(start, min(events, start + CHUNK)):
+            kind, name, _w = rng.choices(kinds, weights)[0]
+            rows.append(
+                {
+                    "user_id": rng.randrange(1, users + 1) if rng.random() < 0.8 else None,
+                    "kind": kind,
+                    "name": name,
+                    "language": rng.choice(LANGUAGES),
+                    "data": {"intent": "greet"} if kind == "inbound" else {},
+                    "created_at": moment(),
+                }
+            )
+        async with database.transaction() as session:
+            await session.execute(insert(Event), rows)
+    async with database.transaction() as session:
+        answers = [
+            {
+                "user_id": rng.randrange(1, users + 1),
+                "topic": "libya",
+                "question": f"q{rng.randrange(1, 4)}",
+                "answer": 1,
+                "correct": rng.random() < 0.6,
+                "language": rng.choice(LANGUAGES),
+                "answered_at": moment(),
+            }
+            for _ in range(users // 2)
+        ]
+        for start in range(0, len(answers), CHUNK):
+            await session.execute(insert(QuizAnswer), answers[start : start + CHUNK])
+        referrals = users // 50
+        await session.execute(
+            insert(Referral),
+            [
+                {
+                    "id": i + 1,
+                    "reference": f"B{i:07d}",
+                    "user_id": rng.randrange(1, users + 1),
+                    "service_id": rng.choice(("legal_aid_bamako", "shelter_gao", "health_kayes")),
+                    "need": rng.choice(("legal", "shelter", "health")),
+                    "status": "received",
+                    "language": "fr",
+                    "created_at": moment(),
+                    "updated_at": now,
+                }
+                for i in range(referrals)
+            ],
+        )
+        await session.execute(
+            insert(ReferralEvent),
+            [
+                {
+                    "referral_id": i + 1,
+                    "status_from": "sent",
+                    "status_to": "received",
+                    "actor": "bench",
+                    "created_at": now,
+                }
+                for i in range(referrals)
+            ],
+        )
+
+
+SECTIONS: dict[str, Any] = {
+    "reach": dashboard.reach,
+    "funnel": dashboard.funnel,
+    "modules": dashboard.modules,
+    "understanding": dashboard.understanding,
+    "help": dashboard.help_desk,
+    "broadcasts": dashboard.broadcasts,
+}
+
+
+async def measure(database: Database, rounds: int) -> dict[str, dict[str, float]]:
+    end = to_the_hour(datetime.now(UTC)) + timedelta(hours=1)
+    period = dashboard.Period(end - timedelta(days=30), end)
+    results: dict[str, dict[str, float]] = {}
+    for label, filters in (
+        ("", dashboard.Filters()),
+        (" (language=bm)", dashboard.Filters(language="bm")),
+    ):
+        for name, section in SECTIONS.items():
+            times = []
+            for _ in range(rounds):
+                began = time.perf_counter()
+                async with database.reading() as session:
+                    tables = await section(session, period, filters)
+                    await dashboard.choices(session)
+                [publish(t) for t in tables]
+                times.append((time.perf_counter() - began) * 1000)
+            results[name + label] = {"best_ms": min(times), "worst_ms": max(times)}
+    return results
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    if args.db:
+        url = normalise_database_url(args.db)
+    else:
+        url = f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'dashboard.db'}"
+    await upgrade_database(url)
+    database = Database(url)
+    try:
+        began = time.perf_counter()
+        await fill(database, users=args.users, events=args.events)
+        filled = time.perf_counter() - began
+        results = await measure(database, args.rounds)
+    finally:
+        await database.dispose()
+    return {
+        "database": url.split(":", 1)[0],
+        "users": args.users,
+        "events": args.events,
+        "fill_seconds": round(filled, 1),
+        "sections": {k: {m: round(v, 1) for m, v in r.items()} for k, r in results.items()},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--db", default=None, help="an empty PostgreSQL database (default: SQLite)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    report = asyncio.run(main_async(args))
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    print(
+        f"{report['database']}: {args.users} users, {args.events} events "
+        f"(filled in {report['fill_seconds']} s)"
+    )
+    for name, r in report["sections"].items():
+        print(f"  {name:<32} best {r['best_ms']:>8.1f} ms  worst {r['worst_ms']:>8.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

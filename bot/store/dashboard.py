@@ -1,0 +1,529 @@
+"""The console's dashboard: aggregate SQL over users, events, quiz answers, referrals,
+handovers and broadcast runs, for a period and filters, on SQLite and PostgreSQL.
+
+Every function returns exact counts in :class:`Table` rows; what leaves the program goes
+through :mod:`bot.disclosure` (``bot/web/console/tables.py``). No query returns a row
+about one person: every select is grouped. The definitions of each table are in
+docs/console.md.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Integer, and_, case, cast, distinct, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.store.models import (
+    BroadcastRun,
+    Event,
+    Handover,
+    OutboxMessage,
+    QuizAnswer,
+    Referral,
+    ReferralEvent,
+    User,
+)
+
+#: The message served when the bot sees an emergency: the emergency contacts.
+EMERGENCY_KEY = "intent.emergency"
+#: Statuses that say a partner has the referral in hand (acknowledged).
+ACKNOWLEDGED = ("received", "in_progress", "closed")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Who a dashboard counts: people with these attributes (None: anyone)."""
+
+    language: str | None = None
+    #: A Malian place (region) or a country.
+    place: str | None = None
+    age: str | None = None
+    situation: str | None = None
+    source: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return any((self.language, self.place, self.age, self.situation, self.source))
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime
+    end: datetime
+
+    @property
+    def previous(self) -> Period:
+        return Period(self.start - (self.end - self.start), self.start)
+
+
+@dataclass
+class Table:
+    """One chart's numbers. The first ``labels`` columns name a row, the rest are counts.
+
+    ``kind``: ``series`` (a row per day), ``breakdown`` (a row per category: small lines
+    are folded into one), ``figures`` (headline counts, now and in the previous period),
+    ``funnel`` (steps, in order).
+    """
+
+    name: str
+    columns: tuple[str, ...]
+    labels: int
+    kind: str
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+def _user_conditions(filters: Filters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.language:
+        conditions.append(User.language == filters.language)
+    if filters.place:
+        conditions.append(or_(User.region == filters.place, User.country == filters.place))
+    if filters.age:
+        conditions.append(User.age_bracket == filters.age)
+    if filters.situation:
+        conditions.append(User.situation == filters.situation)
+    if filters.source:
+        conditions.append(User.acquisition_source == filters.source)
+    return conditions
+
+
+def _people(column: Any, filters: Filters) -> list[ColumnElement[bool]]:
+    """``column`` (a user id) belongs to someone the filters keep. Rows linked to nobody
+    (no consent, erased) are counted only when no filter is set."""
+    if not filters.active:
+        return []
+    return [column.in_(select(User.id).where(*_user_conditions(filters)))]
+
+
+def _within(column: Any, period: Period) -> ColumnElement[bool]:
+    return and_(column >= period.start, column < period.end)
+
+
+def _day(column: Any) -> Any:
+    return func.date(column)
+
+
+async def _count(session: AsyncSession, query: Any) -> int:
+    return int(await session.scalar(query) or 0)
+
+
+async def _series(
+    session: AsyncSession, column: Any, *conditions: ColumnElement[bool]
+) -> dict[str, int]:
+    day = _day(column)
+    rows = await session.execute(
+        select(day, func.count()).where(*conditions).group_by(day).order_by(day)
+    )
+    return {str(d): int(n) for d, n in rows}
+
+
+async def _breakdown(
+    session: AsyncSession, column: Any, *conditions: ColumnElement[bool], count: Any = None
+) -> dict[str, int]:
+    rows = await session.execute(
+        select(column, count if count is not None else func.count())
+        .where(*conditions)
+        .group_by(column)
+        .order_by(column)
+    )
+    return {("-" if k is None else str(k)): int(n) for k, n in rows}
+
+
+def _days(period: Period) -> list[str]:
+    """Each day (UTC) the period touches, in order."""
+    days = []
+    moment = period.start.replace(hour=0, minute=0, second=0, microsecond=0)
+    while moment < period.end:
+        days.append(moment.date().isoformat())
+        moment += timedelta(days=1)
+    return days
+
+
+def _merge_series(period: Period, series: Mapping[str, Mapping[str, int]]) -> list[tuple[Any, ...]]:
+    return [(day, *(s.get(day, 0) for s in series.values())) for day in _days(period)]
+
+
+async def _figures(
+    session: AsyncSession,
+    period: Period,
+    measures: Sequence[tuple[str, Any]],
+) -> Table:
+    """Headline figures, each a function of a period giving a count query."""
+    table = Table("headline", ("figure", "current", "previous"), 1, "figures")
+    for name, query_for in measures:
+        now = await _count(session, query_for(period))
+        before = await _count(session, query_for(period.previous))
+        table.rows.append((name, now, before))
+    return table
+
+
+async def reach(session: AsyncSession, period: Period, filters: Filters) -> list[Table]:
+    """New, active, subscribed, unsubscribed and blocked people; by language and source."""
+    who = _user_conditions(filters)
+
+    def new(p: Period) -> Any:
+        return select(func.count()).select_from(User).where(_within(User.created_at, p), *who)
+
+    def active(p: Period) -> Any:
+        return select(func.count(distinct(Event.user_id))).where(
+            _within(Event.created_at, p),
+            Event.user_id.is_not(None),
+            *_people(Event.user_id, filters),
+        )
+
+    def subscribed(p: Period) -> Any:
+        return select(func.count()).select_from(User).where(_within(User.subscribed_at, p), *who)
+
+    def unsubscribed(p: Period) -> Any:
+        return select(func.count()).select_from(User).where(_within(User.unsubscribed_at, p), *who)
+
+    def blocked(p: Period) -> Any:
+        return select(func.count()).select_from(User).where(_within(User.blocked_at, p), *who)
+
+    headline = await _figures(
+        session,
+        period,
+        [
+            ("new_users", new),
+            ("active_users", active),
+            ("subscribed", subscribed),
+            ("unsubscribed", unsubscribed),
+            ("blocked", blocked),
+        ],
+    )
+    per_day = Table("new_users_per_day", ("day", "new_users"), 1, "series")
+    per_day.rows = _merge_series(
+        period,
+        {"new": await _series(session, User.created_at, _within(User.created_at, period), *who)},
+    )
+    subscriptions = Table(
+        "subscriptions_per_day", ("day", "subscribed", "unsubscribed", "blocked"), 1, "series"
+    )
+    subscriptions.rows = _merge_series(
+        period,
+        {
+            name: await _series(session, column, _within(column, period), *who)
+            for name, column in (
+                ("subscribed", User.subscribed_at),
+                ("unsubscribed", User.unsubscribed_at),
+                ("blocked", User.blocked_at),
+            )
+        },
+    )
+    tables = [headline, per_day, subscriptions]
+    for name, column in (
+        ("new_users_by_language", User.language),
+        ("new_users_by_source", User.acquisition_source),
+        ("new_users_by_place", func.coalesce(User.region, User.country)),
+    ):
+        table = Table(name, ("category", "new_users"), 1, "breakdown")
+        counts = await _breakdown(session, column, _within(User.created_at, period), *who)
+        table.rows = list(counts.items())
+        tables.append(table)
+    return tables
+
+
+async def funnel(session: AsyncSession, period: Period, filters: Filters) -> list[Table]:
+    """People who started in the period, and how far they went (see docs/console.md)."""
+    cohort = select(User.id).where(_within(User.created_at, period), *_user_conditions(filters))
+
+    # Nothing of the cohort happened before the period began: the bound lets the
+    # (kind, created_at) index skip the older events.
+    since = Event.created_at >= period.start
+
+    def served(pattern: str) -> Any:
+        return select(func.count(distinct(Event.user_id))).where(
+            Event.kind == "served", since, Event.name.like(pattern), Event.user_id.in_(cohort)
+        )
+
+    steps: list[tuple[str, Any]] = [
+        ("started", select(func.count()).select_from(cohort.subquery())),
+        (
+            "chose_language",
+            select(func.count()).where(User.id.in_(cohort), User.language.is_not(None)),
+        ),
+        ("consented", select(func.count()).where(User.id.in_(cohort), User.consent.is_(True))),
+        ("opened_module", served("topic.%.card1")),
+        ("finished_module", served("topic.end")),
+        (
+            "answered_quiz",
+            select(func.count(distinct(QuizAnswer.user_id))).where(QuizAnswer.user_id.in_(cohort)),
+        ),
+        (
+            "asked_for_help",
+            select(func.count(distinct(Event.user_id))).where(
+                Event.kind == "service", since, Event.user_id.in_(cohort)
+            ),
+        ),
+        (
+            "referred",
+            select(func.count(distinct(Referral.user_id))).where(
+                Referral.created_at >= period.start, Referral.user_id.in_(cohort)
+            ),
+        ),
+    ]
+    table = Table("awareness_funnel", ("step", "people"), 1, "funnel")
+    for name, query in steps:
+        table.rows.append((name, await _count(session, query)))
+    return [table]
+
+
+async def modules(
+    session: AsyncSession,
+    period: Period,
+    filters: Filters,
+    *,
+    last_cards: Mapping[str, str] | None = None,
+) -> list[Table]:
+    """Module opens (first card served) and completions (last card served) per module and
+    language; quiz answers and the share of right ones per question and language."""
+    recent = [_within(Event.created_at, period), *_people(Event.user_id, filters)]
+    keys = [Event.name.like("topic.%.card1")]
+    last = dict(last_cards or {})
+    if last:
+        keys.append(Event.name.in_(last.values()))
+    rows = await session.execute(
+        select(Event.name, Event.language, func.count())
+        .where(Event.kind == "served", or_(*keys), *recent)
+        .group_by(Event.name, Event.language)
+    )
+    by_card = {card: topic for topic, card in last.items()}
+    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for name, language, n in rows:
+        key = str(name)
+        if key in by_card:
+            counts[(by_card[key], language or "-")][1] += int(n)
+        if key.endswith(".card1") and key.startswith("topic."):
+            counts[(key.split(".")[1], language or "-")][0] += int(n)
+    opens = Table("module_opens", ("module", "language", "opens", "completions"), 2, "breakdown")
+    opens.rows = [(m, lang, o, c) for (m, lang), (o, c) in sorted(counts.items())]
+
+    quiz_people = _people(QuizAnswer.user_id, filters)
+    quiz_rows = await session.execute(
+        select(
+            QuizAnswer.topic,
+            QuizAnswer.question,
+            QuizAnswer.language,
+            func.count(),
+            func.coalesce(func.sum(cast(QuizAnswer.correct, Integer)), 0),
+        )
+        .where(_within(QuizAnswer.answered_at, period), *quiz_people)
+        .group_by(QuizAnswer.topic, QuizAnswer.question, QuizAnswer.language)
+        .order_by(QuizAnswer.topic, QuizAnswer.question, QuizAnswer.language)
+    )
+    quiz = Table(
+        "quiz_answers", ("module", "question", "language", "answers", "correct"), 3, "share"
+    )
+    quiz.rows = [(t, q, lang or "-", int(n), int(c)) for t, q, lang, n, c in quiz_rows]
+    return [opens, quiz]
+
+
+async def understanding(session: AsyncSession, period: Period, filters: Filters) -> list[Table]:
+    """Typed messages per day: understood (an intent), clarified (asked to choose), fell
+    back (not understood); emergencies (emergency contacts shown)."""
+    # The kinds first: with the period they select a range of the (kind, created_at) index.
+    recent = [
+        Event.kind.in_(("inbound", "served")),
+        _within(Event.created_at, period),
+        *_people(Event.user_id, filters),
+    ]
+    day = _day(Event.created_at)
+    intent = Event.data["intent"].as_string()
+    understood = case(
+        (and_(Event.kind == "inbound", Event.name == "text", intent.is_not(None)), 1), else_=0
+    )
+    clarified = case((and_(Event.kind == "served", Event.name == "clarify.choose"), 1), else_=0)
+    fell_back = case((and_(Event.kind == "served", Event.name.like("fallback.%")), 1), else_=0)
+    emergency = case((and_(Event.kind == "served", Event.name == EMERGENCY_KEY), 1), else_=0)
+    relevant = or_(
+        and_(Event.kind == "inbound", Event.name == "text"),
+        and_(
+            Event.kind == "served",
+            or_(
+                Event.name == "clarify.choose",
+                Event.name.like("fallback.%"),
+                Event.name == EMERGENCY_KEY,
+            ),
+        ),
+    )
+    columns = ("understood", "clarified", "fallback", "emergencies")
+    per_day = Table("understanding_per_day", ("day", *columns), 1, "series")
+    per_language = Table("understanding_by_language", ("language", *columns), 1, "breakdown")
+    sums = [func.sum(x) for x in (understood, clarified, fell_back, emergency)]
+    rows = await session.execute(
+        select(day, *sums).where(relevant, *recent).group_by(day).order_by(day)
+    )
+    found = {str(d): tuple(int(v or 0) for v in values) for d, *values in rows}
+    per_day.rows = [(d, *found.get(d, (0, 0, 0, 0))) for d in _days(period)]
+    rows = await session.execute(
+        select(Event.language, *sums).where(relevant, *recent).group_by(Event.language)
+    )
+    per_language.rows = sorted(
+        (lang or "-", *(int(v or 0) for v in values)) for lang, *values in rows
+    )
+    return [per_day, per_language]
+
+
+async def help_desk(
+    session: AsyncSession,
+    period: Period,
+    filters: Filters,
+    *,
+    services: Sequence[str] | None = None,
+) -> list[Table]:
+    """Referrals by need, service and status; hours to acknowledgement and to closure per
+    service (medians); handovers opened; service cards shown. ``services`` limits the
+    referrals and cards to those services (a partner's own)."""
+    where = [_within(Referral.created_at, period), *_people(Referral.user_id, filters)]
+    cards = [
+        Event.kind == "service",
+        _within(Event.created_at, period),
+        *_people(Event.user_id, filters),
+    ]
+    if services is not None:
+        where.append(Referral.service_id.in_(list(services)))
+        cards.append(Event.name.in_(list(services)))
+    tables: list[Table] = []
+    for name, column in (
+        ("referrals_by_need", Referral.need),
+        ("referrals_by_service", Referral.service_id),
+        ("referrals_by_status", Referral.status),
+    ):
+        table = Table(name, ("category", "referrals"), 1, "breakdown")
+        table.rows = list((await _breakdown(session, column, *where)).items())
+        tables.append(table)
+
+    # The first moment each referral reached an acknowledged status, and closure.
+    acknowledged = (
+        select(ReferralEvent.referral_id, func.min(ReferralEvent.created_at).label("at"))
+        .where(ReferralEvent.status_to.in_(ACKNOWLEDGED))
+        .group_by(ReferralEvent.referral_id)
+        .subquery()
+    )
+    closed = (
+        select(ReferralEvent.referral_id, func.min(ReferralEvent.created_at).label("at"))
+        .where(ReferralEvent.status_to == "closed")
+        .group_by(ReferralEvent.referral_id)
+        .subquery()
+    )
+    delays: dict[str, tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
+    for index, moments in enumerate((acknowledged, closed)):
+        rows = await session.execute(
+            select(Referral.service_id, Referral.created_at, moments.c.at)
+            .join(moments, moments.c.referral_id == Referral.id)
+            .where(*where)
+        )
+        for service, created, at in rows:
+            hours = (at - created).total_seconds() / 3600
+            delays[str(service)][index].append(hours)
+    timing = Table(
+        "hours_to_acknowledgement_and_closure",
+        (
+            "service",
+            "acknowledged",
+            "median_hours_to_acknowledge",
+            "closed",
+            "median_hours_to_close",
+        ),
+        1,
+        "delays",
+    )
+    for service, (acks, closes) in sorted(delays.items()):
+        timing.rows.append(
+            (
+                service,
+                len(acks),
+                round(statistics.median(acks), 1) if acks else None,
+                len(closes),
+                round(statistics.median(closes), 1) if closes else None,
+            )
+        )
+    tables.append(timing)
+
+    if services is None:
+        handovers = Table("handovers_opened", ("figure", "current", "previous"), 1, "figures")
+        for_period = [
+            await _count(
+                session,
+                select(func.count())
+                .select_from(Handover)
+                .where(_within(Handover.opened_at, p), *_people(Handover.user_id, filters)),
+            )
+            for p in (period, period.previous)
+        ]
+        handovers.rows = [("handovers_opened", *for_period)]
+        tables.append(handovers)
+    shown = Table("service_cards_shown", ("service", "shown"), 1, "breakdown")
+    rows = await session.execute(
+        select(Event.name, func.count())
+        .where(*cards)
+        .group_by(Event.name)
+        .order_by(func.count().desc(), Event.name)
+    )
+    shown.rows = [(str(n), int(c)) for n, c in rows]
+    tables.append(shown)
+    return tables
+
+
+async def broadcasts(session: AsyncSession, period: Period, filters: Filters) -> list[Table]:
+    """Runs created in the period with their audience and what became of each message."""
+    status = OutboxMessage.status
+    # The person blocked the bot: the sender or the claim wrote "blocked" as the error.
+    blocked = OutboxMessage.error == "blocked"
+    sums = [
+        func.count(OutboxMessage.id),
+        func.sum(case((status == "sent", 1), else_=0)),
+        func.sum(
+            case(
+                (and_(status == "failed", func.coalesce(OutboxMessage.error, "") != "blocked"), 1),
+                else_=0,
+            )
+        ),
+        func.sum(case((blocked, 1), else_=0)),
+    ]
+    rows = await session.execute(
+        select(BroadcastRun.id, BroadcastRun.name, BroadcastRun.status, *sums)
+        .join(OutboxMessage, OutboxMessage.run_id == BroadcastRun.id, isouter=True)
+        .where(_within(BroadcastRun.created_at, period), *_people(OutboxMessage.user_id, filters))
+        .group_by(BroadcastRun.id, BroadcastRun.name, BroadcastRun.status)
+        .order_by(BroadcastRun.id)
+    )
+    table = Table(
+        "broadcast_runs",
+        ("run", "campaign", "status", "audience", "delivered", "failed", "blocked"),
+        3,
+        "runs",
+    )
+    table.rows = [
+        (int(i), str(n), str(s), int(a or 0), int(d or 0), int(f or 0), int(b or 0))
+        for i, n, s, a, d, f, b in rows
+    ]
+    return [table]
+
+
+#: The dashboard's sections, in the menu's order.
+SECTIONS = ("reach", "funnel", "modules", "understanding", "help", "broadcasts")
+
+
+async def choices(session: AsyncSession) -> dict[str, list[str]]:
+    """The values each filter offers: those present in the users table, none of them rare
+    enough to point at someone (a value held by fewer than 5 people is not offered)."""
+    out: dict[str, list[str]] = {}
+    for name, column in (
+        ("language", User.language),
+        ("place", func.coalesce(User.region, User.country)),
+        ("age", User.age_bracket),
+        ("situation", User.situation),
+        ("source", User.acquisition_source),
+    ):
+        rows = await session.execute(
+            select(column).where(column.is_not(None)).group_by(column).having(func.count() >= 5)
+        )
+        out[name] = sorted(str(v) for (v,) in rows)
+    return out

@@ -1,0 +1,458 @@
+"""The console's pages and the one permission check every page goes through.
+
+Mounted at ``/console`` on the service's ASGI app (:func:`bot.web.app.build_web_app`).
+Sessions are Starlette's signed cookies (``HttpOnly``, ``SameSite=strict``, ``Secure``
+outside local runs) holding the account id, the time of sign-in, a CSRF token and the
+label language; the account is read again on every request, so a disabled account or a
+changed password ends its sessions at once.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from bot.content.catalog import Catalog
+from bot.content.coverage import coverage
+from bot.store import accounts as account_store
+from bot.store import dashboard
+from bot.store.accounts import Account
+from bot.store.db import Database
+from bot.store.models import utcnow
+from bot.web.console.i18n import LANGUAGES, translator
+from bot.web.console.passwords import verify_password
+from bot.web.console.permissions import Action, Role, allowed
+from bot.web.console.tables import Published, publish, to_csv
+
+logger = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+STATIC = HERE.parent / "static"
+PREFIX = "/console"
+COOKIE = "kunnafoni_console"
+#: A session lasts a working day at most.
+SESSION_SECONDS = 8 * 3600
+#: Wrong passwords in a row before the account is locked, and for how long.
+MAX_FAILURES = 5
+LOCK_MINUTES = 15
+#: A custom period longer than this is cut (the queries stay aggregate, but bounded).
+MAX_DAYS = 366
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Guard:
+    """What a route needs: an action, and the path parameter that scopes it."""
+
+    action: Action
+    scope: str | None = None
+
+
+def guarded(action: Action, *, scope: str | None = None) -> Callable[[Endpoint], Endpoint]:
+    """The one permission check: signed in, allowed by :func:`allowed`, and for a POST a
+    valid CSRF token. Every console route but the sign-in page is wrapped in it."""
+
+    def wrap(endpoint: Endpoint) -> Endpoint:
+        @wraps(endpoint)
+        async def route(request: Request) -> Response:
+            account = await current_account(request)
+            if account is None:
+                return RedirectResponse(f"{PREFIX}/login", status_code=303)
+            request.state.account = account
+            if request.method == "POST" and not await csrf_ok(request):
+                return page(request, "error.html", {"message": "error.csrf"}, status=403)
+            target = request.path_params.get(scope) if scope else None
+            if not allowed(account, action, target):
+                return page(request, "error.html", {"message": "error.forbidden"}, status=403)
+            return await endpoint(request)
+
+        route.guard = Guard(action, scope)  # type: ignore[attr-defined]
+        return route
+
+    return wrap
+
+
+async def current_account(request: Request) -> Account | None:
+    """The signed-in account, or None (and the session cleared) when there is none, it is
+    disabled, its password changed since, or the session is too old."""
+    session = request.session
+    account_id, since = session.get("account"), session.get("since")
+    if not isinstance(account_id, int) or not isinstance(since, float):
+        return None
+    database: Database = request.app.state.database
+    async with database.reading() as db:
+        account = await account_store.account_by_id(db, account_id)
+    now = request.app.state.clock().timestamp()
+    if (
+        account is None
+        or not account.active
+        or account.password_changed_at.timestamp() > since
+        or now - since > SESSION_SECONDS
+    ):
+        session.pop("account", None)
+        session.pop("since", None)
+        return None
+    return account
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(24)
+        request.session["csrf"] = token
+    return token
+
+
+async def csrf_ok(request: Request) -> bool:
+    """A form's ``csrf`` field or htmx's ``X-CSRF-Token`` header equals the session's."""
+    expected = request.session.get("csrf")
+    given = request.headers.get("x-csrf-token")
+    if given is None:
+        form = await request.form()
+        value = form.get("csrf")
+        given = value if isinstance(value, str) else None
+    return isinstance(expected, str) and given is not None and hmac.compare_digest(expected, given)
+
+
+def language(request: Request) -> str:
+    chosen = request.session.get("lang")
+    return chosen if chosen in LANGUAGES else LANGUAGES[0]
+
+
+def page(
+    request: Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200
+) -> Response:
+    templates: Jinja2Templates = request.app.state.templates
+    lang = language(request)
+    account: Account | None = getattr(request.state, "account", None)
+    t = translator(lang)
+    values = {
+        "t": t,
+        "label": lambda table, cell: _label(t, table, cell),
+        "chart_of": lambda table: _chart(t, table),
+        "one_day": timedelta(days=1),
+        "lang": lang,
+        "other_lang": next(code for code in LANGUAGES if code != lang),
+        "account": account,
+        "can": (
+            lambda action, scope=None: (
+                account is not None and allowed(account, Action(action), scope)
+            )
+        ),
+        "csrf": csrf_token(request),
+        "prefix": PREFIX,
+        "sections": dashboard.SECTIONS,
+        **(context or {}),
+    }
+    return templates.TemplateResponse(request, template, values, status_code=status)
+
+
+def _label(t: Callable[..., str], table: Published, cell: Any) -> Any:
+    """A row's name: translated for headline figures and funnel steps, else as stored."""
+    prefix = {"figures": "figure.", "funnel": "step."}.get(table.kind)
+    return t(prefix + str(cell)) if prefix else cell
+
+
+def _chart(t: Callable[..., str], table: Published) -> dict[str, Any]:
+    data = table.chart()
+    data["labels"] = [_label(t, table, label) for label in data["labels"]]
+    for series in data["series"]:
+        series["name"] = t("col." + series.pop("key"))
+    return data
+
+
+# --- Sign in and out -------------------------------------------------------------------
+
+
+async def login_form(request: Request) -> Response:
+    return page(request, "login.html")
+
+
+async def login(request: Request) -> Response:
+    """Check the password; five wrong ones in a row lock the account for a while."""
+    form = await request.form()
+    if not await csrf_ok(request):
+        return page(request, "login.html", {"error": "login.csrf"}, status=403)
+    name = str(form.get("name") or "").strip()[:64]
+    password = str(form.get("password") or "")
+    database: Database = request.app.state.database
+    now = request.app.state.clock()
+    async with database.transaction() as db:
+        account = await account_store.account_by_name(db, name)
+        if account is not None and account.locked_until is not None and account.locked_until > now:
+            minutes = max(1, int((account.locked_until - now).total_seconds() // 60) + 1)
+            return page(
+                request, "login.html", {"error": "login.locked", "minutes": minutes}, status=429
+            )
+        good = verify_password(account.password_hash if account else None, password)
+        if account is None or not good or not account.active:
+            if account is not None:
+                failures = account.failed_logins + 1
+                lock = now + timedelta(minutes=LOCK_MINUTES) if failures >= MAX_FAILURES else None
+                await account_store.record_login_failure(db, account.id, locked_until=lock)
+                if lock is not None:
+                    await account_store.audit(db, actor=name, action="login.locked")
+                    logger.warning("A console account was locked after %d failures", failures)
+            return page(request, "login.html", {"error": "login.failed"}, status=401)
+        await account_store.record_login_success(db, account.id)
+    # A new session: a token of before the sign-in is not carried over.
+    lang = language(request)
+    request.session.clear()
+    request.session.update({"account": account.id, "since": now.timestamp(), "lang": lang})
+    csrf_token(request)
+    return RedirectResponse(f"{PREFIX}/", status_code=303)
+
+
+@guarded(Action.HOME)
+async def logout(request: Request) -> Response:
+    lang = language(request)
+    request.session.clear()
+    request.session["lang"] = lang
+    return RedirectResponse(f"{PREFIX}/login?bye=1", status_code=303)
+
+
+async def switch_language(request: Request) -> Response:
+    """The labels' language (a preference of this browser, changes no data)."""
+    code = request.path_params["code"]
+    if code in LANGUAGES:
+        request.session["lang"] = code
+    back = request.headers.get("referer", "")
+    target = back if back.startswith(str(request.base_url)) else f"{PREFIX}/"
+    return RedirectResponse(target, status_code=303)
+
+
+# --- Pages -----------------------------------------------------------------------------
+
+
+@guarded(Action.HOME)
+async def home(request: Request) -> Response:
+    return page(request, "home.html")
+
+
+def period_of(request: Request) -> tuple[str, dashboard.Period]:
+    """The period asked for: ``today``, ``7d``, ``30d`` (default) or ``custom``."""
+    now: datetime = request.app.state.clock()
+    tomorrow = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    name = request.query_params.get("period", "30d")
+    if name == "custom":
+        try:
+            start = date.fromisoformat(request.query_params.get("start", ""))
+            end = date.fromisoformat(request.query_params.get("end", ""))
+        except ValueError:
+            name = "30d"
+        else:
+            if end < start:
+                start, end = end, start
+            start = max(start, end - timedelta(days=MAX_DAYS - 1))
+            begin = datetime.combine(start, datetime.min.time(), tzinfo=UTC)
+            finish = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+            return name, dashboard.Period(begin, finish)
+    days = {"today": 1, "7d": 7}.get(name, 30)
+    if name not in ("today", "7d"):
+        name = "30d"
+    return name, dashboard.Period(tomorrow - timedelta(days=days), tomorrow)
+
+
+def filters_of(request: Request) -> dashboard.Filters:
+    q = request.query_params
+    values = {
+        k: (q.get(k) or "").strip()[:64] or None
+        for k in ("language", "place", "age", "situation", "source")
+    }
+    return dashboard.Filters(**values)
+
+
+async def section_tables(
+    request: Request, section: str, *, services: list[str] | None = None
+) -> list[Published]:
+    _, period = period_of(request)
+    filters = filters_of(request)
+    database: Database = request.app.state.database
+    async with database.reading() as db:
+        if section == "reach":
+            tables = await dashboard.reach(db, period, filters)
+        elif section == "funnel":
+            tables = await dashboard.funnel(db, period, filters)
+        elif section == "modules":
+            tables = await dashboard.modules(
+                db, period, filters, last_cards=last_cards(request.app.state.catalog())
+            )
+        elif section == "understanding":
+            tables = await dashboard.understanding(db, period, filters)
+        elif section == "help":
+            tables = await dashboard.help_desk(db, period, filters, services=services)
+        else:
+            tables = await dashboard.broadcasts(db, period, filters)
+    return [publish(table) for table in tables]
+
+
+def last_cards(catalog: Catalog | None) -> dict[str, str]:
+    """Module id -> the message key of its last card (served: the module was finished)."""
+    if catalog is None:
+        return {}
+    return {topic_id: topic.cards[-1].text for topic_id, topic in catalog.topics.items()}
+
+
+@guarded(Action.DASHBOARD)
+async def dashboard_page(request: Request) -> Response:
+    section = request.path_params["section"]
+    if section not in dashboard.SECTIONS:
+        return page(request, "error.html", {"message": "error.not_found"}, status=404)
+    tables = await section_tables(request, section)
+    name, period = period_of(request)
+    database: Database = request.app.state.database
+    async with database.reading() as db:
+        options = await dashboard.choices(db)
+    context = {
+        "section": section,
+        "tables": tables,
+        "period_name": name,
+        "period": period,
+        "days": (period.end - period.start).days,
+        "filters": filters_of(request),
+        "options": options,
+        "query": request.url.query,
+    }
+    template = "section.html" if request.headers.get("hx-request") else "dashboard.html"
+    return page(request, template, context)
+
+
+@guarded(Action.EXPORT)
+async def dashboard_csv(request: Request) -> Response:
+    section, name = request.path_params["section"], request.path_params["table"]
+    if section not in dashboard.SECTIONS:
+        return page(request, "error.html", {"message": "error.not_found"}, status=404)
+    for table in await section_tables(request, section):
+        if table.name == name:
+            t = translator(language(request))
+            rows = [(_label(t, table, row[0]), *row[1:]) for row in table.rows]
+            body = to_csv(rows, [t(f"col.{c}") for c in table.columns])
+            return Response(
+                body,
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="{section}-{name}.csv"'},
+            )
+    return page(request, "error.html", {"message": "error.not_found"}, status=404)
+
+
+@guarded(Action.SERVICE, scope="service")
+async def service_page(request: Request) -> Response:
+    service = request.path_params["service"][:40]
+    tables = await section_tables(request, "help", services=[service])
+    return page(request, "service.html", {"service": service, "tables": tables})
+
+
+@guarded(Action.TRANSLATIONS, scope="language")
+async def translations_page(request: Request) -> Response:
+    code = request.path_params["language"]
+    catalog = request.app.state.catalog()
+    row = next((r for r in coverage(catalog) if r.language == code), None) if catalog else None
+    if row is None:
+        return page(request, "error.html", {"message": "error.not_found"}, status=404)
+    return page(request, "translations.html", {"row": row})
+
+
+@guarded(Action.USERS)
+async def users_page(request: Request) -> Response:
+    database: Database = request.app.state.database
+    async with database.reading() as db:
+        accounts = await account_store.list_accounts(db)
+    return page(request, "users.html", {"accounts": accounts, "roles": list(Role)})
+
+
+@guarded(Action.USERS)
+async def user_state(request: Request) -> Response:
+    """Disable or enable an account (recorded in the audit log)."""
+    name, change = request.path_params["name"], request.path_params["change"]
+    if change not in ("enable", "disable"):
+        return page(request, "error.html", {"message": "error.not_found"}, status=404)
+    enable = change == "enable"
+    me: Account = request.state.account
+    database: Database = request.app.state.database
+    async with database.transaction() as db:
+        at = None if enable else request.app.state.clock()
+        if name != me.name and await account_store.set_disabled(db, name, at=at):
+            await account_store.audit(
+                db,
+                actor=me.name,
+                action="account.enable" if enable else "account.disable",
+                detail=name,
+            )
+    return RedirectResponse(f"{PREFIX}/users", status_code=303)
+
+
+@guarded(Action.AUDIT)
+async def audit_page(request: Request) -> Response:
+    database: Database = request.app.state.database
+    async with database.reading() as db:
+        entries = await account_store.audit_log(db)
+    return page(request, "audit.html", {"entries": entries})
+
+
+def console_routes() -> list[BaseRoute]:
+    return [
+        Route("/", home, methods=["GET"]),
+        Route("/login", login_form, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/lang/{code}", switch_language, methods=["GET"]),
+        Route("/dashboard/{section}", dashboard_page, methods=["GET"]),
+        Route("/dashboard/{section}/{table}.csv", dashboard_csv, methods=["GET"]),
+        Route("/services/{service}", service_page, methods=["GET"]),
+        Route("/translations/{language}", translations_page, methods=["GET"]),
+        Route("/users", users_page, methods=["GET"]),
+        Route("/users/{name}/{change}", user_state, methods=["POST"]),
+        Route("/audit", audit_page, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+
+
+#: Routes open without signing in (everything else is guarded).
+PUBLIC = frozenset({"/login", "/lang/{code}", "/static"})
+
+
+def build_console(
+    database: Database,
+    *,
+    secret: str,
+    secure: bool,
+    catalog: Callable[[], Catalog | None] = lambda: None,
+    clock: Callable[[], datetime] = utcnow,
+) -> Starlette:
+    """The console as its own ASGI app, to mount at :data:`PREFIX`."""
+    app = Starlette(
+        routes=console_routes(),
+        middleware=[
+            Middleware(
+                SessionMiddleware,
+                secret_key=secret,
+                session_cookie=COOKIE,
+                max_age=SESSION_SECONDS,
+                path=PREFIX,
+                same_site="strict",
+                https_only=secure,
+            )
+        ],
+    )
+    app.state.database = database
+    app.state.templates = Jinja2Templates(directory=HERE / "templates")
+    app.state.catalog = catalog
+    app.state.clock = clock
+    return app
