@@ -1,11 +1,13 @@
 """``kunnafoni run``: the bot on Telegram (webhook or polling) with its HTTP server, or the
-console chat without a token."""
+console chat without a token; ``kunnafoni worker``: the worker's loops alone."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
 
 from bot.cli.chat import chat
@@ -14,8 +16,9 @@ from bot.config import Environment
 from bot.content import ContentError
 from bot.content.store import ContentStore
 from bot.partners import PartnersError
-from bot.runtime import checked_partners
+from bot.runtime import build_runtime, checked_partners
 from bot.telegram.service import run_service
+from bot.telegram.worker import serve_worker
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -39,3 +42,27 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"kunnafoni: cannot start: {exc}", file=sys.stderr)
         return 2
     return run_service(settings)
+
+
+def cmd_worker(_args: argparse.Namespace) -> int:
+    """Run the worker until SIGTERM or SIGINT: the loops stop, the sends in flight finish."""
+    settings = load_settings()
+    if settings.telegram_bot_token is None:
+        print("kunnafoni: TELEGRAM_BOT_TOKEN is required to run the worker", file=sys.stderr)
+        return 2
+    try:
+        runtime = build_runtime(settings)
+    except (PartnersError, ContentError) as exc:
+        print(f"kunnafoni: cannot start: {exc}", file=sys.stderr)
+        return 2
+
+    async def work() -> None:
+        task = asyncio.create_task(serve_worker(settings, runtime))
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(work())
+    return 0

@@ -1,0 +1,128 @@
+"""``kunnafoni worker``: drips queued and sent without cron, one elected copy running the
+schedulers, and another taking over when it stops or dies (PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text, update
+from telegram import Bot
+
+from bot.campaigns.sender import SenderSettings
+from bot.config import Settings
+from bot.content.store import ContentStore
+from bot.runtime import Runtime
+from bot.store.db import Database
+from bot.store.models import User
+from bot.telegram.referrals import ReferralDesk
+from bot.telegram.worker import Worker, WorkerTimings
+from tests.fakes.bot_api import FakeBotApi
+from tests.support.broadcasts import TOKEN, add_people, committed, limited
+from tests.support.environment import CONTENT_DIR
+
+__all__ = ["committed", "limited"]
+
+#: Noon in Bamako, outside the drips' quiet hours, a day ago: what the drips are computed for.
+NOON = (datetime.now(UTC) - timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
+FAST = WorkerTimings(drip_every=0.2, referral_every=0.2, purge_every=0.5, election_every=0.2)
+
+
+def worker_for(database: Database, fake: FakeBotApi, *, lease: str = "scheduler") -> Worker:
+    settings = Settings(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_URL=fake.root_url)
+    content = ContentStore(CONTENT_DIR)
+    runtime = Runtime(
+        settings=settings,
+        database=database,
+        content=content,
+        nlu=None,  # type: ignore[arg-type]
+        engine=None,  # type: ignore[arg-type]
+        publisher=None,  # type: ignore[arg-type]
+    )
+    return Worker(
+        settings,
+        runtime,
+        desk_bot=Bot(TOKEN, base_url=settings.bot_api_base_url),
+        desk=ReferralDesk(database, content.current),
+        timings=FAST,
+        sender_settings=SenderSettings(rate=200, paid=True, concurrency=4, lease=5),
+        lease_name=lease,
+        clock=lambda: NOON,
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(worker: Worker) -> AsyncIterator[asyncio.Task[None]]:
+    task = asyncio.create_task(worker.run())
+    try:
+        yield task
+    finally:
+        await stop(task)
+
+
+async def test_drips_are_queued_and_sent_without_cron(
+    committed: Database, limited: FakeBotApi
+) -> None:
+    people = await add_people(committed, 3)
+    async with committed.transaction() as session:
+        await session.execute(update(User).values(subscribed_at=NOON - timedelta(days=2)))
+    worker = worker_for(committed, limited, lease=f"test-{secrets.token_hex(4)}")
+    async with running(worker):
+        await asyncio.wait_for(worker.elected.wait(), 5)
+        for person in people:
+            await limited.wait_for("sendMessage", chat_id=person.chat_id, timeout=10)
+        # Queued again and again: nobody gets the step twice.
+        await asyncio.sleep(0.6)
+    for person in people:
+        assert len(limited.requests_for("sendMessage", chat_id=person.chat_id)) == 1
+
+
+@pytest.mark.postgres
+async def test_worker_takeover(postgres_schema_url: str, fake: FakeBotApi) -> None:
+    """Several copies: one runs the schedulers; when it stops (SIGTERM), another takes
+    over; when that one dies (its connection cut, as a SIGKILL would), a third does."""
+    lease = f"test-{secrets.token_hex(4)}"
+    database = Database(postgres_schema_url)
+    first, second, third = (worker_for(database, fake, lease=lease) for _ in range(3))
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        tasks.append(asyncio.create_task(first.run()))
+        await asyncio.wait_for(first.elected.wait(), 5)
+        tasks.append(asyncio.create_task(second.run()))
+        await asyncio.sleep(1.0)  # five elections: the lease stays with the first
+        assert not second.elected.is_set()
+
+        await stop(tasks[0])
+        await asyncio.wait_for(second.elected.wait(), 5)
+
+        tasks.append(asyncio.create_task(third.run()))
+        await asyncio.sleep(0.6)
+        assert not third.elected.is_set()
+        await cut_connection(database, second)
+        await asyncio.wait_for(third.elected.wait(), 5)
+        # The second noticed it lost the lease and stopped its schedulers.
+        await asyncio.sleep(0.6)
+        assert not second.elected.is_set()
+    finally:
+        for task in tasks:
+            await stop(task)
+        await database.dispose()
+
+
+async def stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def cut_connection(database: Database, worker: Worker) -> None:
+    connection = worker.lease._connection
+    assert connection is not None
+    pid = await connection.scalar(text("SELECT pg_backend_pid()"))
+    await connection.commit()
+    async with database.transaction() as session:
+        await session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
