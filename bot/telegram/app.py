@@ -406,6 +406,8 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> Bot
         size=settings.update_concurrency,
     )
 
+    waiter = RetryAfterWaiter(budget=runtime.budget if runtime is not None else None)
+
     async def post_init(app: BotApplication) -> None:
         if adapter.runtime is None:
             if settings.environment in (Environment.LOCAL, Environment.TEST):
@@ -415,6 +417,7 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> Bot
             await owned["runtime"].start()
         current = adapter.runtime
         assert current is not None and adapter.desk is not None
+        waiter.budget = current.budget
         if settings.worker_in_process:
             # The worker's loops (bot/telegram/worker.py): broadcasts, drips, referral
             # checks, privacy purge; elected across processes on PostgreSQL.
@@ -459,7 +462,7 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> Bot
         .base_file_url(settings.bot_api_file_url)
         .post_init(post_init)
         .post_shutdown(post_shutdown)
-        .rate_limiter(RetryAfterWaiter())
+        .rate_limiter(waiter)
         # Different chats at once, one chat's updates in order (bot/telegram/ordering.py).
         .concurrent_updates(PerChatProcessor(settings.update_concurrency, guard=chat_locks.turn))
         .build()

@@ -163,6 +163,7 @@ class Worker:
                 TelegramTransport(bot),
                 self.runtime.content.current,
                 settings=self.sender_settings,
+                budget=self.runtime.budget,
             )
             await sender.run(None, until_done=False)
 
