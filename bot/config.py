@@ -348,6 +348,16 @@ class Settings(BaseSettings):
     #: How often the bot purges what is past its period; 0: never (an outside scheduler
     #: then runs `kunnafoni privacy purge`).
     purge_every_seconds: float = Field(default=3600.0, ge=0)
+    #: How often the worker queues what the drip campaigns owe their audience.
+    drip_every_seconds: float = Field(default=300.0, gt=0)
+    #: How often a worker copy without the scheduler lease tries to take it (takeover time).
+    worker_election_seconds: float = Field(default=5.0, gt=0)
+    #: Whether ``kunnafoni run`` also runs the worker's loops (broadcast sender, drips,
+    #: referral checks, privacy purge); false when ``kunnafoni worker`` runs beside it.
+    worker_in_process: bool = True
+    #: Messages per second the bot may send in all, shared by every process (Telegram: 30);
+    #: replies first, broadcasts take what is left, at most ``BROADCAST_RATE``.
+    telegram_send_rate: float = Field(default=30.0, gt=0, le=1000)
 
     #: Secrets from files (``SECRET_FILE_SETTINGS``): read, then dropped, before validation.
     telegram_bot_token_file: Path | None = Field(default=None, exclude=True, repr=False)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
+from bot.budget import LocalBudget, SendBudget, build_budget
 from bot.config import Settings
 from bot.content.publish import ContentPublisher
 from bot.content.store import ContentStore
@@ -30,6 +31,8 @@ class Runtime:
     publisher: ContentPublisher
     #: Where referrals go and who may act on them (``PARTNERS_FILE``), read once.
     partners: Partners = field(default_factory=Partners)
+    #: Telegram's messages per second, shared by every process (``bot/budget.py``).
+    budget: SendBudget = field(default_factory=LocalBudget)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self, *, watch: bool = True) -> None:
@@ -89,7 +92,8 @@ def build_runtime(settings: Settings, *, database_url: str | None = None) -> Run
         ),
     )
     publisher = ContentPublisher(content, database, interval=settings.content_reload_seconds)
-    return Runtime(settings, database, content, nlu, engine, publisher, partners)
+    budget = build_budget(database, settings.telegram_send_rate)
+    return Runtime(settings, database, content, nlu, engine, publisher, partners, budget)
 
 
 def checked_partners(settings: Settings, content: ContentStore) -> Partners:

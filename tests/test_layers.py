@@ -42,7 +42,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "bot.metrics",
     ),
     ("bot.store",),
-    ("bot.content", "bot.nlu"),
+    ("bot.content", "bot.nlu", "bot.budget"),
     ("bot.routing", "bot.referrals"),
     ("bot.dialogue",),
     ("bot.campaigns", "bot.privacy"),

@@ -50,6 +50,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from bot.budget import Priority, SendBudget
 from bot.campaigns.ratelimit import Clock, MonotonicClock, RateLimiter
 from bot.campaigns.transport import CampaignTransport
 from bot.content.catalog import Catalog
@@ -193,6 +194,7 @@ class BroadcastSender:
         sender_id: str | None = None,
         clock: Clock | None = None,
         limiter: RateLimiter | None = None,
+        budget: SendBudget | None = None,
     ) -> None:
         self.database = database
         self.transport = transport
@@ -205,6 +207,9 @@ class BroadcastSender:
             per_chat_interval=self.settings.per_chat_interval,
             clock=self.clock,
         )
+        #: Telegram's rate shared with the replies and the other processes: a broadcast
+        #: takes a slot only when one is free (``bot/budget.py``); None: this sender alone.
+        self.budget = budget
         self.report = SendReport()
         self._queue: asyncio.Queue[Claimed | None] = asyncio.Queue()
         self._held: set[int] = set()
@@ -324,12 +329,16 @@ class BroadcastSender:
             return
         while True:
             await self.limiter.acquire(row.chat_id)
+            if self.budget is not None:
+                await self.budget.acquire(Priority.BROADCAST)
             try:
                 await self.transport.send_text(row.chat_id, text, paid=self.settings.paid)
             except RateLimited as error:
                 seconds = error.seconds
                 self.report.throttled += 1
                 self.limiter.pause(seconds)
+                if self.budget is not None:
+                    await self.budget.pause(seconds)
                 logger.warning("429 from Telegram: all sending paused for %.0f s", seconds)
                 continue
             except RecipientBlocked:

@@ -1,7 +1,7 @@
 """The ``kunnafoni`` command: every subcommand and option, and the dispatch to its group.
 
 The parser is built here, in one place; each command group lives in its own module
-(``run``, ``chat``, ``content``, ``nlu``, ``database``: db, ``report``,
+(``run``, ``worker``, ``chat``, ``content``, ``nlu``, ``database``: db, ``report``,
 ``broadcast``, ``users``), what they share in ``common``. Every group is imported here at the top,
 so the import graph (checked by tests/test_layers.py) sees every dependency of the
 command; the price is about half a second of start-up for the lightest commands.
@@ -124,6 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--user", default="console-user", help=argparse.SUPPRESS)
     run.set_defaults(func=run_group.cmd_run)
+
+    worker = sub.add_parser(
+        "worker",
+        help="the broadcast sender, drips, referral checks and privacy purge, in loops",
+    )
+    worker.set_defaults(func=run_group.cmd_worker)
 
     chat = sub.add_parser("chat", help="talk to the bot in this terminal")
     chat.add_argument("--json", action="store_true", help="JSON lines in and out (for scripts)")

@@ -16,6 +16,7 @@ import sys
 from datetime import UTC, datetime
 from typing import TextIO
 
+from bot.budget import build_budget
 from bot.campaigns.enqueue import enqueue_campaign
 from bot.campaigns.plan import plan, render
 from bot.campaigns.sender import BroadcastSender, SenderSettings
@@ -147,7 +148,11 @@ def cmd_send(args: argparse.Namespace) -> int:
             try:
                 async with open_transport(token, base_url=settings.bot_api_base_url) as transport:
                     sender = BroadcastSender(
-                        database, transport, content.current, settings=sender_settings
+                        database,
+                        transport,
+                        content.current,
+                        settings=sender_settings,
+                        budget=build_budget(database, settings.telegram_send_rate),
                     )
                     await sender.run(args.run)
             finally:

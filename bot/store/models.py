@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, MetaData, String, false
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bot.store.types import UtcDateTime
@@ -117,6 +128,18 @@ class ReceivedUpdate(Base):
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class SendBudget(Base):
+    """Telegram's send rate shared by every process of one bot (``bot/budget.py``): the
+    time (seconds since the epoch, the database's clock) of the next free send slot, and
+    until when every send waits after a 429. No person in it."""
+
+    __tablename__ = "send_budget"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    next_slot: Mapped[float] = mapped_column(Float)
+    paused_until: Mapped[float] = mapped_column(Float)
 
 
 class Event(Base):

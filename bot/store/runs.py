@@ -205,3 +205,15 @@ async def run_status(
     if rate and status.remaining:
         status = RunStatus(run=run, counts=counts, rate=rate, eta_seconds=status.remaining / rate)
     return status
+
+
+async def latest_run_cancelled(session: Session, *, name: str) -> bool:
+    """Whether campaign ``name``'s latest run was cancelled (a manager stopped it: the drip
+    scheduler must not start it again; ``broadcast send`` does, on purpose)."""
+    status = await session.scalar(
+        select(BroadcastRun.status)
+        .where(BroadcastRun.name == name)
+        .order_by(BroadcastRun.id.desc())
+        .limit(1)
+    )
+    return status == "cancelled"

@@ -35,14 +35,15 @@ from bot.content.voice import AttachError, attach_voice
 from bot.dialogue.engine import COMMANDS, Engine
 from bot.dialogue.types import Button, Inbound, Media, Outcome, Reply
 from bot.metrics import REPLIES
-from bot.privacy.retention import Periods, Retention
 from bot.runtime import Runtime, build_runtime
 from bot.store import repositories as repo
 from bot.store.db import upgrade_database
+from bot.store.locks import ChatLocks
 from bot.telegram.handover import HandoverRelay
 from bot.telegram.ordering import PerChatProcessor, mark_failed
 from bot.telegram.referrals import PARTNER_PAYLOAD, ReferralDesk, need_label
 from bot.telegram.retry import RetryAfterWaiter
+from bot.telegram.worker import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -398,6 +399,14 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> Bot
     adapter = TelegramAdapter(settings, runtime)
     owned: dict[str, Runtime] = {}
     tasks: list[asyncio.Task[None]] = []
+    # One chat's updates in order across replicas too (PostgreSQL; nothing on SQLite).
+    database = runtime.database if runtime is not None else None
+    chat_locks = ChatLocks(
+        database.url if database is not None else settings.database_url,
+        size=settings.update_concurrency,
+    )
+
+    waiter = RetryAfterWaiter(budget=runtime.budget if runtime is not None else None)
 
     async def post_init(app: BotApplication) -> None:
         if adapter.runtime is None:
@@ -408,12 +417,12 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> Bot
             await owned["runtime"].start()
         current = adapter.runtime
         assert current is not None and adapter.desk is not None
-        # Retries deliveries that failed and reminds partners of unacknowledged referrals.
-        tasks.append(
-            asyncio.create_task(
-                adapter.desk.run(app.bot, settings.referral_check_seconds), name="referrals"
-            )
-        )
+        waiter.budget = current.budget
+        if settings.worker_in_process:
+            # The worker's loops (bot/telegram/worker.py): broadcasts, drips, referral
+            # checks, privacy purge; elected across processes on PostgreSQL.
+            worker = Worker(settings, current, desk_bot=app.bot, desk=adapter.desk)
+            tasks.append(asyncio.create_task(worker.run(), name="worker"))
         if adapter.relay is not None and settings.handover_idle_minutes > 0:
             # Closes relays nobody wrote in for HANDOVER_IDLE_MINUTES, both sides told.
             idle_after = timedelta(minutes=settings.handover_idle_minutes)
@@ -426,12 +435,6 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> Bot
                     ),
                     name="idle relays",
                 )
-            )
-        if settings.purge_every_seconds > 0:
-            # Deletes or unlinks what is past its retention period (docs/privacy.md).
-            retention = Retention(current.database, Periods.from_settings(settings))
-            tasks.append(
-                asyncio.create_task(retention.every(settings.purge_every_seconds), name="retention")
             )
 
         async def commands_for(catalog: Catalog) -> None:
@@ -448,6 +451,7 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> Bot
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await chat_locks.aclose()
         if "runtime" in owned:
             await owned.pop("runtime").aclose()
 
@@ -458,9 +462,9 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> Bot
         .base_file_url(settings.bot_api_file_url)
         .post_init(post_init)
         .post_shutdown(post_shutdown)
-        .rate_limiter(RetryAfterWaiter())
+        .rate_limiter(waiter)
         # Different chats at once, one chat's updates in order (bot/telegram/ordering.py).
-        .concurrent_updates(PerChatProcessor(settings.update_concurrency))
+        .concurrent_updates(PerChatProcessor(settings.update_concurrency, guard=chat_locks.turn))
         .build()
     )
     private = filters.ChatType.PRIVATE

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -74,13 +75,24 @@ class _ChatTurn:
         self.users = 0
 
 
+@asynccontextmanager
+async def _no_guard(_chat: int) -> AsyncIterator[None]:
+    yield
+
+
+#: The turn of a chat across processes (``bot.store.locks.ChatLocks.turn``).
+ChatGuard = Callable[[int], AbstractAsyncContextManager[None]]
+
+
 class PerChatProcessor(BaseUpdateProcessor):
     """A lock per chat (dropped as soon as no update of that chat is pending), and a bound
-    on updates handled at once."""
+    on updates handled at once. ``guard``: the chat's turn across processes, taken inside
+    this process's lock and slot (several replicas on PostgreSQL)."""
 
-    def __init__(self, concurrency: int) -> None:
+    def __init__(self, concurrency: int, *, guard: ChatGuard | None = None) -> None:
         super().__init__(max_concurrent_updates=ACCEPTED)
         self.concurrency = concurrency
+        self.guard: ChatGuard = guard or _no_guard
         self._slots = asyncio.Semaphore(concurrency)
         self._turns: dict[int, _ChatTurn] = {}
         self._pending = 0
@@ -125,7 +137,7 @@ class PerChatProcessor(BaseUpdateProcessor):
             turn.users += 1
         try:
             if turn is not None:
-                async with turn.lock, self._slots:
+                async with turn.lock, self._slots, self.guard(key):  # type: ignore[arg-type]
                     await self._handle(update, coroutine)
             else:
                 async with self._slots:

@@ -10,6 +10,9 @@ conversation for: the error goes up, and is logged without the message.
 
 Broadcasts use their own bot and sender (``bot/campaigns/sender.py``), which handles 429
 itself and leaves head-room for replies (``BROADCAST_RATE`` below Telegram's 30/s).
+
+With a :class:`~bot.budget.SendBudget`, every message first takes a reply's slot of the
+budget all the bot's processes share (replies before broadcasts), and a 429 pauses them all.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from telegram.error import (
 )
 from telegram.ext import BaseRateLimiter
 
+from bot.budget import Priority, SendBudget
 from bot.metrics import TELEGRAM_ERRORS
 from bot.telegram.transport import retry_after_seconds
 
@@ -56,10 +60,20 @@ def error_code(exc: TelegramError) -> str:
     return "other"
 
 
+def is_message(endpoint: str) -> bool:
+    """Whether a request sends a message (what Telegram's 30 a second counts)."""
+    return endpoint.startswith("send") or endpoint in ("copyMessage", "forwardMessage")
+
+
 class RetryAfterWaiter(BaseRateLimiter[None]):
     """Send now; on a 429, every request waits ``retry_after``, then this one is sent again."""
 
-    def __init__(self, *, max_retries: int = 3, max_wait: float = 60.0) -> None:
+    def __init__(
+        self, *, max_retries: int = 3, max_wait: float = 60.0, budget: SendBudget | None = None
+    ) -> None:
+        #: The send budget shared by every process: each message takes a reply's slot in
+        #: it first, and a 429 pauses every process (None: this process only).
+        self.budget = budget
         self.max_retries = max_retries
         self.max_wait = max_wait
         self._paused_until = 0.0
@@ -86,6 +100,8 @@ class RetryAfterWaiter(BaseRateLimiter[None]):
             pause = self._paused_until - time.monotonic()
             if pause > 0:
                 await asyncio.sleep(pause)
+            if self.budget is not None and is_message(endpoint):
+                await self.budget.acquire(Priority.REPLY)
             try:
                 return await callback(*args, **kwargs)
             except TelegramError as exc:
@@ -104,6 +120,8 @@ class RetryAfterWaiter(BaseRateLimiter[None]):
                     )
                     raise
                 self._paused_until = max(self._paused_until, time.monotonic() + wait)
+                if self.budget is not None:
+                    await self.budget.pause(wait)
                 self.retried += 1
                 logger.info(
                     "Telegram asked to wait %.1f s before %s; sending again then", wait, endpoint

@@ -37,6 +37,7 @@ from bot.metrics import UPDATES, WEBHOOK_REFUSED
 from bot.runtime import Runtime, build_runtime
 from bot.store import service as service_store
 from bot.store.db import upgrade_database
+from bot.store.locks import POLLING, Lease
 from bot.telegram.app import CHANNEL, BotApplication, build_application
 from bot.telegram.ordering import PerChatProcessor, update_kind
 from bot.web.app import CheckResult, ReadinessCheck, build_web_app
@@ -219,14 +220,36 @@ def server_for(settings: Settings, app: Any) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
+#: The exit status when another process already polls the token.
+ANOTHER_POLLER = 3
+
+
 async def serve(settings: Settings) -> int:
-    """Run the bot and its HTTP server until SIGTERM or SIGINT; the exit status."""
+    """Run the bot and its HTTP server until SIGTERM or SIGINT; the exit status.
+
+    Polling on PostgreSQL first takes the ``polling`` lease (an advisory lock held for the
+    life of the process): Telegram allows one poller per token, so a second one is refused
+    with a clear message and status 3 instead of fighting the first for updates (409)."""
     if settings.environment in (Environment.LOCAL, Environment.TEST):
         await upgrade_database(settings.database_url)
-    runtime = build_runtime(settings)
-    application = build_application(settings, runtime)
-    server = server_for(settings, service_app(settings, runtime, application, owns_runtime=True))
-    await server.serve()
+    lease = Lease(settings.database_url, POLLING)
+    if settings.telegram_webhook_url is None and not await lease.try_acquire():
+        logger.error(
+            "Another process is already polling Telegram for this bot (it holds the polling"
+            " lease in the database): not starting. Stop it first, or run replicas in"
+            " webhook mode (TELEGRAM_WEBHOOK_URL)."
+        )
+        await lease.release()
+        return ANOTHER_POLLER
+    try:
+        runtime = build_runtime(settings)
+        application = build_application(settings, runtime)
+        server = server_for(
+            settings, service_app(settings, runtime, application, owns_runtime=True)
+        )
+        await server.serve()
+    finally:
+        await lease.release()
     return 0 if server.started else 1
 
 

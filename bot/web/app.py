@@ -147,8 +147,10 @@ def build_web_app(
     checks: Sequence[ReadinessCheck] = (),
     routes: Sequence[BaseRoute] = (),
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
+    console: bool = True,
 ) -> Starlette:
-    """The service's ASGI application: health, readiness, metrics, and ``routes``."""
+    """The service's ASGI application: health, readiness, metrics, the console (unless
+    ``console`` is false: the worker serves no pages), and ``routes``."""
     all_checks = [*runtime_checks(runtime), *checks]
 
     async def healthz(_request: Request) -> Response:
@@ -170,7 +172,7 @@ def build_web_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_page, methods=["GET"]),
-            Mount(PREFIX, app=console_for(runtime)),
+            *([Mount(PREFIX, app=console_for(runtime))] if console else []),
             *routes,
         ],
         lifespan=lifespan,

@@ -22,6 +22,7 @@ def test_every_command_resolves_to_its_handler() -> None:
     commands = dict(_commands(build_parser()))
     assert set(commands) == {
         "run",
+        "worker",
         "chat",
         "content check",
         "content status",

@@ -55,6 +55,8 @@ async def serving(
 ) -> AsyncIterator[Serving]:
     """The service running until the block ends (then stopped as SIGTERM would)."""
     settings.setdefault("PURGE_EVERY_SECONDS", 0)
+    # The worker's loops off too: its own tests drive it (tests/telegram/test_worker.py).
+    settings.setdefault("WORKER_IN_PROCESS", False)
     if webhook:
         settings.setdefault("TELEGRAM_WEBHOOK_URL", WEBHOOK_URL)
         settings.setdefault("TELEGRAM_WEBHOOK_SECRET", SECRET)

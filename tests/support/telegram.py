@@ -43,8 +43,10 @@ async def polling(
     **settings: Any,
 ) -> AsyncIterator[Any]:
     """The bot as `kunnafoni run` builds it, long-polling the fake server (the retention
-    purge off unless asked: tests of the purge call it themselves)."""
+    purge and the worker off unless asked: their tests call them)."""
     settings.setdefault("PURGE_EVERY_SECONDS", 0)
+    # The worker's loops off too: its own tests drive it (tests/telegram/test_worker.py).
+    settings.setdefault("WORKER_IN_PROCESS", False)
     config = Settings(TELEGRAM_BOT_TOKEN=token, TELEGRAM_API_URL=fake.root_url, **settings)
     store = content or ContentStore(CONTENT_DIR)
     application = build_application(config, runtime_for(engine, store, config))
