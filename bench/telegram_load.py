@@ -41,12 +41,15 @@ from bench.engine_load import conversation, percentile
 from bench.privacy import bench_database
 from bot.config import Settings
 from bot.runtime import build_runtime
+from bot.telegram.service import SECRET_HEADER
 from tests.fakes.bot_api import FakeBotApi
 from tests.fakes.bot_api.records import ApiRequest
 from tests.fakes.bot_api.spec import MethodSpec
-from tests.support.service import Serving, serving
+from tests.support.service import SECRET, Serving, serving
 
 FIRST_CHAT = 7_000_000
+#: Telegram's webhook connections at once (the bot's default max_connections).
+WEBHOOK_CONNECTIONS = 40
 
 
 class TimedBotApi(FakeBotApi):
@@ -88,7 +91,15 @@ class TimedBotApi(FakeBotApi):
 class Person:
     """One chat: pushes its steps, as a Telegram user would, one answer at a time."""
 
-    def __init__(self, fake: TimedBotApi, running: Serving, chat: int, webhook: bool) -> None:
+    def __init__(
+        self,
+        fake: TimedBotApi,
+        running: Serving,
+        chat: int,
+        webhook: bool,
+        connections: asyncio.Semaphore,
+    ) -> None:
+        self.connections = connections
         self.fake = fake
         self.running = running
         self.chat = chat
@@ -104,7 +115,15 @@ class Person:
         if self.webhook:
             update = self.fake.pending_updates[-1]
             assert update["update_id"] == update_id
-            answer = await self.running.deliver(update)
+            # As Telegram: at most TELEGRAM_WEBHOOK_MAX_CONNECTIONS requests at once, and
+            # patient while the bot holds one (its backlog is full).
+            async with self.connections:
+                answer = await self.running.http.post(
+                    "/telegram/updates",
+                    json=update,
+                    headers={SECRET_HEADER: SECRET},
+                    timeout=120,
+                )
             answer.raise_for_status()
 
 
@@ -113,7 +132,7 @@ async def calls_per_step(
 ) -> list[int]:
     """How many Bot API calls each step brings to the chat (one person, alone)."""
     chat = FIRST_CHAT - 1
-    person = Person(fake, running, chat, webhook)
+    person = Person(fake, running, chat, webhook, asyncio.Semaphore(1))
     counts = []
     for kind, value in conversation(steps):
         before = fake.per_chat[chat]
@@ -153,12 +172,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             fake, runtime.engine, runtime.content, webhook=webhook, **settings
         ) as running:
             expected = await calls_per_step(fake, running, webhook, args.steps)
+            connections = asyncio.Semaphore(WEBHOOK_CONNECTIONS)
             latencies: list[float] = []
             first_answer: list[float] = []
 
             async def person(n: int) -> None:
                 chat = FIRST_CHAT + n
-                someone = Person(fake, running, chat, webhook)
+                someone = Person(fake, running, chat, webhook, connections)
                 total = 0
                 for index, (kind, value) in enumerate(conversation(args.steps)):
                     sent = time.perf_counter()
