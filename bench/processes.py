@@ -36,11 +36,19 @@ class Replica:
     http: httpx.AsyncClient
 
     async def deliver(self, update: dict[str, Any]) -> int:
-        """POST ``update`` to the webhook as Telegram does; the status code."""
-        answer = await self.http.post(
-            "/telegram/updates", json=update, headers={SECRET_HEADER: SECRET}
-        )
-        return answer.status_code
+        """POST ``update`` to the webhook as Telegram does; the status code. A kept-alive
+        connection the server closed meanwhile is retried once, as Telegram retries (the
+        bot answers a copy it already took 200 without handling it again)."""
+        for attempt in (1, 2):
+            try:
+                answer = await self.http.post(
+                    "/telegram/updates", json=update, headers={SECRET_HEADER: SECRET}
+                )
+                return answer.status_code
+            except (httpx.ReadError, httpx.RemoteProtocolError):
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def rss_kb(self) -> tuple[int, int]:
         """The process's resident memory now and at its peak (VmRSS, VmHWM), in kB."""
