@@ -68,7 +68,7 @@ async def replicas(
     started: list[Replica] = []
     with tempfile.TemporaryDirectory(prefix="kf-bench-") as folder:
         try:
-            for _ in range(count):
+            for number in range(count):
                 port = free_port()
                 env = {
                     **os.environ,
@@ -95,7 +95,7 @@ async def replicas(
                     env=env,
                     cwd=folder,
                     stdout=asyncio.subprocess.DEVNULL,
-                    stderr=asyncio.subprocess.DEVNULL,
+                    stderr=_log_file(folder, number),
                 )
                 http = httpx.AsyncClient(
                     base_url=f"http://127.0.0.1:{port}",
@@ -106,6 +106,9 @@ async def replicas(
             for replica in started:
                 await _until_healthy(replica)
             yield started
+        except BaseException:
+            _print_logs(folder)
+            raise
         finally:
             for replica in started:
                 await replica.http.aclose()
@@ -117,6 +120,17 @@ async def replicas(
                 except TimeoutError:
                     replica.process.kill()
                     await replica.process.wait()
+
+
+def _log_file(folder: str, number: int) -> Any:
+    return (Path(folder) / f"bot{number}.log").open("wb")
+
+
+def _print_logs(folder: str) -> None:
+    """The last lines each bot process wrote, when the bench failed."""
+    for log in sorted(Path(folder).glob("bot*.log")):
+        tail = log.read_text(errors="replace").splitlines()[-15:]
+        print(f"--- {log.name} (last lines)", *tail, sep="\n", file=sys.stderr)
 
 
 async def _until_healthy(replica: Replica) -> None:
