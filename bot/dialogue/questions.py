@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.content.catalog import Catalog, PerVersion
-from bot.nlu.normalise import contains_phrase, tokens
+from bot.nlu.normalise import tokens
 
 
 @dataclass(frozen=True)
@@ -27,22 +27,28 @@ class QuestionIndex:
     """The ``asks`` phrases of one content version, as folded word sequences."""
 
     def __init__(self, catalog: Catalog) -> None:
-        self._phrases: list[tuple[tuple[str, ...], Asked]] = []
+        #: (phrase, order, card) by the phrase's first word: a text is compared only with
+        #: the phrases that can start at one of its words.
+        self._by_first: dict[str, list[tuple[tuple[str, ...], int, Asked]]] = {}
+        order = 0
         for topic_id, topic in catalog.topics.items():
             for index, shown in enumerate(topic.cards):
                 for phrases in shown.asks.values():
                     for phrase in phrases:
                         words = tokens(phrase)
                         if words:
-                            self._phrases.append((words, Asked(topic_id, index)))
+                            entry = (words, order, Asked(topic_id, index))
+                            self._by_first.setdefault(words[0], []).append(entry)
+                            order += 1
 
     def card_for(self, text: str, current: str | None = None) -> Asked | None:
         """The card answering the question in ``text``, the module ``current`` first."""
         words = tokens(text)
         found = [
             (len(phrase), order, asked)
-            for order, (phrase, asked) in enumerate(self._phrases)
-            if contains_phrase(words, phrase)
+            for start, word in enumerate(words)
+            for phrase, order, asked in self._by_first.get(word, ())
+            if words[start : start + len(phrase)] == phrase
         ]
         if not found:
             return None

@@ -74,7 +74,10 @@ async def save(session: Session, turn: Turn) -> None:
         # they subscribe (blocking unsubscribed them; subscribing again is their choice).
         turn.user_changes["blocked_at"] = None
     # To the hour, like the step's events: see ``bot.store.models.this_hour``.
-    turn.user_changes["last_seen_at"] = this_hour()
+    # Written only when the hour changed: most steps then leave the user's row alone.
+    hour = this_hour()
+    if turn.user.last_seen_at != hour:
+        turn.user_changes["last_seen_at"] = hour
     await repo.update_user(session, user_id=user_id, **turn.user_changes)
     await repo.save_conversation(session, user_id=user_id, conversation=turn.remembered())
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bot.nlu.normalise import contains_phrase, tokens
+from bot.nlu.normalise import tokens
 from bot.nlu.types import NluResult, NluSource
 
 #: Confidence reported for a keyword hit: sure enough to act, below a confident model.
@@ -24,18 +24,26 @@ class KeywordMatcher:
     """Matches whole words or whole phrases after folding (see :mod:`bot.nlu.normalise`)."""
 
     def __init__(self, triggers: Iterable[tuple[str, str, str]]) -> None:
-        self._phrases: list[tuple[str, tuple[str, ...]]] = []
+        #: The phrases by their first word: a text is only compared with the phrases that
+        #: can start at one of its words (each message, hundreds of phrases otherwise).
+        self._by_first: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
         for intent, _language, phrase in triggers:
             folded = tokens(phrase)
             if folded:
-                self._phrases.append((intent, folded))
+                self._by_first.setdefault(folded[0], []).append((intent, folded))
+
+    def _found(self, words: tuple[str, ...]) -> Iterable[tuple[str, tuple[str, ...]]]:
+        """Every (intent, phrase) whose words appear in a row in ``words``."""
+        for start, word in enumerate(words):
+            for intent, phrase in self._by_first.get(word, ()):
+                if words[start : start + len(phrase)] == phrase:
+                    yield intent, phrase
 
     def match(self, text: str) -> NluResult:
         words = tokens(text)
         best: dict[str, int] = {}
-        for intent, phrase in self._phrases:
-            if contains_phrase(words, phrase):
-                best[intent] = max(best.get(intent, 0), len(phrase))
+        for intent, phrase in self._found(words):
+            best[intent] = max(best.get(intent, 0), len(phrase))
         if not best:
             return NluResult.nothing(text)
         # A crisis word always wins (an emergency before thoughts of self-harm);
@@ -52,10 +60,7 @@ class KeywordMatcher:
 
     def is_crisis(self, text: str, intent: str) -> bool:
         """Whether ``text`` holds a keyword of the crisis ``intent``."""
-        words = tokens(text)
-        return any(
-            name == intent and contains_phrase(words, phrase) for name, phrase in self._phrases
-        )
+        return any(name == intent for name, _ in self._found(tokens(text)))
 
     def is_emergency(self, text: str) -> bool:
         return self.is_crisis(text, EMERGENCY_INTENT)

@@ -125,15 +125,29 @@ async def load_conversation(
 async def save_conversation(
     session: AsyncSession, *, user_id: int, conversation: ConversationState
 ) -> None:
+    """Insert or update the user's conversation in one statement (no read first)."""
+    values = {
+        "state": conversation.state,
+        "topic": conversation.topic,
+        "card": conversation.card,
+        "data": dict(conversation.data),
+        "updated_at": this_hour(),
+    }
+    dialect = session.get_bind().dialect.name
+    insert_: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
+    if insert_ is not None:
+        stmt = insert_(Conversation).values(user_id=user_id, **values)
+        await session.execute(
+            stmt.on_conflict_do_update(index_elements=[Conversation.user_id], set_=values),
+            execution_options={"synchronize_session": False},
+        )
+        return
     row = await session.get(Conversation, user_id)
     if row is None:
         row = Conversation(user_id=user_id, state=conversation.state)
         session.add(row)
-    row.state = conversation.state
-    row.topic = conversation.topic
-    row.card = conversation.card
-    row.data = dict(conversation.data)
-    row.updated_at = this_hour()
+    for name, value in values.items():
+        setattr(row, name, value)
     await session.flush()
 
 

@@ -1,0 +1,51 @@
+"""The load benches start and run end to end at a tiny size (their figures are not checked;
+they are scripts, run by hand: see bench/README.md)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from bench import engine_load, memory, replicas, telegram_load
+
+
+def _plain(postgres_schema_url: str) -> str:
+    """The test database's URL without the schema option: the benches make their own."""
+    base = make_url(postgres_schema_url).difference_update_query(["options"])
+    return base.render_as_string(hide_password=False)
+
+
+def _figures(capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+    return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
+
+
+def test_engine_load_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert engine_load.main(["--chats", "3", "--steps", "6", "--json"]) == 0
+    figures = _figures(capsys)
+    assert figures["steps"] == 18 and figures["nlu"] == "keywords"
+
+
+@pytest.mark.parametrize("mode", ["webhook", "polling"])
+def test_telegram_load_runs(mode: str, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--mode", mode, "--users", "3", "--steps", "5", "--timeout", "30", "--json"]
+    assert telegram_load.main(argv) == 0
+    figures = _figures(capsys)
+    assert figures["updates"] == 15 and figures["refused"] == 0
+
+
+def test_memory_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--db", "sqlite", "--users", "50", "--events", "200", "--active", "3", "--json"]
+    assert memory.main(argv) == 0
+    figures = _figures(capsys)
+    assert figures["updates"] == 9 and float(figures["rss_peak_mb"]) > 0  # type: ignore[arg-type]
+
+
+@pytest.mark.postgres
+def test_replicas_runs(postgres_schema_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--db", _plain(postgres_schema_url), "--users", "2", "--steps", "3", "--json"]
+    assert replicas.main([*argv, "--timeout", "30"]) == 0
+    figures = _figures(capsys)
+    assert figures["replicas"] == 2
+    assert figures["one_replica"]["chats_missing_answers"] == 0  # type: ignore[index]
