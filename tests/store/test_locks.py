@@ -8,49 +8,15 @@ import secrets
 
 import pytest
 from sqlalchemy import text
-from telegram import Update
 
 from bot.store.db import create_engine
 from bot.store.locks import ChatLocks, Lease
 from bot.telegram.ordering import PerChatProcessor
+from tests.support.updates import Recorder, message
 
 pytestmark = pytest.mark.postgres
 
 CHAT = 4242
-
-
-def message(update_id: int, chat: int) -> Update:
-    return Update.de_json(
-        {
-            "update_id": update_id,
-            "message": {
-                "message_id": update_id,
-                "date": 0,
-                "chat": {"id": chat, "type": "private"},
-                "from": {"id": chat, "is_bot": False, "first_name": "T"},
-                "text": "x",
-            },
-        },
-        None,
-    )
-
-
-class Recorder:
-    """When each update's handling started and ended, and how many ran at once."""
-
-    def __init__(self) -> None:
-        self.log: list[tuple[str, int, int]] = []
-        self.running = 0
-        self.most = 0
-
-    async def handle(self, update: Update, seconds: float) -> None:
-        assert update.effective_chat is not None
-        self.running += 1
-        self.most = max(self.most, self.running)
-        self.log.append(("start", update.effective_chat.id, update.update_id))
-        await asyncio.sleep(seconds)
-        self.log.append(("end", update.effective_chat.id, update.update_id))
-        self.running -= 1
 
 
 async def test_sqlite_locks_nothing(tmp_path) -> None:  # type: ignore[no-untyped-def]

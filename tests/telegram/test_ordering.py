@@ -8,39 +8,7 @@ from typing import Any
 from telegram import Update
 
 from bot.telegram.ordering import PerChatProcessor, chat_key, update_kind
-
-
-def message(update_id: int, chat: int) -> Update:
-    return Update.de_json(
-        {
-            "update_id": update_id,
-            "message": {
-                "message_id": update_id,
-                "date": 0,
-                "chat": {"id": chat, "type": "private"},
-                "from": {"id": chat, "is_bot": False, "first_name": "T"},
-                "text": "x",
-            },
-        },
-        None,
-    )
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.log: list[tuple[str, int, int]] = []
-        self.running = 0
-        self.most = 0
-
-    async def handle(self, update: Update, seconds: float) -> None:
-        assert update.effective_chat is not None
-        chat = update.effective_chat.id
-        self.running += 1
-        self.most = max(self.most, self.running)
-        self.log.append(("start", chat, update.update_id))
-        await asyncio.sleep(seconds)
-        self.log.append(("end", chat, update.update_id))
-        self.running -= 1
+from tests.support.updates import Recorder, message
 
 
 async def feed(processor: PerChatProcessor, work: list[tuple[Update, Any]]) -> None:
