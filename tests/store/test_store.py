@@ -121,6 +121,7 @@ EXPECTED = {
     "acquisition_counts",
     "console_accounts",
     "console_audit",
+    "send_budget",
     "alembic_version",
 }
 

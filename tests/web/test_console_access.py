@@ -181,7 +181,9 @@ async def test_wrong_passwords_lock_the_account_with_a_message(
         assert "ada" not in (await c.get(f"{PREFIX}/login")).text
     async with database.reading() as session:
         log = await account_store.audit_log(session)
-    assert [(e.actor, e.action) for e in log] == [("ada", "login.locked")]
+    # (Processes started by other tests on the shared PostgreSQL schema may have made a
+    # first admin there: only what the console did is looked at.)
+    assert [(e.actor, e.action) for e in log if e.actor != "cli"] == [("ada", "login.locked")]
 
 
 async def test_a_disabled_account_loses_its_session(
