@@ -115,10 +115,11 @@ async def backend_pid(lease: Lease) -> int:
 
 
 async def terminate_holder(url: str, pid: int) -> None:
-    """Cut the connection holding a lease, as a killed process's would be."""
+    """Cut the connection holding a lease, as a killed process's would be, and wait until
+    its backend is gone (PostgreSQL frees its locks then, not when the signal is sent)."""
     engine = create_engine(url)
     try:
         async with engine.begin() as connection:
-            await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            await connection.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
     finally:
         await engine.dispose()
