@@ -321,7 +321,32 @@ async def modules(
         "quiz_answers", ("module", "question", "language", "answers", "correct"), 3, "share"
     )
     quiz.rows = [(t, q, lang or "-", int(n), int(c)) for t, q, lang, n, c in quiz_rows]
-    return [opens, quiz]
+    tables = [opens, quiz]
+    # Where and at what age a myth persists: the same shares by the answerer's region (or
+    # country) and age bracket. Answers kept without a person (no consent, erased) are
+    # counted under "-".
+    for name, column, header in (
+        ("quiz_answers_by_place", func.coalesce(User.region, User.country), "place"),
+        ("quiz_answers_by_age", User.age_bracket, "age"),
+    ):
+        rows = await session.execute(
+            select(
+                QuizAnswer.topic,
+                QuizAnswer.question,
+                column,
+                func.count(),
+                func.coalesce(func.sum(cast(QuizAnswer.correct, Integer)), 0),
+            )
+            .join(User, User.id == QuizAnswer.user_id, isouter=True)
+            .where(_within(QuizAnswer.answered_at, period), *quiz_people)
+            .group_by(QuizAnswer.topic, QuizAnswer.question, column)
+        )
+        table = Table(name, ("module", "question", header, "answers", "correct"), 3, "share")
+        table.rows = sorted(
+            (t, q, "-" if v is None else str(v), int(n), int(c)) for t, q, v, n, c in rows
+        )
+        tables.append(table)
+    return tables
 
 
 async def understanding(session: AsyncSession, period: Period, filters: Filters) -> list[Table]:
@@ -459,6 +484,19 @@ async def help_desk(
         ]
         handovers.rows = [("handovers_opened", *for_period)]
         tables.append(handovers)
+        per_day = Table("handovers_per_day", ("day", "handovers_opened"), 1, "series")
+        per_day.rows = _merge_series(
+            period,
+            {
+                "opened": await _series(
+                    session,
+                    Handover.opened_at,
+                    _within(Handover.opened_at, period),
+                    *_people(Handover.user_id, filters),
+                )
+            },
+        )
+        tables.append(per_day)
     shown = Table("service_cards_shown", ("service", "shown"), 1, "breakdown")
     rows = await session.execute(
         select(Event.name, func.count())
