@@ -546,9 +546,7 @@ class Settings(BaseSettings):
             if self.telegram_webhook_secret
             else None,
             webhook=self.telegram_webhook_url is not None,
-            console_secret=self.console_secret.get_secret_value()
-            if self.console_secret
-            else None,
+            console_secret=self.console_secret.get_secret_value() if self.console_secret else None,
         )
         if problems:
             raise ValueError(

@@ -411,6 +411,9 @@ class ConsoleAccount(Base):
     locked_until: Mapped[datetime | None]
     #: Changed with the password: a session signed before it is no longer valid.
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The password was given by someone else (a new account, a reset, the first admin's
+    #: one-time password): the console asks for a new one before anything else.
+    must_change_password: Mapped[bool] = mapped_column(default=False)
 
 
 class ConsoleAudit(Base):
