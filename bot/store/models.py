@@ -89,7 +89,11 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=this_hour)
     last_seen_at: Mapped[datetime] = mapped_column(default=this_hour)
 
-    __table_args__ = (Index("uq_users_channel_external_id", "channel", "external_id", unique=True),)
+    __table_args__ = (
+        Index("uq_users_channel_external_id", "channel", "external_id", unique=True),
+        # The dashboard: people who started in a period (reach, the funnel's cohort).
+        Index("ix_users_created_at", "created_at"),
+    )
 
 
 class Conversation(Base):
@@ -160,6 +164,10 @@ class Event(Base):
     __table_args__ = (
         Index("ix_events_kind_created_at", "kind", "created_at"),
         Index("ix_events_content_version", "content_version"),
+        # The dashboard: people active in a period (read from the index alone), and the
+        # events of given people (filters, the funnel's cohort, erasure).
+        Index("ix_events_created_at_user_id", "created_at", "user_id"),
+        Index("ix_events_user_id_kind", "user_id", "kind"),
     )
 
 
@@ -191,7 +199,10 @@ class QuizAnswer(Base):
     content_version: Mapped[str | None] = mapped_column(String(16))
     answered_at: Mapped[datetime] = mapped_column(default=this_hour)  # to the hour: see this_hour
 
-    __table_args__ = (Index("ix_quiz_answers_topic_question", "topic", "question"),)
+    __table_args__ = (
+        Index("ix_quiz_answers_topic_question", "topic", "question"),
+        Index("ix_quiz_answers_answered_at", "answered_at"),
+    )
 
 
 class MediaFile(Base):
@@ -385,6 +396,34 @@ class AcquisitionCount(Base):
     source: Mapped[str] = mapped_column(String(64), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class EventDay(Base):
+    """Events counted per day (UTC), kind, name and language, for the days that are over:
+    the dashboard reads these instead of scanning every event of a long period. A count,
+    linked to nobody (``bot/store/dashboard.py``: :func:`roll_up_events`).
+
+    ``understood``: a typed message the NLU gave an intent (``events.data['intent']``).
+    ``name`` and ``language`` are ``''`` where the event has none.
+    """
+
+    __tablename__ = "event_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+    understood: Mapped[bool] = mapped_column(primary_key=True)
+    events: Mapped[int] = mapped_column(Integer)
+
+
+class EventDayRolled(Base):
+    """The days already counted into :class:`EventDay` (a day with no event is one too)."""
+
+    __tablename__ = "event_days_rolled"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    rolled_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ConsoleAccount(Base):

@@ -1,4 +1,6 @@
-"""Console: one-time passwords to be changed at first sign-in; indexes for the dashboard.
+"""Console: one-time passwords to be changed at first sign-in; the dashboard's indexes
+and its count of events per day (``event_days``, filled by the dashboard for the days that
+are over: see bot/store/dashboard.py).
 
 Revision ID: 0014
 Revises: 0013
@@ -28,8 +30,36 @@ def upgrade() -> None:
                 server_default=sa.false(),
             )
         )
+    op.create_index("ix_users_created_at", "users", ["created_at"])
+    op.create_index("ix_events_created_at_user_id", "events", ["created_at", "user_id"])
+    op.create_index("ix_events_user_id_kind", "events", ["user_id", "kind"])
+    op.create_index("ix_quiz_answers_answered_at", "quiz_answers", ["answered_at"])
+    op.create_table(
+        "event_days",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("name", sa.String(64), nullable=False),
+        sa.Column("language", sa.String(8), nullable=False),
+        sa.Column("understood", sa.Boolean(), nullable=False),
+        sa.Column("events", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "day", "kind", "name", "language", "understood", name="pk_event_days"
+        ),
+    )
+    op.create_table(
+        "event_days_rolled",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("rolled_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("day", name="pk_event_days_rolled"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("event_days_rolled")
+    op.drop_table("event_days")
+    op.drop_index("ix_quiz_answers_answered_at", table_name="quiz_answers")
+    op.drop_index("ix_events_user_id_kind", table_name="events")
+    op.drop_index("ix_events_created_at_user_id", table_name="events")
+    op.drop_index("ix_users_created_at", table_name="users")
     with op.batch_alter_table("console_accounts") as batch_op:
         batch_op.drop_column("must_change_password")
