@@ -710,20 +710,28 @@ SECTIONS = ("reach", "funnel", "modules", "understanding", "help", "broadcasts")
 async def choices(session: AsyncSession) -> dict[str, list[str]]:
     """The values each filter offers: those present in the users table, none of them rare
     enough to point at someone (a value held by fewer than 5 people is not offered).
-    One pass over the users, grouped by the five attributes at once."""
-    columns = {
-        "language": User.language,
-        "place": func.coalesce(User.region, User.country),
-        "age": User.age_bracket,
-        "situation": User.situation,
-        "source": User.acquisition_source,
-    }
-    held: dict[str, dict[str, int]] = {name: defaultdict(int) for name in columns}
-    rows = await session.execute(
-        select(*columns.values(), func.count()).group_by(*columns.values())
+    One pass over the ``ix_users_profile`` index, grouped by the attributes at once."""
+    columns = (
+        User.language,
+        User.region,
+        User.country,
+        User.age_bracket,
+        User.situation,
+        User.acquisition_source,
     )
-    for *values, n in rows:
-        for name, value in zip(columns, values, strict=True):
+    held: dict[str, dict[str, int]] = {
+        name: defaultdict(int) for name in ("language", "place", "age", "situation", "source")
+    }
+    rows = await session.execute(select(*columns, func.count()).group_by(*columns))
+    for language, region, country, age, situation, source, n in rows:
+        place = region if region is not None else country
+        for name, value in (
+            ("language", language),
+            ("place", place),
+            ("age", age),
+            ("situation", situation),
+            ("source", source),
+        ):
             if value is not None:
                 held[name][str(value)] += int(n)
     return {

@@ -91,8 +91,22 @@ class User(Base):
 
     __table_args__ = (
         Index("uq_users_channel_external_id", "channel", "external_id", unique=True),
-        # The dashboard: people who started in a period (reach, the funnel's cohort).
+        # The dashboard: people who started, subscribed, left or blocked the bot in a
+        # period (reach, the funnel's cohort), and the filters' values read from an index
+        # alone, in its order (no sort).
         Index("ix_users_created_at", "created_at"),
+        Index("ix_users_subscribed_at", "subscribed_at"),
+        Index("ix_users_unsubscribed_at", "unsubscribed_at"),
+        Index("ix_users_blocked_at", "blocked_at"),
+        Index(
+            "ix_users_profile",
+            "language",
+            "region",
+            "country",
+            "age_bracket",
+            "situation",
+            "acquisition_source",
+        ),
     )
 
 

@@ -20,6 +20,10 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+#: The filters' attributes, in the order the dashboard groups them.
+PROFILE = ("language", "region", "country", "age_bracket", "situation", "acquisition_source")
+
+
 def upgrade() -> None:
     with op.batch_alter_table("console_accounts") as batch_op:
         batch_op.add_column(
@@ -31,6 +35,10 @@ def upgrade() -> None:
             )
         )
     op.create_index("ix_users_created_at", "users", ["created_at"])
+    op.create_index("ix_users_subscribed_at", "users", ["subscribed_at"])
+    op.create_index("ix_users_unsubscribed_at", "users", ["unsubscribed_at"])
+    op.create_index("ix_users_blocked_at", "users", ["blocked_at"])
+    op.create_index("ix_users_profile", "users", list(PROFILE))
     # (kind, created_at) grows into an index the dashboard's counts are read from alone.
     op.create_index(
         "ix_events_kind_created_at_user",
@@ -67,6 +75,7 @@ def downgrade() -> None:
     op.drop_index("ix_events_created_at_user_id", table_name="events")
     op.create_index("ix_events_kind_created_at", "events", ["kind", "created_at"])
     op.drop_index("ix_events_kind_created_at_user", table_name="events")
-    op.drop_index("ix_users_created_at", table_name="users")
+    for name in ("profile", "blocked_at", "unsubscribed_at", "subscribed_at", "created_at"):
+        op.drop_index(f"ix_users_{name}", table_name="users")
     with op.batch_alter_table("console_accounts") as batch_op:
         batch_op.drop_column("must_change_password")
