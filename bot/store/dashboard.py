@@ -331,67 +331,99 @@ async def event_counts(
 
 
 async def reach(session: AsyncSession, period: Period, filters: Filters) -> list[Table]:
-    """New, active, subscribed, unsubscribed and blocked people; by language and source."""
+    """New, active, subscribed, unsubscribed and blocked people; by language and source.
+    Four reads of the users (one per moment, over this period and the one before) and one
+    of the events: every table is summed from them."""
     who = _user_conditions(filters)
+    both = Period(period.previous.start, period.end)
+    start = period.start
 
-    def new(p: Period) -> Any:
-        return select(func.count()).select_from(User).where(_within(User.created_at, p), *who)
+    # New people: per day, language, source and place, over both periods at once.
+    place = func.coalesce(User.region, User.country)
+    day = _day(User.created_at)
+    current = case((User.created_at >= start, 1), else_=0)
+    rows = await session.execute(
+        select(current, day, User.language, User.acquisition_source, place, func.count())
+        .where(_within(User.created_at, both), *who)
+        .group_by(current, day, User.language, User.acquisition_source, place)
+    )
+    new_now = new_before = 0
+    new_per_day: dict[str, int] = defaultdict(int)
+    breakdowns: dict[str, dict[str, int]] = {
+        name: defaultdict(int)
+        for name in ("new_users_by_language", "new_users_by_source", "new_users_by_place")
+    }
+    for now, d, language, source, where, n in rows:
+        d, n = str(d), int(n)
+        if now:
+            new_now += n
+            new_per_day[d] += n
+            for name, value in (
+                ("new_users_by_language", language),
+                ("new_users_by_source", source),
+                ("new_users_by_place", where),
+            ):
+                breakdowns[name]["-" if value is None else str(value)] += n
+        else:
+            new_before += n
 
-    def active(p: Period) -> Any:
-        return select(func.count(distinct(Event.user_id))).where(
-            _within(Event.created_at, p),
-            Event.user_id.is_not(None),
-            *_people(Event.user_id, filters),
+    # Subscribed, unsubscribed, blocked: per day over both periods, one read each.
+    moments: dict[str, tuple[int, int, dict[str, int]]] = {}
+    for name, column in (
+        ("subscribed", User.subscribed_at),
+        ("unsubscribed", User.unsubscribed_at),
+        ("blocked", User.blocked_at),
+    ):
+        moment = _day(column)
+        found = await session.execute(
+            select(
+                moment,
+                func.sum(case((column >= start, 1), else_=0)),
+                func.sum(case((column < start, 1), else_=0)),
+            )
+            .where(_within(column, both), *who)
+            .group_by(moment)
         )
+        per_day: dict[str, int] = {}
+        now = before = 0
+        for d, current, previous in found:
+            now, before = now + int(current or 0), before + int(previous or 0)
+            if current:
+                per_day[str(d)] = int(current)
+        moments[name] = (now, before, per_day)
 
-    def subscribed(p: Period) -> Any:
-        return select(func.count()).select_from(User).where(_within(User.subscribed_at, p), *who)
+    # Active people: distinct people with an event, in each period, in one read.
+    active_now, active_before = (
+        await session.execute(
+            select(
+                func.count(distinct(case((Event.created_at >= start, Event.user_id)))),
+                func.count(distinct(case((Event.created_at < start, Event.user_id)))),
+            ).where(
+                _within(Event.created_at, both),
+                Event.user_id.is_not(None),
+                *_people(Event.user_id, filters),
+            )
+        )
+    ).one()
 
-    def unsubscribed(p: Period) -> Any:
-        return select(func.count()).select_from(User).where(_within(User.unsubscribed_at, p), *who)
-
-    def blocked(p: Period) -> Any:
-        return select(func.count()).select_from(User).where(_within(User.blocked_at, p), *who)
-
-    headline = await _figures(
-        session,
-        period,
-        [
-            ("new_users", new),
-            ("active_users", active),
-            ("subscribed", subscribed),
-            ("unsubscribed", unsubscribed),
-            ("blocked", blocked),
-        ],
-    )
-    per_day = Table("new_users_per_day", ("day", "new_users"), 1, "series")
-    per_day.rows = _merge_series(
-        period,
-        {"new": await _series(session, User.created_at, _within(User.created_at, period), *who)},
-    )
+    headline = Table("headline", ("figure", "current", "previous"), 1, "figures")
+    headline.rows = [
+        ("new_users", new_now, new_before),
+        ("active_users", int(active_now or 0), int(active_before or 0)),
+        *((name, now, before) for name, (now, before, _) in moments.items()),
+    ]
+    new_series = Table("new_users_per_day", ("day", "new_users"), 1, "series")
+    new_series.rows = _merge_series(period, {"new": new_per_day})
     subscriptions = Table(
         "subscriptions_per_day", ("day", "subscribed", "unsubscribed", "blocked"), 1, "series"
     )
     subscriptions.rows = _merge_series(
-        period,
-        {
-            name: await _series(session, column, _within(column, period), *who)
-            for name, column in (
-                ("subscribed", User.subscribed_at),
-                ("unsubscribed", User.unsubscribed_at),
-                ("blocked", User.blocked_at),
-            )
-        },
+        period, {name: per_day for name, (_, _, per_day) in moments.items()}
     )
-    tables = [headline, per_day, subscriptions]
-    for name, column in (
-        ("new_users_by_language", User.language),
-        ("new_users_by_source", User.acquisition_source),
-        ("new_users_by_place", func.coalesce(User.region, User.country)),
-    ):
+    tables = [headline, new_series, subscriptions]
+    for name, counts in breakdowns.items():
         table = Table(name, ("category", "new_users"), 1, "breakdown")
-        counts = await _breakdown(session, column, _within(User.created_at, period), *who)
-        table.rows = list(counts.items())
+        table.rows = sorted(counts.items())
         tables.append(table)
     return tables
 

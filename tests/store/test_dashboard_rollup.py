@@ -154,3 +154,56 @@ async def test_a_filter_on_people_counts_the_raw_events(database: Database) -> N
 async def test_nothing_to_count_on_an_empty_day(database: Database) -> None:
     async with database.transaction() as session:
         assert await dashboard.roll_up_events(session, today=date(1990, 1, 1)) == 0
+
+
+async def test_reach_tells_the_period_from_the_one_before_within_a_day(
+    database: Database,
+) -> None:
+    """A period that starts at noon: the morning of its first day is the period before."""
+
+    def when(day: int, hour: int) -> datetime:
+        return datetime(2001, 3, day, hour, tzinfo=UTC)
+
+    async with database.transaction() as session:
+        people = [
+            User(
+                channel="test",
+                external_id=f"reach{i}",
+                language="fr",
+                acquisition_source="reach_test",
+                created_at=created,
+                subscribed_at=subscribed,
+            )
+            for i, (created, subscribed) in enumerate(
+                [
+                    (when(10, 11), None),  # before
+                    (when(10, 13), when(10, 13)),  # now
+                    (when(9, 0), when(9, 1)),  # before
+                    (when(11, 5), None),  # now
+                    (when(7, 0), None),  # neither
+                ]
+            )
+        ]
+        session.add_all(people)
+        await session.flush()
+        for person, moment in (
+            (people[1], when(10, 13)),
+            (people[1], when(9, 2)),
+            (people[2], when(9, 2)),
+        ):
+            session.add(
+                Event(user_id=person.id, kind="inbound", name="text", data={}, created_at=moment)
+            )
+    period = dashboard.Period(when(10, 12), when(12, 12))
+    async with database.reading() as session:
+        tables = {
+            t.name: t.rows
+            for t in await dashboard.reach(session, period, dashboard.Filters(source="reach_test"))
+        }
+    headline = {name: (now, before) for name, now, before in tables["headline"]}
+    assert headline["new_users"] == (2, 2)
+    assert headline["subscribed"] == (1, 1)
+    assert headline["active_users"] == (1, 2)
+    assert tables["new_users_per_day"] == [("2001-03-10", 1), ("2001-03-11", 1), ("2001-03-12", 0)]
+    assert tables["subscriptions_per_day"][0] == ("2001-03-10", 1, 0, 0)
+    assert tables["new_users_by_language"] == [("fr", 2)]
