@@ -4,7 +4,8 @@ Fills a database (a fresh SQLite file by default, or ``--db`` a URL: a SQLite fi
 empty, disposable PostgreSQL database) with ``--users`` people over 90 days and ``--events``
 events, plus quiz answers and referrals in proportion, then times every section of the console's
 dashboard (``bot/store/dashboard.py`` and the publication through ``bot/disclosure.py``) for
-the last 30 days, without and with a filter: the best and worst of ``--rounds`` runs. The
+the last 30 days, without and with a filter: the best and worst of ``--rounds`` runs, and
+the best CPU time of this process (on SQLite, the queries' too). The
 days that are over are first counted into ``event_days``, as the console does at its first
 look of a day (the time it takes is reported).
 
@@ -113,7 +114,7 @@ async def fill(database: Database, *, users: int, events: int, seed: int = 1) ->
         ]
         for start in range(0, len(answers), CHUNK):
             await session.execute(insert(QuizAnswer), answers[start : start + CHUNK])
-        referrals = users // 50
+        referrals = max(1, users // 50)
         await session.execute(
             insert(Referral),
             [
@@ -174,15 +175,22 @@ async def measure(database: Database, rounds: int) -> dict[str, dict[str, float]
         (" (language=bm)", dashboard.Filters(language="bm")),
     ):
         for name, section in SECTIONS.items():
-            times = []
+            times, cpu = [], []
             for _ in range(rounds):
-                began = time.perf_counter()
+                began, began_cpu = time.perf_counter(), time.process_time()
                 async with database.reading() as session:
                     tables = await section(session, period, filters)
                     await dashboard.choices(session)
                 [publish(t) for t in tables]
                 times.append((time.perf_counter() - began) * 1000)
-            results[name + label] = {"best_ms": min(times), "worst_ms": max(times)}
+                cpu.append((time.process_time() - began_cpu) * 1000)
+            # The process's CPU time: on SQLite the queries' too (they run in this
+            # process), and it depends much less than the wall clock on what else runs.
+            results[name + label] = {
+                "best_ms": min(times),
+                "worst_ms": max(times),
+                "best_cpu_ms": min(cpu),
+            }
     return results
 
 
@@ -242,7 +250,10 @@ def main() -> None:
     days, seconds = report["rolled_up_days"], report["roll_up_seconds"]
     print(f"  counted {days} days into event_days in {seconds} s")
     for name, r in report["sections"].items():
-        print(f"  {name:<32} best {r['best_ms']:>8.1f} ms  worst {r['worst_ms']:>8.1f} ms")
+        print(
+            f"  {name:<32} best {r['best_ms']:>8.1f} ms  worst {r['worst_ms']:>8.1f} ms"
+            f"  (process CPU, best {r['best_cpu_ms']:>7.1f} ms)"
+        )
 
 
 if __name__ == "__main__":
