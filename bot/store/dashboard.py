@@ -450,13 +450,24 @@ async def funnel(session: AsyncSession, period: Period, filters: Filters) -> lis
         ).one()
     )
 
+    # The first three steps from the cohort's own rows, in one read.
+    started, chose, consented = (
+        int(n or 0)
+        for n in (
+            await session.execute(
+                select(
+                    func.count(),
+                    func.count(User.language),
+                    func.sum(case((User.consent.is_(True), 1), else_=0)),
+                ).where(_within(User.created_at, period), *_user_conditions(filters))
+            )
+        ).one()
+    )
+
     steps: list[tuple[str, Any]] = [
-        ("started", select(func.count()).select_from(cohort.subquery())),
-        (
-            "chose_language",
-            select(func.count()).where(User.id.in_(cohort), User.language.is_not(None)),
-        ),
-        ("consented", select(func.count()).where(User.id.in_(cohort), User.consent.is_(True))),
+        ("started", started),
+        ("chose_language", chose),
+        ("consented", consented),
         ("opened_module", opened),
         ("finished_module", finished),
         (
@@ -507,47 +518,38 @@ async def modules(
     opens = Table("module_opens", ("module", "language", "opens", "completions"), 2, "breakdown")
     opens.rows = [(m, lang, o, c) for (m, lang), (o, c) in sorted(counts.items())]
 
+    # The quiz: one read per question, language, place and age bracket; the three tables
+    # are sums of it. Answers kept without a person (no consent, erased) count under "-".
     quiz_people = _people(QuizAnswer.user_id, filters)
+    place = func.coalesce(User.region, User.country)
+    keys = (QuizAnswer.topic, QuizAnswer.question, QuizAnswer.language, place, User.age_bracket)
     quiz_rows = await session.execute(
-        select(
-            QuizAnswer.topic,
-            QuizAnswer.question,
-            QuizAnswer.language,
-            func.count(),
-            func.coalesce(func.sum(cast(QuizAnswer.correct, Integer)), 0),
-        )
+        select(*keys, func.count(), func.coalesce(func.sum(cast(QuizAnswer.correct, Integer)), 0))
+        .join(User, User.id == QuizAnswer.user_id, isouter=True)
         .where(_within(QuizAnswer.answered_at, period), *quiz_people)
-        .group_by(QuizAnswer.topic, QuizAnswer.question, QuizAnswer.language)
-        .order_by(QuizAnswer.topic, QuizAnswer.question, QuizAnswer.language)
+        .group_by(*keys)
     )
-    quiz = Table(
-        "quiz_answers", ("module", "question", "language", "answers", "correct"), 3, "share"
-    )
-    quiz.rows = [(t, q, lang or "-", int(n), int(c)) for t, q, lang, n, c in quiz_rows]
-    tables: list[Table] = [opens, quiz]
-    # Where and at what age a myth persists: the same shares by the answerer's region (or
-    # country) and age bracket. Answers kept without a person (no consent, erased) are
-    # counted under "-".
-    for name, column, header in (
-        ("quiz_answers_by_place", func.coalesce(User.region, User.country), "place"),
-        ("quiz_answers_by_age", User.age_bracket, "age"),
+    shares: dict[str, dict[tuple[str, str, str], list[int]]] = {
+        name: defaultdict(lambda: [0, 0])
+        for name in ("quiz_answers", "quiz_answers_by_place", "quiz_answers_by_age")
+    }
+    for topic, question, said_in, where, age, n, right in quiz_rows:
+        for name, value in (
+            ("quiz_answers", said_in),
+            ("quiz_answers_by_place", where),
+            ("quiz_answers_by_age", age),
+        ):
+            cell = shares[name][(str(topic), str(question), "-" if not value else str(value))]
+            cell[0] += int(n)
+            cell[1] += int(right)
+    tables: list[Table] = [opens]
+    for name, header in (
+        ("quiz_answers", "language"),
+        ("quiz_answers_by_place", "place"),
+        ("quiz_answers_by_age", "age"),
     ):
-        found = await session.execute(
-            select(
-                QuizAnswer.topic,
-                QuizAnswer.question,
-                column,
-                func.count(),
-                func.coalesce(func.sum(cast(QuizAnswer.correct, Integer)), 0),
-            )
-            .join(User, User.id == QuizAnswer.user_id, isouter=True)
-            .where(_within(QuizAnswer.answered_at, period), *quiz_people)
-            .group_by(QuizAnswer.topic, QuizAnswer.question, column)
-        )
         table = Table(name, ("module", "question", header, "answers", "correct"), 3, "share")
-        table.rows = sorted(
-            (t, q, "-" if v is None else str(v), int(n), int(c)) for t, q, v, n, c in found
-        )
+        table.rows = [(*key, n, right) for key, (n, right) in sorted(shares[name].items())]
         tables.append(table)
     return tables
 
