@@ -236,7 +236,15 @@ async def roll_up_events(session: AsyncSession, *, today: date) -> int:
 
 
 async def roll_up(database: Any, *, today: date) -> int:
-    """:func:`roll_up_events` in its own transaction; 0 when another process did it first."""
+    """:func:`roll_up_events` in its own transaction; 0 when another process did it first.
+    Most calls find nothing to do: that is read first, without taking SQLite's write lock
+    (a write transaction there would make the bot's own writes wait)."""
+    async with database.reading() as session:
+        last = await session.scalar(select(func.max(EventDayRolled.day)))
+    if last is not None:
+        last = last if isinstance(last, date) else date.fromisoformat(str(last))
+        if last + timedelta(days=1) >= today:
+            return 0
     try:
         async with database.transaction() as session:
             return await roll_up_events(session, today=today)

@@ -207,3 +207,11 @@ async def test_reach_tells_the_period_from_the_one_before_within_a_day(
     assert tables["new_users_per_day"] == [("2001-03-10", 1), ("2001-03-11", 1), ("2001-03-12", 0)]
     assert tables["subscriptions_per_day"][0] == ("2001-03-10", 1, 0, 0)
     assert tables["new_users_by_language"] == [("fr", 2)]
+
+
+async def test_the_console_counts_the_days_once(database: Database) -> None:
+    await seed(database)
+    assert await dashboard.roll_up(database, today=DAY + timedelta(days=2)) == 2
+    # Nothing left to count: read, not written.
+    assert await dashboard.roll_up(database, today=DAY + timedelta(days=2)) == 0
+    assert await dashboard.roll_up(database, today=DAY + timedelta(days=3)) == 1
