@@ -6,6 +6,7 @@ environment refuses placeholder or missing secrets instead of limping along.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from enum import StrEnum
 from pathlib import Path
@@ -72,6 +73,7 @@ def secret_problems(
     database_url: str,
     webhook_secret: str | None = None,
     webhook: bool = False,
+    console_secret: str | None = None,
 ) -> list[str]:
     """What makes these secrets unsafe outside local runs: one line per setting, saying
     which setting and why, and never the value itself. ``webhook``: the bot receives
@@ -107,11 +109,25 @@ def secret_problems(
             )
         elif why := _weak(webhook_secret):
             problems.append(f"TELEGRAM_WEBHOOK_SECRET {why}")
+    # Signs the console's session cookies: whoever knows it can sign in as any account.
+    if not console_secret or not console_secret.strip():
+        problems.append(
+            "CONSOLE_SECRET must be set to a real secret: it signs the web console's sessions "
+            "(generate one: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    elif len(console_secret) < MIN_SHARED_SECRET:
+        problems.append(
+            f"CONSOLE_SECRET must be at least {MIN_SHARED_SECRET} characters "
+            "(generate one: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    elif why := _weak(console_secret):
+        problems.append(f"CONSOLE_SECRET {why}")
     named = {
         "TELEGRAM_BOT_TOKEN": bot_token.split(":", 1)[-1] if bot_token else None,
         "RASA_TOKEN": rasa_token,
         "the password in DATABASE_URL": password,
         "TELEGRAM_WEBHOOK_SECRET": webhook_secret if webhook else None,
+        "CONSOLE_SECRET": console_secret,
     }
     present = [(name, value) for name, value in named.items() if value]
     for i, (first, a) in enumerate(present):
@@ -152,6 +168,7 @@ SECRET_FILE_SETTINGS = (
     "telegram_webhook_secret",
     "rasa_token",
     "database_url",
+    "console_secret",
 )
 
 
@@ -288,9 +305,15 @@ class Settings(BaseSettings):
     #: The HTTP server (webhook, /healthz, /readyz, /metrics); port 0: any free port.
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
-    #: Signs the web console's session cookies; unset: a random key per process (every
-    #: session ends when the process restarts, and replicas do not share sessions).
+    #: Signs the web console's session cookies. Required (32 characters or more, not a
+    #: placeholder) outside local and test runs; unset in a local run: a random key per
+    #: process (every session ends when the process restarts).
     console_secret: SecretStr | None = None
+    #: Addresses of reverse proxies in front of the console (comma-separated IPs or
+    #: networks). Only a request from one of them is believed when its
+    #: ``X-Forwarded-For`` names the browser's address (the sign-in rate limit counts per
+    #: address); empty: the address of the connection itself.
+    console_trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     #: Updates handled at once (different chats; one chat's updates always in order).
     update_concurrency: int = Field(default=32, ge=1, le=1024)
     #: Seconds given to updates in flight to finish after SIGTERM.
@@ -363,6 +386,7 @@ class Settings(BaseSettings):
     telegram_bot_token_file: Path | None = Field(default=None, exclude=True, repr=False)
     telegram_webhook_secret_file: Path | None = Field(default=None, exclude=True, repr=False)
     rasa_token_file: Path | None = Field(default=None, exclude=True, repr=False)
+    console_secret_file: Path | None = Field(default=None, exclude=True, repr=False)
     database_url_file: Path | None = Field(default=None, exclude=True, repr=False)
     database_password_file: Path | None = Field(default=None, exclude=True, repr=False)
 
@@ -381,6 +405,7 @@ class Settings(BaseSettings):
         "partners_file",
         "telegram_webhook_url",
         "telegram_webhook_secret",
+        "console_secret",
         mode="before",
     )
     @classmethod
@@ -419,6 +444,23 @@ class Settings(BaseSettings):
     def _parse_kinds(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(p.strip() for p in value.replace(";", ",").split(",") if p.strip())
+        return value
+
+    @field_validator("console_trusted_proxies", mode="before")
+    @classmethod
+    def _parse_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(p.strip() for p in value.replace(";", ",").split(",") if p.strip())
+        if isinstance(value, tuple | list):
+            for item in value:
+                try:
+                    ipaddress.ip_network(str(item), strict=False)
+                except ValueError:
+                    raise ValueError(
+                        "CONSOLE_TRUSTED_PROXIES must list IP addresses or networks "
+                        f"(e.g. 10.0.0.5, 172.18.0.0/16), not {str(item)[:40]!r}"
+                    ) from None
+            return tuple(str(item) for item in value)
         return value
 
     @field_validator("telegram_webhook_url")
@@ -504,6 +546,7 @@ class Settings(BaseSettings):
             if self.telegram_webhook_secret
             else None,
             webhook=self.telegram_webhook_url is not None,
+            console_secret=self.console_secret.get_secret_value() if self.console_secret else None,
         )
         if problems:
             raise ValueError(

@@ -26,7 +26,13 @@ TEST_VALUES = {"TELEGRAM_WEBHOOK_URL": "https://bot.example.org/telegram/hook"}
 LONG_RUNNING = ("postgres", "rasa", "bot", "worker")
 KUNNAFONI_IMAGE = ("migrate", "bot", "worker")
 #: Settings that are secrets: given to containers as files only.
-SECRETS = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "RASA_TOKEN", "POSTGRES_PASSWORD")
+SECRETS = (
+    "TELEGRAM_BOT_TOKEN",
+    "TELEGRAM_WEBHOOK_SECRET",
+    "RASA_TOKEN",
+    "POSTGRES_PASSWORD",
+    "CONSOLE_SECRET",
+)
 
 
 def interpolate(text: str, values: dict[str, str]) -> str:

@@ -47,11 +47,17 @@ def test_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
 BOT_TOKEN = "7302918456:AAFq9xT2mZ-8kLwP4cVb_Yn3Rj6sDe1HgUo"
 RASA_TOKEN = "Hx3k9QvT_wz2Lm8Rb5Nc7Yp1Fd4Gs6Ja0Ue"
 DB_URL = "postgresql://kunnafoni:Vq7-Lm2x9Rt4Kz8w@db/kunnafoni"
+CONSOLE_SECRET = "b7Rt_Qm2Xz9Lk4Wp8Nv3Hs6Dc1Fg5Jy0Ta"
 
 
 def production(monkeypatch: pytest.MonkeyPatch, **settings: str) -> None:
     monkeypatch.setenv("KUNNAFONI_ENV", "production")
-    values = {"TELEGRAM_BOT_TOKEN": BOT_TOKEN, "RASA_TOKEN": RASA_TOKEN, "DATABASE_URL": DB_URL}
+    values = {
+        "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
+        "RASA_TOKEN": RASA_TOKEN,
+        "DATABASE_URL": DB_URL,
+        "CONSOLE_SECRET": CONSOLE_SECRET,
+    }
     for name, value in {**values, **settings}.items():
         monkeypatch.setenv(name, value)
 
@@ -352,3 +358,50 @@ def test_db_upgrade_runs_without_the_bot_token(
     monkeypatch.setenv("DATABASE_PASSWORD_FILE", str(secret_file(tmp_path, "p", "Vq7-Lm2x9Rt4\n")))
     assert main(["db", "upgrade"]) == 0
     assert upgraded == ["postgresql+psycopg://kunnafoni:Vq7-Lm2x9Rt4@postgres:5432/kunnafoni"]
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("", "CONSOLE_SECRET must be set"),
+        ("Qm2Xz9Lk4Wp8", "at least 32 characters"),
+        ("console-secret-" + "Qm2Xz9Lk4Wp8Nv3Hs6Dc1", "contains the word 'secret'"),
+    ],
+)
+def test_production_refuses_a_missing_or_weak_console_secret(
+    monkeypatch: pytest.MonkeyPatch, value: str, reason: str
+) -> None:
+    production(monkeypatch, CONSOLE_SECRET=value)
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    assert reason in str(refused.value)
+    if value:
+        assert value not in str(refused.value)
+
+
+def test_the_console_secret_is_not_another_secret_and_may_come_from_a_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    production(monkeypatch, CONSOLE_SECRET=RASA_TOKEN)
+    with pytest.raises(ValidationError, match="RASA_TOKEN and CONSOLE_SECRET must be different"):
+        Settings()
+    monkeypatch.delenv("CONSOLE_SECRET")
+    secret = tmp_path / "console_secret"
+    secret.write_text(CONSOLE_SECRET + "\n", encoding="utf-8")
+    monkeypatch.setenv("CONSOLE_SECRET_FILE", str(secret))
+    settings = Settings()
+    assert settings.console_secret is not None
+    assert settings.console_secret.get_secret_value() == CONSOLE_SECRET
+
+
+def test_a_local_run_needs_no_console_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CONSOLE_SECRET", raising=False)
+    assert Settings().console_secret is None
+
+
+def test_trusted_proxies_are_addresses_or_networks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONSOLE_TRUSTED_PROXIES", "10.0.0.5, 172.18.0.0/16")
+    assert Settings().console_trusted_proxies == ("10.0.0.5", "172.18.0.0/16")
+    monkeypatch.setenv("CONSOLE_TRUSTED_PROXIES", "proxy.local")
+    with pytest.raises(ValidationError, match="CONSOLE_TRUSTED_PROXIES must list IP addresses"):
+        Settings()

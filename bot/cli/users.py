@@ -2,6 +2,8 @@
 
 A password is read from standard input (one line) or prompted twice at a terminal,
 never taken as an argument (it would sit in the shell's history and the process list).
+A password set here (``add``, ``reset-password``) is a one-time password: the console asks
+its holder for a new one at the first sign-in.
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ def cmd_add(args: argparse.Namespace) -> int:
                     password_hash=hash_password(password),
                     services=args.service or (),
                     languages=args.language or (),
+                    # Chosen by whoever ran the command: the holder picks their own.
+                    must_change_password=True,
                 )
                 await account_store.audit(
                     session, actor=CLI_ACTOR, action="account.add", detail=f"{args.name} {role}"
@@ -101,7 +105,7 @@ def _change(args: argparse.Namespace, action: str) -> int:
                 if action == "account.reset-password":
                     assert password is not None
                     done = await account_store.set_password_hash(
-                        session, args.name, hash_password(password)
+                        session, args.name, hash_password(password), must_change=True
                     )
                 else:
                     at = utcnow() if action == "account.disable" else None
@@ -143,7 +147,11 @@ async def ensure_first_admin(url: str) -> str | None:
             return None
         password = one_time_password()
         await account_store.create_account(
-            session, name=FIRST_ADMIN, role=Role.ADMIN.value, password_hash=hash_password(password)
+            session,
+            name=FIRST_ADMIN,
+            role=Role.ADMIN.value,
+            password_hash=hash_password(password),
+            must_change_password=True,
         )
         await account_store.audit(
             session, actor=CLI_ACTOR, action="account.add", detail=f"{FIRST_ADMIN} admin (first)"
@@ -166,6 +174,5 @@ def announce_console(url: str, address: str) -> None:
     if password is not None:
         print(
             f"First console account created: {FIRST_ADMIN}, one-time password: {password}\n"
-            f"It is shown only now: sign in, then set your own with"
-            f" `kunnafoni users reset-password {FIRST_ADMIN}`."
+            "It is shown only now: sign in, and the console asks you to choose your own."
         )

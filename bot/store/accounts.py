@@ -29,6 +29,8 @@ class Account:
     failed_logins: int
     locked_until: datetime | None
     password_changed_at: datetime
+    #: The password was given by someone else: a new one is asked for first.
+    must_change_password: bool = False
 
     @property
     def active(self) -> bool:
@@ -56,6 +58,7 @@ def _record(row: ConsoleAccount) -> Account:
         failed_logins=row.failed_logins,
         locked_until=row.locked_until,
         password_changed_at=row.password_changed_at,
+        must_change_password=bool(row.must_change_password),
     )
 
 
@@ -71,7 +74,10 @@ async def create_account(
     password_hash: str,
     services: Sequence[str] = (),
     languages: Sequence[str] = (),
+    must_change_password: bool = False,
 ) -> Account:
+    """``must_change_password``: the password was chosen by someone else than the
+    account's holder (an admin, the first start), to be replaced at first sign-in."""
     row = ConsoleAccount(
         name=name,
         role=role,
@@ -79,6 +85,7 @@ async def create_account(
         services=" ".join(services),
         languages=" ".join(languages),
         failed_logins=0,
+        must_change_password=must_change_password,
     )
     session.add(row)
     await session.flush()
@@ -108,16 +115,25 @@ async def set_disabled(session: AsyncSession, name: str, *, at: datetime | None)
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def set_password_hash(session: AsyncSession, name: str, password_hash: str) -> bool:
-    """A new hash; sessions signed before now stop being valid, and the lock is lifted."""
+async def set_password_hash(
+    session: AsyncSession,
+    name: str,
+    password_hash: str,
+    *,
+    at: datetime | None = None,
+    must_change: bool = False,
+) -> bool:
+    """A new hash; sessions signed before ``at`` (now) stop being valid, and the lock is
+    lifted. ``must_change``: a one-time password set by someone else (a reset)."""
     result = await session.execute(
         update(ConsoleAccount)
         .where(ConsoleAccount.name == name)
         .values(
             password_hash=password_hash,
-            password_changed_at=utcnow(),
+            password_changed_at=at or utcnow(),
             failed_logins=0,
             locked_until=None,
+            must_change_password=must_change,
         )
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -13,15 +13,31 @@ import statistics
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, and_, case, cast, distinct, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    and_,
+    case,
+    cast,
+    distinct,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.models import (
     BroadcastRun,
     Event,
+    EventDay,
+    EventDayRolled,
     Handover,
     OutboxMessage,
     QuizAnswer,
@@ -163,68 +179,263 @@ async def _figures(
     return table
 
 
-async def reach(session: AsyncSession, period: Period, filters: Filters) -> list[Table]:
-    """New, active, subscribed, unsubscribed and blocked people; by language and source."""
-    who = _user_conditions(filters)
+# --- Events per day: the roll-up -------------------------------------------------------
+#
+# Counting a month of events row by row takes seconds at a national campaign's size. The
+# days that are over are counted once into ``event_days`` (day, kind, name, language,
+# understood: no person in it); a section reads those days there and only the day in
+# progress (and the period's partial days) from ``events``. Events are never deleted (the
+# erasure and the retention only unlink them from the person), so a day's counts, once
+# taken, stay equal to its raw count. A filter on people (language, place, ...) needs
+# each event's person: filtered views count the raw events.
 
-    def new(p: Period) -> Any:
-        return select(func.count()).select_from(User).where(_within(User.created_at, p), *who)
 
-    def active(p: Period) -> Any:
-        return select(func.count(distinct(Event.user_id))).where(
-            _within(Event.created_at, p),
-            Event.user_id.is_not(None),
-            *_people(Event.user_id, filters),
+def _understood() -> ColumnElement[bool]:
+    """A typed message the NLU gave an intent."""
+    return and_(
+        Event.kind == "inbound",
+        Event.name == "text",
+        Event.data["intent"].as_string().is_not(None),
+    )
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+async def roll_up_events(session: AsyncSession, *, today: date) -> int:
+    """Count every day before ``today`` (UTC) not counted yet into ``event_days``; the
+    number of days counted. Two processes doing it at once: one wins, the other's
+    transaction fails on the days' keys and is dropped (:func:`roll_up`)."""
+    last = await session.scalar(select(func.max(EventDayRolled.day)))
+    if last is not None:
+        first = (last if isinstance(last, date) else date.fromisoformat(str(last))) + timedelta(
+            days=1
         )
-
-    def subscribed(p: Period) -> Any:
-        return select(func.count()).select_from(User).where(_within(User.subscribed_at, p), *who)
-
-    def unsubscribed(p: Period) -> Any:
-        return select(func.count()).select_from(User).where(_within(User.unsubscribed_at, p), *who)
-
-    def blocked(p: Period) -> Any:
-        return select(func.count()).select_from(User).where(_within(User.blocked_at, p), *who)
-
-    headline = await _figures(
-        session,
-        period,
-        [
-            ("new_users", new),
-            ("active_users", active),
-            ("subscribed", subscribed),
-            ("unsubscribed", unsubscribed),
-            ("blocked", blocked),
-        ],
+    else:
+        oldest = await session.scalar(select(func.min(Event.created_at)))
+        if oldest is None:
+            return 0
+        first = oldest.astimezone(UTC).date()
+    if first >= today:
+        return 0
+    day = _day(Event.created_at)
+    understood = case((_understood(), true()), else_=false())
+    name, language = func.coalesce(Event.name, ""), func.coalesce(Event.language, "")
+    await session.execute(
+        insert(EventDay).from_select(
+            ["day", "kind", "name", "language", "understood", "events"],
+            select(day, Event.kind, name, language, understood, func.count())
+            .where(Event.created_at >= _midnight(first), Event.created_at < _midnight(today))
+            .group_by(day, Event.kind, name, language, understood),
+        )
     )
-    per_day = Table("new_users_per_day", ("day", "new_users"), 1, "series")
-    per_day.rows = _merge_series(
-        period,
-        {"new": await _series(session, User.created_at, _within(User.created_at, period), *who)},
+    days = [first + timedelta(days=n) for n in range((today - first).days)]
+    await session.execute(insert(EventDayRolled), [{"day": d} for d in days])
+    return len(days)
+
+
+async def roll_up(database: Any, *, today: date) -> int:
+    """:func:`roll_up_events` in its own transaction; 0 when another process did it first.
+    Most calls find nothing to do: that is read first, without taking SQLite's write lock
+    (a write transaction there would make the bot's own writes wait)."""
+    async with database.reading() as session:
+        last = await session.scalar(select(func.max(EventDayRolled.day)))
+    if last is not None:
+        last = last if isinstance(last, date) else date.fromisoformat(str(last))
+        if last + timedelta(days=1) >= today:
+            return 0
+    try:
+        async with database.transaction() as session:
+            return await roll_up_events(session, today=today)
+    except IntegrityError:
+        return 0
+
+
+@dataclass(frozen=True)
+class EventCount:
+    day: str
+    name: str
+    language: str
+    understood: bool
+    events: int
+
+
+def _named(column: Any, names: Sequence[str], patterns: Sequence[str]) -> list[Any]:
+    keys = [column.in_(list(names))] if names else []
+    keys += [column.like(p) for p in patterns]
+    return [or_(*keys)] if keys else []
+
+
+async def event_counts(
+    session: AsyncSession,
+    period: Period,
+    filters: Filters,
+    *,
+    kind: str,
+    names: Sequence[str] = (),
+    patterns: Sequence[str] = (),
+) -> list[EventCount]:
+    """Events of ``kind`` (named ``names`` or like ``patterns``; none given: any name) in
+    the period, per day, name, language and understood: the counted days from
+    ``event_days``, the rest from ``events``."""
+    raw: list[Period] = [period]
+    counted: list[EventCount] = []
+    if not filters.active:
+        last = await session.scalar(select(func.max(EventDayRolled.day)))
+        if last is not None:
+            last = last if isinstance(last, date) else date.fromisoformat(str(last))
+            first_full = period.start.astimezone(UTC).date()
+            if _midnight(first_full) < period.start:
+                first_full += timedelta(days=1)
+            end_full = min(period.end.astimezone(UTC).date(), last + timedelta(days=1))
+            if first_full < end_full:
+                rows = await session.execute(
+                    select(
+                        EventDay.day,
+                        EventDay.name,
+                        EventDay.language,
+                        EventDay.understood,
+                        func.sum(EventDay.events),
+                    )
+                    .where(
+                        EventDay.kind == kind,
+                        EventDay.day >= first_full,
+                        EventDay.day < end_full,
+                        *_named(EventDay.name, names, patterns),
+                    )
+                    .group_by(EventDay.day, EventDay.name, EventDay.language, EventDay.understood)
+                )
+                counted = [
+                    EventCount(str(d), str(n), str(lang), bool(u), int(c))
+                    for d, n, lang, u, c in rows
+                ]
+                raw = [
+                    p
+                    for p in (
+                        Period(period.start, _midnight(first_full)),
+                        Period(_midnight(end_full), period.end),
+                    )
+                    if p.start < p.end
+                ]
+    understood = case((_understood(), 1), else_=0)
+    day = _day(Event.created_at)
+    name, language = func.coalesce(Event.name, ""), func.coalesce(Event.language, "")
+    for part in raw:
+        rows = await session.execute(
+            select(day, name, language, understood, func.count())
+            .where(
+                Event.kind == kind,
+                _within(Event.created_at, part),
+                *_named(Event.name, names, patterns),
+                *_people(Event.user_id, filters),
+            )
+            .group_by(day, name, language, understood)
+        )
+        counted += [
+            EventCount(str(d), str(n), str(lang), bool(u), int(c)) for d, n, lang, u, c in rows
+        ]
+    return counted
+
+
+async def reach(session: AsyncSession, period: Period, filters: Filters) -> list[Table]:
+    """New, active, subscribed, unsubscribed and blocked people; by language and source.
+    Each moment (started, subscribed, left, blocked) is read once for this period and the
+    one before, per day."""
+    who = _user_conditions(filters)
+    both = Period(period.previous.start, period.end)
+    start = period.start
+
+    # New people: per day over both periods at once (a day can hold both: a period may
+    # start at any hour), then by language, source and place over this period.
+    day = _day(User.created_at)
+    current = case((User.created_at >= start, 1), else_=0)
+    rows = await session.execute(
+        select(current, day, func.count())
+        .where(_within(User.created_at, both), *who)
+        .group_by(current, day)
     )
+    new_now = new_before = 0
+    new_per_day: dict[str, int] = defaultdict(int)
+    for now, d, n in rows:
+        if now:
+            new_now += int(n)
+            new_per_day[str(d)] += int(n)
+        else:
+            new_before += int(n)
+    # The three breakdowns from one pass over this period's new people (a few hundred
+    # combinations at most: languages x sources x places).
+    columns = (User.language, User.acquisition_source, func.coalesce(User.region, User.country))
+    breakdowns: dict[str, dict[str, int]] = {
+        name: defaultdict(int)
+        for name in ("new_users_by_language", "new_users_by_source", "new_users_by_place")
+    }
+    grouped = await session.execute(
+        select(*columns, func.count())
+        .where(_within(User.created_at, period), *who)
+        .group_by(*columns)
+    )
+    for *values, n in grouped:
+        for name, value in zip(breakdowns, values, strict=True):
+            breakdowns[name]["-" if value is None else str(value)] += int(n)
+
+    # Subscribed, unsubscribed, blocked: per day over both periods, one read each.
+    moments: dict[str, tuple[int, int, dict[str, int]]] = {}
+    for name, column in (
+        ("subscribed", User.subscribed_at),
+        ("unsubscribed", User.unsubscribed_at),
+        ("blocked", User.blocked_at),
+    ):
+        moment = _day(column)
+        found = await session.execute(
+            select(
+                moment,
+                func.sum(case((column >= start, 1), else_=0)),
+                func.sum(case((column < start, 1), else_=0)),
+            )
+            .where(_within(column, both), *who)
+            .group_by(moment)
+        )
+        per_day: dict[str, int] = {}
+        now = before = 0
+        for d, current, previous in found:
+            now, before = now + int(current or 0), before + int(previous or 0)
+            if current:
+                per_day[str(d)] = int(current)
+        moments[name] = (now, before, per_day)
+
+    # Active people: distinct people with an event, in each period (read from the
+    # (created_at, user_id) index alone; one pass for both periods costs more in SQLite).
+    active_now, active_before = [
+        await _count(
+            session,
+            select(func.count(distinct(Event.user_id))).where(
+                _within(Event.created_at, p),
+                Event.user_id.is_not(None),
+                *_people(Event.user_id, filters),
+            ),
+        )
+        for p in (period, period.previous)
+    ]
+
+    headline = Table("headline", ("figure", "current", "previous"), 1, "figures")
+    headline.rows = [
+        ("new_users", new_now, new_before),
+        ("active_users", int(active_now or 0), int(active_before or 0)),
+        *((name, now, before) for name, (now, before, _) in moments.items()),
+    ]
+    new_series = Table("new_users_per_day", ("day", "new_users"), 1, "series")
+    new_series.rows = _merge_series(period, {"new": new_per_day})
     subscriptions = Table(
         "subscriptions_per_day", ("day", "subscribed", "unsubscribed", "blocked"), 1, "series"
     )
     subscriptions.rows = _merge_series(
-        period,
-        {
-            name: await _series(session, column, _within(column, period), *who)
-            for name, column in (
-                ("subscribed", User.subscribed_at),
-                ("unsubscribed", User.unsubscribed_at),
-                ("blocked", User.blocked_at),
-            )
-        },
+        period, {name: per_day for name, (_, _, per_day) in moments.items()}
     )
-    tables = [headline, per_day, subscriptions]
-    for name, column in (
-        ("new_users_by_language", User.language),
-        ("new_users_by_source", User.acquisition_source),
-        ("new_users_by_place", func.coalesce(User.region, User.country)),
-    ):
+    tables = [headline, new_series, subscriptions]
+    for name, counts in breakdowns.items():
         table = Table(name, ("category", "new_users"), 1, "breakdown")
-        counts = await _breakdown(session, column, _within(User.created_at, period), *who)
-        table.rows = list(counts.items())
+        table.rows = sorted(counts.items())
         tables.append(table)
     return tables
 
@@ -237,30 +448,48 @@ async def funnel(session: AsyncSession, period: Period, filters: Filters) -> lis
     # (kind, created_at) index skip the older events.
     since = Event.created_at >= period.start
 
-    def served(pattern: str) -> Any:
-        return select(func.count(distinct(Event.user_id))).where(
-            Event.kind == "served", since, Event.name.like(pattern), Event.user_id.in_(cohort)
-        )
+    def people_who(condition: ColumnElement[bool]) -> Any:
+        return func.count(distinct(case((condition, Event.user_id))))
+
+    # The three steps read from the events in one pass over the cohort's events.
+    opened, finished, asked = (
+        int(n or 0)
+        for n in (
+            await session.execute(
+                select(
+                    people_who(and_(Event.kind == "served", Event.name.like("topic.%.card1"))),
+                    people_who(and_(Event.kind == "served", Event.name == "topic.end")),
+                    people_who(Event.kind == "service"),
+                ).where(Event.kind.in_(("served", "service")), since, Event.user_id.in_(cohort))
+            )
+        ).one()
+    )
+
+    # The first three steps from the cohort's own rows, in one read.
+    started, chose, consented = (
+        int(n or 0)
+        for n in (
+            await session.execute(
+                select(
+                    func.count(),
+                    func.count(User.language),
+                    func.sum(case((User.consent.is_(True), 1), else_=0)),
+                ).where(_within(User.created_at, period), *_user_conditions(filters))
+            )
+        ).one()
+    )
 
     steps: list[tuple[str, Any]] = [
-        ("started", select(func.count()).select_from(cohort.subquery())),
-        (
-            "chose_language",
-            select(func.count()).where(User.id.in_(cohort), User.language.is_not(None)),
-        ),
-        ("consented", select(func.count()).where(User.id.in_(cohort), User.consent.is_(True))),
-        ("opened_module", served("topic.%.card1")),
-        ("finished_module", served("topic.end")),
+        ("started", started),
+        ("chose_language", chose),
+        ("consented", consented),
+        ("opened_module", opened),
+        ("finished_module", finished),
         (
             "answered_quiz",
             select(func.count(distinct(QuizAnswer.user_id))).where(QuizAnswer.user_id.in_(cohort)),
         ),
-        (
-            "asked_for_help",
-            select(func.count(distinct(Event.user_id))).where(
-                Event.kind == "service", since, Event.user_id.in_(cohort)
-            ),
-        ),
+        ("asked_for_help", asked),
         (
             "referred",
             select(func.count(distinct(Referral.user_id))).where(
@@ -270,7 +499,8 @@ async def funnel(session: AsyncSession, period: Period, filters: Filters) -> lis
     ]
     table = Table("awareness_funnel", ("step", "people"), 1, "funnel")
     for name, query in steps:
-        table.rows.append((name, await _count(session, query)))
+        count = query if isinstance(query, int) else await _count(session, query)
+        table.rows.append((name, count))
     return [table]
 
 
@@ -283,20 +513,19 @@ async def modules(
 ) -> list[Table]:
     """Module opens (first card served) and completions (last card served) per module and
     language; quiz answers and the share of right ones per question and language."""
-    recent = [_within(Event.created_at, period), *_people(Event.user_id, filters)]
-    keys = [Event.name.like("topic.%.card1")]
     last = dict(last_cards or {})
-    if last:
-        keys.append(Event.name.in_(last.values()))
-    rows = await session.execute(
-        select(Event.name, Event.language, func.count())
-        .where(Event.kind == "served", or_(*keys), *recent)
-        .group_by(Event.name, Event.language)
+    served = await event_counts(
+        session,
+        period,
+        filters,
+        kind="served",
+        names=sorted(set(last.values())),
+        patterns=["topic.%.card1"],
     )
     by_card = {card: topic for topic, card in last.items()}
     counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for name, language, n in rows:
-        key = str(name)
+    for row in served:
+        key, language, n = row.name, row.language, row.events
         if key in by_card:
             counts[(by_card[key], language or "-")][1] += int(n)
         if key.endswith(".card1") and key.startswith("topic."):
@@ -304,69 +533,74 @@ async def modules(
     opens = Table("module_opens", ("module", "language", "opens", "completions"), 2, "breakdown")
     opens.rows = [(m, lang, o, c) for (m, lang), (o, c) in sorted(counts.items())]
 
+    # The quiz: one read per question, language, place and age bracket; the three tables
+    # are sums of it. Answers kept without a person (no consent, erased) count under "-".
     quiz_people = _people(QuizAnswer.user_id, filters)
+    place = func.coalesce(User.region, User.country)
+    keys = (QuizAnswer.topic, QuizAnswer.question, QuizAnswer.language, place, User.age_bracket)
     quiz_rows = await session.execute(
-        select(
-            QuizAnswer.topic,
-            QuizAnswer.question,
-            QuizAnswer.language,
-            func.count(),
-            func.coalesce(func.sum(cast(QuizAnswer.correct, Integer)), 0),
-        )
+        select(*keys, func.count(), func.coalesce(func.sum(cast(QuizAnswer.correct, Integer)), 0))
+        .join(User, User.id == QuizAnswer.user_id, isouter=True)
         .where(_within(QuizAnswer.answered_at, period), *quiz_people)
-        .group_by(QuizAnswer.topic, QuizAnswer.question, QuizAnswer.language)
-        .order_by(QuizAnswer.topic, QuizAnswer.question, QuizAnswer.language)
+        .group_by(*keys)
     )
-    quiz = Table(
-        "quiz_answers", ("module", "question", "language", "answers", "correct"), 3, "share"
-    )
-    quiz.rows = [(t, q, lang or "-", int(n), int(c)) for t, q, lang, n, c in quiz_rows]
-    return [opens, quiz]
+    shares: dict[str, dict[tuple[str, str, str], list[int]]] = {
+        name: defaultdict(lambda: [0, 0])
+        for name in ("quiz_answers", "quiz_answers_by_place", "quiz_answers_by_age")
+    }
+    for topic, question, said_in, where, age, n, right in quiz_rows:
+        for name, value in (
+            ("quiz_answers", said_in),
+            ("quiz_answers_by_place", where),
+            ("quiz_answers_by_age", age),
+        ):
+            cell = shares[name][(str(topic), str(question), "-" if not value else str(value))]
+            cell[0] += int(n)
+            cell[1] += int(right)
+    tables: list[Table] = [opens]
+    for name, header in (
+        ("quiz_answers", "language"),
+        ("quiz_answers_by_place", "place"),
+        ("quiz_answers_by_age", "age"),
+    ):
+        table = Table(name, ("module", "question", header, "answers", "correct"), 3, "share")
+        table.rows = [(*key, n, right) for key, (n, right) in sorted(shares[name].items())]
+        tables.append(table)
+    return tables
 
 
 async def understanding(session: AsyncSession, period: Period, filters: Filters) -> list[Table]:
     """Typed messages per day: understood (an intent), clarified (asked to choose), fell
     back (not understood); emergencies (emergency contacts shown)."""
-    # The kinds first: with the period they select a range of the (kind, created_at) index.
-    recent = [
-        Event.kind.in_(("inbound", "served")),
-        _within(Event.created_at, period),
-        *_people(Event.user_id, filters),
-    ]
-    day = _day(Event.created_at)
-    intent = Event.data["intent"].as_string()
-    understood = case(
-        (and_(Event.kind == "inbound", Event.name == "text", intent.is_not(None)), 1), else_=0
-    )
-    clarified = case((and_(Event.kind == "served", Event.name == "clarify.choose"), 1), else_=0)
-    fell_back = case((and_(Event.kind == "served", Event.name.like("fallback.%")), 1), else_=0)
-    emergency = case((and_(Event.kind == "served", Event.name == EMERGENCY_KEY), 1), else_=0)
-    relevant = or_(
-        and_(Event.kind == "inbound", Event.name == "text"),
-        and_(
-            Event.kind == "served",
-            or_(
-                Event.name == "clarify.choose",
-                Event.name.like("fallback.%"),
-                Event.name == EMERGENCY_KEY,
-            ),
-        ),
+    typed = await event_counts(session, period, filters, kind="inbound", names=["text"])
+    served = await event_counts(
+        session,
+        period,
+        filters,
+        kind="served",
+        names=["clarify.choose", EMERGENCY_KEY],
+        patterns=["fallback.%"],
     )
     columns = ("understood", "clarified", "fallback", "emergencies")
+    by_day: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    by_language: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for row in [*typed, *served]:
+        if row.name == "text":
+            if not row.understood:
+                continue
+            which = 0
+        elif row.name == "clarify.choose":
+            which = 1
+        elif row.name == EMERGENCY_KEY:
+            which = 3
+        else:
+            which = 2
+        by_day[row.day][which] += row.events
+        by_language[row.language or "-"][which] += row.events
     per_day = Table("understanding_per_day", ("day", *columns), 1, "series")
+    per_day.rows = [(d, *by_day.get(d, (0, 0, 0, 0))) for d in _days(period)]
     per_language = Table("understanding_by_language", ("language", *columns), 1, "breakdown")
-    sums = [func.sum(x) for x in (understood, clarified, fell_back, emergency)]
-    rows = await session.execute(
-        select(day, *sums).where(relevant, *recent).group_by(day).order_by(day)
-    )
-    found = {str(d): tuple(int(v or 0) for v in values) for d, *values in rows}
-    per_day.rows = [(d, *found.get(d, (0, 0, 0, 0))) for d in _days(period)]
-    rows = await session.execute(
-        select(Event.language, *sums).where(relevant, *recent).group_by(Event.language)
-    )
-    per_language.rows = sorted(
-        (lang or "-", *(int(v or 0) for v in values)) for lang, *values in rows
-    )
+    per_language.rows = sorted((lang, *counts) for lang, counts in by_language.items())
     return [per_day, per_language]
 
 
@@ -381,14 +615,8 @@ async def help_desk(
     service (medians); handovers opened; service cards shown. ``services`` limits the
     referrals and cards to those services (a partner's own)."""
     where = [_within(Referral.created_at, period), *_people(Referral.user_id, filters)]
-    cards = [
-        Event.kind == "service",
-        _within(Event.created_at, period),
-        *_people(Event.user_id, filters),
-    ]
     if services is not None:
         where.append(Referral.service_id.in_(list(services)))
-        cards.append(Event.name.in_(list(services)))
     tables: list[Table] = []
     for name, column in (
         ("referrals_by_need", Referral.need),
@@ -459,14 +687,28 @@ async def help_desk(
         ]
         handovers.rows = [("handovers_opened", *for_period)]
         tables.append(handovers)
+        per_day = Table("handovers_per_day", ("day", "handovers_opened"), 1, "series")
+        per_day.rows = _merge_series(
+            period,
+            {
+                "opened": await _series(
+                    session,
+                    Handover.opened_at,
+                    _within(Handover.opened_at, period),
+                    *_people(Handover.user_id, filters),
+                )
+            },
+        )
+        tables.append(per_day)
     shown = Table("service_cards_shown", ("service", "shown"), 1, "breakdown")
-    rows = await session.execute(
-        select(Event.name, func.count())
-        .where(*cards)
-        .group_by(Event.name)
-        .order_by(func.count().desc(), Event.name)
-    )
-    shown.rows = [(str(n), int(c)) for n, c in rows]
+    per_card: dict[str, int] = defaultdict(int)
+    # A partner sees the cards of its own services only (none: nothing).
+    if services is None or services:
+        for row in await event_counts(
+            session, period, filters, kind="service", names=list(services or ())
+        ):
+            per_card[row.name] += row.events
+    shown.rows = sorted(per_card.items(), key=lambda item: (-item[1], item[0]))
     tables.append(shown)
     return tables
 
@@ -513,17 +755,32 @@ SECTIONS = ("reach", "funnel", "modules", "understanding", "help", "broadcasts")
 
 async def choices(session: AsyncSession) -> dict[str, list[str]]:
     """The values each filter offers: those present in the users table, none of them rare
-    enough to point at someone (a value held by fewer than 5 people is not offered)."""
-    out: dict[str, list[str]] = {}
-    for name, column in (
-        ("language", User.language),
-        ("place", func.coalesce(User.region, User.country)),
-        ("age", User.age_bracket),
-        ("situation", User.situation),
-        ("source", User.acquisition_source),
-    ):
-        rows = await session.execute(
-            select(column).where(column.is_not(None)).group_by(column).having(func.count() >= 5)
-        )
-        out[name] = sorted(str(v) for (v,) in rows)
-    return out
+    enough to point at someone (a value held by fewer than 5 people is not offered).
+    One pass over the ``ix_users_profile`` index, grouped by the attributes at once."""
+    columns = (
+        User.language,
+        User.region,
+        User.country,
+        User.age_bracket,
+        User.situation,
+        User.acquisition_source,
+    )
+    held: dict[str, dict[str, int]] = {
+        name: defaultdict(int) for name in ("language", "place", "age", "situation", "source")
+    }
+    rows = await session.execute(select(*columns, func.count()).group_by(*columns))
+    for language, region, country, age, situation, source, n in rows:
+        place = region if region is not None else country
+        for name, value in (
+            ("language", language),
+            ("place", place),
+            ("age", age),
+            ("situation", situation),
+            ("source", source),
+        ):
+            if value is not None:
+                held[name][str(value)] += int(n)
+    return {
+        name: sorted(value for value, n in counts.items() if n >= 5)
+        for name, counts in held.items()
+    }

@@ -89,7 +89,25 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=this_hour)
     last_seen_at: Mapped[datetime] = mapped_column(default=this_hour)
 
-    __table_args__ = (Index("uq_users_channel_external_id", "channel", "external_id", unique=True),)
+    __table_args__ = (
+        Index("uq_users_channel_external_id", "channel", "external_id", unique=True),
+        # The dashboard: people who started, subscribed, left or blocked the bot in a
+        # period (reach, the funnel's cohort), and the filters' values read from an index
+        # alone, in its order (no sort).
+        Index("ix_users_created_at", "created_at"),
+        Index("ix_users_subscribed_at", "subscribed_at"),
+        Index("ix_users_unsubscribed_at", "unsubscribed_at"),
+        Index("ix_users_blocked_at", "blocked_at"),
+        Index(
+            "ix_users_profile",
+            "language",
+            "region",
+            "country",
+            "age_bracket",
+            "situation",
+            "acquisition_source",
+        ),
+    )
 
 
 class Conversation(Base):
@@ -158,8 +176,15 @@ class Event(Base):
     created_at: Mapped[datetime] = mapped_column(default=this_hour)  # to the hour: see this_hour
 
     __table_args__ = (
-        Index("ix_events_kind_created_at", "kind", "created_at"),
         Index("ix_events_content_version", "content_version"),
+        # The dashboard reads events of some kinds in a period, and people active in a
+        # period, from these indexes alone (never the rows, but for the NLU's intent).
+        # (No index led by user_id: SQLite would prefer it for a filter's "user_id IN
+        # (...)" and fetch rows one by one, several times slower than these scans.)
+        Index(
+            "ix_events_kind_created_at_user", "kind", "created_at", "user_id", "name", "language"
+        ),
+        Index("ix_events_created_at_user_id", "created_at", "user_id"),
     )
 
 
@@ -191,7 +216,10 @@ class QuizAnswer(Base):
     content_version: Mapped[str | None] = mapped_column(String(16))
     answered_at: Mapped[datetime] = mapped_column(default=this_hour)  # to the hour: see this_hour
 
-    __table_args__ = (Index("ix_quiz_answers_topic_question", "topic", "question"),)
+    __table_args__ = (
+        Index("ix_quiz_answers_topic_question", "topic", "question"),
+        Index("ix_quiz_answers_answered_at", "answered_at"),
+    )
 
 
 class MediaFile(Base):
@@ -387,6 +415,34 @@ class AcquisitionCount(Base):
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class EventDay(Base):
+    """Events counted per day (UTC), kind, name and language, for the days that are over:
+    the dashboard reads these instead of scanning every event of a long period. A count,
+    linked to nobody (``bot/store/dashboard.py``: :func:`roll_up_events`).
+
+    ``understood``: a typed message the NLU gave an intent (``events.data['intent']``).
+    ``name`` and ``language`` are ``''`` where the event has none.
+    """
+
+    __tablename__ = "event_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+    understood: Mapped[bool] = mapped_column(primary_key=True)
+    events: Mapped[int] = mapped_column(Integer)
+
+
+class EventDayRolled(Base):
+    """The days already counted into :class:`EventDay` (a day with no event is one too)."""
+
+    __tablename__ = "event_days_rolled"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    rolled_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ConsoleAccount(Base):
     """A member of staff who signs in to the web console (staff data, not a young person's).
 
@@ -411,6 +467,9 @@ class ConsoleAccount(Base):
     locked_until: Mapped[datetime | None]
     #: Changed with the password: a session signed before it is no longer valid.
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The password was given by someone else (a new account, a reset, the first admin's
+    #: one-time password): the console asks for a new one before anything else.
+    must_change_password: Mapped[bool] = mapped_column(default=False)
 
 
 class ConsoleAudit(Base):

@@ -4,6 +4,7 @@ they are scripts, run by hand: see bench/README.md)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -49,3 +50,22 @@ def test_replicas_runs(postgres_schema_url: str, capsys: pytest.CaptureFixture[s
     figures = _figures(capsys)
     assert figures["replicas"] == 2
     assert figures["one_replica"]["chats_missing_answers"] == 0  # type: ignore[index]
+
+
+def test_console_dashboard_runs_and_measures_again_without_filling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench import console_dashboard
+
+    db = f"sqlite:///{tmp_path / 'dashboard.db'}"
+    argv = ["console_dashboard", "--users", "40", "--events", "300", "--rounds", "1"]
+    monkeypatch.setattr("sys.argv", [*argv, "--db", db, "--json"])
+    console_dashboard.main()
+    first = _figures(capsys)
+    assert first["fill_seconds"] is not None and first["rolled_up_days"] > 0
+    sections = first["sections"]
+    assert isinstance(sections, dict) and "understanding (language=bm)" in sections
+    monkeypatch.setattr("sys.argv", [*argv, "--db", db, "--reuse", "--json"])
+    console_dashboard.main()
+    again = _figures(capsys)
+    assert again["fill_seconds"] is None and again["rolled_up_days"] == 0

@@ -86,6 +86,8 @@ def test_add_list_disable_and_reset(
     assert (paula.role, paula.services) == ("partner", ("legal_aid", "shelter"))
     assert verify_password(paula.password_hash, PASSWORD)
     assert PASSWORD not in paula.password_hash
+    # Chosen by whoever ran the command: the console asks paula for her own first.
+    assert paula.must_change_password
     assert _run(monkeypatch, ["users", "list", "--db", db]) == 0
     assert "paula" in capsys.readouterr().out
     assert _run(monkeypatch, ["users", "disable", "paula", "--db", db]) == 0
@@ -95,6 +97,7 @@ def test_add_list_disable_and_reset(
         == 0
     )
     assert verify_password(_accounts(db)[0].password_hash, "another one, long")
+    assert _accounts(db)[0].must_change_password
     assert [a for _, a, _ in _log(db)] == [
         "account.reset-password",
         "account.disable",
@@ -146,6 +149,7 @@ def test_a_fresh_database_gets_a_first_admin_once(
     password = out.split("one-time password: ")[1].split()[0]
     [admin] = _accounts(db)
     assert (admin.name, admin.role) == (FIRST_ADMIN, "admin")
+    assert admin.must_change_password
     assert verify_password(admin.password_hash, password)
     assert password not in caplog.text
     announce_console(db, "http://127.0.0.1:8080/console/")

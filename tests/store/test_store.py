@@ -122,6 +122,8 @@ EXPECTED = {
     "console_accounts",
     "console_audit",
     "send_budget",
+    "event_days",
+    "event_days_rolled",
     "alembic_version",
 }
 

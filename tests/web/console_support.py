@@ -47,7 +47,11 @@ async def add_accounts(database: Database) -> None:
 
 
 def console_app(
-    database: Database, content: ContentStore, *, clock: Callable[[], datetime] = utcnow
+    database: Database,
+    content: ContentStore,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    trusted_proxies: tuple[str, ...] = (),
 ) -> Starlette:
     console = build_console(
         database,
@@ -55,6 +59,7 @@ def console_app(
         secure=False,
         catalog=content.current,
         clock=clock,
+        trusted_proxies=trusted_proxies,
     )
     return Starlette(routes=[Mount(PREFIX, app=console)])
 
@@ -72,8 +77,16 @@ def token_in(html: str) -> str:
     return found.group(1)
 
 
-async def sign_in(c: httpx.AsyncClient, name: str, password: str = PASSWORD) -> httpx.Response:
+async def sign_in(
+    c: httpx.AsyncClient,
+    name: str,
+    password: str = PASSWORD,
+    *,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
     page = await c.get(f"{PREFIX}/login")
     return await c.post(
-        f"{PREFIX}/login", data={"csrf": token_in(page.text), "name": name, "password": password}
+        f"{PREFIX}/login",
+        data={"csrf": token_in(page.text), "name": name, "password": password},
+        headers=headers,
     )

@@ -11,9 +11,12 @@ from bot.store.db import Database
 from bot.store.models import utcnow
 from bot.web.console import app as console
 from bot.web.console.app import MAX_FAILURES, PREFIX, PUBLIC, Guard
+from bot.web.console.limits import MAX_ADDRESS_FAILURES
+from bot.web.console.passwords import verify_password
 from bot.web.console.permissions import ALLOWED, Action, Role, allowed
 from tests.web.console_support import (
     ACCOUNTS,
+    HASH,
     PASSWORD,
     add_accounts,
     client,
@@ -21,6 +24,9 @@ from tests.web.console_support import (
     sign_in,
     token_in,
 )
+
+#: A new password the tests choose.
+NEW = "my own new password"
 
 #: Every page and action of the console: (method, path, what it needs).
 PAGES = [
@@ -37,7 +43,15 @@ PAGES = [
     ("GET", "/users", Action.USERS, None),
     ("GET", "/audit", Action.AUDIT, None),
     ("POST", "/users/vic/disable", Action.USERS, None),
+    ("GET", "/password", Action.PASSWORD, None),
+    # Last: the account's own password changes (its session goes on).
+    ("POST", "/password", Action.PASSWORD, None),
 ]
+
+#: What a POST sends besides its CSRF token.
+FORMS = {
+    "/password": {"current": PASSWORD, "new": "my own new password", "again": "my own new password"}
+}
 
 
 def expected(role: str, action: Action, scope: str | None) -> bool:
@@ -77,6 +91,7 @@ def test_the_pages_list_covers_every_guarded_route() -> None:
         "/audit",
         "/users/{name}/{change}",
         "/logout",
+        "/password",
     }
     assert guarded == templates
 
@@ -93,7 +108,9 @@ async def test_each_role_against_each_page(
         token = token_in(home.text)
         for method, path, action, scope in PAGES:
             if method == "POST":
-                response = await c.post(f"{PREFIX}{path}", data={"csrf": token})
+                response = await c.post(
+                    f"{PREFIX}{path}", data={"csrf": token, **FORMS.get(path, {})}
+                )
             else:
                 response = await c.get(f"{PREFIX}{path}")
             ok = expected(role, action, scope)
@@ -247,3 +264,155 @@ async def test_admins_read_the_audit_log_of_console_changes(
         page = await c.get(f"{PREFIX}/audit")
     assert page.status_code == 200
     assert "account.disable" in page.text and "paula" in page.text
+
+
+async def test_a_one_time_password_is_changed_before_anything_else(
+    database: Database, content_store: ContentStore
+) -> None:
+    """An account made or reset by someone else: every page leads to the password page,
+    the current password is asked, and the change is in the audit log."""
+    async with database.transaction() as session:
+        await account_store.create_account(
+            session,
+            name="newcomer",
+            role="viewer",
+            password_hash=HASH,
+            must_change_password=True,
+        )
+    async with client(console_app(database, content_store)) as c:
+        signed = await sign_in(c, "newcomer")
+        assert signed.headers["location"] == f"{PREFIX}/password"
+        for path in ("/", "/dashboard/reach", "/dashboard/reach/headline.csv"):
+            elsewhere = await c.get(f"{PREFIX}{path}")
+            assert (elsewhere.status_code, elsewhere.headers["location"]) == (
+                303,
+                f"{PREFIX}/password",
+            )
+        form = await c.get(f"{PREFIX}/password")
+        assert form.status_code == 200 and "choisissez le vôtre" in form.text
+        token = token_in(form.text)
+        wrong = await c.post(
+            f"{PREFIX}/password",
+            data={"csrf": token, "current": "not it at all", "new": NEW, "again": NEW},
+        )
+        assert wrong.status_code == 400 and "actuel n&#39;est pas le bon" in wrong.text
+        done = await c.post(
+            f"{PREFIX}/password",
+            data={"csrf": token, "current": PASSWORD, "new": NEW, "again": NEW},
+        )
+        assert done.status_code == 303
+        assert (await c.get(f"{PREFIX}/dashboard/reach")).status_code == 200
+    async with database.reading() as session:
+        account = await account_store.account_by_name(session, "newcomer")
+        log = await account_store.audit_log(session)
+    assert account is not None and not account.must_change_password
+    assert verify_password(account.password_hash, NEW)
+    assert ("newcomer", "password.change") in [(e.actor, e.action) for e in log]
+
+
+async def test_a_changed_password_ends_the_other_sessions_only(
+    database: Database, content_store: ContentStore
+) -> None:
+    await add_accounts(database)
+    app = console_app(database, content_store)
+    async with client(app) as here, client(app) as elsewhere:
+        await sign_in(here, "vic")
+        await sign_in(elsewhere, "vic")
+        token = token_in((await here.get(f"{PREFIX}/password")).text)
+        changed = await here.post(
+            f"{PREFIX}/password",
+            data={"csrf": token, "current": PASSWORD, "new": NEW, "again": NEW},
+        )
+        assert changed.status_code == 303
+        page = await here.get(changed.headers["location"])
+        assert page.status_code == 200 and "vos autres sessions sont fermées" in page.text
+        assert (await elsewhere.get(f"{PREFIX}/")).status_code == 303
+        assert (await sign_in(elsewhere, "vic")).status_code == 401
+        assert (await sign_in(elsewhere, "vic", NEW)).status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "again", "message"),
+    [
+        (PASSWORD, NEW, NEW + "x", "sont différents"),
+        (PASSWORD, "short", "short", "trop court"),
+        (PASSWORD, PASSWORD, PASSWORD, "différent de l&#39;actuel"),
+    ],
+)
+async def test_a_new_password_is_checked(
+    database: Database,
+    content_store: ContentStore,
+    current: str,
+    new: str,
+    again: str,
+    message: str,
+) -> None:
+    await add_accounts(database)
+    async with client(console_app(database, content_store)) as c:
+        await sign_in(c, "vic")
+        token = token_in((await c.get(f"{PREFIX}/password")).text)
+        refused = await c.post(
+            f"{PREFIX}/password",
+            data={"csrf": token, "current": current, "new": new, "again": again},
+        )
+        assert refused.status_code == 400 and message in refused.text
+        forged = await c.post(
+            f"{PREFIX}/password", data={"current": PASSWORD, "new": NEW, "again": NEW}
+        )
+        assert forged.status_code == 403
+    async with database.reading() as session:
+        vic = await account_store.account_by_name(session, "vic")
+    assert vic is not None and verify_password(vic.password_hash, PASSWORD)
+
+
+async def test_too_many_failures_from_one_address_refuse_it_whatever_the_name(
+    database: Database, content_store: ContentStore
+) -> None:
+    await add_accounts(database)
+    async with client(console_app(database, content_store)) as c:
+        for i in range(MAX_ADDRESS_FAILURES):
+            # A different name each time: no account is ever locked.
+            assert (await sign_in(c, f"guess{i}", "wrong password!")).status_code == 401
+        refused = await sign_in(c, "ada")
+        assert refused.status_code == 429
+        assert "depuis cette adresse" in refused.text and "15 minutes" in refused.text
+        # Without a trusted proxy the header is the browser's own word: not believed.
+        spoofed = await sign_in(c, "ada", headers={"X-Forwarded-For": "198.51.100.7"})
+        assert spoofed.status_code == 429
+    async with database.reading() as session:
+        ada = await account_store.account_by_name(session, "ada")
+    assert ada is not None and ada.locked_until is None
+
+
+async def test_behind_a_trusted_proxy_the_forwarded_address_is_counted(
+    database: Database, content_store: ContentStore
+) -> None:
+    await add_accounts(database)
+    # The in-process client connects from 127.0.0.1: the proxy here.
+    app = console_app(database, content_store, trusted_proxies=("127.0.0.1",))
+    attacker = {"X-Forwarded-For": "198.51.100.7"}
+    async with client(app) as c:
+        for i in range(MAX_ADDRESS_FAILURES):
+            await sign_in(c, f"guess{i}", "wrong password!", headers=attacker)
+        assert (await sign_in(c, "ada", headers=attacker)).status_code == 429
+        # Another browser behind the same proxy is not refused.
+        other = {"X-Forwarded-For": "203.0.113.9"}
+        assert (await sign_in(c, "ada", headers=other)).status_code == 303
+
+
+def test_the_forwarded_address_is_the_last_one_no_trusted_proxy_wrote() -> None:
+    from starlette.requests import Request
+
+    from bot.web.console.limits import client_address, networks
+
+    def request(peer: str, forwarded: str | None) -> Request:
+        headers = [(b"x-forwarded-for", forwarded.encode())] if forwarded else []
+        return Request({"type": "http", "headers": headers, "client": (peer, 1234)})
+
+    trusted = networks(["10.0.0.0/8"])
+    # The browser wrote "1.1.1.1" itself; the proxy appended the real peer it saw.
+    assert client_address(request("10.0.0.2", "1.1.1.1, 203.0.113.5"), trusted) == "203.0.113.5"
+    assert client_address(request("10.0.0.2", "203.0.113.5, 10.0.0.3"), trusted) == "203.0.113.5"
+    assert client_address(request("198.51.100.1", "1.1.1.1"), trusted) == "198.51.100.1"
+    assert client_address(request("10.0.0.2", None), trusted) == "10.0.0.2"
+    assert client_address(request("10.0.0.2", "1.1.1.1"), ()) == "10.0.0.2"

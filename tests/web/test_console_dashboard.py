@@ -258,3 +258,64 @@ async def test_broadcast_runs_count_delivered_failed_and_blocked(
     # (Other tests' processes may leave runs in the shared PostgreSQL schema: this one's row.)
     row = next(r for r in rows_of(got.text)[1:] if r[1] == "dashboard_counts")
     assert row[1:] == ["dashboard_counts", "done", "15", "10", "<5", "5"]
+
+
+async def test_quiz_shares_by_place_and_age_and_handovers_per_day(
+    database: Database, content_store: ContentStore
+) -> None:
+    """Which myths persist where: the quiz's shares by region and by age bracket; and the
+    handovers opened each day, suppressed below 5 like every count."""
+    from bot.store.models import Handover
+
+    await add_accounts(database)
+    async with database.transaction() as session:
+        people = [
+            User(
+                channel="test",
+                external_id=f"q{i}",
+                language="fr",
+                consent=True,
+                region="Ménaka" if i < 10 else "Taoudénit",
+                age_bracket="18-24" if i < 6 else "15-17",
+            )
+            for i in range(13)
+        ]
+        session.add_all(people)
+        await session.flush()
+        for i, person in enumerate(people):
+            # 5 right answers (the first 5 people): Ménaka 10 answers, 5 right; Taoudénit
+            # 3 answers (a small cell); 18-24: 6 answers, 5 right (1 wrong: a small cell);
+            # 15-17: 7 answers, none right (the myth persists there).
+            session.add(
+                QuizAnswer(
+                    user_id=person.id,
+                    topic="myths",
+                    question="m1",
+                    answer=1,
+                    correct=i < 5,
+                    language="fr",
+                )
+            )
+        for person in people[:7]:
+            session.add(Handover(user_id=person.id, status="open", agent_chat_id=-1))
+    async with client(console_app(database, content_store)) as c:
+        await sign_in(c, "vic")
+        by_place = rows_of(
+            (await c.get(f"{PREFIX}/dashboard/modules/quiz_answers_by_place.csv")).text
+        )
+        by_age = rows_of((await c.get(f"{PREFIX}/dashboard/modules/quiz_answers_by_age.csv")).text)
+        handovers = rows_of(
+            (await c.get(f"{PREFIX}/dashboard/help/handovers_per_day.csv?place=Ménaka")).text
+        )
+        page = await c.get(f"{PREFIX}/dashboard/modules")
+    assert by_place[0] == ["Module", "Question", "Région ou pays", "Réponses", "Bonnes réponses"]
+    mine = [r for r in by_place[1:] if r[0] == "myths"]
+    assert mine == [
+        ["myths", "m1", "Ménaka", "10", "50%"],
+        ["myths", "m1", "Taoudénit", "<5", "-"],
+    ]
+    ages = [r for r in by_age[1:] if r[0] == "myths"]
+    assert ages == [["myths", "m1", "15-17", "5", "0%"], ["myths", "m1", "18-24", "5", "-"]]
+    today = utcnow().date().isoformat()
+    assert [today, "5"] in handovers  # 7 opened today, shown rounded to 5
+    assert "chart-quiz_answers_by_place" in page.text and "chart-quiz_answers_by_age" in page.text

@@ -36,7 +36,13 @@ from bot.store.accounts import Account
 from bot.store.db import Database
 from bot.store.models import utcnow
 from bot.web.console.i18n import LANGUAGES, translator
-from bot.web.console.passwords import verify_password
+from bot.web.console.limits import AddressLimiter, client_address, networks
+from bot.web.console.passwords import (
+    MIN_LENGTH,
+    hash_password,
+    password_problem,
+    verify_password,
+)
 from bot.web.console.permissions import Action, Role, allowed
 from bot.web.console.tables import Published, publish, to_csv
 
@@ -65,9 +71,14 @@ class Guard:
     scope: str | None = None
 
 
-def guarded(action: Action, *, scope: str | None = None) -> Callable[[Endpoint], Endpoint]:
+def guarded(
+    action: Action, *, scope: str | None = None, before_new_password: bool = False
+) -> Callable[[Endpoint], Endpoint]:
     """The one permission check: signed in, allowed by :func:`allowed`, and for a POST a
-    valid CSRF token. Every console route but the sign-in page is wrapped in it."""
+    valid CSRF token. Every console route but the sign-in page is wrapped in it.
+
+    An account whose password was given by someone else sees only the page to choose its
+    own (and may sign out: ``before_new_password``) until it has."""
 
     def wrap(endpoint: Endpoint) -> Endpoint:
         @wraps(endpoint)
@@ -76,6 +87,12 @@ def guarded(action: Action, *, scope: str | None = None) -> Callable[[Endpoint],
             if account is None:
                 return RedirectResponse(f"{PREFIX}/login", status_code=303)
             request.state.account = account
+            if (
+                account.must_change_password
+                and action is not Action.PASSWORD
+                and not before_new_password
+            ):
+                return RedirectResponse(f"{PREFIX}/password", status_code=303)
             if request.method == "POST" and not await csrf_ok(request):
                 return page(request, "error.html", {"message": "error.csrf"}, status=403)
             target = request.path_params.get(scope) if scope else None
@@ -158,6 +175,7 @@ def page(
         ),
         "csrf": csrf_token(request),
         "prefix": PREFIX,
+        "min_length": MIN_LENGTH,
         "sections": dashboard.SECTIONS,
         **(context or {}),
     }
@@ -186,7 +204,8 @@ async def login_form(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
-    """Check the password; five wrong ones in a row lock the account for a while."""
+    """Check the password; five wrong ones in a row lock the account for a while, and
+    too many wrong ones from one address refuse that address for a while (any name)."""
     form = await request.form()
     if not await csrf_ok(request):
         return page(request, "login.html", {"error": "login.csrf"}, status=403)
@@ -194,6 +213,11 @@ async def login(request: Request) -> Response:
     password = str(form.get("password") or "")
     database: Database = request.app.state.database
     now = request.app.state.clock()
+    limiter: AddressLimiter = request.app.state.limiter
+    address = client_address(request, request.app.state.trusted_proxies)
+    wait = limiter.minutes_left(address, now)
+    if wait is not None:
+        return page(request, "login.html", {"error": "login.too_many", "minutes": wait}, status=429)
     async with database.transaction() as db:
         account = await account_store.account_by_name(db, name)
         if account is not None and account.locked_until is not None and account.locked_until > now:
@@ -203,6 +227,7 @@ async def login(request: Request) -> Response:
             )
         good = verify_password(account.password_hash if account else None, password)
         if account is None or not good or not account.active:
+            limiter.failed(address, now)
             if account is not None:
                 failures = account.failed_logins + 1
                 lock = now + timedelta(minutes=LOCK_MINUTES) if failures >= MAX_FAILURES else None
@@ -217,10 +242,11 @@ async def login(request: Request) -> Response:
     request.session.clear()
     request.session.update({"account": account.id, "since": now.timestamp(), "lang": lang})
     csrf_token(request)
-    return RedirectResponse(f"{PREFIX}/", status_code=303)
+    first = f"{PREFIX}/password" if account.must_change_password else f"{PREFIX}/"
+    return RedirectResponse(first, status_code=303)
 
 
-@guarded(Action.HOME)
+@guarded(Action.HOME, before_new_password=True)
 async def logout(request: Request) -> Response:
     lang = language(request)
     request.session.clear()
@@ -236,6 +262,49 @@ async def switch_language(request: Request) -> Response:
     back = request.headers.get("referer", "")
     target = back if back.startswith(str(request.base_url)) else f"{PREFIX}/"
     return RedirectResponse(target, status_code=303)
+
+
+@guarded(Action.PASSWORD)
+async def password_form(request: Request) -> Response:
+    return page(request, "password.html")
+
+
+@guarded(Action.PASSWORD)
+async def change_password(request: Request) -> Response:
+    """The signed-in account's own password: the current one first, then the new one
+    twice. Every other session of the account ends; this one goes on."""
+    me: Account = request.state.account
+    form = await request.form()
+    current = str(form.get("current") or "")
+    new, again = str(form.get("new") or ""), str(form.get("again") or "")
+    now = request.app.state.clock()
+    limiter: AddressLimiter = request.app.state.limiter
+    address = client_address(request, request.app.state.trusted_proxies)
+    wait = limiter.minutes_left(address, now)
+    if wait is not None:
+        context = {"error": "login.too_many", "minutes": wait}
+        return page(request, "password.html", context, status=429)
+    if not verify_password(me.password_hash, current):
+        # Counted like a failed sign-in: the page must not become a way to guess.
+        limiter.failed(address, now)
+        return page(request, "password.html", {"error": "password.wrong_current"}, status=400)
+    problem = None
+    if new != again:
+        problem = "password.differ"
+    elif password_problem(new) is not None:
+        problem = "password.too_short"
+    elif new == current:
+        problem = "password.same"
+    if problem is not None:
+        return page(request, "password.html", {"error": problem}, status=400)
+    database: Database = request.app.state.database
+    async with database.transaction() as db:
+        await account_store.set_password_hash(db, me.name, hash_password(new), at=now)
+        await account_store.audit(db, actor=me.name, action="password.change")
+    # Sessions signed before ``now`` are no longer valid: this one is signed again.
+    request.session["since"] = now.timestamp()
+    request.session["csrf"] = secrets.token_urlsafe(24)
+    return RedirectResponse(f"{PREFIX}/?password=changed", status_code=303)
 
 
 # --- Pages -----------------------------------------------------------------------------
@@ -285,6 +354,8 @@ async def section_tables(
     _, period = period_of(request)
     filters = filters_of(request)
     database: Database = request.app.state.database
+    # The days that ended since the last look are counted once (cheap when none did).
+    await dashboard.roll_up(database, today=request.app.state.clock().date())
     async with database.reading() as db:
         if section == "reach":
             tables = await dashboard.reach(db, period, filters)
@@ -412,6 +483,8 @@ def console_routes() -> list[BaseRoute]:
         Route("/login", login_form, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),
+        Route("/password", password_form, methods=["GET"]),
+        Route("/password", change_password, methods=["POST"]),
         Route("/lang/{code}", switch_language, methods=["GET"]),
         Route("/dashboard/{section}", dashboard_page, methods=["GET"]),
         Route("/dashboard/{section}/{table}.csv", dashboard_csv, methods=["GET"]),
@@ -435,8 +508,10 @@ def build_console(
     secure: bool,
     catalog: Callable[[], Catalog | None] = lambda: None,
     clock: Callable[[], datetime] = utcnow,
+    trusted_proxies: tuple[str, ...] = (),
 ) -> Starlette:
-    """The console as its own ASGI app, to mount at :data:`PREFIX`."""
+    """The console as its own ASGI app, to mount at :data:`PREFIX`. ``trusted_proxies``:
+    the addresses whose ``X-Forwarded-For`` is believed (the sign-in rate limit)."""
     app = Starlette(
         routes=console_routes(),
         middleware=[
@@ -455,4 +530,6 @@ def build_console(
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.state.catalog = catalog
     app.state.clock = clock
+    app.state.limiter = AddressLimiter()
+    app.state.trusted_proxies = networks(trusted_proxies)
     return app

@@ -29,6 +29,7 @@ class Action(StrEnum):
     TRANSLATIONS = "translations"  # one language's coverage (scoped: translators)
     USERS = "users"
     AUDIT = "audit"
+    PASSWORD = "password"  # one's own password (every role)
 
 
 #: Role -> the actions it may take.
@@ -41,6 +42,10 @@ ALLOWED: dict[Role, frozenset[Action]] = {
     Role.VIEWER: frozenset({Action.HOME, Action.DASHBOARD, Action.EXPORT}),
     Role.PARTNER: frozenset({Action.HOME, Action.SERVICE}),
 }
+
+# Every account may change its own password, whatever its role.
+for _role in Role:
+    ALLOWED[_role] = ALLOWED[_role] | {Action.PASSWORD}
 
 #: Scoped actions: the account attribute that bounds them, for the roles it bounds.
 SCOPES: dict[Action, tuple[str, frozenset[Role]]] = {
