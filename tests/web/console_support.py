@@ -6,6 +6,7 @@ import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Literal
 
 import httpx
 from starlette.applications import Starlette
@@ -47,14 +48,22 @@ async def add_accounts(database: Database) -> None:
 
 
 def console_app(
-    database: Database, content: ContentStore, *, clock: Callable[[], datetime] = utcnow
+    database: Database,
+    content: ContentStore,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    writable: bool = False,
+    ffmpeg: str | None | Literal["find"] = "find",
 ) -> Starlette:
+    """The console over ``content``; with ``writable`` it may change it (give it a copy)."""
     console = build_console(
         database,
         secret="test-secret-" + "x" * 24,
         secure=False,
         catalog=content.current,
         clock=clock,
+        content=content if writable else None,
+        ffmpeg=ffmpeg,
     )
     return Starlette(routes=[Mount(PREFIX, app=console)])
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -30,6 +30,9 @@ from starlette.templating import Jinja2Templates
 
 from bot.content.catalog import Catalog
 from bot.content.coverage import coverage
+from bot.content.publish import ContentPublisher
+from bot.content.recording import find_ffmpeg
+from bot.content.store import ContentStore
 from bot.store import accounts as account_store
 from bot.store import dashboard
 from bot.store.accounts import Account
@@ -243,7 +246,9 @@ async def switch_language(request: Request) -> Response:
 
 @guarded(Action.HOME)
 async def home(request: Request) -> Response:
-    return page(request, "home.html")
+    catalog = request.app.state.catalog()
+    languages = list(catalog.languages) if catalog is not None else []
+    return page(request, "home.html", {"content_languages": languages})
 
 
 def period_of(request: Request) -> tuple[str, dashboard.Period]:
@@ -420,8 +425,18 @@ def console_routes() -> list[BaseRoute]:
         Route("/users", users_page, methods=["GET"]),
         Route("/users/{name}/{change}", user_state, methods=["POST"]),
         Route("/audit", audit_page, methods=["GET"]),
+        *_feature_routes(),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
+
+
+def _feature_routes() -> list[BaseRoute]:
+    """The routes of the console's features that live in their own modules (they import
+    :func:`guarded` and :func:`page` from here, hence the import at call time)."""
+    from bot.web.console.broadcasts import broadcast_routes
+    from bot.web.console.voice import voice_routes
+
+    return [*broadcast_routes(), *voice_routes()]
 
 
 #: Routes open without signing in (everything else is guarded).
@@ -435,8 +450,16 @@ def build_console(
     secure: bool,
     catalog: Callable[[], Catalog | None] = lambda: None,
     clock: Callable[[], datetime] = utcnow,
+    content: ContentStore | None = None,
+    publisher: ContentPublisher | None = None,
+    ffmpeg: str | None | Literal["find"] = "find",
 ) -> Starlette:
-    """The console as its own ASGI app, to mount at :data:`PREFIX`."""
+    """The console as its own ASGI app, to mount at :data:`PREFIX`.
+
+    ``content`` (with ``publisher``, which credits each change to its author) lets the
+    console write content: campaigns and voice notes; without it those pages say the
+    content cannot be changed from here. ``ffmpeg`` is looked for on ``PATH`` once, now.
+    """
     app = Starlette(
         routes=console_routes(),
         middleware=[
@@ -455,4 +478,7 @@ def build_console(
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.state.catalog = catalog
     app.state.clock = clock
+    app.state.content = content
+    app.state.publisher = publisher
+    app.state.ffmpeg = find_ffmpeg() if ffmpeg == "find" else ffmpeg
     return app
