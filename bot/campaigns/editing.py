@@ -28,6 +28,8 @@ from bot.errors import KunnafoniError
 #: File names of campaigns (the loader's rule) and names the console's own pages take.
 NAME = re.compile(r"^[a-z0-9_]{1,64}$")
 RESERVED = frozenset({"new", "audience", "runs"})
+#: Fields named by the segment's own rules (minors, active/inactive days).
+SEGMENT_RULES = ("age_brackets", "inactive_for_days")
 
 
 class CampaignRefused(KunnafoniError):
@@ -65,6 +67,17 @@ def validate(data: Mapping[str, Any]) -> CampaignFile:
             if loc and loc[0] == "steps":
                 name = "steps"
             reason = str(error["msg"]).removeprefix("Value error, ")
+            if not loc:
+                # A rule of the kind ("a oneoff campaign needs when and message"): shown
+                # on the fields it asks for that are empty.
+                wanted = ("when", "message") if data.get("kind") == "oneoff" else ("steps",)
+                empty = [f for f in wanted if not data.get(f)]
+                for field in empty or ["kind"]:
+                    fields.setdefault(field, reason)
+                continue
+            if loc == ["segment"]:
+                # A rule across the segment's fields: on the field it names.
+                name = next((f for f in SEGMENT_RULES if f in reason), "segment")
             fields.setdefault(name, reason)
         raise CampaignRefused(fields) from exc
 
