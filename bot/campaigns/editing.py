@@ -39,7 +39,9 @@ class CampaignRefused(KunnafoniError):
     def __init__(self, fields: Mapping[str, str], problems: list[str] | None = None) -> None:
         self.fields = dict(fields)
         self.problems = list(problems or [])
-        super().__init__("; ".join([*(f"{k}: {v}" for k, v in self.fields.items()), *self.problems]))
+        super().__init__(
+            "; ".join([*(f"{k}: {v}" for k, v in self.fields.items()), *self.problems])
+        )
 
 
 @dataclass(frozen=True)

@@ -61,8 +61,8 @@ def ogg_opus_seconds(data: bytes) -> float | None:
     head = data.find(b"OpusHead")
     if last < 0 or head < 0 or len(data) < last + 14 or len(data) < head + 12:
         return None
-    (granule,) = struct.unpack_from("<q", data, last + 6)
-    (pre_skip,) = struct.unpack_from("<H", data, head + 10)
+    granule: int = struct.unpack_from("<q", data, last + 6)[0]
+    pre_skip: int = struct.unpack_from("<H", data, head + 10)[0]
     if granule < 0:
         return None
     return max(0.0, (granule - pre_skip) / 48_000)

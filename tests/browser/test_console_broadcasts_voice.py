@@ -164,10 +164,13 @@ async def _start(tmp: Path, port: int) -> tuple[World, list[Any]]:
         asyncio.create_task(server.serve()),
         asyncio.create_task(sender.run(None, until_done=False)),
     ]
-    while not server.started:
+    deadline = time.monotonic() + 20
+    while not server.started:  # uvicorn offers no event to wait on
+        assert time.monotonic() < deadline, "the console server did not start"
         await asyncio.sleep(0.05)
-    world = World(asyncio.get_running_loop(), f"http://127.0.0.1:{port}{PREFIX}", fake, store,
-                  database)
+    world = World(
+        asyncio.get_running_loop(), f"http://127.0.0.1:{port}{PREFIX}", fake, store, database
+    )
     return world, [server, bot, *tasks]
 
 
@@ -257,9 +260,7 @@ def test_plan_and_send_a_broadcast_to_a_seeded_audience(browser: Any, world: Wor
         assert text == catalog.text("broadcast.legal_paths_reminder", language).text
 
 
-def test_record_and_upload_a_voice_note_then_the_bot_sends_it(
-    browser: Any, world: World
-) -> None:
+def test_record_and_upload_a_voice_note_then_the_bot_sends_it(browser: Any, world: World) -> None:
     catalog = world.store.current()
     key = catalog.topics["sahara"].cards[0].text
     context = browser.new_context(viewport={"width": 1200, "height": 900})

@@ -53,7 +53,7 @@ def console_app(
     *,
     clock: Callable[[], datetime] = utcnow,
     writable: bool = False,
-    ffmpeg: str | None | Literal["find"] = "find",
+    ffmpeg: str | Literal["find"] | None = "find",
 ) -> Starlette:
     """The console over ``content``; with ``writable`` it may change it (give it a copy)."""
     console = build_console(

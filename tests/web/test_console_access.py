@@ -65,8 +65,13 @@ PAGES = [
 
 #: The first page of an OGG/Opus stream (header only): a voice note the console takes as is.
 OPUS = (
-    b"OggS\x00\x02" + bytes(8) + b"\x01\x00\x00\x00" + bytes(8) + b"\x01\x13"
-    + b"OpusHead\x01\x01\x38\x01\x80\xbb\x00\x00\x00\x00\x00" + b"voice data"
+    b"OggS\x00\x02"
+    + bytes(8)
+    + b"\x01\x00\x00\x00"
+    + bytes(8)
+    + b"\x01\x13"
+    + b"OpusHead\x01\x01\x38\x01\x80\xbb\x00\x00\x00\x00\x00"
+    + b"voice data"
 )
 ONEOFF = {
     "kind": "oneoff",

@@ -248,14 +248,10 @@ async def test_plan_confirm_send_progress_cancel_and_history(
         # Sending again queues nobody twice.
         await c.post(f"{PREFIX}/broadcasts/call/send", data={"csrf": token, "confirm": "yes"})
         async with database.reading() as session:
-            again = await session.scalar(
-                select(func.count()).where(OutboxMessage.run_id == run_id)
-            )
+            again = await session.scalar(select(func.count()).where(OutboxMessage.run_id == run_id))
         assert again == 12
 
-        cancelled = await c.post(
-            f"{PREFIX}/broadcasts/runs/{run_id}/cancel", data={"csrf": token}
-        )
+        cancelled = await c.post(f"{PREFIX}/broadcasts/runs/{run_id}/cancel", data={"csrf": token})
         assert cancelled.status_code == 303
         after = await c.get(f"{PREFIX}/broadcasts/runs/{run_id}/progress")
         assert "annulé" in after.text and "every 1s" not in after.text
@@ -272,8 +268,12 @@ async def test_unknown_campaigns_and_runs_are_not_found(
     await add_accounts(database)
     async with client(console_app(database, content_store)) as c:
         token = await signed_in(c)
-        for path in ("/broadcasts/nope", "/broadcasts/nope/edit", "/broadcasts/runs/x",
-                     "/broadcasts/runs/999999999"):
+        for path in (
+            "/broadcasts/nope",
+            "/broadcasts/nope/edit",
+            "/broadcasts/runs/x",
+            "/broadcasts/runs/999999999",
+        ):
             assert (await c.get(f"{PREFIX}{path}")).status_code == 404, path
         gone = await c.post(
             f"{PREFIX}/broadcasts/nope/send", data={"csrf": token, "confirm": "yes"}

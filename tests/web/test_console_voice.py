@@ -29,8 +29,13 @@ from bot.web.console.app import PREFIX, build_console
 from tests.web.console_support import add_accounts, client, sign_in, token_in
 
 OPUS = (
-    b"OggS\x00\x02" + bytes(8) + b"\x01\x00\x00\x00" + bytes(8) + b"\x01\x13"
-    + b"OpusHead\x01\x01\x38\x01\x80\xbb\x00\x00\x00\x00\x00" + b"voice data"
+    b"OggS\x00\x02"
+    + bytes(8)
+    + b"\x01\x00\x00\x00"
+    + bytes(8)
+    + b"\x01\x13"
+    + b"OpusHead\x01\x01\x38\x01\x80\xbb\x00\x00\x00\x00\x00"
+    + b"voice data"
 )
 KEY = "menu.title"
 FFMPEG = shutil.which("ffmpeg")
@@ -119,9 +124,7 @@ async def test_an_ogg_opus_file_is_live_at_once_credited_and_played_back(
         versions = await repo.content_versions(session)
     assert any(e.actor == "tina" and e.action == "voice.attach" and KEY in e.detail for e in log)
     # The version that went live is credited to the account, as /attach credits its admin.
-    assert any(
-        v.version == catalog.version and v.published_by == "console tina" for v in versions
-    )
+    assert any(v.version == catalog.version and v.published_by == "console tina" for v in versions)
 
 
 async def test_other_recordings_are_converted_with_ffmpeg(

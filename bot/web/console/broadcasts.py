@@ -39,7 +39,7 @@ from bot.store import accounts as account_store
 from bot.store import outbox, runs
 from bot.store.audience import audience, count
 from bot.store.db import Database
-from bot.web.console.app import PREFIX, guarded, page
+from bot.web.console.guard import PREFIX, guarded, page
 from bot.web.console.permissions import Action
 
 logger = logging.getLogger(__name__)
@@ -114,8 +114,14 @@ def campaign_data(form: FormData) -> dict[str, Any]:
 def form_values(campaign: Campaign | None) -> dict[str, Any]:
     """A campaign as the form shows it (empty for a new one)."""
     if campaign is None:
-        return {"kind": "oneoff", "segment": {}, "steps": [], "quiet_start": "21:00",
-                "quiet_end": "08:00", "catch_up_days": 2}
+        return {
+            "kind": "oneoff",
+            "segment": {},
+            "steps": [],
+            "quiet_start": "21:00",
+            "quiet_end": "08:00",
+            "catch_up_days": 2,
+        }
     segment = campaign.segment.model_dump(mode="json")
     return {
         "name": campaign.name,
@@ -182,7 +188,9 @@ def _not_found(request: Request) -> Response:
 async def _audit(request: Request, action: str, detail: str) -> None:
     database: Database = request.app.state.database
     async with database.transaction() as db:
-        await account_store.audit(db, actor=request.state.account.name, action=action, detail=detail)
+        await account_store.audit(
+            db, actor=request.state.account.name, action=action, detail=detail
+        )
 
 
 async def audience_of(database: Database, segment: Segment, *, now: datetime) -> dict[str, Any]:
@@ -214,8 +222,12 @@ async def campaigns_page(request: Request) -> Response:
     return page(
         request,
         "broadcasts.html",
-        {"campaigns": campaigns, "latest": latest, "runs": recent,
-         "editable": request.app.state.content is not None},
+        {
+            "campaigns": campaigns,
+            "latest": latest,
+            "runs": recent,
+            "editable": request.app.state.content is not None,
+        },
     )
 
 
@@ -279,8 +291,11 @@ async def _save(request: Request, name: str, *, create: bool) -> Response:
     store: ContentStore | None = request.app.state.content
     if store is None:
         return _form_page(
-            request, posted_values(form), create=create,
-            problems=["read_only"], status=409,
+            request,
+            posted_values(form),
+            create=create,
+            problems=["read_only"],
+            status=409,
         )
     data = campaign_data(form)
     try:
@@ -296,8 +311,12 @@ async def _save(request: Request, name: str, *, create: bool) -> Response:
             await asyncio.to_thread(save_campaign, store, name, data, create=create)
     except CampaignRefused as refused:
         return _form_page(
-            request, posted_values(form), create=create,
-            errors=refused.fields, problems=refused.problems, status=400,
+            request,
+            posted_values(form),
+            create=create,
+            errors=refused.fields,
+            problems=refused.problems,
+            status=400,
         )
     await _audit(request, "broadcast.create" if create else "broadcast.edit", name)
     logger.info("Campaign %s %s from the console", name, "created" if create else "changed")
@@ -345,8 +364,12 @@ async def campaign_page(request: Request) -> Response:
     return page(
         request,
         "broadcast.html",
-        {"campaign": campaign, "plan": await _plan_of(request, campaign),
-         "history": [_progress(s) for s in history], "drip": campaign.kind is CampaignKind.DRIP},
+        {
+            "campaign": campaign,
+            "plan": await _plan_of(request, campaign),
+            "history": [_progress(s) for s in history],
+            "drip": campaign.kind is CampaignKind.DRIP,
+        },
     )
 
 
@@ -358,7 +381,8 @@ async def confirm_send(request: Request) -> Response:
     if campaign is None:
         return _not_found(request)
     return page(
-        request, "broadcast_send.html",
+        request,
+        "broadcast_send.html",
         {"campaign": campaign, "plan": await _plan_of(request, campaign)},
     )
 
@@ -377,7 +401,9 @@ async def send(request: Request) -> Response:
     async with database.transaction() as db:
         result = await enqueue_campaign(db, catalog, name, now=_now(request))
         await account_store.audit(
-            db, actor=request.state.account.name, action="broadcast.send",
+            db,
+            actor=request.state.account.name,
+            action="broadcast.send",
             detail=f"{name} run {result.run_id}",
         )
     logger.info("Campaign %s queued from the console: run %s", name, result.run_id)
@@ -451,7 +477,9 @@ async def cancel(request: Request) -> Response:
             return _not_found(request)
         stopped = await runs.cancel_run(db, run_id)
         await account_store.audit(
-            db, actor=request.state.account.name, action="broadcast.cancel",
+            db,
+            actor=request.state.account.name,
+            action="broadcast.cancel",
             detail=f"{run.name} run {run_id}: {stopped} not sent",
         )
     return RedirectResponse(f"{PREFIX}/broadcasts/runs/{run_id}", status_code=303)

@@ -26,7 +26,7 @@ from bot.content.store import ContentStore
 from bot.content.voice import AttachError, attach_voice
 from bot.store import accounts as account_store
 from bot.store.db import Database
-from bot.web.console.app import PREFIX, guarded, language, page
+from bot.web.console.guard import PREFIX, guarded, language, page
 from bot.web.console.i18n import translator
 from bot.web.console.permissions import Action
 
