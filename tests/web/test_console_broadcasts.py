@@ -146,6 +146,7 @@ async def test_bad_campaigns_are_refused_on_their_field_and_nothing_is_written(
     src = source()
     cases = [
         (oneoff("no_message", src, message=""), "message"),
+        (oneoff("bad_when", src, when="tomorrow"), "when"),
         (oneoff("Bad Name", src), "name"),
         (oneoff("audience", src), "name"),  # a page's own path
         (oneoff("legal_paths_reminder", src), "name"),  # taken
@@ -165,6 +166,21 @@ async def test_bad_campaigns_are_refused_on_their_field_and_nothing_is_written(
             data={"csrf": token, **oneoff("ghost", src, message="no.such.key")},
         )
         assert unknown.status_code == 400 and "no.such.key" in unknown.text
+        repeated = await c.post(
+            f"{PREFIX}/broadcasts/new",
+            data={
+                "csrf": token,
+                "name": "twice",
+                "kind": "drip",
+                "sources": src,
+                "step_count": "2",
+                "step_day_0": "3",
+                "step_message_0": "broadcast.weekly_quiz.sea",
+                "step_day_1": "3",
+                "step_message_1": "broadcast.weekly_quiz.sahara",
+            },
+        )
+        assert repeated.status_code == 400 and "day 3 is repeated" in repeated.text
     after = {p: p.read_bytes() for p in content_copy.rglob("*") if p.is_file()}
     assert after == before and store.current().version == version
 

@@ -85,14 +85,26 @@ def segment_data(form: FormData | QueryParams) -> dict[str, Any]:
     return data
 
 
+def _mali_time(text: str) -> str | None:
+    """The page's date and time (``datetime-local``: no offset) in Mali time, UTC+0 all
+    year, with its offset as the files write it; anything else is left to the model."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.isoformat()
+
+
 def campaign_data(form: FormData) -> dict[str, Any]:
     """The whole form as the campaign file writes it (validated by the caller)."""
     kind = str(form.get("kind") or "oneoff")
     data: dict[str, Any] = {"kind": kind, "segment": segment_data(form)}
     if kind == "oneoff":
-        when = str(form.get("when") or "").strip()
-        # The page's time is Mali time, UTC+0 all year.
-        data["when"] = f"{when}:00+00:00" if len(when) == 16 else (when or None)
+        data["when"] = _mali_time(str(form.get("when") or "").strip())
         data["message"] = str(form.get("message") or "").strip() or None
     else:
         steps = []
