@@ -203,6 +203,8 @@ def world(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wo
 def test_plan_and_send_a_broadcast_to_a_seeded_audience(browser: Any, world: World) -> None:
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     page = context.new_page()
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/broadcasts/audience" in r.url else None)
     try:
         _sign_in(page, world.base, "eddie")
         page.click("header >> text=Diffusions")
@@ -229,6 +231,8 @@ def test_plan_and_send_a_broadcast_to_a_seeded_audience(browser: Any, world: Wor
         page.check("input[name=languages][value=fr]")
         total.filter(has_text="10 personnes").wait_for()
         shoot(page, "broadcast-form")
+        # The live audience is asked with the segment only: no CSRF token in a URL.
+        assert asked and not any("csrf" in url for url in asked)
         page.click("#campaign-form button[type=submit]")
         page.wait_for_url(f"{world.base}/broadcasts/browser_call")
         assert "Audience : 10" in page.locator("#plan-audience").inner_text()
