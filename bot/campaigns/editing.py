@@ -10,6 +10,7 @@ plan|send NAME``, the worker's drips and the console all read the same definitio
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from bot.errors import KunnafoniError
 #: File names of campaigns (the loader's rule) and names the console's own pages take.
 NAME = re.compile(r"^[a-z0-9_]{1,64}$")
 RESERVED = frozenset({"new", "audience", "runs"})
+#: The refusal of a save over a change made since the form was opened.
+CHANGED_MEANWHILE = "changed_meanwhile"
 #: Fields named by the segment's own rules (minors, active/inactive days).
 SEGMENT_RULES = ("age_brackets", "inactive_for_days")
 
@@ -54,6 +57,15 @@ class Saved:
 
 def campaign_path(root: Path, name: str) -> Path:
     return root / "broadcasts" / f"{name}.yml"
+
+
+def file_version(root: Path, name: str) -> str:
+    """A short hash of the campaign's file as it is now ("" when there is none): the form
+    carries it, so a save over someone else's change in between is refused, not lost."""
+    path = campaign_path(root, name)
+    if not path.exists():
+        return ""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
 def validate(data: Mapping[str, Any]) -> CampaignFile:
@@ -121,12 +133,18 @@ def _yaml(value: Any, old: Any) -> Any:
 
 
 def save_campaign(
-    store: ContentStore, name: str, data: Mapping[str, Any], *, create: bool
+    store: ContentStore,
+    name: str,
+    data: Mapping[str, Any],
+    *,
+    create: bool,
+    base: str | None = None,
 ) -> Saved:
     """Write campaign ``name`` (new with ``create``) and reload the content.
 
     Refused, with nothing changed: a bad name, a name taken (``create``) or unknown (not
-    ``create``), a field the model refuses, or a tree the loader refuses.
+    ``create``), a file changed since the form read it (``base``, :func:`file_version`),
+    a field the model refuses, or a tree the loader refuses.
     """
     if not NAME.match(name) or name in RESERVED:
         raise CampaignRefused({"name": "lower-case letters, digits and _ only"})
@@ -136,6 +154,8 @@ def save_campaign(
         raise CampaignRefused({"name": "a campaign of that name exists"})
     if not create and not path.exists():
         raise CampaignRefused({"name": "no campaign of that name"})
+    if base is not None and base != file_version(root, name):
+        raise CampaignRefused({}, [CHANGED_MEANWHILE])
     campaign = validate(data)
     old_text = path.read_text(encoding="utf-8") if path.exists() else None
     doc = _document(campaign, load_document(path) if old_text is not None else None)

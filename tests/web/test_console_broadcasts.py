@@ -4,6 +4,7 @@ its confirmation, the run's progress, cancel, the history, and the audit log."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -134,6 +135,35 @@ async def test_an_edit_keeps_the_files_comments_and_a_drip_gets_its_steps(
     ]
     assert drip.catch_up_days == 3 and drip.segment.languages == ["fr", "bm"]
     assert check_content(content_copy) == []
+
+
+async def test_a_save_over_a_change_made_meanwhile_is_refused_not_lost(
+    database: Database, content_copy: Path
+) -> None:
+    await add_accounts(database)
+    store = ContentStore(content_copy)
+    path = content_copy / "broadcasts" / "returnee_support.yml"
+    src = source()
+    async with client(console_app(database, store, writable=True)) as c:
+        token = await signed_in(c)
+        form = await c.get(f"{PREFIX}/broadcasts/returnee_support/edit")
+        base = re.search(r'name="base" value="([0-9a-f]+)"', form.text)
+        assert base is not None
+        # Someone else saves first (by hand, or another console).
+        path.write_text(path.read_text().replace("10:00:00", "11:00:00"))
+        store.reload()
+        mine = {**oneoff("returnee_support", src), "csrf": token, "base": base.group(1)}
+        refused = await c.post(f"{PREFIX}/broadcasts/returnee_support/edit", data=mine)
+        assert refused.status_code == 409 and "Quelqu&#39;un a modifié" in refused.text
+        assert src in refused.text  # what was typed is kept
+        assert "11:00:00" in path.read_text() and src not in path.read_text()
+        # Once compared, saving again goes over the version now live.
+        fresh = re.search(r'name="base" value="([0-9a-f]+)"', refused.text)
+        assert fresh is not None and fresh.group(1) != base.group(1)
+        again = await c.post(
+            f"{PREFIX}/broadcasts/returnee_support/edit", data={**mine, "base": fresh.group(1)}
+        )
+    assert again.status_code == 303 and src in path.read_text()
 
 
 async def test_bad_campaigns_are_refused_on_their_field_and_nothing_is_written(

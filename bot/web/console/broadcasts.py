@@ -24,7 +24,15 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.campaigns.editing import NAME, RESERVED, CampaignRefused, save_campaign, validate
+from bot.campaigns.editing import (
+    CHANGED_MEANWHILE,
+    NAME,
+    RESERVED,
+    CampaignRefused,
+    file_version,
+    save_campaign,
+    validate,
+)
 from bot.campaigns.enqueue import enqueue_campaign
 from bot.campaigns.plan import plan
 from bot.campaigns.segments import criteria
@@ -153,6 +161,7 @@ def posted_values(form: FormData) -> dict[str, Any]:
     data = campaign_data(form)
     return {
         "name": str(form.get("name") or ""),
+        "base": str(form.get("base") or ""),
         "kind": data["kind"],
         "when": str(form.get("when") or ""),
         "message": str(form.get("message") or ""),
@@ -295,7 +304,10 @@ async def edit_form(request: Request) -> Response:
     campaign = catalog.campaigns.get(request.path_params["name"]) if catalog else None
     if campaign is None:
         return _not_found(request)
-    return _form_page(request, form_values(campaign), create=False)
+    store: ContentStore | None = request.app.state.content
+    values = form_values(campaign)
+    values["base"] = file_version(store.directory, campaign.name) if store else ""
+    return _form_page(request, values, create=False)
 
 
 async def _save(request: Request, name: str, *, create: bool) -> Response:
@@ -310,6 +322,8 @@ async def _save(request: Request, name: str, *, create: bool) -> Response:
             status=409,
         )
     data = campaign_data(form)
+    # The form sends the version it was opened on; without one (a script) nothing is checked.
+    base = None if create else (str(form.get("base") or "") or None)
     try:
         validate(data)  # field by field, before anything is written
         if not NAME.match(name) or name in RESERVED:
@@ -318,17 +332,22 @@ async def _save(request: Request, name: str, *, create: bool) -> Response:
         who = f"console {request.state.account.name}"
         if publisher is not None:
             async with publisher.editing(who):
-                await asyncio.to_thread(save_campaign, store, name, data, create=create)
+                await asyncio.to_thread(save_campaign, store, name, data, create=create, base=base)
         else:
-            await asyncio.to_thread(save_campaign, store, name, data, create=create)
+            await asyncio.to_thread(save_campaign, store, name, data, create=create, base=base)
     except CampaignRefused as refused:
+        values = posted_values(form)
+        conflict = CHANGED_MEANWHILE in refused.problems
+        if conflict:
+            # Saving again, once compared, goes over the version now live.
+            values["base"] = file_version(store.directory, name)
         return _form_page(
             request,
-            posted_values(form),
+            values,
             create=create,
             errors=refused.fields,
             problems=refused.problems,
-            status=400,
+            status=409 if conflict else 400,
         )
     await _audit(request, "broadcast.create" if create else "broadcast.edit", name)
     logger.info("Campaign %s %s from the console", name, "created" if create else "changed")
