@@ -8,6 +8,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     NLU_DATA_DIR=/app/nlu/data
 
 WORKDIR /app
+# The console converts voice notes (a browser's recording, an MP3 from a phone) to the
+# OGG/Opus Telegram plays with Debian's ffmpeg; without it only OGG/Opus files are taken.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ffmpeg \
+    && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 # A fixed uid and gid (10001), named in docker-compose.yml: secret files and the content

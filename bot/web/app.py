@@ -139,6 +139,8 @@ def console_for(runtime: Runtime) -> Starlette:
         secure=settings.environment not in (Environment.LOCAL, Environment.TEST),
         catalog=runtime.content.current,
         trusted_proxies=settings.console_trusted_proxies,
+        content=runtime.content,
+        publisher=runtime.publisher,
     )
 
 

@@ -6,6 +6,7 @@ import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Literal
 
 import httpx
 from starlette.applications import Starlette
@@ -52,7 +53,10 @@ def console_app(
     *,
     clock: Callable[[], datetime] = utcnow,
     trusted_proxies: tuple[str, ...] = (),
+    writable: bool = False,
+    ffmpeg: str | Literal["find"] | None = "find",
 ) -> Starlette:
+    """The console over ``content``; with ``writable`` it may change it (give it a copy)."""
     console = build_console(
         database,
         secret="test-secret-" + "x" * 24,
@@ -60,6 +64,8 @@ def console_app(
         catalog=content.current,
         clock=clock,
         trusted_proxies=trusted_proxies,
+        content=content if writable else None,
+        ffmpeg=ffmpeg,
     )
     return Starlette(routes=[Mount(PREFIX, app=console)])
 

@@ -3,10 +3,14 @@ and role, hand-made URLs to another partner's service or another language includ
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from bot.content.store import ContentStore
 from bot.store import accounts as account_store
+from bot.store import runs
 from bot.store.db import Database
 from bot.store.models import utcnow
 from bot.web.console import app as console
@@ -43,14 +47,57 @@ PAGES = [
     ("GET", "/users", Action.USERS, None),
     ("GET", "/audit", Action.AUDIT, None),
     ("POST", "/users/vic/disable", Action.USERS, None),
+    # Broadcasts: every page and action (editors and admins only).
+    ("GET", "/broadcasts", Action.BROADCASTS, None),
+    ("GET", "/broadcasts/new", Action.BROADCASTS, None),
+    ("POST", "/broadcasts/new", Action.BROADCASTS, None),
+    ("GET", "/broadcasts/audience?languages=fr", Action.BROADCASTS, None),
+    ("GET", "/broadcasts/legal_paths_reminder", Action.BROADCASTS, None),
+    ("GET", "/broadcasts/legal_paths_reminder/edit", Action.BROADCASTS, None),
+    ("POST", "/broadcasts/legal_paths_reminder/edit", Action.BROADCASTS, None),
+    ("GET", "/broadcasts/legal_paths_reminder/send", Action.BROADCASTS, None),
+    ("POST", "/broadcasts/legal_paths_reminder/send", Action.BROADCASTS, None),
+    ("GET", "/broadcasts/runs/{run}", Action.BROADCASTS, None),
+    ("GET", "/broadcasts/runs/{run}/progress", Action.BROADCASTS, None),
+    ("POST", "/broadcasts/runs/{run}/cancel", Action.BROADCASTS, None),
+    # Voice notes: translators only in their languages.
+    ("GET", "/voice/bm", Action.VOICE, "bm"),
+    ("GET", "/voice/ff", Action.VOICE, "ff"),
+    ("GET", "/voice/bm/{key}", Action.VOICE, "bm"),
+    ("POST", "/voice/bm/{key}", Action.VOICE, "bm"),
+    ("POST", "/voice/ff/{key}", Action.VOICE, "ff"),
+    ("GET", "/voice/bm/{key}/audio", Action.VOICE, "bm"),
     ("GET", "/password", Action.PASSWORD, None),
     # Last: the account's own password changes (its session goes on).
     ("POST", "/password", Action.PASSWORD, None),
 ]
 
-#: What a POST sends besides its CSRF token.
-FORMS = {
-    "/password": {"current": PASSWORD, "new": "my own new password", "again": "my own new password"}
+#: The first page of an OGG/Opus stream (header only): a voice note the console takes as is.
+OPUS = (
+    b"OggS\x00\x02"
+    + bytes(8)
+    + b"\x01\x00\x00\x00"
+    + bytes(8)
+    + b"\x01\x13"
+    + b"OpusHead\x01\x01\x38\x01\x80\xbb\x00\x00\x00\x00\x00"
+    + b"voice data"
+)
+ONEOFF = {
+    "kind": "oneoff",
+    "when": "2030-01-07T10:00",
+    "message": "broadcast.legal_paths_reminder",
+    "languages": ["fr", "bm"],
+}
+#: What each POST sends besides its CSRF token (a valid change, so allowed roles get 303).
+FORMS: dict[str, dict[str, Any]] = {
+    "/broadcasts/new": {"data": {**ONEOFF, "name": "access_check"}},
+    "/broadcasts/legal_paths_reminder/edit": {"data": ONEOFF},
+    "/broadcasts/legal_paths_reminder/send": {"data": {"confirm": "yes"}},
+    "/voice/bm/{key}": {"files": {"file": ("note.ogg", OPUS, "audio/ogg")}},
+    "/voice/ff/{key}": {"files": {"file": ("note.ogg", OPUS, "audio/ogg")}},
+    "/password": {
+        "data": {"current": PASSWORD, "new": "my own new password", "again": "my own new password"}
+    },
 }
 
 
@@ -61,7 +108,7 @@ def expected(role: str, action: Action, scope: str | None) -> bool:
         return False
     if action is Action.SERVICE and role == "partner":
         return scope in services
-    if action is Action.TRANSLATIONS and role == "translator":
+    if action in (Action.TRANSLATIONS, Action.VOICE) and role == "translator":
         return scope in languages
     return True
 
@@ -92,27 +139,49 @@ def test_the_pages_list_covers_every_guarded_route() -> None:
         "/users/{name}/{change}",
         "/logout",
         "/password",
+        "/broadcasts",
+        "/broadcasts/new",
+        "/broadcasts/audience",
+        "/broadcasts/{name}",
+        "/broadcasts/{name}/edit",
+        "/broadcasts/{name}/send",
+        "/broadcasts/runs/{run}",
+        "/broadcasts/runs/{run}/progress",
+        "/broadcasts/runs/{run}/cancel",
+        "/voice/{language}",
+        "/voice/{language}/{key}",
+        "/voice/{language}/{key}/audio",
     }
     assert guarded == templates
 
 
+def fill(path: str, run_id: int, key: str) -> str:
+    return path.replace("{run}", str(run_id)).replace("{key}", key)
+
+
 @pytest.mark.parametrize("name", sorted(ACCOUNTS))
 async def test_each_role_against_each_page(
-    database: Database, content_store: ContentStore, name: str
+    database: Database, content_copy: Path, name: str
 ) -> None:
     await add_accounts(database)
+    async with database.transaction() as session:
+        run_id = await runs.create_run(session, name="legal_paths_reminder")
+    content = ContentStore(content_copy)
+    key = "menu.title"  # a text in both bm and ff
     role = ACCOUNTS[name][0]
-    async with client(console_app(database, content_store)) as c:
+    async with client(console_app(database, content, writable=True)) as c:
         assert (await sign_in(c, name)).status_code == 303
         home = await c.get(f"{PREFIX}/")
         token = token_in(home.text)
         for method, path, action, scope in PAGES:
+            url = f"{PREFIX}{fill(path, run_id, key)}"
             if method == "POST":
+                form = FORMS.get(path, {})
                 response = await c.post(
-                    f"{PREFIX}{path}", data={"csrf": token, **FORMS.get(path, {})}
+                    url, data={"csrf": token, **form.get("data", {})}, files=form.get("files")
                 )
             else:
-                response = await c.get(f"{PREFIX}{path}")
+                response = await c.get(url)
             ok = expected(role, action, scope)
             if ok:
                 assert response.status_code in (200, 303), (role, path, response.status_code)
@@ -130,7 +199,7 @@ async def test_a_visitor_is_sent_to_sign_in(
     scope: str | None,
 ) -> None:
     async with client(console_app(database, content_store)) as c:
-        response = await c.request(method, f"{PREFIX}{path}")
+        response = await c.request(method, f"{PREFIX}{fill(path, 1, 'menu.title')}")
         assert response.status_code == 303
         assert response.headers["location"] == f"{PREFIX}/login"
 

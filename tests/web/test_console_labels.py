@@ -44,3 +44,19 @@ def test_the_same_placeholders_in_both_languages() -> None:
     fields = re.compile(r"\{(\w+)\}")
     for key, text in french.items():
         assert set(fields.findall(text)) == set(fields.findall(english[key])), key
+
+
+def test_every_label_of_broadcasts_and_voice_notes_is_in_the_catalogue() -> None:
+    from bot.content.models import CampaignKind
+    from bot.content.models.messages import VoiceMode
+    from bot.content.recording import RecordingRefusal
+
+    keys = set(catalogue("fr"))
+    wanted = {f"bc.status.{s}" for s in ("planned", "sending", "done", "cancelled")}
+    wanted |= {f"bc.kind.{k.value}" for k in CampaignKind}
+    wanted |= {r.value for r in RecordingRefusal}
+    wanted |= {f"voice.mode.{m.value}" for m in VoiceMode}
+    wanted |= {f"voice.only.{o}" for o in ("all", "missing", "recorded")}
+    wanted |= {"voice.error.invalid", "voice.error.read_only", "voice.error.network"}
+    wanted |= {f"bc.seg.{f}" for f in ("languages", "regions", "countries", "sources")}
+    assert sorted(wanted - keys) == []

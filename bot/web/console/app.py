@@ -9,15 +9,12 @@ changed password ends its sessions at once.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -30,171 +27,60 @@ from starlette.templating import Jinja2Templates
 
 from bot.content.catalog import Catalog
 from bot.content.coverage import coverage
+from bot.content.publish import ContentPublisher
+from bot.content.recording import find_ffmpeg
+from bot.content.store import ContentStore
 from bot.store import accounts as account_store
 from bot.store import dashboard
 from bot.store.accounts import Account
 from bot.store.db import Database
 from bot.store.models import utcnow
+from bot.web.console.broadcasts import broadcast_routes
+from bot.web.console.guard import (
+    PREFIX,
+    SESSION_SECONDS,
+    Guard,
+    _label,
+    csrf_ok,
+    csrf_token,
+    current_account,
+    guarded,
+    language,
+    page,
+)
 from bot.web.console.i18n import LANGUAGES, translator
 from bot.web.console.limits import AddressLimiter, client_address, networks
 from bot.web.console.passwords import (
-    MIN_LENGTH,
     hash_password,
     password_problem,
     verify_password,
 )
-from bot.web.console.permissions import Action, Role, allowed
+from bot.web.console.permissions import Action, Role
 from bot.web.console.tables import Published, publish, to_csv
+from bot.web.console.voice import voice_routes
+
+__all__ = [
+    "MAX_FAILURES",
+    "PREFIX",
+    "PUBLIC",
+    "Guard",
+    "build_console",
+    "console_routes",
+    "current_account",
+    "guarded",
+    "page",
+]
 
 logger = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE.parent / "static"
-PREFIX = "/console"
 COOKIE = "kunnafoni_console"
-#: A session lasts a working day at most.
-SESSION_SECONDS = 8 * 3600
 #: Wrong passwords in a row before the account is locked, and for how long.
 MAX_FAILURES = 5
 LOCK_MINUTES = 15
 #: A custom period longer than this is cut (the queries stay aggregate, but bounded).
 MAX_DAYS = 366
-
-Endpoint = Callable[[Request], Awaitable[Response]]
-
-
-@dataclass(frozen=True)
-class Guard:
-    """What a route needs: an action, and the path parameter that scopes it."""
-
-    action: Action
-    scope: str | None = None
-
-
-def guarded(
-    action: Action, *, scope: str | None = None, before_new_password: bool = False
-) -> Callable[[Endpoint], Endpoint]:
-    """The one permission check: signed in, allowed by :func:`allowed`, and for a POST a
-    valid CSRF token. Every console route but the sign-in page is wrapped in it.
-
-    An account whose password was given by someone else sees only the page to choose its
-    own (and may sign out: ``before_new_password``) until it has."""
-
-    def wrap(endpoint: Endpoint) -> Endpoint:
-        @wraps(endpoint)
-        async def route(request: Request) -> Response:
-            account = await current_account(request)
-            if account is None:
-                return RedirectResponse(f"{PREFIX}/login", status_code=303)
-            request.state.account = account
-            if (
-                account.must_change_password
-                and action is not Action.PASSWORD
-                and not before_new_password
-            ):
-                return RedirectResponse(f"{PREFIX}/password", status_code=303)
-            if request.method == "POST" and not await csrf_ok(request):
-                return page(request, "error.html", {"message": "error.csrf"}, status=403)
-            target = request.path_params.get(scope) if scope else None
-            if not allowed(account, action, target):
-                return page(request, "error.html", {"message": "error.forbidden"}, status=403)
-            return await endpoint(request)
-
-        route.guard = Guard(action, scope)  # type: ignore[attr-defined]
-        return route
-
-    return wrap
-
-
-async def current_account(request: Request) -> Account | None:
-    """The signed-in account, or None (and the session cleared) when there is none, it is
-    disabled, its password changed since, or the session is too old."""
-    session = request.session
-    account_id, since = session.get("account"), session.get("since")
-    if not isinstance(account_id, int) or not isinstance(since, float):
-        return None
-    database: Database = request.app.state.database
-    async with database.reading() as db:
-        account = await account_store.account_by_id(db, account_id)
-    now = request.app.state.clock().timestamp()
-    if (
-        account is None
-        or not account.active
-        or account.password_changed_at.timestamp() > since
-        or now - since > SESSION_SECONDS
-    ):
-        session.pop("account", None)
-        session.pop("since", None)
-        return None
-    return account
-
-
-def csrf_token(request: Request) -> str:
-    token = request.session.get("csrf")
-    if not isinstance(token, str):
-        token = secrets.token_urlsafe(24)
-        request.session["csrf"] = token
-    return token
-
-
-async def csrf_ok(request: Request) -> bool:
-    """A form's ``csrf`` field or htmx's ``X-CSRF-Token`` header equals the session's."""
-    expected = request.session.get("csrf")
-    given = request.headers.get("x-csrf-token")
-    if given is None:
-        form = await request.form()
-        value = form.get("csrf")
-        given = value if isinstance(value, str) else None
-    return isinstance(expected, str) and given is not None and hmac.compare_digest(expected, given)
-
-
-def language(request: Request) -> str:
-    chosen = request.session.get("lang")
-    return chosen if chosen in LANGUAGES else LANGUAGES[0]
-
-
-def page(
-    request: Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200
-) -> Response:
-    templates: Jinja2Templates = request.app.state.templates
-    lang = language(request)
-    account: Account | None = getattr(request.state, "account", None)
-    t = translator(lang)
-    values = {
-        "t": t,
-        "label": lambda table, cell: _label(t, table, cell),
-        "chart_of": lambda table: _chart(t, table),
-        "one_day": timedelta(days=1),
-        "lang": lang,
-        "other_lang": next(code for code in LANGUAGES if code != lang),
-        "account": account,
-        "can": (
-            lambda action, scope=None: (
-                account is not None and allowed(account, Action(action), scope)
-            )
-        ),
-        "csrf": csrf_token(request),
-        "prefix": PREFIX,
-        "min_length": MIN_LENGTH,
-        "sections": dashboard.SECTIONS,
-        **(context or {}),
-    }
-    return templates.TemplateResponse(request, template, values, status_code=status)
-
-
-def _label(t: Callable[..., str], table: Published, cell: Any) -> Any:
-    """A row's name: translated for headline figures and funnel steps, else as stored."""
-    prefix = {"figures": "figure.", "funnel": "step."}.get(table.kind)
-    return t(prefix + str(cell)) if prefix else cell
-
-
-def _chart(t: Callable[..., str], table: Published) -> dict[str, Any]:
-    data = table.chart()
-    data["labels"] = [_label(t, table, label) for label in data["labels"]]
-    for series in data["series"]:
-        series["name"] = t("col." + series.pop("key"))
-    return data
-
 
 # --- Sign in and out -------------------------------------------------------------------
 
@@ -312,7 +198,9 @@ async def change_password(request: Request) -> Response:
 
 @guarded(Action.HOME)
 async def home(request: Request) -> Response:
-    return page(request, "home.html")
+    catalog = request.app.state.catalog()
+    languages = list(catalog.languages) if catalog is not None else []
+    return page(request, "home.html", {"content_languages": languages})
 
 
 def period_of(request: Request) -> tuple[str, dashboard.Period]:
@@ -493,8 +381,14 @@ def console_routes() -> list[BaseRoute]:
         Route("/users", users_page, methods=["GET"]),
         Route("/users/{name}/{change}", user_state, methods=["POST"]),
         Route("/audit", audit_page, methods=["GET"]),
+        *_feature_routes(),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
+
+
+def _feature_routes() -> list[BaseRoute]:
+    """The routes of the console's features that live in their own modules."""
+    return [*broadcast_routes(), *voice_routes()]
 
 
 #: Routes open without signing in (everything else is guarded).
@@ -509,9 +403,18 @@ def build_console(
     catalog: Callable[[], Catalog | None] = lambda: None,
     clock: Callable[[], datetime] = utcnow,
     trusted_proxies: tuple[str, ...] = (),
+    content: ContentStore | None = None,
+    publisher: ContentPublisher | None = None,
+    ffmpeg: str | Literal["find"] | None = "find",
 ) -> Starlette:
-    """The console as its own ASGI app, to mount at :data:`PREFIX`. ``trusted_proxies``:
-    the addresses whose ``X-Forwarded-For`` is believed (the sign-in rate limit)."""
+    """The console as its own ASGI app, to mount at :data:`PREFIX`.
+
+    ``trusted_proxies``: the addresses whose ``X-Forwarded-For`` is believed (the
+    sign-in rate limit). ``content`` (with ``publisher``, which credits each change to
+    its author) lets the console write content: campaigns and voice notes; without it
+    those pages say the content cannot be changed from here. ``ffmpeg`` is looked for
+    on ``PATH`` once, now.
+    """
     app = Starlette(
         routes=console_routes(),
         middleware=[
@@ -532,4 +435,7 @@ def build_console(
     app.state.clock = clock
     app.state.limiter = AddressLimiter()
     app.state.trusted_proxies = networks(trusted_proxies)
+    app.state.content = content
+    app.state.publisher = publisher
+    app.state.ffmpeg = find_ffmpeg() if ffmpeg == "find" else ffmpeg
     return app

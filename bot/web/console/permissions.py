@@ -30,15 +30,27 @@ class Action(StrEnum):
     USERS = "users"
     AUDIT = "audit"
     PASSWORD = "password"  # one's own password (every role)
+    #: Campaigns: create, edit, plan, send, cancel, runs.
+    BROADCASTS = "broadcasts"
+    #: One language's voice notes: listen, record, upload (scoped: translators).
+    VOICE = "voice"
 
 
 #: Role -> the actions it may take.
 ALLOWED: dict[Role, frozenset[Action]] = {
     Role.ADMIN: frozenset(Action),
     Role.EDITOR: frozenset(
-        {Action.HOME, Action.DASHBOARD, Action.EXPORT, Action.SERVICE, Action.TRANSLATIONS}
+        {
+            Action.HOME,
+            Action.DASHBOARD,
+            Action.EXPORT,
+            Action.SERVICE,
+            Action.TRANSLATIONS,
+            Action.BROADCASTS,
+            Action.VOICE,
+        }
     ),
-    Role.TRANSLATOR: frozenset({Action.HOME, Action.TRANSLATIONS}),
+    Role.TRANSLATOR: frozenset({Action.HOME, Action.TRANSLATIONS, Action.VOICE}),
     Role.VIEWER: frozenset({Action.HOME, Action.DASHBOARD, Action.EXPORT}),
     Role.PARTNER: frozenset({Action.HOME, Action.SERVICE}),
 }
@@ -51,6 +63,7 @@ for _role in Role:
 SCOPES: dict[Action, tuple[str, frozenset[Role]]] = {
     Action.SERVICE: ("services", frozenset({Role.PARTNER})),
     Action.TRANSLATIONS: ("languages", frozenset({Role.TRANSLATOR})),
+    Action.VOICE: ("languages", frozenset({Role.TRANSLATOR})),
 }
 
 
