@@ -122,6 +122,7 @@ EXPECTED = {
     "console_accounts",
     "console_audit",
     "send_budget",
+    "referral_notes",
     "alembic_version",
 }
 
