@@ -13,6 +13,8 @@ from starlette.routing import Mount
 
 from bot.content.store import ContentStore
 from bot.store import accounts as account_store
+from bot.store import referrals as referral_repo
+from bot.store import repositories as repo
 from bot.store.db import Database
 from bot.store.models import utcnow
 from bot.web.console.app import PREFIX, build_console
@@ -30,7 +32,11 @@ ACCOUNTS = {
     "tina": ("translator", (), ("bm",)),
     "vic": ("viewer", (), ()),
     "paula": ("partner", ("legal_aid_bamako",), ()),
+    "agnes": ("agent", (), ()),
 }
+#: A case of the partner's own service, and one of another partner's.
+OWN_CASE = "KF-OWN111"
+OTHER_CASE = "KF-OTH222"
 
 
 async def add_accounts(database: Database) -> None:
@@ -77,3 +83,30 @@ async def sign_in(c: httpx.AsyncClient, name: str, password: str = PASSWORD) -> 
     return await c.post(
         f"{PREFIX}/login", data={"csrf": token_in(page.text), "name": name, "password": password}
     )
+
+
+async def add_cases(database: Database, *, external_id: str = "7001") -> dict[str, int]:
+    """A person with a case for the partner's service and one for another partner (sent,
+    as once delivered to their chats); reference -> referral id."""
+    ids: dict[str, int] = {}
+    async with database.transaction() as session:
+        user, _ = await repo.get_or_create_user(
+            session, channel="telegram", external_id=external_id
+        )
+        for reference, service in ((OWN_CASE, "legal_aid_bamako"), (OTHER_CASE, "another_partner")):
+            stored = await referral_repo.create_referral(
+                session,
+                reference=reference,
+                user_id=user.id,
+                service_id=service,
+                need="legal_aid",
+                status="sent",
+                language="fr",
+                first_name="Awa",
+                phone="+22376000000",
+                location="bamako",
+                description="private words",
+            )
+            assert stored is not None
+            ids[reference] = stored.id
+    return ids

@@ -14,8 +14,11 @@ from bot.web.console.app import MAX_FAILURES, PREFIX, PUBLIC, Guard
 from bot.web.console.permissions import ALLOWED, Action, Role, allowed
 from tests.web.console_support import (
     ACCOUNTS,
+    OTHER_CASE,
+    OWN_CASE,
     PASSWORD,
     add_accounts,
+    add_cases,
     client,
     console_app,
     sign_in,
@@ -37,6 +40,58 @@ PAGES = [
     ("GET", "/users", Action.USERS, None),
     ("GET", "/audit", Action.AUDIT, None),
     ("POST", "/users/vic/disable", Action.USERS, None),
+    # The partners' inbox and its export: every role that may see it, each its own scope.
+    ("GET", "/cases", Action.CASES, None),
+    ("GET", "/cases.csv", Action.CASES, None),
+    # A filter naming another partner's service, on the page and the export: forged.
+    ("GET", "/cases?service=another_partner", Action.CASE, "another_partner"),
+    ("GET", "/cases.csv?service=another_partner", Action.CASE, "another_partner"),
+    (
+        "GET",
+        f"/services/legal_aid_bamako/cases/{OWN_CASE}",
+        Action.CASE,
+        "legal_aid_bamako",
+    ),
+    # Another partner's case, by its own service's URL.
+    ("GET", f"/services/another_partner/cases/{OTHER_CASE}", Action.CASE, "another_partner"),
+    (
+        "POST",
+        f"/services/legal_aid_bamako/cases/{OWN_CASE}/notes",
+        Action.CASE_WORK,
+        "legal_aid_bamako",
+    ),
+    (
+        "POST",
+        f"/services/another_partner/cases/{OTHER_CASE}/notes",
+        Action.CASE_WORK,
+        "another_partner",
+    ),
+    (
+        "POST",
+        f"/services/legal_aid_bamako/cases/{OWN_CASE}/assign",
+        Action.CASE_WORK,
+        "legal_aid_bamako",
+    ),
+    (
+        "POST",
+        f"/services/another_partner/cases/{OTHER_CASE}/status",
+        Action.CASE_WORK,
+        "another_partner",
+    ),
+    (
+        "POST",
+        f"/services/legal_aid_bamako/cases/{OWN_CASE}/status",
+        Action.CASE_WORK,
+        "legal_aid_bamako",
+    ),
+    (
+        "POST",
+        f"/services/legal_aid_bamako/cases/{OWN_CASE}/reroute",
+        Action.REROUTE,
+        "legal_aid_bamako",
+    ),
+    ("GET", "/response-times", Action.RESPONSE_TIMES, None),
+    ("GET", "/handovers", Action.HANDOVERS, None),
 ]
 
 
@@ -45,7 +100,7 @@ def expected(role: str, action: Action, scope: str | None) -> bool:
     languages = ("bm",) if role == "translator" else ()
     if action not in ALLOWED[Role(role)]:
         return False
-    if action is Action.SERVICE and role == "partner":
+    if action in (Action.SERVICE, Action.CASE, Action.CASE_WORK) and role == "partner":
         return scope in services
     if action is Action.TRANSLATIONS and role == "translator":
         return scope in languages
@@ -77,6 +132,15 @@ def test_the_pages_list_covers_every_guarded_route() -> None:
         "/audit",
         "/users/{name}/{change}",
         "/logout",
+        "/cases",
+        "/cases.csv",
+        "/services/{service}/cases/{reference}",
+        "/services/{service}/cases/{reference}/status",
+        "/services/{service}/cases/{reference}/notes",
+        "/services/{service}/cases/{reference}/assign",
+        "/services/{service}/cases/{reference}/reroute",
+        "/response-times",
+        "/handovers",
     }
     assert guarded == templates
 
@@ -86,6 +150,7 @@ async def test_each_role_against_each_page(
     database: Database, content_store: ContentStore, name: str
 ) -> None:
     await add_accounts(database)
+    await add_cases(database)
     role = ACCOUNTS[name][0]
     async with client(console_app(database, content_store)) as c:
         assert (await sign_in(c, name)).status_code == 303
@@ -93,7 +158,8 @@ async def test_each_role_against_each_page(
         token = token_in(home.text)
         for method, path, action, scope in PAGES:
             if method == "POST":
-                response = await c.post(f"{PREFIX}{path}", data={"csrf": token})
+                data = {"csrf": token, "text": "a note", "status": "received"}
+                response = await c.post(f"{PREFIX}{path}", data=data)
             else:
                 response = await c.get(f"{PREFIX}{path}")
             ok = expected(role, action, scope)
