@@ -14,7 +14,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.models import ConsoleAccount, Handover, Referral, ReferralEvent, ReferralNote, User
@@ -281,7 +281,9 @@ class WaitingRelay:
     thread_id: int | None
 
 
-async def open_relays(session: AsyncSession, *, status: str, limit: int = 200) -> list[WaitingRelay]:
+async def open_relays(
+    session: AsyncSession, *, status: str, limit: int = 200
+) -> list[WaitingRelay]:
     """Relays in ``status`` (open), the longest waiting first."""
     rows = await session.execute(
         select(

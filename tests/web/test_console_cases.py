@@ -54,7 +54,9 @@ class Recorder:
     redrawn: list[tuple[str, str]] = field(default_factory=list)
     cards: list[tuple[int, str]] = field(default_factory=list)
 
-    async def deliver_card(self, referral: ReferralRecord, service: Service, *, chat_id: int) -> int:
+    async def deliver_card(
+        self, referral: ReferralRecord, service: Service, *, chat_id: int
+    ) -> int:
         self.cards.append((chat_id, referral.reference))
         return 500 + len(self.cards)
 
@@ -80,7 +82,9 @@ def with_desk(
     clock: Callable[[], datetime] = utcnow,
 ) -> Starlette:
     desk = CaseDesk(
-        ReferralPolicy(database, store.current, partners=partners), notifier, ack_after=timedelta(hours=24)
+        ReferralPolicy(database, store.current, partners=partners),
+        notifier,
+        ack_after=timedelta(hours=24),
     )
     console = build_console(
         database, secret="s" * 40, secure=False, catalog=store.current, clock=clock, cases=desk
@@ -317,7 +321,9 @@ async def test_admins_reroute_a_case_no_partner_acknowledged(
     assert 'id="case-reroute"' in page.text and "red_cross_rfl" in page.text
     assert same.headers["location"].endswith("?error=reroute")
     assert nowhere.headers["location"].endswith("?error=reroute")
-    assert done.headers["location"] == f"{PREFIX}/services/red_cross_rfl/cases/KF-RRR333?done=reroute"
+    assert (
+        done.headers["location"] == f"{PREFIX}/services/red_cross_rfl/cases/KF-RRR333?done=reroute"
+    )
     assert notifier.cards == [(-1009876543, "KF-RRR333")]
     assert await status_of(database, "KF-RRR333") == "sent"
     assert 'id="case-reroute"' in again.text  # still unacknowledged by the new partner
@@ -346,9 +352,7 @@ async def test_admins_see_each_partners_median_response_times(
             )
             assert stored is not None
             await session.execute(
-                update(Referral)
-                .where(Referral.id == stored.id)
-                .values(created_at=start)
+                update(Referral).where(Referral.id == stored.id).values(created_at=start)
             )
             for status, hours in (("received", n + 1), ("closed", 10 * (n + 1))):
                 session.add(

@@ -397,7 +397,9 @@ async def case_note(request: Request) -> Response:
     database: Database = request.app.state.database
     async with database.transaction() as db:
         await case_store.add_note(db, referral_id=referral.id, author=account.name, text=text)
-        await account_store.audit(db, actor=account.name, action="case.note", detail=referral.reference)
+        await account_store.audit(
+            db, actor=account.name, action="case.note", detail=referral.reference
+        )
     return _back(referral, done="note")
 
 
