@@ -36,7 +36,7 @@ from bot.referrals.status import ReferralStatus
 from bot.runtime import Runtime
 from bot.store import service as service_store
 from bot.web.console.app import PREFIX, build_console
-from bot.web.console.cases import CaseDesk
+from bot.web.console.cases import CaseDesk, case_routes
 
 logger = logging.getLogger(__name__)
 
@@ -156,6 +156,7 @@ def console_for(runtime: Runtime, notifier: Notifier | None = None) -> Starlette
         secret=secret.get_secret_value() if secret else secrets.token_urlsafe(32),
         secure=settings.environment not in (Environment.LOCAL, Environment.TEST),
         catalog=runtime.content.current,
+        routes=case_routes(),
         cases=cases,
     )
 

@@ -26,7 +26,7 @@ from bot.referrals.policy import ReferralPolicy
 from bot.store import accounts as account_store
 from bot.store.db import Database, upgrade_database
 from bot.web.console.app import PREFIX, build_console
-from bot.web.console.cases import CaseDesk
+from bot.web.console.cases import CaseDesk, case_routes
 from tests.browser.test_console_browser import _free_port, _sign_in, browser  # noqa: F401
 from tests.support.environment import CONTENT_DIR
 from tests.web.console_support import HASH, OTHER_CASE, OWN_CASE, add_accounts, add_cases
@@ -69,6 +69,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Reco
         secret="browser-test-" + "s" * 24,
         secure=False,
         catalog=content.current,
+        routes=case_routes(),
         cases=desk,
     )
     app = Starlette(routes=[Mount(PREFIX, app=console)])

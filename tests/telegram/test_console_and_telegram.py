@@ -23,7 +23,7 @@ from bot.store import repositories as repo
 from bot.store.db import Database
 from bot.telegram.referrals import ReferralDesk, TelegramNotifier
 from bot.web.console.app import PREFIX, build_console
-from bot.web.console.cases import CaseDesk
+from bot.web.console.cases import CaseDesk, case_routes
 from tests.fakes.bot_api import FakeBotApi
 from tests.support.nlu import StubParser
 from tests.support.referrals import PARTNER_CHAT, SERVICE, STAFF, enable_referrals, partners_file
@@ -66,7 +66,14 @@ def console(database: Database, store: ContentStore, partners: Partners, bot: Bo
         ReferralPolicy(database, store.current, partners=partners),
         TelegramNotifier(bot, store.current),
     )
-    app = build_console(database, secret="s" * 40, secure=False, catalog=store.current, cases=desk)
+    app = build_console(
+        database,
+        secret="s" * 40,
+        secure=False,
+        catalog=store.current,
+        routes=case_routes(),
+        cases=desk,
+    )
     return Starlette(routes=[Mount(PREFIX, app=app)])
 
 

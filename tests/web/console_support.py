@@ -18,6 +18,7 @@ from bot.store import repositories as repo
 from bot.store.db import Database
 from bot.store.models import utcnow
 from bot.web.console.app import PREFIX, build_console
+from bot.web.console.cases import case_routes
 from bot.web.console.passwords import hash_password
 
 PASSWORD = "a long enough password"
@@ -61,6 +62,7 @@ def console_app(
         secure=False,
         catalog=content.current,
         clock=clock,
+        routes=case_routes(),
     )
     return Starlette(routes=[Mount(PREFIX, app=console)])
 

@@ -4,6 +4,7 @@ and role, hand-made URLs to another partner's service or another language includ
 from __future__ import annotations
 
 import pytest
+from starlette.routing import BaseRoute
 
 from bot.content.store import ContentStore
 from bot.store import accounts as account_store
@@ -11,6 +12,7 @@ from bot.store.db import Database
 from bot.store.models import utcnow
 from bot.web.console import app as console
 from bot.web.console.app import MAX_FAILURES, PREFIX, PUBLIC, Guard
+from bot.web.console.cases import case_routes
 from bot.web.console.permissions import ALLOWED, Action, Role, allowed
 from tests.web.console_support import (
     ACCOUNTS,
@@ -107,8 +109,13 @@ def expected(role: str, action: Action, scope: str | None) -> bool:
     return True
 
 
+def all_routes() -> list[BaseRoute]:
+    """The console's own routes and those of its other modules, as it is served."""
+    return [*case_routes(), *console.console_routes()]
+
+
 def test_every_console_route_is_guarded_or_public() -> None:
-    for route in console.console_routes():
+    for route in all_routes():
         path = route.path  # type: ignore[attr-defined]
         if path in PUBLIC:
             continue
@@ -119,7 +126,7 @@ def test_every_console_route_is_guarded_or_public() -> None:
 def test_the_pages_list_covers_every_guarded_route() -> None:
     guarded = {
         route.path  # type: ignore[attr-defined]
-        for route in console.console_routes()
+        for route in all_routes()
         if route.path not in PUBLIC  # type: ignore[attr-defined]
     }
     templates = {

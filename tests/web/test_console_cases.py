@@ -27,7 +27,7 @@ from bot.store.db import Database
 from bot.store.models import Referral, ReferralEvent, utcnow
 from bot.store.referrals import ReferralRecord
 from bot.web.console.app import PREFIX, build_console
-from bot.web.console.cases import CaseDesk
+from bot.web.console.cases import CaseDesk, case_routes
 from tests.support.referrals import PARTNER_CHAT, SERVICE, enable_referrals
 from tests.web.console_support import (
     HASH,
@@ -87,7 +87,13 @@ def with_desk(
         ack_after=timedelta(hours=24),
     )
     console = build_console(
-        database, secret="s" * 40, secure=False, catalog=store.current, clock=clock, cases=desk
+        database,
+        secret="s" * 40,
+        secure=False,
+        catalog=store.current,
+        clock=clock,
+        routes=case_routes(),
+        cases=desk,
     )
     return Starlette(routes=[Mount(PREFIX, app=console)])
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -30,7 +30,6 @@ from starlette.templating import Jinja2Templates
 
 from bot.content.catalog import Catalog
 from bot.content.coverage import coverage
-from bot.referrals.policy import ReferralPolicy
 from bot.store import accounts as account_store
 from bot.store import dashboard
 from bot.store.accounts import Account
@@ -40,9 +39,6 @@ from bot.web.console.i18n import LANGUAGES, translator
 from bot.web.console.passwords import verify_password
 from bot.web.console.permissions import Action, Role, allowed
 from bot.web.console.tables import Published, publish, to_csv
-
-if TYPE_CHECKING:
-    from bot.web.console.cases import CaseDesk
 
 logger = logging.getLogger(__name__)
 
@@ -411,12 +407,7 @@ async def audit_page(request: Request) -> Response:
 
 
 def console_routes() -> list[BaseRoute]:
-    # The partners' cases and the handover desk live in their own module, which imports
-    # this one's guard and page helpers: imported here, when the routes are built.
-    from bot.web.console.cases import case_routes
-
     return [
-        *case_routes(),
         Route("/", home, methods=["GET"]),
         Route("/login", login_form, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
@@ -444,15 +435,15 @@ def build_console(
     secure: bool,
     catalog: Callable[[], Catalog | None] = lambda: None,
     clock: Callable[[], datetime] = utcnow,
-    cases: CaseDesk | None = None,
+    routes: Sequence[BaseRoute] = (),
+    cases: Any = None,
 ) -> Starlette:
-    """The console as its own ASGI app, to mount at :data:`PREFIX`. ``cases``: the
-    referral rules and channel the case pages use (default: the rules on ``database``
-    with no partner chat and no channel to tell anyone)."""
-    from bot.web.console.cases import CaseDesk
-
+    """The console as its own ASGI app, to mount at :data:`PREFIX`. ``routes``: pages of
+    other modules, guarded by :func:`guarded` (the partners' cases:
+    :func:`bot.web.console.cases.case_routes`, which import this module, hence passed in);
+    ``cases``: what those pages need (a :class:`bot.web.console.cases.CaseDesk`)."""
     app = Starlette(
-        routes=console_routes(),
+        routes=[*routes, *console_routes()],
         middleware=[
             Middleware(
                 SessionMiddleware,
@@ -469,12 +460,5 @@ def build_console(
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.state.catalog = catalog
     app.state.clock = clock
-    app.state.cases = cases or CaseDesk(ReferralPolicy(database, lambda: _required(catalog)))
+    app.state.cases = cases
     return app
-
-
-def _required(catalog: Callable[[], Catalog | None]) -> Catalog:
-    found = catalog()
-    if found is None:
-        raise RuntimeError("the console's case pages need the content catalog")
-    return found

@@ -74,8 +74,21 @@ class CaseDesk:
 
 
 def desk_of(request: Request) -> CaseDesk:
-    desk: CaseDesk = request.app.state.cases
+    """The console's desk; without one, the rules on its database with no partner chat
+    and no channel (nothing can be re-routed, a move is stored and nobody is told)."""
+    desk: CaseDesk | None = request.app.state.cases
+    if desk is None:
+        catalog = request.app.state.catalog
+        desk = CaseDesk(ReferralPolicy(request.app.state.database, lambda: _loaded(catalog)))
+        request.app.state.cases = desk
     return desk
+
+
+def _loaded(catalog: Any) -> Catalog:
+    found: Catalog | None = catalog()
+    if found is None:
+        raise RuntimeError("the console's case pages need the content catalog")
+    return found
 
 
 def now_of(request: Request) -> datetime:
