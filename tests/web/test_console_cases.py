@@ -122,6 +122,7 @@ async def test_a_partner_lists_and_exports_only_its_own_cases_without_personal_f
         assert OWN_CASE in body and OTHER_CASE not in body
         assert not any(secret in body for secret in PRIVATE)
     assert forged.status_code == 403 and OTHER_CASE not in forged.text
+    assert 'id="flagged"' not in listing.text  # just sent: nothing late yet
     assert OWN_CASE in everything.text and OTHER_CASE in everything.text
 
 
@@ -284,6 +285,7 @@ async def test_filters_search_and_badges(database: Database, content_store: Cont
     assert OWN_CASE not in wildcard.text
     # 30 hours after they were sent, both are past REFERRAL_ACK_HOURS (24) but not the SLA (72).
     assert OWN_CASE in late.text and "badge-unacknowledged" in late.text
+    assert 'id="flagged"' in late.text and "2 dossier(s) non pris en charge" in late.text
     assert OWN_CASE not in waiting.text
     assert junk.status_code == 200 and OWN_CASE in junk.text
 

@@ -221,8 +221,13 @@ async def inbox(request: Request) -> Response:
     rows, total, chosen = found
     account: Account = request.state.account
     database: Database = request.app.state.database
+    scope = services_in_scope(account, Action.CASE)
+    desk = desk_of(request)
+    late = case_store.CaseFilters(unacknowledged=(WAITING, now_of(request) - desk.ack_after))
     async with database.reading() as db:
-        options = await case_store.choices(db, services=services_in_scope(account, Action.CASE))
+        options = await case_store.choices(db, services=scope)
+        # Flagged at the top, for the admins above all: cases nobody acknowledged in time.
+        _, unacknowledged = await case_store.list_cases(db, services=scope, filters=late, limit=0)
     query = "&".join(f"{k}={v}" for k, v in chosen.items() if v)
     context = {
         "rows": rows,
@@ -233,6 +238,7 @@ async def inbox(request: Request) -> Response:
         "page_number": page_number,
         "pages": max(1, -(-total // size)),
         "query": query,
+        "unacknowledged": unacknowledged,
         "sla_hours": f"{desk_of(request).sla_after.total_seconds() / 3600:g}",
         "ack_hours": f"{desk_of(request).ack_after.total_seconds() / 3600:g}",
     }
