@@ -17,9 +17,11 @@ nor a note's text, is ever logged or written to the audit log (references only).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -106,14 +108,14 @@ def badge(desk: CaseDesk, now: datetime, status: str, created: datetime, updated
     return ""
 
 
-def hours_between(start: datetime, end: datetime) -> str:
-    """A wait as people read it: minutes, hours or days."""
+def waited(t: Callable[..., str], start: datetime, end: datetime) -> str:
+    """A wait as people read it, in the labels' language: minutes, hours or days."""
     seconds = max(0.0, (end - start).total_seconds())
     if seconds < 3600:
-        return f"{int(seconds // 60)} min"
+        return t("wait.minutes", n=int(seconds // 60))
     if seconds < 48 * 3600:
-        return f"{int(seconds // 3600)} h"
-    return f"{int(seconds // 86400)} j"
+        return t("wait.hours", n=int(seconds // 3600))
+    return t("wait.days", n=int(seconds // 86400))
 
 
 def _text(catalog: Catalog | None, key: str, fallback: str) -> str:
@@ -192,14 +194,15 @@ async def _inbox_rows(
         )
     catalog = request.app.state.catalog()
     now = now_of(request)
+    t = translator(language(request))
     rows = [
         {
             "case": row,
             "service": service_label(catalog, row.service_id),
             "need": need_label(catalog, row.need),
             "place": place_label(catalog, row.location),
-            "age": hours_between(row.created_at, now),
-            "since_change": hours_between(row.updated_at, now),
+            "age": waited(t, row.created_at, now),
+            "since_change": waited(t, row.updated_at, now),
             "badge": badge(desk, now, row.status, row.created_at, row.updated_at),
         }
         for row in found
@@ -228,7 +231,7 @@ async def inbox(request: Request) -> Response:
         options = await case_store.choices(db, services=scope)
         # Flagged at the top, for the admins above all: cases nobody acknowledged in time.
         _, unacknowledged = await case_store.list_cases(db, services=scope, filters=late, limit=0)
-    query = "&".join(f"{k}={v}" for k, v in chosen.items() if v)
+    query = urlencode({k: v for k, v in chosen.items() if v})
     context = {
         "rows": rows,
         "total": total,
@@ -328,6 +331,7 @@ async def case_page(request: Request) -> Response:
             assignee = other.name if other is not None else None
     catalog = request.app.state.catalog()
     now = now_of(request)
+    t = translator(language(request))
     reroutable = (
         referral.status in REROUTABLE
         and allowed(account, Action.REROUTE)
@@ -351,8 +355,8 @@ async def case_page(request: Request) -> Response:
         "assignee": assignee,
         "moves": next_statuses(referral.status) if works else (),
         "badge": badge(desk, now, referral.status, referral.created_at, referral.updated_at),
-        "age": hours_between(referral.created_at, now),
-        "since_change": hours_between(referral.updated_at, now),
+        "age": waited(t, referral.created_at, now),
+        "since_change": waited(t, referral.updated_at, now),
         "reroute_to": reroutable or [],
         "done": request.query_params.get("done", "")[:20],
         "error": request.query_params.get("error", "")[:20],
@@ -362,7 +366,7 @@ async def case_page(request: Request) -> Response:
 
 
 def _back(referral: referral_repo.ReferralRecord, **query: str) -> Response:
-    suffix = "&".join(f"{k}={v}" for k, v in query.items())
+    suffix = urlencode(query)
     return RedirectResponse(_case_url(referral) + (f"?{suffix}" if suffix else ""), status_code=303)
 
 
@@ -504,6 +508,7 @@ async def handovers_page(request: Request) -> Response:
     desk = desk_of(request)
     now = now_of(request)
     catalog = request.app.state.catalog()
+    t = translator(language(request))
     rows = []
     for relay in relays:
         last = relay.last_activity_at or relay.opened_at
@@ -512,8 +517,8 @@ async def handovers_page(request: Request) -> Response:
             {
                 "who": pseudonym(relay.user_id),
                 "since": relay.opened_at,
-                "waiting": hours_between(relay.opened_at, now),
-                "idle": hours_between(last, now),
+                "waiting": waited(t, relay.opened_at, now),
+                "idle": waited(t, last, now),
                 "language": (
                     catalog.languages[relay.language].name
                     if catalog is not None and relay.language in catalog.languages
