@@ -327,6 +327,8 @@ class Settings(BaseSettings):
     admin_telegram_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     #: A referral still not acknowledged by its partner after this is reminded and flagged.
     referral_ack_hours: float = Field(default=24.0, gt=0)
+    #: An open referral with no change for this long shows a badge in the partners' inbox.
+    referral_sla_hours: float = Field(default=72.0, gt=0)
     #: How often undelivered and unacknowledged referrals are looked for.
     referral_check_seconds: float = Field(default=300.0, gt=0)
     #: Referrals one person may have open at once, and send in 24 hours (each one is

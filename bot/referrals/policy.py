@@ -9,9 +9,12 @@
   is on it, the admins are told again, and ``/reroute`` sends it to another service.
   Due referrals are taken by their next attempt time, so failing ones never starve the
   others.
-- **Moves.** Only the chat the referral was delivered to may move it, and only forward
-  (:func:`bot.referrals.status.can_move`). Each move is stored with who made it, and the user
-  is told in their own language when the notifier can reach them.
+- **Moves.** One rule for every path a partner works from: only forward
+  (:func:`bot.referrals.status.can_move`), and only by the partner it was sent to: on
+  Telegram the staff listed for the chat it was delivered to, in the console an account
+  whose services hold the referral's. Each move is stored with who made it, the user is told
+  in their own language when the notifier can reach them, and a move made in the console
+  redraws the Telegram card, so both show the same state.
 - **Reminders.** A referral still ``pending``, ``sent`` or ``undeliverable`` ``ack_after``
   after it was created is escalated to the admins once, and reminded in the partner chat
   when it was delivered there; a failed reminder is logged, never retried (the admins
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -49,6 +52,9 @@ WAITING = (
     ReferralStatus.SENT.value,
     ReferralStatus.UNDELIVERABLE.value,
 )
+#: Statuses from which an admin may send a referral to another service: no partner has
+#: acknowledged it (a sent one whose partner does not answer is the usual case).
+REROUTABLE = WAITING
 
 
 @dataclass(frozen=True)
@@ -230,18 +236,21 @@ class ReferralPolicy:
         )
 
     async def reroute(
-        self, notifier: Notifier, reference: str, service_id: str, *, admin: int
+        self, notifier: Notifier, reference: str, service_id: str, *, admin: int | str
     ) -> ReferralRecord | None:
-        """Send an undeliverable (or still pending) referral to another service, then try
-        to deliver it at once; None when it cannot be re-routed there."""
+        """Send a referral no partner has acknowledged (undeliverable, still pending, or
+        sent but never marked received) to another service, then try to deliver it at once;
+        None when it cannot be re-routed there. ``admin`` is who asked (a Telegram id or a
+        console account), for the log's sake only."""
         service = self.catalog().services.get(service_id)
         if service is None or self.chat_for(service) is None:
             return None
         async with self.database.transaction() as session:
             referral = await referral_repo.by_reference(session, reference)
-            if referral is None or referral.status not in (
-                ReferralStatus.UNDELIVERABLE,
-                ReferralStatus.PENDING,
+            if (
+                referral is None
+                or referral.status not in REROUTABLE
+                or referral.service_id == service.id
             ):
                 return None
             moved = await referral_repo.reroute(
@@ -305,21 +314,63 @@ class ReferralPolicy:
         """
         if not self.partners.is_staff(chat_id, partner):
             return None
+        return await self._move(
+            referral_id=referral_id,
+            status_to=status_to,
+            actor=f"partner:{partner}",
+            theirs=lambda referral: referral.partner_chat_id == chat_id,
+        )
+
+    async def move_from_console(
+        self, *, referral_id: int, status_to: str, services: Collection[str], account: str
+    ) -> Move | None:
+        """Apply a move made in the console by ``account``, a partner account whose
+        ``services`` are its scope; None when the referral is not one of theirs. The same
+        rule as a press in the partner chat (:meth:`move`)."""
+        return await self._move(
+            referral_id=referral_id,
+            status_to=status_to,
+            actor=f"console:{account}",
+            theirs=lambda referral: referral.service_id in services,
+        )
+
+    async def _move(
+        self,
+        *,
+        referral_id: int,
+        status_to: str,
+        actor: str,
+        theirs: Callable[[ReferralRecord], bool],
+    ) -> Move | None:
+        """The one state machine of a partner's move, whatever the path: forward only, by
+        whoever ``theirs`` says the referral belongs to."""
         async with self.database.transaction() as session:
             referral = await referral_repo.get_referral(session, referral_id, for_update=True)
-            if referral is None or referral.partner_chat_id != chat_id:
+            if referral is None or not theirs(referral):
                 return None
             moved = can_move(referral.status, status_to) and await referral_repo.set_status(
                 session,
                 referral_id=referral.id,
                 status_from=referral.status,
                 status_to=status_to,
-                actor=f"partner:{partner}",
+                actor=actor[:64],
             )
             current = await referral_repo.get_referral(session, referral_id)
             address = await referral_repo.user_address(session, user_id=referral.user_id)
         assert current is not None
         return Move(before=referral, after=current, moved=moved, address=address)
+
+    async def redraw(self, notifier: Notifier, move: Move) -> None:
+        """Draw the partner chat's card again after a move made elsewhere (the console), so
+        its buttons are the next moves; a card that cannot be edited is logged, not retried."""
+        current = move.after
+        service = self.catalog().services.get(current.service_id)
+        if not move.moved or service is None or current.partner_message_id is None:
+            return
+        try:
+            await notifier.redraw_card(current, service)
+        except NotSent as exc:
+            logger.warning("Referral %s: partner card not redrawn (%s)", current.reference, exc)
 
     async def announce(self, notifier: Notifier, move: Move) -> None:
         """Tell the user their referral moved, when it did and the notifier can reach them."""

@@ -7,6 +7,7 @@
   personal data of their own, so that what the campaign counts stays counted.
 - Referrals: the personal fields (first name, phone, place, description) are wiped and the
   link to the user removed; the anonymous status history stays for the partners' figures.
+  The partner's notes on them (``referral_notes``, which may name the person) are deleted.
   A referral still open is moved to ``withdrawn`` (actor ``user``), so that no partner works
   it any more; the caller tells the partner (:class:`WithdrawnReferral` says where).
 
@@ -34,6 +35,7 @@ from bot.store.models import (
     QuizAnswer,
     Referral,
     ReferralEvent,
+    ReferralNote,
     User,
     UserTopic,
     utcnow,
@@ -102,6 +104,11 @@ async def erase_user(
         referral.updated_at = now
     rows["referrals"] = len(referrals)
     await session.flush()
+    # The partner's notes may name the person: they go with the referral's details.
+    result = await session.execute(
+        delete(ReferralNote).where(ReferralNote.referral_id.in_([r.id for r in referrals]))
+    )
+    rows["referral_notes"] = rows_touched(result)
 
     for model in (Conversation, UserTopic, ConsentEvent, OutboxMessage, Handover):
         result = await session.execute(delete(model).where(model.user_id == user_id))

@@ -271,6 +271,10 @@ class Referral(Base):
     #: Failed deliveries so far, and when the next one is due (null: now).
     delivery_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None]
+    #: The partner's staff member (a console account) who follows the case; null: nobody.
+    assigned_to: Mapped[int | None] = mapped_column(
+        ForeignKey("console_accounts.id", ondelete="SET NULL")
+    )
 
     __table_args__ = (
         Index("ix_referrals_user_id", "user_id"),
@@ -293,6 +297,25 @@ class ReferralEvent(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index("ix_referral_events_referral_id", "referral_id"),)
+
+
+class ReferralNote(Base):
+    """A note of the partner's staff on a case, read only by that partner in the console.
+
+    Its text may name the person: it goes with the referral's personal fields (erasure,
+    retention) and is never logged.
+    """
+
+    __tablename__ = "referral_notes"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id", ondelete="CASCADE"))
+    #: The console account's name of who wrote it (staff, not the young person).
+    author: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_referral_notes_referral_id", "referral_id"),)
 
 
 class Handover(Base):

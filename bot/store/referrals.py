@@ -42,6 +42,8 @@ class ReferralRecord:
     reminded_at: datetime | None
     delivery_attempts: int = 0
     next_attempt_at: datetime | None = None
+    #: The console account following the case for its partner, if any.
+    assigned_to: int | None = None
 
     def __repr__(self) -> str:  # never print the sensitive fields by accident
         return f"ReferralRecord(id={self.id}, reference={self.reference!r}, status={self.status!r})"

@@ -27,6 +27,7 @@ from bot.store.models import (
     QuizAnswer,
     ReceivedUpdate,
     Referral,
+    ReferralNote,
 )
 from bot.store.records import rows_touched
 
@@ -142,17 +143,25 @@ async def wipe_finished_referrals(
     batch: int,
 ) -> Purged:
     """Referrals finished before ``before`` keep their statuses, not the person's details."""
+    noted = select(ReferralNote.referral_id)
     ids = select(Referral.id).where(
-        Referral.status.in_(final_statuses), Referral.updated_at < before, _has_personal_fields()
+        Referral.status.in_(final_statuses),
+        Referral.updated_at < before,
+        or_(_has_personal_fields(), Referral.id.in_(noted)),
     )
 
     async def act(session: AsyncSession, some: Select[Any]) -> int:
-        result = await session.execute(
+        chosen = list(await session.scalars(some))
+        if not chosen:
+            return 0
+        # The partner's notes may name the person: they go with the details.
+        await session.execute(delete(ReferralNote).where(ReferralNote.referral_id.in_(chosen)))
+        await session.execute(
             update(Referral)
-            .where(Referral.id.in_(some))
+            .where(Referral.id.in_(chosen))
             .values(first_name=None, phone=None, location=None, description=None)
         )
-        return rows_touched(result)
+        return len(chosen)
 
     return await _in_batches(database, "referral_details", ids, act, apply=apply, batch=batch)
 

@@ -40,6 +40,7 @@ from bot.store.db import upgrade_database
 from bot.store.locks import POLLING, Lease
 from bot.telegram.app import CHANNEL, BotApplication, build_application
 from bot.telegram.ordering import PerChatProcessor, update_kind
+from bot.telegram.referrals import TelegramNotifier
 from bot.web.app import CheckResult, ReadinessCheck, build_web_app
 
 logger = logging.getLogger(__name__)
@@ -154,6 +155,10 @@ def service_app(
         checks=[ReadinessCheck("telegram", reachability.check)],
         routes=routes,
         lifespan=lifespan,
+        # The console's case pages tell the person and redraw the partner's card here.
+        notifier=TelegramNotifier(
+            application.bot, runtime.content.current, settings.admin_telegram_ids
+        ),
     )
 
 

@@ -20,6 +20,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from starlette.applications import Starlette
@@ -29,10 +30,13 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from bot import metrics
 from bot.config import Environment
+from bot.referrals.notifier import Notifier
+from bot.referrals.policy import ReferralPolicy
 from bot.referrals.status import ReferralStatus
 from bot.runtime import Runtime
 from bot.store import service as service_store
 from bot.web.console.app import PREFIX, build_console
+from bot.web.console.cases import CaseDesk, case_routes
 
 logger = logging.getLogger(__name__)
 
@@ -128,11 +132,25 @@ async def refresh_gauges(runtime: Runtime) -> None:
     metrics.CONTENT_VERSION.labels(runtime.content.current().version).set(1)
 
 
-def console_for(runtime: Runtime) -> Starlette:
+def console_for(runtime: Runtime, notifier: Notifier | None = None) -> Starlette:
     """The console on the runtime's database and content; cookies ``Secure`` outside
-    local and test runs (served over HTTPS behind the proxy)."""
+    local and test runs (served over HTTPS behind the proxy). ``notifier``: the channel
+    a partner's move in the console tells the person on and redraws the card in."""
     settings = runtime.settings
     secret = settings.console_secret
+    ack_after = timedelta(hours=settings.referral_ack_hours)
+    cases = CaseDesk(
+        ReferralPolicy(
+            runtime.database,
+            runtime.content.current,
+            ack_after=ack_after,
+            partners=runtime.partners,
+        ),
+        notifier,
+        ack_after=ack_after,
+        sla_after=timedelta(hours=settings.referral_sla_hours),
+        idle_after=timedelta(minutes=settings.handover_idle_minutes),
+    )
     return build_console(
         runtime.database,
         secret=secret.get_secret_value() if secret else secrets.token_urlsafe(32),
@@ -141,6 +159,8 @@ def console_for(runtime: Runtime) -> Starlette:
         trusted_proxies=settings.console_trusted_proxies,
         content=runtime.content,
         publisher=runtime.publisher,
+        routes=case_routes(),
+        cases=cases,
     )
 
 
@@ -151,9 +171,11 @@ def build_web_app(
     routes: Sequence[BaseRoute] = (),
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
     console: bool = True,
+    notifier: Notifier | None = None,
 ) -> Starlette:
     """The service's ASGI application: health, readiness, metrics, the console (unless
-    ``console`` is false: the worker serves no pages), and ``routes``."""
+    ``console`` is false: the worker serves no pages; ``notifier`` is its channel to the
+    people and partner chats), and ``routes``."""
     all_checks = [*runtime_checks(runtime), *checks]
 
     async def healthz(_request: Request) -> Response:
@@ -175,7 +197,7 @@ def build_web_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_page, methods=["GET"]),
-            *([Mount(PREFIX, app=console_for(runtime))] if console else []),
+            *([Mount(PREFIX, app=console_for(runtime, notifier))] if console else []),
             *routes,
         ],
         lifespan=lifespan,

@@ -26,6 +26,7 @@ from bot.store.models import (
     ProcessedUpdate,
     QuizAnswer,
     Referral,
+    ReferralNote,
     User,
 )
 
@@ -299,3 +300,42 @@ async def test_a_question_typed_before_choosing_a_language_goes_with_abandoned_f
     assert {p.rule: p.rows for p in done}["abandoned_forms"] == 1
     kept = dict(await rows(database, select(Conversation.user_id, Conversation.data)))
     assert kept[gone.id] == {} and kept[stays.id] == {"waiting": waiting}
+
+
+async def test_the_partners_notes_go_with_a_finished_referrals_details(
+    database: Database,
+) -> None:
+    """Notes written in the console may name the person: once a finished referral's period
+    is over they go, even when its fields were already wiped; an open one keeps them."""
+    async with database.transaction() as session:
+
+        def referral(reference: str, status: str, days: int, **fields: Any) -> Referral:
+            return Referral(
+                reference=reference,
+                service_id="s",
+                need="n",
+                status=status,
+                language="fr",
+                updated_at=ago(days=days),
+                **fields,
+            )
+
+        rows_made = [
+            referral("KF-NOTE01", "closed", 91, first_name="Awa"),
+            referral("KF-NOTE02", "withdrawn", 91),  # wiped already, a note left
+            referral("KF-NOTE03", "in_progress", 400, first_name="Awa"),
+            referral("KF-NOTE04", "closed", 10, first_name="Awa"),
+        ]
+        session.add_all(rows_made)
+        await session.flush()
+        for made in rows_made:
+            session.add(ReferralNote(referral_id=made.id, author="paula", text="Called Awa"))
+    done = {p.rule: p.rows for p in await Retention(database, PERIODS, batch=1).run(now=NOW)}
+    assert done["referral_details"] == 2
+    left = await rows(
+        database,
+        select(Referral.reference)
+        .join(ReferralNote, ReferralNote.referral_id == Referral.id)
+        .order_by(Referral.reference),
+    )
+    assert left == [("KF-NOTE03",), ("KF-NOTE04",)]

@@ -428,6 +428,54 @@ async def test_retries_back_off_then_the_referral_is_undeliverable_and_rerouted(
     ]
 
 
+async def test_a_sent_case_its_partner_never_acknowledged_is_rerouted_an_acknowledged_one_not(
+    policy: ReferralPolicy, notifier: InMemoryNotifier, database: Database
+) -> None:
+    silent = await delivered(policy, database, "KF-SILENT")
+    answered = await delivered(policy, database, "KF-ANSWER")
+    move = await policy.move(
+        referral_id=answered.id, status_to="received", chat_id=PARTNER_CHAT, partner=PARTNER
+    )
+    assert move is not None and move.moved
+    assert await policy.reroute(notifier, "KF-ANSWER", "red_cross_rfl", admin="ada") is None
+    assert await policy.reroute(notifier, "KF-SILENT", SERVICE, admin="ada") is None  # same
+    moved = await policy.reroute(notifier, "KF-SILENT", "red_cross_rfl", admin="ada")
+    assert moved is not None and moved.status == "sent" and moved.partner_chat_id == OTHER_CHAT
+    # The first partner's card is stale: its buttons no longer move the case.
+    late = await policy.move(
+        referral_id=silent.id, status_to="received", chat_id=PARTNER_CHAT, partner=PARTNER
+    )
+    assert late is None
+
+
+async def test_a_console_move_follows_the_same_rule_within_the_accounts_services(
+    policy: ReferralPolicy, notifier: InMemoryNotifier, database: Database
+) -> None:
+    referral = await delivered(policy, database)
+    other = await policy.move_from_console(
+        referral_id=referral.id, status_to="received", services=("red_cross_rfl",), account="x"
+    )
+    assert other is None
+    moved = await policy.move_from_console(
+        referral_id=referral.id, status_to="in_progress", services=(SERVICE,), account="paula"
+    )
+    assert moved is not None and moved.moved and moved.after.status == "in_progress"
+    back = await policy.move_from_console(
+        referral_id=referral.id, status_to="received", services=(SERVICE,), account="paula"
+    )
+    assert back is not None and not back.moved
+    # The partner chat's card follows: a press there may only go on from in_progress.
+    pressed = await policy.move(
+        referral_id=referral.id, status_to="received", chat_id=PARTNER_CHAT, partner=PARTNER
+    )
+    assert pressed is not None and not pressed.moved
+    await policy.redraw(notifier, moved)
+    assert notifier.redrawn == [("KF-AAAAAA", "in_progress", "Awa")]
+    async with database.transaction() as session:
+        changes = await referral_repo.history(session, referral_id=referral.id)
+    assert changes[-1].actor == "console:paula"
+
+
 async def test_sixty_dead_referrals_do_not_hold_up_a_good_one(
     policy: ReferralPolicy, notifier: InMemoryNotifier, database: Database
 ) -> None:

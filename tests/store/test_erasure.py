@@ -19,6 +19,7 @@ from bot.dialogue.decision import Thresholds
 from bot.dialogue.engine import Engine
 from bot.nlu.service import NluService
 from bot.referrals.status import OPEN_STATUSES, ReferralStatus
+from bot.store import cases as case_store
 from bot.store import handovers as handover_repo
 from bot.store import referrals as referral_repo
 from bot.store.db import Database
@@ -126,6 +127,10 @@ async def test_erasing_a_person_leaves_no_trace_in_any_table(
         await handover_repo.open_handover(
             session, user_id=user_id, agent_chat_id=-100777, thread_id=42, forum=True
         )
+        # The partner's notes in the console may name the person: they go with them.
+        for person, note in ((user_id, f"Called {NAME} at {PHONE}"), (other_id, "Fanta called")):
+            mine = (await referral_repo.user_referrals(session, user_id=person))[0]
+            await case_store.add_note(session, referral_id=mine.id, author="paula", text=note)
     needles = [TELEGRAM_ID, NAME, "Keïta", PHONE, "66123456", WORDS, "mari me bat"]
     assert await text_columns_hold(database, needles)  # the check can find them
     events_before = await count(database, Event)
@@ -165,6 +170,10 @@ async def test_erasing_a_person_leaves_no_trace_in_any_table(
         # The other person keeps everything.
         kept = await referral_repo.get_referral(session, referrals[1].id)
         assert kept is not None and kept.first_name == "Fanta" and kept.status == "pending"
+        assert [n.text for n in await case_store.notes(session, referral_id=kept.id)] == [
+            "Fanta called"
+        ]
+    assert erasure.rows["referral_notes"] == 1
 
     # Writing again, the person is new: the welcome and the language picker.
     again = await helper.handle(text(TELEGRAM_ID, "bonjour"))

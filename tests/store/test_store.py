@@ -124,6 +124,7 @@ EXPECTED = {
     "send_budget",
     "event_days",
     "event_days_rolled",
+    "referral_notes",
     "alembic_version",
 }
 

@@ -14,9 +14,12 @@ from starlette.routing import Mount
 
 from bot.content.store import ContentStore
 from bot.store import accounts as account_store
+from bot.store import referrals as referral_repo
+from bot.store import repositories as repo
 from bot.store.db import Database
 from bot.store.models import utcnow
 from bot.web.console.app import PREFIX, build_console
+from bot.web.console.cases import case_routes
 from bot.web.console.passwords import hash_password
 
 PASSWORD = "a long enough password"
@@ -31,7 +34,11 @@ ACCOUNTS = {
     "tina": ("translator", (), ("bm",)),
     "vic": ("viewer", (), ()),
     "paula": ("partner", ("legal_aid_bamako",), ()),
+    "agnes": ("agent", (), ()),
 }
+#: A case of the partner's own service, and one of another partner's.
+OWN_CASE = "KF-OWN111"
+OTHER_CASE = "KF-OTH222"
 
 
 async def add_accounts(database: Database) -> None:
@@ -66,6 +73,7 @@ def console_app(
         trusted_proxies=trusted_proxies,
         content=content if writable else None,
         ffmpeg=ffmpeg,
+        routes=case_routes(),
     )
     return Starlette(routes=[Mount(PREFIX, app=console)])
 
@@ -96,3 +104,30 @@ async def sign_in(
         data={"csrf": token_in(page.text), "name": name, "password": password},
         headers=headers,
     )
+
+
+async def add_cases(database: Database, *, external_id: str = "7001") -> dict[str, int]:
+    """A person with a case for the partner's service and one for another partner (sent,
+    as once delivered to their chats); reference -> referral id."""
+    ids: dict[str, int] = {}
+    async with database.transaction() as session:
+        user, _ = await repo.get_or_create_user(
+            session, channel="telegram", external_id=external_id
+        )
+        for reference, service in ((OWN_CASE, "legal_aid_bamako"), (OTHER_CASE, "another_partner")):
+            stored = await referral_repo.create_referral(
+                session,
+                reference=reference,
+                user_id=user.id,
+                service_id=service,
+                need="legal_aid",
+                status="sent",
+                language="fr",
+                first_name="Awa",
+                phone="+22376000000",
+                location="bamako",
+                description="private words",
+            )
+            assert stored is not None
+            ids[reference] = stored.id
+    return ids

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.routing import BaseRoute
 
 from bot.content.store import ContentStore
 from bot.store import accounts as account_store
@@ -15,14 +16,18 @@ from bot.store.db import Database
 from bot.store.models import utcnow
 from bot.web.console import app as console
 from bot.web.console.app import MAX_FAILURES, PREFIX, PUBLIC, Guard
+from bot.web.console.cases import case_routes
 from bot.web.console.limits import MAX_ADDRESS_FAILURES
 from bot.web.console.passwords import verify_password
 from bot.web.console.permissions import ALLOWED, Action, Role, allowed
 from tests.web.console_support import (
     ACCOUNTS,
     HASH,
+    OTHER_CASE,
+    OWN_CASE,
     PASSWORD,
     add_accounts,
+    add_cases,
     client,
     console_app,
     sign_in,
@@ -67,6 +72,58 @@ PAGES = [
     ("POST", "/voice/bm/{key}", Action.VOICE, "bm"),
     ("POST", "/voice/ff/{key}", Action.VOICE, "ff"),
     ("GET", "/voice/bm/{key}/audio", Action.VOICE, "bm"),
+    # The partners' inbox and its export: every role that may see it, each its own scope.
+    ("GET", "/cases", Action.CASES, None),
+    ("GET", "/cases.csv", Action.CASES, None),
+    # A filter naming another partner's service, on the page and the export: forged.
+    ("GET", "/cases?service=another_partner", Action.CASE, "another_partner"),
+    ("GET", "/cases.csv?service=another_partner", Action.CASE, "another_partner"),
+    (
+        "GET",
+        f"/services/legal_aid_bamako/cases/{OWN_CASE}",
+        Action.CASE,
+        "legal_aid_bamako",
+    ),
+    # Another partner's case, by its own service's URL.
+    ("GET", f"/services/another_partner/cases/{OTHER_CASE}", Action.CASE, "another_partner"),
+    (
+        "POST",
+        f"/services/legal_aid_bamako/cases/{OWN_CASE}/notes",
+        Action.CASE_WORK,
+        "legal_aid_bamako",
+    ),
+    (
+        "POST",
+        f"/services/another_partner/cases/{OTHER_CASE}/notes",
+        Action.CASE_WORK,
+        "another_partner",
+    ),
+    (
+        "POST",
+        f"/services/legal_aid_bamako/cases/{OWN_CASE}/assign",
+        Action.CASE_WORK,
+        "legal_aid_bamako",
+    ),
+    (
+        "POST",
+        f"/services/another_partner/cases/{OTHER_CASE}/status",
+        Action.CASE_WORK,
+        "another_partner",
+    ),
+    (
+        "POST",
+        f"/services/legal_aid_bamako/cases/{OWN_CASE}/status",
+        Action.CASE_WORK,
+        "legal_aid_bamako",
+    ),
+    (
+        "POST",
+        f"/services/legal_aid_bamako/cases/{OWN_CASE}/reroute",
+        Action.REROUTE,
+        "legal_aid_bamako",
+    ),
+    ("GET", "/response-times", Action.RESPONSE_TIMES, None),
+    ("GET", "/handovers", Action.HANDOVERS, None),
     ("GET", "/password", Action.PASSWORD, None),
     # Last: the account's own password changes (its session goes on).
     ("POST", "/password", Action.PASSWORD, None),
@@ -88,6 +145,8 @@ ONEOFF = {
     "message": "broadcast.legal_paths_reminder",
     "languages": ["fr", "bm"],
 }
+#: What a case's POST sends (a note, a move): the default form.
+CASE_FORM: dict[str, dict[str, Any]] = {"data": {"text": "a note", "status": "received"}}
 #: What each POST sends besides its CSRF token (a valid change, so allowed roles get 303).
 FORMS: dict[str, dict[str, Any]] = {
     "/broadcasts/new": {"data": {**ONEOFF, "name": "access_check"}},
@@ -106,15 +165,20 @@ def expected(role: str, action: Action, scope: str | None) -> bool:
     languages = ("bm",) if role == "translator" else ()
     if action not in ALLOWED[Role(role)]:
         return False
-    if action is Action.SERVICE and role == "partner":
+    if action in (Action.SERVICE, Action.CASE, Action.CASE_WORK) and role == "partner":
         return scope in services
     if action in (Action.TRANSLATIONS, Action.VOICE) and role == "translator":
         return scope in languages
     return True
 
 
+def all_routes() -> list[BaseRoute]:
+    """The console's own routes and those of its other modules, as it is served."""
+    return [*case_routes(), *console.console_routes()]
+
+
 def test_every_console_route_is_guarded_or_public() -> None:
-    for route in console.console_routes():
+    for route in all_routes():
         path = route.path  # type: ignore[attr-defined]
         if path in PUBLIC:
             continue
@@ -125,7 +189,7 @@ def test_every_console_route_is_guarded_or_public() -> None:
 def test_the_pages_list_covers_every_guarded_route() -> None:
     guarded = {
         route.path  # type: ignore[attr-defined]
-        for route in console.console_routes()
+        for route in all_routes()
         if route.path not in PUBLIC  # type: ignore[attr-defined]
     }
     templates = {
@@ -151,6 +215,15 @@ def test_the_pages_list_covers_every_guarded_route() -> None:
         "/voice/{language}",
         "/voice/{language}/{key}",
         "/voice/{language}/{key}/audio",
+        "/cases",
+        "/cases.csv",
+        "/services/{service}/cases/{reference}",
+        "/services/{service}/cases/{reference}/status",
+        "/services/{service}/cases/{reference}/notes",
+        "/services/{service}/cases/{reference}/assign",
+        "/services/{service}/cases/{reference}/reroute",
+        "/response-times",
+        "/handovers",
     }
     assert guarded == templates
 
@@ -168,6 +241,7 @@ async def test_each_role_against_each_page(
         run_id = await runs.create_run(session, name="legal_paths_reminder")
     content = ContentStore(content_copy)
     key = "menu.title"  # a text in both bm and ff
+    await add_cases(database)
     role = ACCOUNTS[name][0]
     async with client(console_app(database, content, writable=True)) as c:
         assert (await sign_in(c, name)).status_code == 303
@@ -176,7 +250,7 @@ async def test_each_role_against_each_page(
         for method, path, action, scope in PAGES:
             url = f"{PREFIX}{fill(path, run_id, key)}"
             if method == "POST":
-                form = FORMS.get(path, {})
+                form = FORMS.get(path, CASE_FORM)
                 response = await c.post(
                     url, data={"csrf": token, **form.get("data", {})}, files=form.get("files")
                 )

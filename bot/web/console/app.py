@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -406,6 +406,8 @@ def build_console(
     content: ContentStore | None = None,
     publisher: ContentPublisher | None = None,
     ffmpeg: str | Literal["find"] | None = "find",
+    routes: Sequence[BaseRoute] = (),
+    cases: Any = None,
 ) -> Starlette:
     """The console as its own ASGI app, to mount at :data:`PREFIX`.
 
@@ -413,10 +415,12 @@ def build_console(
     sign-in rate limit). ``content`` (with ``publisher``, which credits each change to
     its author) lets the console write content: campaigns and voice notes; without it
     those pages say the content cannot be changed from here. ``ffmpeg`` is looked for
-    on ``PATH`` once, now.
+    on ``PATH`` once, now. ``routes``: pages of other modules, guarded by
+    :func:`guarded` (the partners' cases: :func:`bot.web.console.cases.case_routes`);
+    ``cases``: what those pages need (a :class:`bot.web.console.cases.CaseDesk`).
     """
     app = Starlette(
-        routes=console_routes(),
+        routes=[*routes, *console_routes()],
         middleware=[
             Middleware(
                 SessionMiddleware,
@@ -438,4 +442,5 @@ def build_console(
     app.state.content = content
     app.state.publisher = publisher
     app.state.ffmpeg = find_ffmpeg() if ffmpeg == "find" else ffmpeg
+    app.state.cases = cases
     return app

@@ -19,6 +19,7 @@ class Role(StrEnum):
     TRANSLATOR = "translator"
     VIEWER = "viewer"
     PARTNER = "partner"
+    AGENT = "agent"  # the team's agents: the handover desk only
 
 
 class Action(StrEnum):
@@ -34,11 +35,19 @@ class Action(StrEnum):
     BROADCASTS = "broadcasts"
     #: One language's voice notes: listen, record, upload (scoped: translators).
     VOICE = "voice"
+    CASES = "cases"  # the inbox and its export: every query bounded by services_in_scope()
+    CASE = "case"  # one case's page (scoped: partners only their services' cases)
+    CASE_WORK = "case_work"  # move, note, assign: the partner's own staff only
+    REROUTE = "reroute"  # send a case no partner acknowledged to another service
+    RESPONSE_TIMES = "response_times"  # each partner's medians to acknowledge and close
+    HANDOVERS = "handovers"  # the handover desk: open relays, pseudonymous
 
 
 #: Role -> the actions it may take.
 ALLOWED: dict[Role, frozenset[Action]] = {
-    Role.ADMIN: frozenset(Action),
+    # Admins see every case's status and history, never the person's fields or the
+    # partner's notes (the case page is the partner's), and do not move a partner's cases.
+    Role.ADMIN: frozenset(Action) - {Action.CASE_WORK},
     Role.EDITOR: frozenset(
         {
             Action.HOME,
@@ -52,7 +61,10 @@ ALLOWED: dict[Role, frozenset[Action]] = {
     ),
     Role.TRANSLATOR: frozenset({Action.HOME, Action.TRANSLATIONS, Action.VOICE}),
     Role.VIEWER: frozenset({Action.HOME, Action.DASHBOARD, Action.EXPORT}),
-    Role.PARTNER: frozenset({Action.HOME, Action.SERVICE}),
+    Role.PARTNER: frozenset(
+        {Action.HOME, Action.SERVICE, Action.CASES, Action.CASE, Action.CASE_WORK}
+    ),
+    Role.AGENT: frozenset({Action.HOME, Action.HANDOVERS}),
 }
 
 # Every account may change its own password, whatever its role.
@@ -62,6 +74,8 @@ for _role in Role:
 #: Scoped actions: the account attribute that bounds them, for the roles it bounds.
 SCOPES: dict[Action, tuple[str, frozenset[Role]]] = {
     Action.SERVICE: ("services", frozenset({Role.PARTNER})),
+    Action.CASE: ("services", frozenset({Role.PARTNER})),
+    Action.CASE_WORK: ("services", frozenset({Role.PARTNER})),
     Action.TRANSLATIONS: ("languages", frozenset({Role.TRANSLATOR})),
     Action.VOICE: ("languages", frozenset({Role.TRANSLATOR})),
 }
@@ -81,3 +95,15 @@ def allowed(account: Account, action: Action, scope: str | None = None) -> bool:
     if bound is not None and role in bound[1]:
         return scope is not None and scope in getattr(account, bound[0])
     return True
+
+
+def services_in_scope(account: Account, action: Action) -> tuple[str, ...] | None:
+    """The services whose cases ``account`` may see for ``action``: its own for a role the
+    action is scoped for, None (every service) otherwise. Queries of the inbox and its
+    export take this, so a list is bounded like a page."""
+    bound = SCOPES.get(action, SCOPES[Action.SERVICE])
+    try:
+        role = Role(account.role)
+    except ValueError:
+        return ()
+    return tuple(getattr(account, bound[0])) if role in bound[1] else None
