@@ -29,6 +29,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from bot import metrics
 from bot.config import Environment
+from bot.content.releases import ContentDesk
 from bot.referrals.status import ReferralStatus
 from bot.runtime import Runtime
 from bot.store import service as service_store
@@ -138,6 +139,7 @@ def console_for(runtime: Runtime) -> Starlette:
         secret=secret.get_secret_value() if secret else secrets.token_urlsafe(32),
         secure=settings.environment not in (Environment.LOCAL, Environment.TEST),
         catalog=runtime.content.current,
+        desk=ContentDesk(runtime.database, runtime.publisher),
     )
 
 

@@ -6,11 +6,14 @@ import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from pathlib import Path
 
 import httpx
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
+from bot.content.publish import ContentPublisher
+from bot.content.releases import ContentDesk
 from bot.content.store import ContentStore
 from bot.store import accounts as account_store
 from bot.store.db import Database
@@ -23,13 +26,14 @@ PASSWORD = "a long enough password"
 HASH = hash_password(PASSWORD)
 
 #: One account per role; the partner has service "legal_aid_bamako" only, the translator
-#: the language "bm" only.
+#: and the reviewer the language "bm" only.
 ACCOUNTS = {
     "ada": ("admin", (), ()),
     "eddie": ("editor", (), ()),
     "tina": ("translator", (), ("bm",)),
     "vic": ("viewer", (), ()),
     "paula": ("partner", ("legal_aid_bamako",), ()),
+    "rita": ("reviewer", (), ("bm",)),
 }
 
 
@@ -47,7 +51,11 @@ async def add_accounts(database: Database) -> None:
 
 
 def console_app(
-    database: Database, content: ContentStore, *, clock: Callable[[], datetime] = utcnow
+    database: Database,
+    content: ContentStore,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    desk: ContentDesk | None = None,
 ) -> Starlette:
     console = build_console(
         database,
@@ -55,8 +63,15 @@ def console_app(
         secure=False,
         catalog=content.current,
         clock=clock,
+        desk=desk,
     )
     return Starlette(routes=[Mount(PREFIX, app=console)])
+
+
+def content_desk(database: Database, directory: Path) -> ContentDesk:
+    """The drafts and publisher of one replica serving the content folder ``directory``."""
+    store = ContentStore(directory)
+    return ContentDesk(database, ContentPublisher(store, database, interval=0.1))
 
 
 @asynccontextmanager

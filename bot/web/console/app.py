@@ -30,6 +30,7 @@ from starlette.templating import Jinja2Templates
 
 from bot.content.catalog import Catalog
 from bot.content.coverage import coverage
+from bot.content.releases import ContentDesk
 from bot.store import accounts as account_store
 from bot.store import dashboard
 from bot.store.accounts import Account
@@ -407,6 +408,9 @@ async def audit_page(request: Request) -> Response:
 
 
 def console_routes() -> list[BaseRoute]:
+    # Imported here: the content pages use this module's guard and page helpers.
+    from bot.web.console.content import content_routes
+
     return [
         Route("/", home, methods=["GET"]),
         Route("/login", login_form, methods=["GET"]),
@@ -420,6 +424,7 @@ def console_routes() -> list[BaseRoute]:
         Route("/users", users_page, methods=["GET"]),
         Route("/users/{name}/{change}", user_state, methods=["POST"]),
         Route("/audit", audit_page, methods=["GET"]),
+        *content_routes(),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
 
@@ -435,8 +440,10 @@ def build_console(
     secure: bool,
     catalog: Callable[[], Catalog | None] = lambda: None,
     clock: Callable[[], datetime] = utcnow,
+    desk: ContentDesk | None = None,
 ) -> Starlette:
-    """The console as its own ASGI app, to mount at :data:`PREFIX`."""
+    """The console as its own ASGI app, to mount at :data:`PREFIX`. Without a ``desk``
+    (the content's drafts and publisher) the content pages say they are unavailable."""
     app = Starlette(
         routes=console_routes(),
         middleware=[
@@ -455,4 +462,5 @@ def build_console(
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.state.catalog = catalog
     app.state.clock = clock
+    app.state.desk = desk
     return app

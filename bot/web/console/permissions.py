@@ -19,6 +19,8 @@ class Role(StrEnum):
     TRANSLATOR = "translator"
     VIEWER = "viewer"
     PARTNER = "partner"
+    #: A translator who may also mark their languages' translations reviewed.
+    REVIEWER = "reviewer"
 
 
 class Action(StrEnum):
@@ -29,6 +31,13 @@ class Action(StrEnum):
     TRANSLATIONS = "translations"  # one language's coverage (scoped: translators)
     USERS = "users"
     AUDIT = "audit"
+    # Content edited in the console (bot/web/console/content.py). Scoped to a language:
+    # translators and reviewers only their own.
+    CONTENT = "content"  # read messages side by side, check a text, download a sheet
+    CONTENT_EDIT = "content.edit"  # save or discard a draft, import a sheet
+    CONTENT_REVIEW = "content.review"  # mark a translation reviewed (never one's own)
+    CONTENT_STATUS = "content.status"  # the coverage matrix of every language
+    PUBLISH = "publish"  # publish drafts, see the versions and their diffs, roll back
 
 
 #: Role -> the actions it may take.
@@ -40,12 +49,22 @@ ALLOWED: dict[Role, frozenset[Action]] = {
     Role.TRANSLATOR: frozenset({Action.HOME, Action.TRANSLATIONS}),
     Role.VIEWER: frozenset({Action.HOME, Action.DASHBOARD, Action.EXPORT}),
     Role.PARTNER: frozenset({Action.HOME, Action.SERVICE}),
+    Role.REVIEWER: frozenset({Action.HOME, Action.TRANSLATIONS}),
 }
+
+#: Content actions, added to the roles above (editors: every language).
+_TRANSLATING = frozenset({Action.CONTENT, Action.CONTENT_EDIT, Action.CONTENT_STATUS})
+ALLOWED[Role.EDITOR] |= _TRANSLATING | {Action.CONTENT_REVIEW, Action.PUBLISH}
+ALLOWED[Role.TRANSLATOR] |= _TRANSLATING
+ALLOWED[Role.REVIEWER] |= _TRANSLATING | {Action.CONTENT_REVIEW}
 
 #: Scoped actions: the account attribute that bounds them, for the roles it bounds.
 SCOPES: dict[Action, tuple[str, frozenset[Role]]] = {
     Action.SERVICE: ("services", frozenset({Role.PARTNER})),
-    Action.TRANSLATIONS: ("languages", frozenset({Role.TRANSLATOR})),
+    Action.TRANSLATIONS: ("languages", frozenset({Role.TRANSLATOR, Role.REVIEWER})),
+    Action.CONTENT: ("languages", frozenset({Role.TRANSLATOR, Role.REVIEWER})),
+    Action.CONTENT_EDIT: ("languages", frozenset({Role.TRANSLATOR, Role.REVIEWER})),
+    Action.CONTENT_REVIEW: ("languages", frozenset({Role.REVIEWER})),
 }
 
 
