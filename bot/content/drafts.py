@@ -37,11 +37,16 @@ MESSAGE = "message"
 class DraftLike(Protocol):
     """What the layer needs of a stored draft (``bot.store.drafts.Draft``)."""
 
-    kind: str
-    language: str
-    key: str
-    target: str
-    data: dict[str, Any]
+    @property
+    def kind(self) -> str: ...
+    @property
+    def language(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
 
 
 def target_of(kind: str, language: str, key: str) -> str:
@@ -114,7 +119,7 @@ class MessageKind:
             messages = doc["messages"]
             keys = list(messages)
             position = keys.index(draft.key)
-        except (Exception,):  # a file that does not parse has no line to give
+        except Exception:  # a file that does not parse has no line to give
             return None
         first = messages.lc.key(draft.key)[0] + 1
         if position + 1 < len(keys):
@@ -205,12 +210,20 @@ def problems_by_target(
     general: list[str] = []
     for problem in problems:
         owner = next(
-            (t for t, path, first, last in ranges if problem.file == path and first <= problem.line <= last),
+            (
+                t
+                for t, path, first, last in ranges
+                if problem.file == path and first <= problem.line <= last
+            ),
             None,
         )
         if owner is None:
             owner = next(
-                (d.target for d in drafts if f"'{d.key}'" in problem.reason and _path_of(d) == problem.file),
+                (
+                    d.target
+                    for d in drafts
+                    if f"'{d.key}'" in problem.reason and _path_of(d) == problem.file
+                ),
                 None,
             )
         if owner is None:

@@ -44,9 +44,9 @@ from bot.content.drafts import (
     write_drafts,
 )
 from bot.content.editing import write_atomic
-from bot.content.workflow import ImportPlan
 from bot.content.models import ReviewStatus
 from bot.content.publish import ContentPublisher
+from bot.content.workflow import ImportPlan
 from bot.store import accounts as account_store
 from bot.store import drafts as draft_store
 from bot.store.db import Database
@@ -142,6 +142,7 @@ class ContentDesk:
             conflict = await self._conflict(session, current, target, revision, base, published)
             if conflict is not None:
                 return Outcome(False, draft=current, conflict=conflict)
+            draft: Draft | None
             if current is None:
                 if text == published and language == catalog.default_language:
                     return Outcome(True)
@@ -182,7 +183,9 @@ class ContentDesk:
     ) -> Conflict | None:
         if current is not None:
             if current.revision != revision:
-                return Conflict(current.author, current.updated_at, current.data.get("text"), "draft")
+                return Conflict(
+                    current.author, current.updated_at, current.data.get("text"), "draft"
+                )
             return None
         if revision != 0 or base != base_of(published):
             last = await draft_store.last_published(session, target)
@@ -218,7 +221,11 @@ class ContentDesk:
             if conflict is not None:
                 return Outcome(False, draft=current, conflict=conflict)
             shown = current.data.get("text") if current is not None else published
-            if text is not None and shown is not None and text.replace("\r\n", "\n").strip() != shown:
+            if (
+                text is not None
+                and shown is not None
+                and text.replace("\r\n", "\n").strip() != shown
+            ):
                 return Outcome(False, draft=current, issues=[Issue("review.unsaved")])
             if current is not None:
                 if current.author == actor:

@@ -99,8 +99,19 @@ def _bot_says(site: dict[str, Any], user: str) -> str:
     shutil.copytree(CONTENT_DIR, replica)
     env = {**os.environ, "CONTENT_DIR": str(replica), "RASA_URL": "", "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
-        [sys.executable, "-m", "bot", "chat", "--json", "--lang", "bm", "--user", user,
-         "--db", site["url"]],
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "chat",
+            "--json",
+            "--lang",
+            "bm",
+            "--user",
+            user,
+            "--db",
+            site["url"],
+        ],
         input=json.dumps({"command": "help"}) + "\n",
         capture_output=True,
         text=True,

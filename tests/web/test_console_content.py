@@ -199,7 +199,9 @@ async def test_the_second_save_is_refused_with_the_others_change_shown(
         await sign_in(eddie, "eddie")
         tina_page = (await tina.get(BM_URL)).text
         eddie_page = (await eddie.get(BM_URL)).text
-        assert (await _save(tina, BM_URL, "Tina ka sɛbɛn.\n{commands}", page=tina_page)).status_code == 303
+        assert (
+            await _save(tina, BM_URL, "Tina ka sɛbɛn.\n{commands}", page=tina_page)
+        ).status_code == 303
         refused = await _save(eddie, BM_URL, "Eddie ka sɛbɛn.\n{commands}", page=eddie_page)
         assert refused.status_code == 409
         assert "Tina ka sɛbɛn." in refused.text and "tina" in refused.text
@@ -280,7 +282,9 @@ async def test_a_french_change_makes_the_translation_stale_with_the_diff(
         await sign_in(c, "eddie")
         await _save(c, BM_URL, "Kunnafoni bɛ kunnafoni di.\n{commands}")
         assert (await _publish(c)).status_code == 303
-        assert (await _save(c, f"{PREFIX}/content/fr/{KEY}", "Nouveau : " + french)).status_code == 303
+        assert (
+            await _save(c, f"{PREFIX}/content/fr/{KEY}", "Nouveau : " + french)
+        ).status_code == 303
         assert (await _publish(c)).status_code == 303
         page = (await c.get(BM_URL)).text
         assert "state-stale" in page
@@ -317,9 +321,7 @@ async def test_a_spreadsheet_import_shows_its_diff_before_making_drafts(
         assert "Sɛbɛn kura." in shown.text and "<del>" in shown.text
         assert _bm_text(desk) != "Sɛbɛn kura.\n{commands}"
         form = {name: _field(shown.text, name) for name in ("file_name", "upload", "fingerprint")}
-        applied = await c.post(
-            f"{PREFIX}/content/bm/import/apply", data={"csrf": token, **form}
-        )
+        applied = await c.post(f"{PREFIX}/content/bm/import/apply", data={"csrf": token, **form})
         assert applied.status_code == 303
         async with database.reading() as session:
             draft = await draft_store.open_draft(session, target_of("message", "bm", KEY))

@@ -32,6 +32,7 @@ from bot.content.catalog import MAX_BUTTON_LABEL, MAX_TEXT, Catalog, Translation
 from bot.content.coverage import coverage
 from bot.content.drafts import (
     MESSAGE,
+    base_of,
     buttons_of,
     check_text,
     file_diff,
@@ -39,7 +40,6 @@ from bot.content.drafts import (
     split_placeholders,
     target_of,
     word_diff,
-    base_of,
 )
 from bot.content.releases import ContentDesk, Outcome, source_text_of
 from bot.content.workflow import (
@@ -54,7 +54,6 @@ from bot.content.workflow import (
 from bot.store import accounts as account_store
 from bot.store import drafts as draft_store
 from bot.store.accounts import Account
-from bot.store.db import Database
 from bot.web.console.app import PREFIX, guarded, page
 from bot.web.console.permissions import Action
 
@@ -478,7 +477,11 @@ async def sheet_apply(request: Request) -> Response:
     try:
         data = base64.b64decode(str(form.get("upload") or ""), validate=True)
     except (binascii.Error, ValueError):
-        context: dict[str, Any] = {"code": code, "refused": ["1: damaged upload"], "file_name": name}
+        context: dict[str, Any] = {
+            "code": code,
+            "refused": ["1: damaged upload"],
+            "file_name": name,
+        }
         return page(request, "content_import.html", context, status=422)
     context, plan = await _import_context(desk, code, name, data)
     if plan is None:
