@@ -355,7 +355,7 @@ def split_placeholders(text: str) -> list[tuple[str, bool]]:
 
 def word_diff(old: str, new: str) -> list[tuple[str, str]]:
     """(operation, words): ``=`` kept, ``-`` removed, ``+`` added; words keep their spaces."""
-    a, b = re.findall(r"\S+\s*", old), re.findall(r"\S+\s*", new)
+    a, b = re.findall(r"\S+|\s+", old), re.findall(r"\S+|\s+", new)
     out: list[tuple[str, str]] = []
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
         if op == "equal":
