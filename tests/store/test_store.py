@@ -122,6 +122,9 @@ EXPECTED = {
     "console_accounts",
     "console_audit",
     "send_budget",
+    "content_drafts",
+    "content_releases",
+    "content_files",
     "alembic_version",
 }
 
