@@ -28,8 +28,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from bot.content.catalog import Catalog, text_hash
 from bot.content.drafts import (
     KINDS,
@@ -441,7 +439,7 @@ class ContentDesk:
                         (root / path).unlink(missing_ok=True)
                     else:
                         write_atomic(root / path, text)
-        except IntegrityError:
+        except draft_store.ReleaseTaken:
             self._restore(before, written)
             return Published(False, raced=True)
         except BaseException:

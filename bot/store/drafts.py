@@ -13,9 +13,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.errors import KunnafoniError
 from bot.store.models import ContentDraft, ContentFile, ContentRelease, utcnow
+
+
+class ReleaseTaken(KunnafoniError):
+    """Another process recorded this release number first."""
+
 
 OPEN = "open"
 PUBLISHED = "published"
@@ -236,7 +243,7 @@ async def add_release(
 ) -> None:
     """Record release ``release_id`` and the published text of the files it wrote.
 
-    The insert fails (IntegrityError) if another process recorded that id first."""
+    Raises :class:`ReleaseTaken` if another process recorded that id first."""
     session.add(
         ContentRelease(
             id=release_id,
@@ -247,7 +254,10 @@ async def add_release(
             files=files,
         )
     )
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise ReleaseTaken(f"release {release_id} exists") from exc
     for path, texts in files.items():
         after = texts["after"]
         row = await session.get(ContentFile, path)

@@ -34,6 +34,7 @@ from bot.referrals.status import ReferralStatus
 from bot.runtime import Runtime
 from bot.store import service as service_store
 from bot.web.console.app import PREFIX, build_console
+from bot.web.console.content import content_routes
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +141,7 @@ def console_for(runtime: Runtime) -> Starlette:
         secure=settings.environment not in (Environment.LOCAL, Environment.TEST),
         catalog=runtime.content.current,
         desk=ContentDesk(runtime.database, runtime.publisher),
+        routes=content_routes(),
     )
 
 

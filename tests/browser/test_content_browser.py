@@ -31,6 +31,7 @@ from starlette.routing import Mount
 
 from bot.store.db import Database, upgrade_database
 from bot.web.console.app import PREFIX, build_console
+from bot.web.console.content import content_routes
 from tests.browser.test_console_browser import _free_port, _sign_in, browser  # noqa: F401
 from tests.support.environment import CONTENT_DIR
 from tests.web.console_support import add_accounts, content_desk
@@ -74,6 +75,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         secure=False,
         catalog=desk.publisher.store.current,
         desk=desk,
+        routes=content_routes(),
     )
     app = Starlette(routes=[Mount(PREFIX, app=console)])
     port = _free_port()

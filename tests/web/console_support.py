@@ -19,6 +19,7 @@ from bot.store import accounts as account_store
 from bot.store.db import Database
 from bot.store.models import utcnow
 from bot.web.console.app import PREFIX, build_console
+from bot.web.console.content import content_routes
 from bot.web.console.passwords import hash_password
 
 PASSWORD = "a long enough password"
@@ -64,6 +65,7 @@ def console_app(
         catalog=content.current,
         clock=clock,
         desk=desk,
+        routes=content_routes(),
     )
     return Starlette(routes=[Mount(PREFIX, app=console)])
 

@@ -13,6 +13,7 @@ from bot.store.db import Database
 from bot.store.models import utcnow
 from bot.web.console import app as console
 from bot.web.console.app import MAX_FAILURES, PREFIX, PUBLIC, Guard
+from bot.web.console.content import content_routes
 from bot.web.console.permissions import ALLOWED, Action, Role, allowed
 from tests.web.console_support import (
     ACCOUNTS,
@@ -96,7 +97,7 @@ def test_the_content_rights_of_each_role() -> None:
 
 
 def test_every_console_route_is_guarded_or_public() -> None:
-    for route in console.console_routes():
+    for route in [*console.console_routes(), *content_routes()]:
         path = route.path  # type: ignore[attr-defined]
         if path in PUBLIC:
             continue
@@ -107,7 +108,7 @@ def test_every_console_route_is_guarded_or_public() -> None:
 def test_the_pages_list_covers_every_guarded_route() -> None:
     guarded = {
         route.path  # type: ignore[attr-defined]
-        for route in console.console_routes()
+        for route in [*console.console_routes(), *content_routes()]
         if route.path not in PUBLIC  # type: ignore[attr-defined]
     }
     templates = {

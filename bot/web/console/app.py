@@ -12,7 +12,7 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import wraps
@@ -408,9 +408,6 @@ async def audit_page(request: Request) -> Response:
 
 
 def console_routes() -> list[BaseRoute]:
-    # Imported here: the content pages use this module's guard and page helpers.
-    from bot.web.console.content import content_routes
-
     return [
         Route("/", home, methods=["GET"]),
         Route("/login", login_form, methods=["GET"]),
@@ -424,7 +421,6 @@ def console_routes() -> list[BaseRoute]:
         Route("/users", users_page, methods=["GET"]),
         Route("/users/{name}/{change}", user_state, methods=["POST"]),
         Route("/audit", audit_page, methods=["GET"]),
-        *content_routes(),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
 
@@ -441,11 +437,14 @@ def build_console(
     catalog: Callable[[], Catalog | None] = lambda: None,
     clock: Callable[[], datetime] = utcnow,
     desk: ContentDesk | None = None,
+    routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
-    """The console as its own ASGI app, to mount at :data:`PREFIX`. Without a ``desk``
-    (the content's drafts and publisher) the content pages say they are unavailable."""
+    """The console as its own ASGI app, to mount at :data:`PREFIX`, with the pages of
+    other modules (``routes``: they import this one for its guard, so it cannot import
+    them). Without a ``desk`` (the content's drafts and publisher) the content pages say
+    they are unavailable."""
     app = Starlette(
-        routes=console_routes(),
+        routes=[*routes, *console_routes()],
         middleware=[
             Middleware(
                 SessionMiddleware,
