@@ -120,6 +120,7 @@ async def test_placeholders_and_limits_are_checked_as_one_types(
         assert "Il manque {commands}" in checked.text
         assert "{command} n&#39;existe pas dans le français" in checked.text
         assert "17 / 4096" in checked.text
+        assert '<mark class="field">{command}</mark>' in checked.text
         long = await c.post(
             f"{PREFIX}/content/bm/menu.help/check",
             data={"text": "x" * 45},

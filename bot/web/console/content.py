@@ -224,8 +224,9 @@ def _check(catalog: Catalog, code: str, key: str, text: str) -> dict[str, Any]:
         "limit": MAX_BUTTON_LABEL if is_button else MAX_TEXT,
         "is_button": is_button,
         "issues": check_text(catalog, code, key, text),
-        "pieces": split_placeholders(text),
-        "lines": text.split("\n"),
+        "text": text,
+        # Line by line, the placeholders apart (highlighted, as the bot fills them in).
+        "lines": [split_placeholders(line) for line in text.split("\n")],
         "buttons": buttons,
     }
 
