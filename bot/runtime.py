@@ -36,7 +36,9 @@ class Runtime:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self, *, watch: bool = True) -> None:
-        """Record the content version going live; watch the folder for changes."""
+        """Bring the content to the latest release, record the version going live, and
+        watch the folder for changes."""
+        await self.publisher.sync()
         await self.publisher.record("startup")
         if watch and self.settings.content_reload_seconds > 0:
             self._tasks.append(asyncio.create_task(self.publisher.watch(), name="content-watch"))

@@ -46,8 +46,8 @@ def cmd_add(args: argparse.Namespace) -> int:
     if role is Role.PARTNER and not args.service:
         print("kunnafoni: a partner account needs at least one --service", file=sys.stderr)
         return 2
-    if role is Role.TRANSLATOR and not args.language:
-        print("kunnafoni: a translator account needs at least one --language", file=sys.stderr)
+    if role in (Role.TRANSLATOR, Role.REVIEWER) and not args.language:
+        print(f"kunnafoni: a {role} account needs at least one --language", file=sys.stderr)
         return 2
     password = read_password()
     if password is None:

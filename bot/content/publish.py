@@ -5,6 +5,11 @@ The watcher polls the content folder's file names, sizes and modification times
 again: a valid tree replaces the live one at once, an invalid one is refused with
 its reasons in the log and the previous version keeps serving. Every version
 that goes live is recorded in ``content_versions`` with who or what published it.
+
+Content published from the console is a release kept in the database
+(:mod:`bot.content.releases`): before each look at the folder, the watcher brings the
+files a release wrote to their published text, so every replica on one database serves
+the same published version, whether or not they share a folder.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from bot.content.catalog import Catalog
+from bot.content.editing import write_atomic
 from bot.content.store import ContentStore
+from bot.store import drafts as draft_store
 from bot.store import repositories as repo
 from bot.store.db import Database
 
@@ -62,6 +69,9 @@ class ContentPublisher:
         self.listeners: list[Listener] = []
         self._lock = asyncio.Lock()
         self._seen = fingerprint(store.directory)
+        #: The latest release whose files this folder holds (None: not looked yet).
+        self.release: int | None = None
+        self._unwritable = False
 
     async def record(self, published_by: str) -> bool:
         """Record the live version (once); True when it was new to the database."""
@@ -115,10 +125,63 @@ class ContentPublisher:
         async with self._lock:
             return
 
+    async def sync(self) -> bool:
+        """Bring the folder to the latest release; True when a new version went live."""
+        async with self._lock:
+            published_by = await self.sync_files()
+            if published_by is None:
+                return False
+            return await self._publish(published_by)
+
+    async def sync_files(self) -> str | None:
+        """Write the files of releases this folder has not seen (call with the lock held).
+
+        Returns who published the release when a file changed, else None. A folder that
+        cannot be written (mounted read-only beside a replica that writes it) is left as
+        it is: the replica that writes it publishes the change for everyone sharing it.
+        """
+        async with self.database.reading() as session:
+            latest = await draft_store.latest_release_id(session)
+            if latest == (self.release or 0):
+                self.release = latest
+                return None
+            files = await draft_store.published_files(session, since=self.release or 0)
+            release = await draft_store.release(session, latest) if files else None
+        changed = False
+        root = self.store.directory
+        for published in files:
+            path = root / published.path
+            try:
+                current = path.read_text(encoding="utf-8") if path.exists() else None
+            except OSError:
+                current = None
+            if current == published.text:
+                continue
+            try:
+                write_atomic(path, published.text)
+            except OSError as exc:
+                if not self._unwritable:
+                    logger.warning(
+                        "Cannot write release %d into the content folder (%s); serving the"
+                        " files as they are",
+                        latest,
+                        exc.strerror,
+                    )
+                self._unwritable = True
+                continue
+            changed = True
+        self.release = latest
+        if not changed:
+            return None
+        logger.info("Content folder brought to release %d", latest)
+        return release.published_by if release is not None else f"release {latest}"
+
     async def poll(self) -> bool:
         """One look at the folder; publish when something changed since the last look."""
         if self._lock.locked():
             return False
+        if await self.sync():
+            return True
         current = fingerprint(self.store.directory)
         if current == self._seen:
             return False

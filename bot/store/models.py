@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -508,3 +509,69 @@ class ConsoleAudit(Base):
     detail: Mapped[str] = mapped_column(String(255), default="")
 
     __table_args__ = (Index("ix_console_audit_at", "at"),)
+
+
+class ContentRelease(Base):
+    """One publication of content from the console: who, when, and the files it wrote
+    (``{path: {"before": text or null, "after": text}}``) for the diff and the rollback."""
+
+    __tablename__ = "content_releases"
+
+    #: Given by the publisher as the last id + 1: two replicas publishing at once cannot
+    #: both write release N (the second is refused and tries again on the new files).
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    #: The content version (hash of the tree) once the release is applied.
+    version: Mapped[str] = mapped_column(String(16))
+    published_by: Mapped[str] = mapped_column(String(64))
+    published_at: Mapped[datetime] = mapped_column(default=utcnow)
+    note: Mapped[str] = mapped_column(String(255), default="")
+    #: What changed, key by key: ``[{"language", "key", "old", "new"}]``.
+    changes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    files: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ContentDraft(Base):
+    """A proposed content change, invisible to users until a release publishes it.
+
+    ``target`` names what it changes (``message:bm:help.text``); ``open_target`` equals it
+    while the draft is open, so there is one open draft per target (NULLs never clash).
+    ``revision`` grows with every save: a save based on an older revision is refused.
+    """
+
+    __tablename__ = "content_drafts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(8))
+    key: Mapped[str] = mapped_column(String(120))
+    target: Mapped[str] = mapped_column(String(160))
+    open_target: Mapped[str | None] = mapped_column(String(160), unique=True)
+    #: open | published | discarded
+    state: Mapped[str] = mapped_column(String(12))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Hash of the published value the draft started from ("" when there was none).
+    base: Mapped[str] = mapped_column(String(16))
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    author: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reviewed_by: Mapped[str | None] = mapped_column(String(64))
+    reviewed_at: Mapped[datetime | None]
+    release_id: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (
+        Index("ix_content_drafts_target", "target"),
+        Index("ix_content_drafts_state", "state"),
+    )
+
+
+class ContentFile(Base):
+    """The published text of a content file written by a release: what every replica's
+    content folder is brought to."""
+
+    __tablename__ = "content_files"
+
+    path: Mapped[str] = mapped_column(String(255), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    release_id: Mapped[int] = mapped_column(Integer)

@@ -30,6 +30,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from bot import metrics
 from bot.config import Environment
+from bot.content.releases import ContentDesk
 from bot.referrals.notifier import Notifier
 from bot.referrals.policy import ReferralPolicy
 from bot.referrals.status import ReferralStatus
@@ -37,6 +38,7 @@ from bot.runtime import Runtime
 from bot.store import service as service_store
 from bot.web.console.app import PREFIX, build_console
 from bot.web.console.cases import CaseDesk, case_routes
+from bot.web.console.content import content_routes
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +161,8 @@ def console_for(runtime: Runtime, notifier: Notifier | None = None) -> Starlette
         trusted_proxies=settings.console_trusted_proxies,
         content=runtime.content,
         publisher=runtime.publisher,
-        routes=case_routes(),
+        desk=ContentDesk(runtime.database, runtime.publisher),
+        routes=[*case_routes(), *content_routes()],
         cases=cases,
     )
 

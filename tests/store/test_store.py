@@ -125,6 +125,9 @@ EXPECTED = {
     "event_days",
     "event_days_rolled",
     "referral_notes",
+    "content_drafts",
+    "content_releases",
+    "content_files",
     "alembic_version",
 }
 

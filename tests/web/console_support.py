@@ -6,12 +6,15 @@ import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Literal
 
 import httpx
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
+from bot.content.publish import ContentPublisher
+from bot.content.releases import ContentDesk
 from bot.content.store import ContentStore
 from bot.store import accounts as account_store
 from bot.store import referrals as referral_repo
@@ -20,6 +23,7 @@ from bot.store.db import Database
 from bot.store.models import utcnow
 from bot.web.console.app import PREFIX, build_console
 from bot.web.console.cases import case_routes
+from bot.web.console.content import content_routes
 from bot.web.console.passwords import hash_password
 
 PASSWORD = "a long enough password"
@@ -27,7 +31,7 @@ PASSWORD = "a long enough password"
 HASH = hash_password(PASSWORD)
 
 #: One account per role; the partner has service "legal_aid_bamako" only, the translator
-#: the language "bm" only.
+#: and the reviewer the language "bm" only.
 ACCOUNTS = {
     "ada": ("admin", (), ()),
     "eddie": ("editor", (), ()),
@@ -35,6 +39,7 @@ ACCOUNTS = {
     "vic": ("viewer", (), ()),
     "paula": ("partner", ("legal_aid_bamako",), ()),
     "agnes": ("agent", (), ()),
+    "rita": ("reviewer", (), ("bm",)),
 }
 #: A case of the partner's own service, and one of another partner's.
 OWN_CASE = "KF-OWN111"
@@ -62,6 +67,7 @@ def console_app(
     trusted_proxies: tuple[str, ...] = (),
     writable: bool = False,
     ffmpeg: str | Literal["find"] | None = "find",
+    desk: ContentDesk | None = None,
 ) -> Starlette:
     """The console over ``content``; with ``writable`` it may change it (give it a copy)."""
     console = build_console(
@@ -73,9 +79,16 @@ def console_app(
         trusted_proxies=trusted_proxies,
         content=content if writable else None,
         ffmpeg=ffmpeg,
-        routes=case_routes(),
+        desk=desk,
+        routes=[*case_routes(), *content_routes()],
     )
     return Starlette(routes=[Mount(PREFIX, app=console)])
+
+
+def content_desk(database: Database, directory: Path) -> ContentDesk:
+    """The drafts and publisher of one replica serving the content folder ``directory``."""
+    store = ContentStore(directory)
+    return ContentDesk(database, ContentPublisher(store, database, interval=0.1))
 
 
 @asynccontextmanager

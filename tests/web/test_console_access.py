@@ -17,6 +17,7 @@ from bot.store.models import utcnow
 from bot.web.console import app as console
 from bot.web.console.app import MAX_FAILURES, PREFIX, PUBLIC, Guard
 from bot.web.console.cases import case_routes
+from bot.web.console.content import content_routes
 from bot.web.console.limits import MAX_ADDRESS_FAILURES
 from bot.web.console.passwords import verify_password
 from bot.web.console.permissions import ALLOWED, Action, Role, allowed
@@ -30,6 +31,7 @@ from tests.web.console_support import (
     add_cases,
     client,
     console_app,
+    content_desk,
     sign_in,
     token_in,
 )
@@ -124,6 +126,30 @@ PAGES = [
     ),
     ("GET", "/response-times", Action.RESPONSE_TIMES, None),
     ("GET", "/handovers", Action.HANDOVERS, None),
+    # Content: translators and reviewers only their languages (bm), a hand-made URL to ff.
+    ("GET", "/content", Action.CONTENT_STATUS, None),
+    ("GET", "/content/bm", Action.CONTENT, "bm"),
+    ("GET", "/content/ff", Action.CONTENT, "ff"),
+    ("GET", "/content/bm/help.text", Action.CONTENT, "bm"),
+    ("GET", "/content/ff/help.text", Action.CONTENT, "ff"),
+    ("POST", "/content/bm/help.text/check", Action.CONTENT, "bm"),
+    ("POST", "/content/ff/help.text/check", Action.CONTENT, "ff"),
+    ("GET", "/content/bm/export.csv", Action.CONTENT, "bm"),
+    ("GET", "/content/ff/export.xlsx", Action.CONTENT, "ff"),
+    ("POST", "/content/bm/help.text", Action.CONTENT_EDIT, "bm"),
+    ("POST", "/content/ff/help.text", Action.CONTENT_EDIT, "ff"),
+    ("POST", "/content/bm/help.text/discard", Action.CONTENT_EDIT, "bm"),
+    ("POST", "/content/ff/help.text/discard", Action.CONTENT_EDIT, "ff"),
+    ("POST", "/content/bm/import", Action.CONTENT_EDIT, "bm"),
+    ("POST", "/content/ff/import", Action.CONTENT_EDIT, "ff"),
+    ("POST", "/content/bm/import/apply", Action.CONTENT_EDIT, "bm"),
+    ("POST", "/content/ff/import/apply", Action.CONTENT_EDIT, "ff"),
+    ("POST", "/content/bm/help.text/review", Action.CONTENT_REVIEW, "bm"),
+    ("POST", "/content/ff/help.text/review", Action.CONTENT_REVIEW, "ff"),
+    ("GET", "/publish", Action.PUBLISH, None),
+    ("POST", "/publish", Action.PUBLISH, None),
+    ("GET", "/publish/1", Action.PUBLISH, None),
+    ("POST", "/publish/1/rollback", Action.PUBLISH, None),
     ("GET", "/password", Action.PASSWORD, None),
     # Last: the account's own password changes (its session goes on).
     ("POST", "/password", Action.PASSWORD, None),
@@ -159,22 +185,44 @@ FORMS: dict[str, dict[str, Any]] = {
     },
 }
 
+#: Routes whose allowed answer may be a refusal of the input (422, 409) or 404 (no such
+#: release): only 403 says "not allowed".
+CONTENT_ROUTES = ("/content", "/publish")
+
 
 def expected(role: str, action: Action, scope: str | None) -> bool:
     services = ("legal_aid_bamako",) if role == "partner" else ()
-    languages = ("bm",) if role == "translator" else ()
+    languages = ("bm",) if role in ("translator", "reviewer") else ()
     if action not in ALLOWED[Role(role)]:
         return False
     if action in (Action.SERVICE, Action.CASE, Action.CASE_WORK) and role == "partner":
         return scope in services
-    if action in (Action.TRANSLATIONS, Action.VOICE) and role == "translator":
+    scoped = (
+        Action.TRANSLATIONS,
+        Action.VOICE,
+        Action.CONTENT,
+        Action.CONTENT_EDIT,
+        Action.CONTENT_REVIEW,
+    )
+    if action in scoped and role in ("translator", "reviewer"):
         return scope in languages
     return True
 
 
 def all_routes() -> list[BaseRoute]:
     """The console's own routes and those of its other modules, as it is served."""
-    return [*case_routes(), *console.console_routes()]
+    return [*case_routes(), *content_routes(), *console.console_routes()]
+
+
+def test_the_content_rights_of_each_role() -> None:
+    """Viewers and partners nothing; translators edit, reviewers also review, their
+    languages; editors everything, publishing included."""
+    content = {Action.CONTENT, Action.CONTENT_EDIT, Action.CONTENT_REVIEW, Action.PUBLISH}
+    assert not content & ALLOWED[Role.VIEWER] and not content & ALLOWED[Role.PARTNER]
+    assert content <= ALLOWED[Role.EDITOR] and content <= ALLOWED[Role.ADMIN]
+    assert Action.CONTENT_REVIEW not in ALLOWED[Role.TRANSLATOR]
+    assert Action.PUBLISH not in ALLOWED[Role.TRANSLATOR] | ALLOWED[Role.REVIEWER]
+    assert Action.CONTENT_REVIEW in ALLOWED[Role.REVIEWER]
 
 
 def test_every_console_route_is_guarded_or_public() -> None:
@@ -224,6 +272,18 @@ def test_the_pages_list_covers_every_guarded_route() -> None:
         "/services/{service}/cases/{reference}/reroute",
         "/response-times",
         "/handovers",
+        "/content",
+        "/content/{language}",
+        "/content/{language}/export.{fmt}",
+        "/content/{language}/import",
+        "/content/{language}/import/apply",
+        "/content/{language}/{key}",
+        "/content/{language}/{key}/check",
+        "/content/{language}/{key}/review",
+        "/content/{language}/{key}/discard",
+        "/publish",
+        "/publish/{release}",
+        "/publish/{release}/rollback",
     }
     assert guarded == templates
 
@@ -243,7 +303,8 @@ async def test_each_role_against_each_page(
     key = "menu.title"  # a text in both bm and ff
     await add_cases(database)
     role = ACCOUNTS[name][0]
-    async with client(console_app(database, content, writable=True)) as c:
+    desk = content_desk(database, content_copy)
+    async with client(console_app(database, content, writable=True, desk=desk)) as c:
         assert (await sign_in(c, name)).status_code == 303
         home = await c.get(f"{PREFIX}/")
         token = token_in(home.text)
@@ -257,7 +318,14 @@ async def test_each_role_against_each_page(
             else:
                 response = await c.get(url)
             ok = expected(role, action, scope)
-            if ok:
+            if ok and path.startswith(CONTENT_ROUTES):
+                assert response.status_code in (200, 303, 404, 409, 422), (
+                    role,
+                    path,
+                    response.status_code,
+                )
+                assert response.headers.get("location") != f"{PREFIX}/login"
+            elif ok:
                 assert response.status_code in (200, 303), (role, path, response.status_code)
             else:
                 assert response.status_code == 403, (role, path, response.status_code)

@@ -29,6 +29,7 @@ from bot.content.catalog import Catalog
 from bot.content.coverage import coverage
 from bot.content.publish import ContentPublisher
 from bot.content.recording import find_ffmpeg
+from bot.content.releases import ContentDesk
 from bot.content.store import ContentStore
 from bot.store import accounts as account_store
 from bot.store import dashboard
@@ -406,6 +407,7 @@ def build_console(
     content: ContentStore | None = None,
     publisher: ContentPublisher | None = None,
     ffmpeg: str | Literal["find"] | None = "find",
+    desk: ContentDesk | None = None,
     routes: Sequence[BaseRoute] = (),
     cases: Any = None,
 ) -> Starlette:
@@ -418,6 +420,8 @@ def build_console(
     on ``PATH`` once, now. ``routes``: pages of other modules, guarded by
     :func:`guarded` (the partners' cases: :func:`bot.web.console.cases.case_routes`);
     ``cases``: what those pages need (a :class:`bot.web.console.cases.CaseDesk`).
+    Without a ``desk`` (the content's drafts and publisher) the content pages say they
+    are unavailable.
     """
     app = Starlette(
         routes=[*routes, *console_routes()],
@@ -443,4 +447,5 @@ def build_console(
     app.state.publisher = publisher
     app.state.ffmpeg = find_ffmpeg() if ffmpeg == "find" else ffmpeg
     app.state.cases = cases
+    app.state.desk = desk
     return app

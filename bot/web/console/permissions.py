@@ -17,6 +17,8 @@ class Role(StrEnum):
     ADMIN = "admin"
     EDITOR = "editor"
     TRANSLATOR = "translator"
+    #: A translator who may also mark their languages' translations reviewed.
+    REVIEWER = "reviewer"
     VIEWER = "viewer"
     PARTNER = "partner"
     AGENT = "agent"  # the team's agents: the handover desk only
@@ -41,6 +43,13 @@ class Action(StrEnum):
     REROUTE = "reroute"  # send a case no partner acknowledged to another service
     RESPONSE_TIMES = "response_times"  # each partner's medians to acknowledge and close
     HANDOVERS = "handovers"  # the handover desk: open relays, pseudonymous
+    # Content edited in the console (bot/web/console/content.py). Scoped to a language:
+    # translators and reviewers only their own.
+    CONTENT = "content"  # read messages side by side, check a text, download a sheet
+    CONTENT_EDIT = "content.edit"  # save or discard a draft, import a sheet
+    CONTENT_REVIEW = "content.review"  # mark a translation reviewed (never one's own)
+    CONTENT_STATUS = "content.status"  # the coverage matrix of every language
+    PUBLISH = "publish"  # publish drafts, see the versions and their diffs, roll back
 
 
 #: Role -> the actions it may take.
@@ -65,19 +74,29 @@ ALLOWED: dict[Role, frozenset[Action]] = {
         {Action.HOME, Action.SERVICE, Action.CASES, Action.CASE, Action.CASE_WORK}
     ),
     Role.AGENT: frozenset({Action.HOME, Action.HANDOVERS}),
+    Role.REVIEWER: frozenset({Action.HOME, Action.TRANSLATIONS, Action.VOICE}),
 }
 
 # Every account may change its own password, whatever its role.
 for _role in Role:
     ALLOWED[_role] = ALLOWED[_role] | {Action.PASSWORD}
 
+#: Content actions, added to the roles above (editors: every language).
+_TRANSLATING = frozenset({Action.CONTENT, Action.CONTENT_EDIT, Action.CONTENT_STATUS})
+ALLOWED[Role.EDITOR] |= _TRANSLATING | {Action.CONTENT_REVIEW, Action.PUBLISH}
+ALLOWED[Role.TRANSLATOR] |= _TRANSLATING
+ALLOWED[Role.REVIEWER] |= _TRANSLATING | {Action.CONTENT_REVIEW}
+
 #: Scoped actions: the account attribute that bounds them, for the roles it bounds.
 SCOPES: dict[Action, tuple[str, frozenset[Role]]] = {
     Action.SERVICE: ("services", frozenset({Role.PARTNER})),
     Action.CASE: ("services", frozenset({Role.PARTNER})),
     Action.CASE_WORK: ("services", frozenset({Role.PARTNER})),
-    Action.TRANSLATIONS: ("languages", frozenset({Role.TRANSLATOR})),
-    Action.VOICE: ("languages", frozenset({Role.TRANSLATOR})),
+    Action.VOICE: ("languages", frozenset({Role.TRANSLATOR, Role.REVIEWER})),
+    Action.TRANSLATIONS: ("languages", frozenset({Role.TRANSLATOR, Role.REVIEWER})),
+    Action.CONTENT: ("languages", frozenset({Role.TRANSLATOR, Role.REVIEWER})),
+    Action.CONTENT_EDIT: ("languages", frozenset({Role.TRANSLATOR, Role.REVIEWER})),
+    Action.CONTENT_REVIEW: ("languages", frozenset({Role.REVIEWER})),
 }
 
 
