@@ -109,10 +109,13 @@ def webhook_route(settings: Settings, runtime: Runtime, application: BotApplicat
         # Before the id is recorded: if Telegram gives up waiting, it delivers again.
         if processor is not None:
             await processor.wait_for_room()
-        async with runtime.database.transaction() as session:
-            first = await service_store.record_received_update(
-                session, channel=CHANNEL, update_id=update.update_id
-            )
+        async def record() -> bool:
+            async with runtime.database.transaction() as session:
+                return await service_store.record_received_update(
+                    session, channel=CHANNEL, update_id=update.update_id
+                )
+
+        first = await runtime.database.retrying(record)
         if not first:
             UPDATES.labels(update_kind(update), "duplicate").inc()
             logger.info("Update %s delivered again; answered once", update.update_id)
