@@ -193,6 +193,7 @@ class Engine:
         """The user (created on first contact) and their conversation, as this step's turn."""
         # Most steps: the user, the conversation and the consent given, in one query.
         loaded = await repo.load_step(session, channel=inbound.channel, external_id=inbound.user_id)
+        conversation: ConversationState | None
         if loaded is not None:
             user, conversation, created = loaded.user, loaded.conversation, False
         else:

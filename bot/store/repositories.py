@@ -93,9 +93,7 @@ async def peek_conversation(
     if row is None:
         return None
     user = to_record(UserRecord, row)
-    conversation = ConversationState(
-        row.state, topic=row.topic, card=row.card, data=dict(row.data)
-    )
+    conversation = ConversationState(row.state, topic=row.topic, card=row.card, data=dict(row.data))
     return user, conversation
 
 
@@ -148,9 +146,7 @@ async def load_step(session: AsyncSession, *, channel: str, external_id: str) ->
             text_hash=row.given_text_hash,
             at=as_utc(row.given_at),
         )
-    conversation = ConversationState(
-        row.state, topic=row.topic, card=row.card, data=dict(row.data)
-    )
+    conversation = ConversationState(row.state, topic=row.topic, card=row.card, data=dict(row.data))
     return StepState(user=user, conversation=conversation, consent_given=given)
 
 

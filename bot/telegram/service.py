@@ -109,6 +109,7 @@ def webhook_route(settings: Settings, runtime: Runtime, application: BotApplicat
         # Before the id is recorded: if Telegram gives up waiting, it delivers again.
         if processor is not None:
             await processor.wait_for_room()
+
         async def record() -> bool:
             async with runtime.database.transaction() as session:
                 return await service_store.record_received_update(

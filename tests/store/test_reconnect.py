@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from bot.content.store import ContentStore
 from bot.dialogue.decision import Thresholds
@@ -38,7 +39,9 @@ async def end_pooled_connections(database: Database) -> int:
     assert database.engine is not None
     pids = set()
     # Check out as many connections as the pool holds at once, to learn each backend.
-    connections = [await database.engine.connect() for _ in range(database.engine.pool.size())]
+    pool = database.engine.pool
+    assert isinstance(pool, AsyncAdaptedQueuePool)
+    connections = [await database.engine.connect() for _ in range(pool.size())]
     for connection in connections:
         pids.add(int(await connection.scalar(text("SELECT pg_backend_pid()"))))
         await connection.commit()
@@ -95,9 +98,18 @@ async def test_a_step_on_a_dropped_connection_is_answered(
     person = f"reconnect-{secrets.token_hex(6)}"
     update_ids = iter(range(secrets.randbelow(10**9) + 10**9, 2 * 10**9))
 
-    async def send(**what: str) -> int:
+    async def send(
+        *, command: str | None = None, button: str | None = None, text: str | None = None
+    ) -> int:
         outcome = await engine.handle(
-            Inbound(user_id=person, channel="telegram", update_id=next(update_ids), **what)
+            Inbound(
+                user_id=person,
+                channel="telegram",
+                update_id=next(update_ids),
+                command=command,
+                button=button,
+                text=text,
+            )
         )
         assert not outcome.duplicate
         return len(outcome.replies)
