@@ -1,12 +1,14 @@
 """The per-user state machine.
 
-One call of :meth:`Engine.handle` is one step: understand the event (NLU is
-asked before the database transaction opens, so a slow server never holds a
+One call of :meth:`Engine.handle` is one step: understand the event (an NLU server
+is asked before the database transaction opens, so a slow server never holds a
 lock), then in one transaction de-duplicate it, load the user and their
 conversation, decide, and save. A text typed into the referral form (a name, a
 phone, a place, the person's own words) never goes to the NLU server: a short read
 before it finds whether the form waits for one, and then only the local keywords
-(the emergency tripwire included) read the text. The decision itself only reads content and
+(the emergency tripwire included) read the text. Without an NLU server nothing
+leaves the process, so the keywords read the text inside the step's transaction
+and there is no read before it. The decision itself only reads content and
 the loaded state, so it is the same on every channel.
 
 Deciding is spread over rooms: :mod:`bot.dialogue.router` picks the flow for a
