@@ -1,12 +1,14 @@
 """The per-user state machine.
 
-One call of :meth:`Engine.handle` is one step: understand the event (NLU is
-asked before the database transaction opens, so a slow server never holds a
+One call of :meth:`Engine.handle` is one step: understand the event (an NLU server
+is asked before the database transaction opens, so a slow server never holds a
 lock), then in one transaction de-duplicate it, load the user and their
 conversation, decide, and save. A text typed into the referral form (a name, a
 phone, a place, the person's own words) never goes to the NLU server: a short read
 before it finds whether the form waits for one, and then only the local keywords
-(the emergency tripwire included) read the text. The decision itself only reads content and
+(the emergency tripwire included) read the text. Without an NLU server nothing
+leaves the process, so the keywords read the text inside the step's transaction
+and there is no read before it. The decision itself only reads content and
 the loaded state, so it is the same on every channel.
 
 Deciding is spread over rooms: :mod:`bot.dialogue.router` picks the flow for a
@@ -95,9 +97,30 @@ class Engine:
 
     async def _handle(self, inbound: Inbound) -> Outcome:
         catalog = self._content()
+        if self.nlu.rasa is None:
+            # Nothing leaves the process to understand a text (keywords only): it is read
+            # inside the step's transaction, once the form's state is known under the
+            # lock. No separate look first, so one transaction per step instead of two.
+            return await self.database.retrying(
+                lambda: self._step(inbound, catalog, understanding=None)
+            )
         # Before the transaction: a slow NLU server never holds a database lock.
-        private = await self._form_waits(inbound, catalog)
-        understood, written_in = await self._understand(inbound, private=private)
+        private = await self.database.retrying(lambda: self._form_waits(inbound, catalog))
+        understanding = (private, *await self._understand(inbound, private=private))
+        return await self.database.retrying(
+            lambda: self._step(inbound, catalog, understanding=understanding)
+        )
+
+    async def _step(
+        self,
+        inbound: Inbound,
+        catalog: Catalog,
+        *,
+        understanding: tuple[bool, NluResult | None, str | None] | None,
+    ) -> Outcome:
+        """The step's transaction: de-duplicate, load, decide, save. ``understanding``:
+        whether the text answers the form, the NLU's reading and the language it is
+        written in, found before the transaction; None to find them in it (local NLU)."""
         async with self.database.transaction() as session:
             if inbound.update_id is not None and not await repo.mark_update_processed(
                 session, channel=inbound.channel, update_id=inbound.update_id
@@ -106,13 +129,20 @@ class Engine:
                 return Outcome(
                     replies=[], meta=Meta(content_version=catalog.version), duplicate=True
                 )
-            turn = await self._load(session, inbound, catalog, written_in)
+            turn = await self._load(session, inbound, catalog)
             name_user(pseudonym(turn.user.id))
-            if private and not referral_form.expects_text(turn):
-                # The form ended between the look and the lock (another replica took a
-                # message of the same person): the text was read by keywords only, as
-                # when the NLU server is down; it is not sent now, inside the transaction.
-                logger.info("Step %s: the form closed meanwhile", pseudonym(turn.user.id))
+            if understanding is None:
+                understood, turn.written_in = await self._understand(
+                    inbound, private=referral_form.expects_text(turn)
+                )
+            else:
+                private, understood, turn.written_in = understanding
+                if private and not referral_form.expects_text(turn):
+                    # The form ended between the look and the lock (another replica took a
+                    # message of the same person): the text was read by keywords only, as
+                    # when the NLU server is down; it is not sent now, inside the
+                    # transaction.
+                    logger.info("Step %s: the form closed meanwhile", pseudonym(turn.user.id))
             step(turn, inbound, understood, self.thresholds)
             if turn.erase:
                 await erase(session, turn)
@@ -129,14 +159,12 @@ class Engine:
         if inbound.text is None or not inbound.text.strip():
             return False
         async with self.database.reading() as session:
-            user = await repo.get_user(
+            found = await repo.peek_conversation(
                 session, channel=inbound.channel, external_id=inbound.user_id
             )
-            if user is None:
-                return False
-            conversation = await repo.load_conversation(session, user_id=user.id, lock=False)
-        if conversation is None:
+        if found is None:
             return False
+        user, conversation = found
         return referral_form.expects_text(Turn(catalog, user, conversation))
 
     async def _understand(
@@ -163,26 +191,31 @@ class Engine:
             return understood, guess.language
         return understood, None
 
-    async def _load(
-        self, session: Session, inbound: Inbound, catalog: Catalog, written_in: str | None
-    ) -> Turn:
+    async def _load(self, session: Session, inbound: Inbound, catalog: Catalog) -> Turn:
         """The user (created on first contact) and their conversation, as this step's turn."""
-        user, created = await repo.get_or_create_user(
-            session, channel=inbound.channel, external_id=inbound.user_id
-        )
-        conversation = await repo.load_conversation(session, user_id=user.id)
+        # Most steps: the user, the conversation and the consent given, in one query.
+        loaded = await repo.load_step(session, channel=inbound.channel, external_id=inbound.user_id)
+        conversation: ConversationState | None
+        if loaded is not None:
+            user, conversation, created = loaded.user, loaded.conversation, False
+        else:
+            user, created = await repo.get_or_create_user(
+                session, channel=inbound.channel, external_id=inbound.user_id
+            )
+            conversation = await repo.load_conversation(session, user_id=user.id)
         turn = Turn(
             catalog,
             user,
             conversation or ConversationState(State.NEW.value),
-            written_in=written_in,
             text_words=len((inbound.text or "").split()),
             can_hand_over=self.handover,
             referral_limits=self.referral_limits,
             partners=self.partners,
         )
-        if user.consent:
+        if loaded is not None:
             # What they agreed to: a change of the consent text asks them again.
+            turn.consent_given = loaded.consent_given
+        elif user.consent:
             turn.consent_given = await consent_repo.last_consent_event(
                 session, user_id=user.id, kind="given"
             )

@@ -122,37 +122,41 @@ async def record(
             confidence=round(understood.confidence, 4),
             nlu=understood.source.value,
         )
-    await repo.record_event(
-        session,
-        kind="inbound",
-        name=kind,
-        user_id=user_id,
-        language=turn.language,
-        content_version=version,
-        data=data,
-    )
-    for key, language, fell_back in turn.served:
-        await repo.record_event(
-            session,
-            kind="served",
-            name=key,
+    events = [
+        repo.NewEvent(
+            kind="inbound",
+            name=kind,
             user_id=user_id,
-            language=language,
+            language=turn.language,
             content_version=version,
-            data={"fallback": fell_back},
+            data=data,
+        )
+    ]
+    for key, language, fell_back in turn.served:
+        events.append(
+            repo.NewEvent(
+                kind="served",
+                name=key,
+                user_id=user_id,
+                language=language,
+                content_version=version,
+                data={"fallback": fell_back},
+            )
         )
     for shown_service in turn.meta.services:
         # Which service cards people see, so the team re-checks the busiest entries
         # first. The card only: never where the person is, nor why it was chosen.
-        await repo.record_event(
-            session,
-            kind="service",
-            name=str(shown_service["id"])[:64],
-            user_id=user_id,
-            language=turn.language,
-            content_version=version,
-            data={},
+        events.append(
+            repo.NewEvent(
+                kind="service",
+                name=str(shown_service["id"])[:64],
+                user_id=user_id,
+                language=turn.language,
+                content_version=version,
+            )
         )
+    # One statement for all of them (they were one ORM object each, flushed together).
+    await repo.record_events(session, events)
     for topic, question, answer, correct in turn.quiz_answers:
         await repo.record_quiz_answer(
             session,

@@ -171,8 +171,21 @@ def asked_language(catalog: Catalog, text: str) -> str | None:
 _ASKING, _REFUSING = "", "-"
 
 
+#: The vocabulary of the catalog in use, made once per content version: folding every
+#: phrase again for each text cost more than the rest of reading it.
+_made_for: list[tuple[Catalog, dict[tuple[str, ...], str]]] = []
+
+
 def _vocabulary(catalog: Catalog) -> dict[tuple[str, ...], str]:
     """Folded phrase -> a language code (a name), ``_ASKING`` or ``_REFUSING``."""
+    if _made_for and _made_for[0][0] is catalog:
+        return _made_for[0][1]
+    vocabulary = _make_vocabulary(catalog)
+    _made_for[:] = [(catalog, vocabulary)]
+    return vocabulary
+
+
+def _make_vocabulary(catalog: Catalog) -> dict[tuple[str, ...], str]:
     vocabulary: dict[tuple[str, ...], str] = {}
     for language in catalog.languages.values():
         for phrase in language.asking_words:

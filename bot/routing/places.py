@@ -168,7 +168,12 @@ class PlaceFinder:
         for sentence in _SENTENCES.split(text):
             words = tokens(sentence)
             taken = [False] * len(words)
+            # A name can only be found where its first word is: most names are skipped at
+            # once (the same names, in the same order, as comparing at every position).
+            present = set(words)
             for name, country, town, region in self._names:
+                if name and name[0] not in present:
+                    continue
                 n = len(name)
                 for i in range(len(words) - n + 1):
                     if words[i : i + n] != name or any(taken[i : i + n]):

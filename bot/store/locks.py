@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 PREFIX = "kunnafoni:"
 #: Names of leases.
 POLLING = "polling"
+#: How long a lease's connection may take to answer before the lease counts as lost.
+ALIVE_TIMEOUT_SECONDS = 10.0
 
 
 def is_postgres(url: str) -> bool:
@@ -122,11 +124,14 @@ class Lease:
         lost lease: PostgreSQL freed the lock when it closed)."""
         assert self._connection is not None
         try:
-            await self._connection.execute(text("SELECT 1"))
-            await self._connection.commit()
+            # Bounded: a connection cut without a word (a network partition) would
+            # otherwise hang until TCP gives up, while PostgreSQL may free the lock sooner.
+            async with asyncio.timeout(ALIVE_TIMEOUT_SECONDS):
+                await self._connection.execute(text("SELECT 1"))
+                await self._connection.commit()
             return True
-        except Exception:
-            logger.warning("Lease %s lost: its connection closed", self.name)
+        except Exception:  # the driver's error, or TimeoutError
+            logger.warning("Lease %s lost: its connection closed or stopped answering", self.name)
             return False
 
     async def _drop_connection(self) -> None:

@@ -12,7 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.phones import mask_phones
+from bot.store.consent import ConsentEventRecord
 from bot.store.models import (
+    ConsentEvent,
     ContentVersion,
     Conversation,
     Event,
@@ -25,6 +27,7 @@ from bot.store.models import (
     utcnow,
 )
 from bot.store.records import to_record
+from bot.store.types import as_utc
 
 
 @dataclass(frozen=True)
@@ -56,11 +59,95 @@ class ConversationState:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+#: The user's columns, read as plain rows (Core): no ORM object is built on the hot path.
+_USER_COLUMNS = tuple(User.__table__.c)
+_CONVERSATION_COLUMNS = (
+    Conversation.state,
+    Conversation.topic,
+    Conversation.card,
+    Conversation.data,
+)
+
+
 async def get_user(session: AsyncSession, *, channel: str, external_id: str) -> UserRecord | None:
-    row = await session.scalar(
-        select(User).where(User.channel == channel, User.external_id == external_id)
-    )
+    row = (
+        await session.execute(
+            select(*_USER_COLUMNS).where(User.channel == channel, User.external_id == external_id)
+        )
+    ).first()
     return to_record(UserRecord, row) if row else None
+
+
+async def peek_conversation(
+    session: AsyncSession, *, channel: str, external_id: str
+) -> tuple[UserRecord, ConversationState] | None:
+    """The user and their conversation in one query, without a lock (a look that changes
+    nothing); None when either does not exist yet."""
+    row = (
+        await session.execute(
+            select(*_USER_COLUMNS, *_CONVERSATION_COLUMNS)
+            .join(Conversation, Conversation.user_id == User.id)
+            .where(User.channel == channel, User.external_id == external_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    user = to_record(UserRecord, row)
+    conversation = ConversationState(row.state, topic=row.topic, card=row.card, data=dict(row.data))
+    return user, conversation
+
+
+@dataclass(frozen=True)
+class StepState:
+    """What a step reads before deciding, from one query (:func:`load_step`)."""
+
+    user: UserRecord
+    conversation: ConversationState
+    #: The consent the person gave last (when they consented; None otherwise).
+    consent_given: ConsentEventRecord | None
+
+
+async def load_step(session: AsyncSession, *, channel: str, external_id: str) -> StepState | None:
+    """The user, their conversation (locked, like :func:`load_conversation`) and the consent
+    they gave last, in one round trip instead of three. None when the user or the
+    conversation does not exist yet (first contact): the caller reads them one by one."""
+    last_given = (
+        select(ConsentEvent.id)
+        .where(ConsentEvent.user_id == User.id, ConsentEvent.kind == "given")
+        .order_by(ConsentEvent.at.desc(), ConsentEvent.id.desc())
+        .limit(1)
+        .correlate(User)
+        .scalar_subquery()
+    )
+    query = (
+        select(
+            *_USER_COLUMNS,
+            *_CONVERSATION_COLUMNS,
+            ConsentEvent.language.label("given_language"),
+            ConsentEvent.text_hash.label("given_text_hash"),
+            ConsentEvent.at.label("given_at"),
+        )
+        .join(Conversation, Conversation.user_id == User.id)
+        .outerjoin(ConsentEvent, ConsentEvent.id == last_given)
+        .where(User.channel == channel, User.external_id == external_id)
+        # FOR UPDATE of the conversation only: it serialises two steps of one person
+        # across replicas, as load_conversation's lock does.
+        .with_for_update(of=Conversation)
+    )
+    row = (await session.execute(query)).first()
+    if row is None:
+        return None
+    user = to_record(UserRecord, row)
+    given = None
+    if user.consent and row.given_at is not None:
+        given = ConsentEventRecord(
+            kind="given",
+            language=row.given_language,
+            text_hash=row.given_text_hash,
+            at=as_utc(row.given_at),
+        )
+    conversation = ConversationState(row.state, topic=row.topic, card=row.card, data=dict(row.data))
+    return StepState(user=user, conversation=conversation, consent_given=given)
 
 
 async def get_or_create_user(
@@ -113,13 +200,13 @@ async def load_conversation(
     session: AsyncSession, *, user_id: int, lock: bool = True
 ) -> ConversationState | None:
     """The user's conversation; ``lock=False`` for a look that changes nothing."""
-    query = select(Conversation).where(Conversation.user_id == user_id)
+    query = select(*_CONVERSATION_COLUMNS).where(Conversation.user_id == user_id)
     # FOR UPDATE on PostgreSQL serialises two updates of the same user across replicas.
-    row = await session.scalar(query.with_for_update() if lock else query)
+    row = (await session.execute(query.with_for_update() if lock else query)).first()
     if row is None:
         return None
-    # A copy of the JSON, so the caller's changes never touch the ORM row.
-    return to_record(ConversationState, row, data=dict(row.data))
+    # A copy of the JSON, so the caller's changes never touch what the driver returned.
+    return ConversationState(row.state, topic=row.topic, card=row.card, data=dict(row.data))
 
 
 async def save_conversation(
@@ -204,6 +291,41 @@ async def record_event(
             content_version=content_version,
             data=_masked(data or {}),
         )
+    )
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """One analytics event to record (see :func:`record_events`)."""
+
+    kind: str
+    name: str | None = None
+    user_id: int | None = None
+    language: str | None = None
+    content_version: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+async def record_events(session: AsyncSession, events: list[NewEvent]) -> None:
+    """Several events in one statement (Core, no ORM object): a step's inbound event and
+    the messages it served. The same masking as :func:`record_event`."""
+    if not events:
+        return
+    hour = this_hour()
+    await session.execute(
+        insert(Event),
+        [
+            {
+                "kind": event.kind,
+                "name": mask_phones(event.name) if event.name is not None else None,
+                "user_id": event.user_id,
+                "language": event.language,
+                "content_version": event.content_version,
+                "data": _masked(event.data),
+                "created_at": hour,
+            }
+            for event in events
+        ],
     )
 
 

@@ -110,10 +110,14 @@ def webhook_route(settings: Settings, runtime: Runtime, application: BotApplicat
         # Before the id is recorded: if Telegram gives up waiting, it delivers again.
         if processor is not None:
             await processor.wait_for_room()
-        async with runtime.database.transaction() as session:
-            first = await service_store.record_received_update(
-                session, channel=CHANNEL, update_id=update.update_id
-            )
+
+        async def record() -> bool:
+            async with runtime.database.transaction() as session:
+                return await service_store.record_received_update(
+                    session, channel=CHANNEL, update_id=update.update_id
+                )
+
+        first = await runtime.database.retrying(record)
         if not first:
             UPDATES.labels(update_kind(update), "duplicate").inc()
             logger.info("Update %s delivered again; answered once", update.update_id)
@@ -227,6 +231,34 @@ def server_for(settings: Settings, app: Any) -> uvicorn.Server:
 
 #: The exit status when another process already polls the token.
 ANOTHER_POLLER = 3
+#: The exit status when the polling lease was lost while polling (its connection dropped).
+LEASE_LOST = 4
+#: How often a poller checks that it still holds the polling lease (seconds).
+LEASE_CHECK_SECONDS = 5.0
+
+
+async def stop_when_lease_lost(
+    lease: Lease, server: uvicorn.Server, application: BotApplication, *, every: float
+) -> bool:
+    """Watch the polling lease; once it is lost, stop polling at once and ask the server to
+    shut down. True when the lease was lost.
+
+    The lease is an advisory lock held by one PostgreSQL connection: when that connection
+    drops (a network cut, the backend killed, a database restart), PostgreSQL frees the
+    lock and another process may take it and poll. Two pollers would fight for updates
+    (Telegram answers 409 to one of them) and could each take some of one chat's updates,
+    so this process stops and exits with ``LEASE_LOST`` for its supervisor to restart it.
+    """
+    await lease.hold_until_lost(every)
+    logger.error(
+        "Lost the polling lease (its database connection closed): stopping polling so that"
+        " only one process polls Telegram for this bot; exiting with status %d",
+        LEASE_LOST,
+    )
+    if application.updater is not None and application.updater.running:
+        await application.updater.stop()
+    server.should_exit = True
+    return True
 
 
 async def serve(settings: Settings) -> int:
@@ -246,15 +278,25 @@ async def serve(settings: Settings) -> int:
         )
         await lease.release()
         return ANOTHER_POLLER
+    watch: asyncio.Task[bool] | None = None
     try:
         runtime = build_runtime(settings)
         application = build_application(settings, runtime)
         server = server_for(
             settings, service_app(settings, runtime, application, owns_runtime=True)
         )
+        if settings.telegram_webhook_url is None and lease.enabled:
+            watch = asyncio.create_task(
+                stop_when_lease_lost(lease, server, application, every=LEASE_CHECK_SECONDS)
+            )
         await server.serve()
     finally:
+        lost = watch is not None and watch.done() and not watch.cancelled() and watch.result()
+        if watch is not None and not watch.done():
+            watch.cancel()
         await lease.release()
+    if lost:
+        return LEASE_LOST
     return 0 if server.started else 1
 
 
