@@ -315,6 +315,9 @@ class Settings(BaseSettings):
     nlu_emergency_floor: float = Field(default=0.15, ge=0, le=1)
     #: Training text for language identification (Rasa examples tagged with a language).
     nlu_data_dir: Path = PROJECT_ROOT / "nlu" / "data"
+    #: Keep the texts the bot did not understand, of people who consented, masked, for the
+    #: console's NLU review queue (docs/console.md). Off until the consent texts say so.
+    nlu_review_capture: bool = False
     #: The agents' chat for human handovers (a forum supergroup); None: no handover offered.
     agents_chat_id: int | None = None
     #: Telegram ids of the people of the agents' chat who may talk to users in a relay.
@@ -345,6 +348,8 @@ class Settings(BaseSettings):
     #: ...settled broadcast messages, and the ids of Telegram updates already handled.
     retention_outbox_days: float = Field(default=7.0, gt=0)
     retention_update_ids_days: float = Field(default=2.0, gt=0)
+    #: ...and the texts of the NLU review queue not yet labelled.
+    retention_review_days: float = Field(default=30.0, gt=0)
     #: How often the bot purges what is past its period; 0: never (an outside scheduler
     #: then runs `kunnafoni privacy purge`).
     purge_every_seconds: float = Field(default=3600.0, ge=0)
