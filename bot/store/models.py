@@ -399,7 +399,7 @@ class ConsoleAccount(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
-    #: admin | editor | translator | viewer | partner
+    #: admin | editor | translator | viewer | partner | annotator
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(255))
     services: Mapped[str] = mapped_column(String(1000), default="")

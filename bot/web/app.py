@@ -138,6 +138,7 @@ def console_for(runtime: Runtime) -> Starlette:
         secret=secret.get_secret_value() if secret else secrets.token_urlsafe(32),
         secure=settings.environment not in (Environment.LOCAL, Environment.TEST),
         catalog=runtime.content.current,
+        nlu_data_dir=settings.nlu_data_dir,
     )
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from pathlib import Path
 
 import httpx
 from starlette.applications import Starlette
@@ -30,6 +32,7 @@ ACCOUNTS = {
     "tina": ("translator", (), ("bm",)),
     "vic": ("viewer", (), ()),
     "paula": ("partner", ("legal_aid_bamako",), ()),
+    "anna": ("annotator", (), ()),
 }
 
 
@@ -47,14 +50,21 @@ async def add_accounts(database: Database) -> None:
 
 
 def console_app(
-    database: Database, content: ContentStore, *, clock: Callable[[], datetime] = utcnow
+    database: Database,
+    content: ContentStore,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    nlu_data_dir: Path | None = None,
 ) -> Starlette:
+    """The console; the NLU review queue writes into ``nlu_data_dir`` (by default a new
+    temporary folder: never the project's nlu/data)."""
     console = build_console(
         database,
         secret="test-secret-" + "x" * 24,
         secure=False,
         catalog=content.current,
         clock=clock,
+        nlu_data_dir=nlu_data_dir or Path(tempfile.mkdtemp(prefix="kunnafoni-nlu-")) / "data",
     )
     return Starlette(routes=[Mount(PREFIX, app=console)])
 

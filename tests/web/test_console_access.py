@@ -37,6 +37,13 @@ PAGES = [
     ("GET", "/users", Action.USERS, None),
     ("GET", "/audit", Action.AUDIT, None),
     ("POST", "/users/vic/disable", Action.USERS, None),
+    # The NLU review queue; an item that does not exist (labelled meanwhile) goes back
+    # to the queue.
+    ("GET", "/review", Action.REVIEW, None),
+    ("GET", "/review/reviewed.yml", Action.REVIEW, None),
+    ("GET", "/review/987654321", Action.REVIEW, None),
+    ("POST", "/review/987654321", Action.REVIEW, None),
+    ("POST", "/review/987654321/discard", Action.REVIEW, None),
 ]
 
 
@@ -77,6 +84,10 @@ def test_the_pages_list_covers_every_guarded_route() -> None:
         "/audit",
         "/users/{name}/{change}",
         "/logout",
+        "/review",
+        "/review/reviewed.yml",
+        "/review/{item:int}",
+        "/review/{item:int}/discard",
     }
     assert guarded == templates
 

@@ -420,8 +420,16 @@ def console_routes() -> list[BaseRoute]:
         Route("/users", users_page, methods=["GET"]),
         Route("/users/{name}/{change}", user_state, methods=["POST"]),
         Route("/audit", audit_page, methods=["GET"]),
+        *_review_routes(),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
+
+
+def _review_routes() -> list[BaseRoute]:
+    # Imported here: the review module uses this one's ``guarded`` and ``page``.
+    from bot.web.console.review import review_routes
+
+    return review_routes()
 
 
 #: Routes open without signing in (everything else is guarded).
@@ -435,8 +443,10 @@ def build_console(
     secure: bool,
     catalog: Callable[[], Catalog | None] = lambda: None,
     clock: Callable[[], datetime] = utcnow,
+    nlu_data_dir: Path | None = None,
 ) -> Starlette:
-    """The console as its own ASGI app, to mount at :data:`PREFIX`."""
+    """The console as its own ASGI app, to mount at :data:`PREFIX`. ``nlu_data_dir``:
+    where the NLU review queue writes ``reviewed.yml`` (default: the project's nlu/data)."""
     app = Starlette(
         routes=console_routes(),
         middleware=[
@@ -455,4 +465,5 @@ def build_console(
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.state.catalog = catalog
     app.state.clock = clock
+    app.state.nlu_data_dir = nlu_data_dir
     return app

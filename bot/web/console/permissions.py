@@ -19,6 +19,8 @@ class Role(StrEnum):
     TRANSLATOR = "translator"
     VIEWER = "viewer"
     PARTNER = "partner"
+    #: Labels the NLU review queue, and sees nothing else.
+    ANNOTATOR = "annotator"
 
 
 class Action(StrEnum):
@@ -29,17 +31,26 @@ class Action(StrEnum):
     TRANSLATIONS = "translations"  # one language's coverage (scoped: translators)
     USERS = "users"
     AUDIT = "audit"
+    REVIEW = "review"  # the NLU review queue: read, label, discard
 
 
 #: Role -> the actions it may take.
 ALLOWED: dict[Role, frozenset[Action]] = {
     Role.ADMIN: frozenset(Action),
     Role.EDITOR: frozenset(
-        {Action.HOME, Action.DASHBOARD, Action.EXPORT, Action.SERVICE, Action.TRANSLATIONS}
+        {
+            Action.HOME,
+            Action.DASHBOARD,
+            Action.EXPORT,
+            Action.SERVICE,
+            Action.TRANSLATIONS,
+            Action.REVIEW,
+        }
     ),
     Role.TRANSLATOR: frozenset({Action.HOME, Action.TRANSLATIONS}),
     Role.VIEWER: frozenset({Action.HOME, Action.DASHBOARD, Action.EXPORT}),
     Role.PARTNER: frozenset({Action.HOME, Action.SERVICE}),
+    Role.ANNOTATOR: frozenset({Action.HOME, Action.REVIEW}),
 }
 
 #: Scoped actions: the account attribute that bounds them, for the roles it bounds.
