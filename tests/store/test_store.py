@@ -122,6 +122,7 @@ EXPECTED = {
     "console_accounts",
     "console_audit",
     "send_budget",
+    "nlu_review_items",
     "alembic_version",
 }
 
