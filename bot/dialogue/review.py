@@ -85,11 +85,7 @@ async def queue_unclear(session: Session, turn: Turn, understood: NluResult, rea
         key = secrets.token_hex(16)
         turn.memory.other[review_store.REVIEW_KEY] = key
     masked = mask_names(understood.text, understood.entities)
-    entities = [
-        e
-        for e in shift_entities(understood.entities, masked)
-        if e["end"] <= MAX_TEXT
-    ]
+    entities = [e for e in shift_entities(understood.entities, masked) if e["end"] <= MAX_TEXT]
     intent = understood.intent if understood.intent != RASA_FALLBACK_INTENT else None
     if intent is None:
         # Rasa abstained: its best real intent is what a reviewer wants to see.

@@ -6,13 +6,14 @@ must not reach it. Phone numbers are masked before the NLU already (``bot.phones
 module masks names, replacing each with ``[name]``:
 
 - spans the NLU marks as a person (an entity named ``name``, ``person``, ``first_name``...);
-- the words after "je m'appelle", "mon nom est", "moi c'est", "appelle-moi", "n tɔgɔ ye",
-  "n tɔgɔ ko" (any spelling that folds the same: "n togo ye", "jm'appelle"): the first
-  word whatever its case, and up to two capitalised words after it ("Moussa Traoré");
-- a capitalised word after a relative ("mon frère Issa", "ma sœur Awa", "n balima Seydou",
-  "n teri Adama"): lower-case it is just a word ("mon frère est parti");
+- the words after "je m'appelle", "mon nom est", "moi c'est", "appelle-moi", "n togo ye",
+  "n togo ko" (any spelling that folds the same, Bambara letters and accents included:
+  "jm'appelle"): the first word whatever its case, and up to two capitalised words after
+  it ("Moussa Traore");
+- a capitalised word after a relative ("mon frere Issa", "n balima Seydou", "n teri
+  Adama"): lower-case it is just a word ("mon frere est parti");
 - the common Malian given names and family names of :data:`COMMON_NAMES`, anywhere, in any
-  case or spelling that folds the same ("Keïta", "keita").
+  case or spelling that folds the same ("KEITA", "keita", with or without its accent).
 
 Masking may take a word too many, never knowingly too few: a reviewer sees ``[name]``
 and can still label the message. What escapes (a rare name typed in lower case with no
@@ -27,6 +28,7 @@ case on at most :data:`MAX_QUEUE_SHOWN` messages.
 from __future__ import annotations
 
 import fcntl
+import json
 import math
 import os
 import re
@@ -38,7 +40,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
+from ruamel.yaml import YAML
 
 from bot.nlu.normalise import fold
 from bot.nlu.types import Entity
@@ -109,7 +111,7 @@ _RELATIVES = (
     "dence",
 )
 #: Common given and family names in Mali (folded). Place names are left out on purpose
-#: (``Kita``, ``Ségou``): they are entities the team labels.
+#: (``Kita``, ``Segou``): they are entities the team labels.
 COMMON_NAMES = frozenset(
     """
     traore keita coulibaly kulibali diarra diallo konate toure sissoko doumbia camara
@@ -124,7 +126,7 @@ COMMON_NAMES = frozenset(
     """.split()
 )
 
-_WORD = re.compile(r"[^\W\d_][^\W_]*(?:['’-][^\W\d_]+)*", re.UNICODE)
+_WORD = re.compile(r"[^\W\d_][^\W_]*(?:['\u2019-][^\W\d_]+)*", re.UNICODE)
 
 
 @dataclass(frozen=True)
@@ -268,7 +270,7 @@ class Domain:
 
     @classmethod
     def load(cls, path: Path) -> Domain:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = _load(path.read_text(encoding="utf-8"))
         intents = tuple(str(i) for i in data.get("intents") or [])
         entities = tuple(str(e) for e in data.get("entities") or [])
         return cls(intents, entities)
@@ -359,7 +361,7 @@ class ReviewedFile:
     def blocks(self) -> list[dict[str, Any]]:
         if not self.path.exists():
             return []
-        data = yaml.safe_load(self.path.read_text(encoding="utf-8")) or {}
+        data = _load(self.path.read_text(encoding="utf-8"))
         return [b for b in data.get("nlu") or [] if isinstance(b, dict)]
 
     def add(self, label: Labelled) -> None:
@@ -417,5 +419,10 @@ def render(blocks: list[dict[str, Any]]) -> str:
 
 
 def _scalar(value: Any) -> str:
-    dumped = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=1000)
-    return dumped.removesuffix("\n...\n").strip()
+    # A JSON string or number is a YAML scalar too (double-quoted, escapes as in JSON).
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _load(text: str) -> dict[str, Any]:
+    data = YAML(typ="safe", pure=True).load(text)
+    return data if isinstance(data, dict) else {}

@@ -81,9 +81,7 @@ async def test_nothing_is_queued_without_consent(reviewing: Engine, database: Da
     assert await queued(database, "rv2") == []
 
 
-async def test_nothing_is_queued_when_capture_is_off(
-    engine: Engine, database: Database
-) -> None:
+async def test_nothing_is_queued_when_capture_is_off(engine: Engine, database: Database) -> None:
     await onboard(engine, "rv3")
     await engine.handle(text("rv3", "c koi ce truc bizarre"))
     assert await queued(database, "rv3") == []

@@ -23,8 +23,8 @@ from bot.nlu.review import (
     Span,
     check_label,
     group,
-    mask_names,
     markup,
+    mask_names,
     shift_entities,
     similarity,
 )
@@ -147,10 +147,22 @@ def test_out_of_scope_is_an_intent_of_the_domain() -> None:
 def test_the_reviewed_file_is_rasa_nlu_data_with_who_and_when(tmp_path: Path) -> None:
     reviewed = ReviewedFile(tmp_path / "data" / "reviewed.yml")
     reviewed.add(label())
-    reviewed.add(label(text="je veux partir en [name] : no", intent="intent_to_leave",
-                       language="fr", entities=()))
-    reviewed.add(label(text="jveu aller Libi vi la mer", intent="risks_sea", language="mixed",
-                       entities=(Span("country", 10, 14),)))
+    reviewed.add(
+        label(
+            text="je veux partir en [name] : no",
+            intent="intent_to_leave",
+            language="fr",
+            entities=(),
+        )
+    )
+    reviewed.add(
+        label(
+            text="jveu aller Libi vi la mer",
+            intent="risks_sea",
+            language="mixed",
+            entities=(Span("country", 10, 14),),
+        )
+    )
     doc = yaml.safe_load(reviewed.path.read_text(encoding="utf-8"))
     assert doc["version"] == "3.1"
     first = doc["nlu"][0]

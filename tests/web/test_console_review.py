@@ -11,8 +11,8 @@ from pathlib import Path
 import yaml
 from sqlalchemy import select
 
-from bot.content.store import ContentStore
 from bot.cli import build_parser
+from bot.content.store import ContentStore
 from bot.store import review as review_store
 from bot.store.db import Database
 from bot.store.models import ConsoleAudit, NluReviewItem

@@ -38,6 +38,7 @@ from bot.store.models import utcnow
 from bot.web.console.i18n import LANGUAGES, translator
 from bot.web.console.passwords import verify_password
 from bot.web.console.permissions import Action, Role, allowed
+from bot.web.console.review import ReviewPages
 from bot.web.console.tables import Published, publish, to_csv
 
 logger = logging.getLogger(__name__)
@@ -426,10 +427,8 @@ def console_routes() -> list[BaseRoute]:
 
 
 def _review_routes() -> list[BaseRoute]:
-    # Imported here: the review module uses this one's ``guarded`` and ``page``.
-    from bot.web.console.review import review_routes
-
-    return review_routes()
+    """The NLU review queue's pages (their own module), drawn and guarded by this one's."""
+    return ReviewPages(render=page, prefix=PREFIX).routes(guarded)
 
 
 #: Routes open without signing in (everything else is guarded).

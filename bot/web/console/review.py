@@ -9,6 +9,7 @@ to the audit log without the text (the item's number, the intent, the language).
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,8 +35,13 @@ from bot.store import accounts as account_store
 from bot.store import review as review_store
 from bot.store.accounts import Account
 from bot.store.db import Database
-from bot.web.console.app import PREFIX, guarded, page
 from bot.web.console.permissions import Action
+
+#: The console's page renderer and permission check (``bot.web.console.app``), handed in
+#: by the app so that this module does not import it back.
+Render = Callable[..., Response]
+Endpoint = Callable[[Request], Awaitable[Response]]
+Guarding = Callable[[Action], Callable[[Endpoint], Endpoint]]
 
 logger = logging.getLogger(__name__)
 
@@ -69,82 +75,6 @@ class ReviewPaths:
 def paths(request: Request) -> ReviewPaths:
     folder = getattr(request.app.state, "nlu_data_dir", None)
     return ReviewPaths(Path(folder) if folder else PROJECT_ROOT / "nlu" / "data")
-
-
-def _back(note: str | None = None) -> RedirectResponse:
-    return RedirectResponse(f"{PREFIX}/review" + (f"?note={note}" if note else ""), 303)
-
-
-@guarded(Action.REVIEW)
-async def queue_page(request: Request) -> Response:
-    """The queue, oldest first, in groups of alike messages."""
-    database: Database = request.app.state.database
-    async with database.reading() as db:
-        items = await review_store.pending(db, limit=MAX_QUEUE_SHOWN)
-        total = await review_store.count(db)
-    groups = group(items, lambda item: item.text)
-    note = request.query_params.get("note")
-    return page(
-        request,
-        "review.html",
-        {
-            "groups": groups,
-            "total": total,
-            "shown": len(items),
-            "note": note if note in ("labelled", "discarded", "gone") else None,
-        },
-    )
-
-
-@guarded(Action.REVIEW)
-async def item_page(request: Request) -> Response:
-    """One message's label form, with the other messages of its group below."""
-    item_id = request.path_params["item"]
-    database: Database = request.app.state.database
-    async with database.reading() as db:
-        item = await review_store.get_item(db, item_id)
-        items = await review_store.pending(db, limit=MAX_QUEUE_SHOWN)
-    if item is None:
-        return _back("gone")
-    alike = next((g for g in group(items, lambda i: i.text) if item in g), [item])
-    entities = [
-        {"entity": e["entity"], "text": item.text[e["start"] : e["end"]], "start": e["start"]}
-        for e in item.entities
-        if isinstance(e, dict) and isinstance(e.get("start"), int) and isinstance(e.get("end"), int)
-    ]
-    return _form(request, item, entities=entities, text=item.text, alike=alike)
-
-
-def _form(
-    request: Request,
-    item: review_store.ReviewItem,
-    *,
-    entities: list[dict[str, Any]],
-    text: str,
-    alike: list[review_store.ReviewItem] | None = None,
-    intent: str | None = None,
-    language: str | None = None,
-    error: str | None = None,
-) -> Response:
-    domain = paths(request).domain()
-    rows = entities + [{"entity": "", "text": "", "start": ""}] * BLANK_ENTITY_ROWS
-    return page(
-        request,
-        "review_item.html",
-        {
-            "item": item,
-            "text": text,
-            "alike": [other for other in (alike or []) if other.id != item.id],
-            "intents": domain.intents,
-            "entity_names": domain.entities,
-            "languages": LANGUAGES,
-            "chosen_intent": intent if intent is not None else item.intent,
-            "chosen_language": language or (item.language if item.language in LANGUAGES else ""),
-            "rows": rows,
-            "error": error,
-        },
-        status=400 if error else 200,
-    )
 
 
 def spans_of(form: FormData, text: str) -> list[Span]:
@@ -182,109 +112,186 @@ def _free_occurrence(text: str, said: str, taken: list[Span]) -> int | None:
     return None
 
 
-@guarded(Action.REVIEW)
-async def label(request: Request) -> Response:
-    """Save the label to the reviewed file, take the message out of the queue, audit it."""
-    item_id = request.path_params["item"]
-    me: Account = request.state.account
-    form = await request.form()
-    database: Database = request.app.state.database
-    text = " ".join(str(form.get("text") or "").split())
-    intent = str(form.get("intent") or "")
-    language = str(form.get("language") or "")
-    async with database.reading() as db:
-        item = await review_store.get_item(db, item_id)
-    if item is None:
-        return _back("gone")
-    rows = [
-        {"entity": str(n), "text": str(w), "start": str(s)}
-        for n, w, s in zip(
-            form.getlist("entity"),
-            form.getlist("entity_text"),
-            form.getlist("entity_start"),
-            strict=False,
-        )
-        if str(n).strip() or str(w).strip()
-    ]
-    try:
-        spans = spans_of(form, text)
-        labelled = Labelled(
-            text=text,
-            intent=intent,
-            language=language,
-            entities=tuple(spans),
-            labelled_by=me.name,
-            labelled_at=request.app.state.clock(),
-        )
-        check_label(labelled, paths(request).domain())
-    except LabelError as problem:
-        return _form(
+class ReviewPages:
+    """The queue's endpoints, drawn with the console's renderer."""
+
+    def __init__(self, *, render: Render, prefix: str) -> None:
+        self.render = render
+        self.prefix = prefix
+
+    def _back(self, note: str | None = None) -> RedirectResponse:
+        return RedirectResponse(f"{self.prefix}/review" + (f"?note={note}" if note else ""), 303)
+
+    async def queue_page(self, request: Request) -> Response:
+        """The queue, oldest first, in groups of alike messages."""
+        database: Database = request.app.state.database
+        async with database.reading() as db:
+            items = await review_store.pending(db, limit=MAX_QUEUE_SHOWN)
+            total = await review_store.count(db)
+        groups = group(items, lambda item: item.text)
+        note = request.query_params.get("note")
+        return self.render(
             request,
-            item,
-            entities=rows,
-            text=text,
-            intent=intent,
-            language=language,
-            error=str(problem),
+            "review.html",
+            {
+                "groups": groups,
+                "total": total,
+                "shown": len(items),
+                "note": note if note in ("labelled", "discarded", "gone") else None,
+            },
         )
-    try:
-        async with database.transaction() as db:
-            # Taken out first: of two reviewers saving the same message, one writes it.
-            if not await review_store.remove_item(db, item_id):
-                return _back("gone")
-            # Written inside the transaction: a file that cannot be written undoes the
-            # removal, and the message waits in the queue.
-            paths(request).reviewed.add(labelled)
-            await account_store.audit(
-                db,
-                actor=me.name,
-                action="nlu.label",
-                detail=f"#{item_id} {intent} {language} entities={len(spans)}",
+
+    async def item_page(self, request: Request) -> Response:
+        """One message's label form, with the other messages of its group below."""
+        item_id = request.path_params["item"]
+        database: Database = request.app.state.database
+        async with database.reading() as db:
+            item = await review_store.get_item(db, item_id)
+            items = await review_store.pending(db, limit=MAX_QUEUE_SHOWN)
+        if item is None:
+            return self._back("gone")
+        alike = next((g for g in group(items, lambda i: i.text) if item in g), [item])
+        entities = [
+            {"entity": e["entity"], "text": item.text[e["start"] : e["end"]], "start": e["start"]}
+            for e in item.entities
+            if isinstance(e, dict)
+            and isinstance(e.get("start"), int)
+            and isinstance(e.get("end"), int)
+        ]
+        return self._form(request, item, entities=entities, text=item.text, alike=alike)
+
+    def _form(
+        self,
+        request: Request,
+        item: review_store.ReviewItem,
+        *,
+        entities: list[dict[str, Any]],
+        text: str,
+        alike: list[review_store.ReviewItem] | None = None,
+        intent: str | None = None,
+        language: str | None = None,
+        error: str | None = None,
+    ) -> Response:
+        domain = paths(request).domain()
+        rows = entities + [{"entity": "", "text": "", "start": ""}] * BLANK_ENTITY_ROWS
+        return self.render(
+            request,
+            "review_item.html",
+            {
+                "item": item,
+                "text": text,
+                "alike": [other for other in (alike or []) if other.id != item.id],
+                "intents": domain.intents,
+                "entity_names": domain.entities,
+                "languages": LANGUAGES,
+                "chosen_intent": intent if intent is not None else item.intent,
+                "chosen_language": language
+                or (item.language if item.language in LANGUAGES else ""),
+                "rows": rows,
+                "error": error,
+            },
+            status=400 if error else 200,
+        )
+
+    async def label(self, request: Request) -> Response:
+        """Save the label to the reviewed file, take the message out of the queue, audit it."""
+        item_id = request.path_params["item"]
+        me: Account = request.state.account
+        form = await request.form()
+        database: Database = request.app.state.database
+        text = " ".join(str(form.get("text") or "").split())
+        intent = str(form.get("intent") or "")
+        language = str(form.get("language") or "")
+        async with database.reading() as db:
+            item = await review_store.get_item(db, item_id)
+        if item is None:
+            return self._back("gone")
+        rows = [
+            {"entity": str(n), "text": str(w), "start": str(s)}
+            for n, w, s in zip(
+                form.getlist("entity"),
+                form.getlist("entity_text"),
+                form.getlist("entity_start"),
+                strict=False,
             )
-    except OSError:
-        logger.exception("The reviewed NLU file could not be written")
-        return _form(
-            request,
-            item,
-            entities=rows,
-            text=text,
-            intent=intent,
-            language=language,
-            error="review.error.file",
+            if str(n).strip() or str(w).strip()
+        ]
+        try:
+            spans = spans_of(form, text)
+            labelled = Labelled(
+                text=text,
+                intent=intent,
+                language=language,
+                entities=tuple(spans),
+                labelled_by=me.name,
+                labelled_at=request.app.state.clock(),
+            )
+            check_label(labelled, paths(request).domain())
+        except LabelError as problem:
+            return self._form(
+                request,
+                item,
+                entities=rows,
+                text=text,
+                intent=intent,
+                language=language,
+                error=str(problem),
+            )
+        try:
+            async with database.transaction() as db:
+                # Taken out first: of two reviewers saving the same message, one writes it.
+                if not await review_store.remove_item(db, item_id):
+                    return self._back("gone")
+                # Written inside the transaction: a file that cannot be written undoes the
+                # removal, and the message waits in the queue.
+                paths(request).reviewed.add(labelled)
+                await account_store.audit(
+                    db,
+                    actor=me.name,
+                    action="nlu.label",
+                    detail=f"#{item_id} {intent} {language} entities={len(spans)}",
+                )
+        except OSError:
+            logger.exception("The reviewed NLU file could not be written")
+            return self._form(
+                request,
+                item,
+                entities=rows,
+                text=text,
+                intent=intent,
+                language=language,
+                error="review.error.file",
+            )
+        return self._back("labelled")
+
+    async def discard(self, request: Request) -> Response:
+        """Take a message out of the queue without keeping it (not useful, or still personal)."""
+        item_id = request.path_params["item"]
+        me: Account = request.state.account
+        database: Database = request.app.state.database
+        async with database.transaction() as db:
+            if not await review_store.remove_item(db, item_id):
+                return self._back("gone")
+            await account_store.audit(db, actor=me.name, action="nlu.discard", detail=f"#{item_id}")
+        return self._back("discarded")
+
+    async def reviewed_file(self, request: Request) -> Response:
+        """The reviewed examples as they are in the NLU data (no person in them)."""
+        path = paths(request).reviewed.path
+        body = path.read_text(encoding="utf-8") if path.exists() else 'version: "3.1"\n\nnlu: []\n'
+        return Response(
+            body,
+            media_type="application/yaml; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{REVIEWED_FILE}"'},
         )
-    return _back("labelled")
 
-
-@guarded(Action.REVIEW)
-async def discard(request: Request) -> Response:
-    """Take a message out of the queue without keeping it (not useful, or still personal)."""
-    item_id = request.path_params["item"]
-    me: Account = request.state.account
-    database: Database = request.app.state.database
-    async with database.transaction() as db:
-        if not await review_store.remove_item(db, item_id):
-            return _back("gone")
-        await account_store.audit(db, actor=me.name, action="nlu.discard", detail=f"#{item_id}")
-    return _back("discarded")
-
-
-@guarded(Action.REVIEW)
-async def reviewed_file(request: Request) -> Response:
-    """The reviewed examples as they are in the NLU data (no person in them)."""
-    path = paths(request).reviewed.path
-    body = path.read_text(encoding="utf-8") if path.exists() else 'version: "3.1"\n\nnlu: []\n'
-    return Response(
-        body,
-        media_type="application/yaml; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{REVIEWED_FILE}"'},
-    )
-
-
-def review_routes() -> list[BaseRoute]:
-    return [
-        Route("/review", queue_page, methods=["GET"]),
-        Route("/review/reviewed.yml", reviewed_file, methods=["GET"]),
-        Route("/review/{item:int}", item_page, methods=["GET"]),
-        Route("/review/{item:int}", label, methods=["POST"]),
-        Route("/review/{item:int}/discard", discard, methods=["POST"]),
-    ]
+    def routes(self, guarded: Guarding) -> list[BaseRoute]:
+        """Every route of the queue, each behind ``guarded(Action.REVIEW)``."""
+        allowed = guarded(Action.REVIEW)
+        return [
+            Route("/review", allowed(self.queue_page), methods=["GET"]),
+            Route("/review/reviewed.yml", allowed(self.reviewed_file), methods=["GET"]),
+            Route("/review/{item:int}", allowed(self.item_page), methods=["GET"]),
+            Route("/review/{item:int}", allowed(self.label), methods=["POST"]),
+            Route("/review/{item:int}/discard", allowed(self.discard), methods=["POST"]),
+        ]
