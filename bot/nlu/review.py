@@ -324,6 +324,37 @@ def check_label(label: Labelled, domain: Domain) -> None:
         last_end = span.end
 
 
+#: A reviewed sentence of at least this many words that is in a held-out test set would
+#: leak it into training (``tests/test_project.py`` checks the same rule).
+HELD_OUT_WORDS = 5
+_MARKUP = re.compile(r"\[([^\]]+)\](\([^)]*\)|\{[^}]*\})")
+
+
+def comparable(text: str) -> str:
+    """An example as the leak check compares it: markup dropped, lower case, words only."""
+    return re.sub(r"\W+", " ", _MARKUP.sub(r"\1", text).lower()).strip()
+
+
+def held_out(tests_dir: Path) -> frozenset[str]:
+    """The sentences of the held-out sets (``nlu/tests/test_*.yml``) long enough to count."""
+    found: set[str] = set()
+    for path in sorted(tests_dir.glob("test_*.yml")):
+        for block in _load(path.read_text(encoding="utf-8")).get("nlu") or []:
+            if not isinstance(block, dict):
+                continue
+            for line in str(block.get("examples") or "").splitlines():
+                if line.strip().startswith("- "):
+                    sentence = comparable(line.strip()[2:])
+                    if len(sentence.split()) >= HELD_OUT_WORDS:
+                        found.add(sentence)
+    return frozenset(found)
+
+
+def leaks(label: Labelled, sentences: frozenset[str]) -> bool:
+    """Whether the example is a held-out test sentence (it must never be trained on)."""
+    return comparable(label.text) in sentences
+
+
 def markup(label: Labelled) -> str:
     """The example in Rasa's markup: ``[Libi](country)`` for each span; the masks'
     brackets kept as plain text (never followed by ``(`` or ``{``)."""

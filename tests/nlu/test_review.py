@@ -23,6 +23,8 @@ from bot.nlu.review import (
     Span,
     check_label,
     group,
+    held_out,
+    leaks,
     markup,
     mask_names,
     shift_entities,
@@ -236,3 +238,17 @@ def test_rasa_reads_the_reviewed_file(tmp_path: Path) -> None:
         "risks_sea|n b'a fɛ ka taa Espanie kurun na|[('country', 'Espanie', 16, 23)]",
         "risks_sea|[name] (moi) va en Libye|[('country', 'Libye', 19, 24)]",
     ]
+
+
+def test_a_held_out_sentence_is_recognised_whatever_its_markup_and_case(tmp_path: Path) -> None:
+    (tmp_path / "test_fr.yml").write_text(
+        'version: "3.1"\nnlu:\n- intent: goodbye\n  examples: |\n'
+        "    - bon je vous laisse, bonne nuit\n    - ciao\n",
+        encoding="utf-8",
+    )
+    sentences = held_out(tmp_path)
+    assert sentences == {"bon je vous laisse bonne nuit"}  # "ciao" is too short to count
+    assert leaks(label(text="Bon, je vous laisse : bonne nuit !", entities=()), sentences)
+    assert not leaks(label(text="je vous laisse", entities=()), sentences)
+    # The project's own held-out sets are read.
+    assert len(held_out(ROOT / "nlu" / "tests")) > 500

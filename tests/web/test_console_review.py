@@ -161,6 +161,8 @@ async def test_a_bad_label_is_refused_and_the_message_kept(
             {"intent": "documents", "entity": "country", "entity_text": "Espagne"},
             {"intent": "documents", "entity": "", "entity_text": "passeport"},
             {"intent": "documents", "text": ""},
+            # A sentence of the held-out French test set: never into training.
+            {"intent": "goodbye", "text": "bon je vous laisse, bonne nuit"},
         ):
             refused = await c.post(f"{PREFIX}/review/{item_id}", data={**base, **changes})
             assert refused.status_code == 400, changes

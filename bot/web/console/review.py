@@ -30,6 +30,8 @@ from bot.nlu.review import (
     Span,
     check_label,
     group,
+    held_out,
+    leaks,
 )
 from bot.store import accounts as account_store
 from bot.store import review as review_store
@@ -70,6 +72,13 @@ class ReviewPaths:
 
     def domain(self) -> Domain:
         return Domain.load(self.domain_file)
+
+    def held_out(self) -> frozenset[str]:
+        """The held-out test sentences beside the data (``nlu/tests``), if any."""
+        folder = self.data_dir.parent / "tests"
+        if not folder.is_dir():
+            folder = PROJECT_ROOT / "nlu" / "tests"
+        return held_out(folder)
 
 
 def paths(request: Request) -> ReviewPaths:
@@ -227,6 +236,8 @@ class ReviewPages:
                 labelled_at=request.app.state.clock(),
             )
             check_label(labelled, paths(request).domain())
+            if leaks(labelled, paths(request).held_out()):
+                raise LabelError("review.error.held_out")
         except LabelError as problem:
             return self._form(
                 request,
