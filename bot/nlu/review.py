@@ -37,6 +37,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -245,17 +246,35 @@ T = TypeVar("T")
 
 def group(items: Sequence[T], text_of: Any, threshold: float = GROUP_SIMILARITY) -> list[list[T]]:
     """``items`` in groups of alike texts, each group in the items' order; the groups in
-    the order of their first item."""
-    groups: list[tuple[Counter[str], list[T]]] = []
+    the order of their first item. An item joins the first group whose first item is at
+    least ``threshold`` alike. The groups' first items are indexed by trigram, so an item
+    is compared only with those it shares a trigram with."""
+    members: list[list[T]] = []
+    norms: list[float] = []
+    index: dict[str, list[tuple[int, int]]] = {}
     for item in items:
         grams = _trigrams(text_of(item))
-        for head, members in groups:
-            if _cosine(head, grams) >= threshold:
-                members.append(item)
-                break
-        else:
-            groups.append((grams, [item]))
-    return [members for _, members in groups]
+        norm = math.sqrt(sum(c * c for c in grams.values()))
+        dots: dict[int, float] = {}
+        for gram, count in grams.items():
+            for head, head_count in index.get(gram, ()):
+                dots[head] = dots.get(head, 0.0) + count * head_count
+        joined = next(
+            (
+                head
+                for head in sorted(dots)
+                if norm and dots[head] / (norm * norms[head]) >= threshold
+            ),
+            None,
+        )
+        if joined is not None:
+            members[joined].append(item)
+            continue
+        members.append([item])
+        norms.append(norm)
+        for gram, count in grams.items():
+            index.setdefault(gram, []).append((len(members) - 1, count))
+    return members
 
 
 # --- The domain and the reviewed file -----------------------------------------------------
@@ -336,9 +355,16 @@ def comparable(text: str) -> str:
 
 
 def held_out(tests_dir: Path) -> frozenset[str]:
-    """The sentences of the held-out sets (``nlu/tests/test_*.yml``) long enough to count."""
+    """The sentences of the held-out sets (``nlu/tests/test_*.yml``) long enough to count;
+    read again only when a file changed."""
+    files = tuple((path, path.stat().st_mtime_ns) for path in sorted(tests_dir.glob("test_*.yml")))
+    return _held_out(files)
+
+
+@lru_cache(maxsize=4)
+def _held_out(files: tuple[tuple[Path, int], ...]) -> frozenset[str]:
     found: set[str] = set()
-    for path in sorted(tests_dir.glob("test_*.yml")):
+    for path, _ in files:
         for block in _load(path.read_text(encoding="utf-8")).get("nlu") or []:
             if not isinstance(block, dict):
                 continue
