@@ -127,6 +127,7 @@ COMMON_NAMES = frozenset(
     """.split()
 )
 
+_INTROS = tuple(tuple(phrase.split()) for phrase in _NAME_INTROS)
 _WORD = re.compile(r"[^\W\d_][^\W_]*(?:['\u2019-][^\W\d_]+)*", re.UNICODE)
 
 
@@ -146,16 +147,24 @@ def mask_names(text: str, entities: Iterable[Entity] = ()) -> Masked:
     for entity in entities:
         if entity.entity in PERSON_ENTITIES and entity.start is not None and entity.end:
             spans.add((entity.start, entity.end))
-    intros = [tuple(p.split()) for p in _NAME_INTROS]
+    # The words' folded tokens in a row ("m'appelle" is two), and the word of each token.
+    tokens: list[str] = []
+    owner: list[int] = []
+    first: list[int] = []
+    for index, word in enumerate(folded):
+        first.append(len(tokens))
+        for token in word.split():
+            tokens.append(token)
+            owner.append(index)
     for i in range(len(words)):
-        for intro in intros:
-            said: list[str] = []
-            j = i
-            while j < len(words) and len(said) < len(intro):
-                said += folded[j].split()
-                j += 1
-            if tuple(said) != intro or j >= len(words):
+        at = first[i]
+        for intro in _INTROS:
+            end = at + len(intro)
+            if tuple(tokens[at:end]) != intro:
                 continue
+            j = owner[end - 1] + 1  # the word after the intro
+            if j >= len(words) or (end < len(tokens) and owner[end] == owner[end - 1]):
+                continue  # nothing after, or the intro stops inside a word
             spans.add(words[j][:2])
             k = j + 1
             while k < len(words) and k <= j + 2 and _capitalised(words[k][2]):

@@ -120,6 +120,7 @@ def test_unclear_messages_are_labelled_in_the_browser(
 
         page.locator(".review-item", has_text="c koi le zorglub").locator("a.review-label").click()
         page.wait_for_url(f"{base}/review/*")
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
         page.select_option("#review-intent", "out_of_scope")
         page.check("input[name=language][value=fr]")
         # Select "Kayes" in the text, then mark it as a Malian place.
