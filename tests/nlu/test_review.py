@@ -183,7 +183,12 @@ def test_the_reviewed_file_is_rasa_nlu_data_with_who_and_when(tmp_path: Path) ->
     ]
     assert [(e.entity, e.value) for e in data.examples[0].entities] == [("country", "Espanie")]
     assert data.examples[1].text == "je veux partir en [name] : no"
-    assert ("n b'a fɛ ka taa Espanie kurun na", "bm") in list(nlu_samples(tmp_path / "data"))
+    reviewed.add(
+        label(text="wie geht es dir heute", intent="out_of_scope", language="other", entities=())
+    )
+    samples = list(nlu_samples(tmp_path / "data"))
+    assert ("n b'a fɛ ka taa Espanie kurun na", "bm") in samples
+    assert {language for _, language in samples} == {"bm", "fr"}  # never "mixed" nor "other"
     assert not list(tmp_path.glob("data/.reviewed-*"))  # no temporary file left
 
 
