@@ -99,6 +99,27 @@ async def review_key_of(session: AsyncSession, *, user_id: int) -> str | None:
     return key if isinstance(key, str) and key else None
 
 
+@dataclass(frozen=True)
+class QueuedText:
+    """One of a person's texts waiting in the queue, as stored (masked), for their /mydata."""
+
+    text: str
+    created_at: datetime
+
+
+async def texts_of(session: AsyncSession, *, user_id: int) -> list[QueuedText]:
+    """The queued texts of ``user_id`` (found by their review key), oldest first."""
+    key = await review_key_of(session, user_id=user_id)
+    if key is None:
+        return []
+    rows = await session.execute(
+        select(NluReviewItem.text, NluReviewItem.created_at)
+        .where(NluReviewItem.person_key == key)
+        .order_by(NluReviewItem.created_at, NluReviewItem.id)
+    )
+    return [to_record(QueuedText, row) for row in rows]
+
+
 async def forget_person(session: AsyncSession, *, user_id: int) -> int:
     """Delete the queued messages of ``user_id`` (erasure, consent withdrawn); the count."""
     key = await review_key_of(session, user_id=user_id)

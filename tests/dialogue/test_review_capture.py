@@ -3,6 +3,7 @@ linked to nobody, never a form's answer nor a crisis; erased with the person."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -200,3 +201,55 @@ async def test_forget_and_a_withdrawn_consent_take_the_texts_out_of_the_queue(
     # Without consent now, nothing more is queued.
     await reviewing.handle(text("rv10", "c koi ce machin bizarre"))
     assert await queued(database, "rv10") == []
+
+
+async def test_mydata_lists_the_person_s_queued_texts_masked_in_summary_and_file(
+    reviewing: Engine, database: Database
+) -> None:
+    await onboard(reviewing, "rv20")
+    await reviewing.handle(text("rv20", "je m'appelle Moussa Traoré, appelle au 76 12 34 56 stp"))
+    await reviewing.handle(text("rv20", "c koi ce truc bizarre"))
+    await onboard(reviewing, "rv21")
+    await reviewing.handle(text("rv21", "un autre truc bizarre de quelqu'un d'autre"))
+    assert len(await queued(database, "rv20")) == 2
+
+    shown = await reviewing.handle(command("rv20", "mydata"))
+    said = "\n".join(r.text for r in shown.replies)
+    assert "📝 Messages que je n'ai pas compris" in said and ": 2" in said
+    assert "« je m'appelle [name], appelle au [phone] stp »" in said
+    assert "« c koi ce truc bizarre »" in said
+    assert "Moussa" not in said and "76 12 34 56" not in said
+    assert "quelqu'un d'autre" not in said
+
+    sent = await reviewing.handle(press("rv20", "mydata:file"))
+    document = sent.replies[0].document
+    assert document is not None
+    data = json.loads(document.content)
+    texts = [m["text"] for m in data["messages_not_understood"]]
+    assert texts == ["je m'appelle [name], appelle au [phone] stp", "c koi ce truc bizarre"]
+    assert all(m["kept_since"].endswith("+00:00") for m in data["messages_not_understood"])
+    assert "quelqu'un d'autre" not in document.content.decode("utf-8")
+
+
+async def test_mydata_shows_the_queued_texts_label_in_bambara(
+    reviewing: Engine, database: Database
+) -> None:
+    await onboard(reviewing, "rv22", lang="bm")
+    await reviewing.handle(text("rv22", "c koi ce truc bizarre"))
+    assert len(await queued(database, "rv22")) == 1
+    shown = await reviewing.handle(command("rv22", "mydata"))
+    said = "\n".join(r.text for r in shown.replies)
+    assert "📝 N ma i ka cikan minnu faamu" in said and "« c koi ce truc bizarre »" in said
+
+
+async def test_mydata_after_forget_lists_no_queued_text(
+    reviewing: Engine, database: Database
+) -> None:
+    await onboard(reviewing, "rv23")
+    await reviewing.handle(text("rv23", "c koi ce truc bizarre"))
+    await reviewing.handle(command("rv23", "privacy"))
+    await reviewing.handle(press("rv23", "privacy:withdraw"))
+    await reviewing.handle(press("rv23", "privacy:withdraw_yes"))
+    shown = await reviewing.handle(command("rv23", "mydata"))
+    said = "\n".join(r.text for r in shown.replies)
+    assert "📝" not in said and "truc bizarre" not in said
