@@ -49,6 +49,8 @@ MIN_DATABASE_PASSWORD = 12
 BOT_TOKEN_SHAPE = re.compile(r"\d{5,16}:[A-Za-z0-9_-]{30,64}")
 #: What Telegram accepts as a webhook's ``secret_token``: 1 to 256 of these characters.
 WEBHOOK_SECRET_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+#: The days the consent texts say a queued NLU review message is kept at most.
+REVIEW_DAYS_PROMISED = 30.0
 #: Kinds of update the bot asks Telegram for (polling and webhook alike).
 DEFAULT_ALLOWED_UPDATES = ("message", "callback_query")
 
@@ -340,6 +342,9 @@ class Settings(BaseSettings):
     nlu_emergency_floor: float = Field(default=0.15, ge=0, le=1)
     #: Training text for language identification (Rasa examples tagged with a language).
     nlu_data_dir: Path = PROJECT_ROOT / "nlu" / "data"
+    #: Keep the texts the bot did not understand, of people who consented, masked, for the
+    #: console's NLU review queue (docs/console.md); the consent texts say so. False stops it.
+    nlu_review_capture: bool = True
     #: The agents' chat for human handovers (a forum supergroup); None: no handover offered.
     agents_chat_id: int | None = None
     #: Telegram ids of the people of the agents' chat who may talk to users in a relay.
@@ -370,6 +375,8 @@ class Settings(BaseSettings):
     #: ...settled broadcast messages, and the ids of Telegram updates already handled.
     retention_outbox_days: float = Field(default=7.0, gt=0)
     retention_update_ids_days: float = Field(default=2.0, gt=0)
+    #: ...and the texts of the NLU review queue not yet labelled.
+    retention_review_days: float = Field(default=30.0, gt=0)
     #: How often the bot purges what is past its period; 0: never (an outside scheduler
     #: then runs `kunnafoni privacy purge`).
     purge_every_seconds: float = Field(default=3600.0, ge=0)
@@ -492,6 +499,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 "TELEGRAM_WEBHOOK_SECRET may hold only letters, digits, _ and - "
                 "(1 to 256 characters), as Telegram requires"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _review_kept_as_long_as_the_consent_says(self) -> Settings:
+        # The consent texts promise the queued messages are kept 30 days at most.
+        if self.nlu_review_capture and self.retention_review_days > REVIEW_DAYS_PROMISED:
+            raise ValueError(
+                f"RETENTION_REVIEW_DAYS may not exceed {REVIEW_DAYS_PROMISED:g} while "
+                "NLU_REVIEW_CAPTURE is true: the consent texts say the messages are kept "
+                f"{REVIEW_DAYS_PROMISED:g} days at most (change them first, docs/privacy.md)"
             )
         return self
 

@@ -92,6 +92,7 @@ def build_runtime(settings: Settings, *, database_url: str | None = None) -> Run
         referral_limits=ReferralLimits(
             open=settings.referral_max_open, per_day=settings.referral_max_per_day
         ),
+        review=settings.nlu_review_capture,
     )
     publisher = ContentPublisher(content, database, interval=settings.content_reload_seconds)
     budget = build_budget(database, settings.telegram_send_rate)

@@ -405,3 +405,25 @@ def test_trusted_proxies_are_addresses_or_networks(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("CONSOLE_TRUSTED_PROXIES", "proxy.local")
     with pytest.raises(ValidationError, match="CONSOLE_TRUSTED_PROXIES must list IP addresses"):
         Settings()
+
+
+def test_review_capture_is_on_by_default_and_can_be_turned_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("NLU_REVIEW_CAPTURE", raising=False)
+    assert Settings().nlu_review_capture is True
+    monkeypatch.setenv("NLU_REVIEW_CAPTURE", "false")
+    assert Settings().nlu_review_capture is False
+
+
+def test_review_retention_may_not_outlast_what_the_consent_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RETENTION_REVIEW_DAYS", "31")
+    with pytest.raises(ValidationError, match="RETENTION_REVIEW_DAYS may not exceed 30"):
+        Settings()
+    monkeypatch.setenv("NLU_REVIEW_CAPTURE", "false")
+    assert Settings().retention_review_days == 31
+    monkeypatch.setenv("NLU_REVIEW_CAPTURE", "true")
+    monkeypatch.setenv("RETENTION_REVIEW_DAYS", "7")
+    assert Settings().retention_review_days == 7

@@ -28,6 +28,7 @@ from bot.content.catalog import Catalog
 from bot.dialogue.decision import Thresholds
 from bot.dialogue.flows import referral_form
 from bot.dialogue.payloads import CasesPage, FormPress, MyData, Refer, parse
+from bot.dialogue.review import queue_unclear, unclear
 from bot.dialogue.router import COMMANDS, step
 from bot.dialogue.storage import erase, record, record_consent, save, store_referral
 from bot.dialogue.turn import Turn
@@ -66,6 +67,7 @@ class Engine:
         handover: bool = False,
         referral_limits: ReferralLimits | None = None,
         partners: Partners | None = None,
+        review: bool = False,
     ) -> None:
         self.database = database
         self._content = content
@@ -77,6 +79,8 @@ class Engine:
         self.referral_limits = referral_limits or ReferralLimits()
         #: Where each service's referrals go (``PARTNERS_FILE``): none, no referral offered.
         self.partners = partners or Partners()
+        #: Queue the texts the bot did not understand for review (``NLU_REVIEW_CAPTURE``).
+        self.review = review
 
     def catalog(self) -> Catalog:
         """The content version in use now."""
@@ -149,6 +153,11 @@ class Engine:
                 return self._outcome(turn, understood)
             if turn.new_referral is not None:
                 await store_referral(session, turn)
+            if self.review and understood is not None:
+                reason = unclear(turn, inbound, understood, self.thresholds, private=private)
+                if reason is not None:
+                    # Before saving: a first queued text gives the conversation its key.
+                    await queue_unclear(session, turn, understood, reason)
             await save(session, turn)
             await record_consent(session, turn)
             await record(session, turn, inbound, understood)

@@ -151,7 +151,9 @@ def nlu_samples(nlu_data_dir: Path) -> Iterator[tuple[str, str]]:
                 continue
             metadata = block.get("metadata") or {}
             language = metadata.get("lang") if isinstance(metadata, dict) else None
-            if not isinstance(language, str) or language == "mixed":
+            # Mixed messages have no single language, and "other" (a language the review
+            # queue's reviewers could not name) is not one to learn.
+            if not isinstance(language, str) or language in ("mixed", "other"):
                 continue
             for line in str(block.get("examples") or "").splitlines():
                 line = line.strip()

@@ -7,8 +7,10 @@
 | ``referral_details`` | name, phone, place, words of a closed or withdrawn referral | 90 days |
 | ``outbox`` | broadcast messages settled (sent, skipped, failed, cancelled) | 7 days |
 | ``processed_updates`` | ids of Telegram updates already handled | 2 days |
+| ``review_queue`` | messages of the NLU review queue never labelled | 30 days |
 
-Free texts are not kept for NLU improvement: nothing to purge (``docs/privacy.md``).
+Free texts are kept for NLU improvement only in the review queue, masked, linked to
+nobody, and only with ``NLU_REVIEW_CAPTURE`` on (``docs/privacy.md``).
 ``Retention.run()`` is what the bot's scheduled purge and ``kunnafoni privacy purge`` call.
 """
 
@@ -40,6 +42,7 @@ class Periods:
     referral_details: timedelta
     outbox: timedelta
     processed_updates: timedelta
+    review_queue: timedelta = timedelta(days=30)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Periods:
@@ -49,6 +52,7 @@ class Periods:
             referral_details=timedelta(days=settings.retention_referral_days),
             outbox=timedelta(days=settings.retention_outbox_days),
             processed_updates=timedelta(days=settings.retention_update_ids_days),
+            review_queue=timedelta(days=settings.retention_review_days),
         )
 
 
@@ -85,6 +89,9 @@ class Retention:
             ),
             await store.delete_processed_updates(
                 self.database, before=at - p.processed_updates, apply=apply, batch=batch
+            ),
+            await store.delete_old_review_items(
+                self.database, before=at - p.review_queue, apply=apply, batch=batch
             ),
         ]
         if apply and any(purged.rows for purged in done):

@@ -1,7 +1,8 @@
 """What is kept about one person, read for them (their right of access: ``/mydata``).
 
 One read, in the caller's transaction: the modules they opened, their referrals (with
-what they typed into the form, which is theirs to see), and how many analytics events
+what they typed into the form, which is theirs to see), their messages waiting in the NLU
+review queue (masked as stored, found by their review key), and how many analytics events
 and quiz answers are still linked to them. Their user row and conversation are loaded
 by the caller already. Nothing here is about anyone else: every query is by ``user_id``.
 """
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.store.models import Event, QuizAnswer, UserTopic
 from bot.store.records import to_record
 from bot.store.referrals import ReferralRecord, user_referrals
+from bot.store.review import QueuedText, texts_of
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class KeptAbout:
     linked_events: int
     #: Quiz answers still linked to them.
     quiz_answers: int
+    #: Their messages waiting in the NLU review queue (kept only with consent), oldest first.
+    unclear: tuple[QueuedText, ...] = ()
 
 
 async def kept_about(session: AsyncSession, *, user_id: int) -> KeptAbout:
@@ -57,4 +61,5 @@ async def kept_about(session: AsyncSession, *, user_id: int) -> KeptAbout:
         referrals=tuple(await user_referrals(session, user_id=user_id)),
         linked_events=int(events or 0),
         quiz_answers=int(answers or 0),
+        unclear=tuple(await texts_of(session, user_id=user_id)),
     )

@@ -3,6 +3,9 @@
 - Deleted: the user's row, their conversation (referral-form data included), the topics
   they saw, their consent ledger, their outbox rows (pending broadcast messages and the
   chat id they carried) and their handovers.
+- Deleted too: their messages waiting in the NLU review queue, found by the review key
+  kept in their conversation (the queue holds no user id). Examples already labelled are
+  in ``nlu/data/reviewed.yml``, linked to nobody, and stay.
 - Unlinked (``user_id`` set to NULL): analytics events and quiz answers, which carry no
   personal data of their own, so that what the campaign counts stays counted.
 - Referrals: the personal fields (first name, phone, place, description) are wiped and the
@@ -41,6 +44,7 @@ from bot.store.models import (
     utcnow,
 )
 from bot.store.records import rows_touched
+from bot.store.review import forget_person
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,8 @@ async def erase_user(
     )
     rows["referral_notes"] = rows_touched(result)
 
+    # Before the conversation goes: it holds the key of their queued messages.
+    rows["nlu_review_items"] = await forget_person(session, user_id=user_id)
     for model in (Conversation, UserTopic, ConsentEvent, OutboxMessage, Handover):
         result = await session.execute(delete(model).where(model.user_id == user_id))
         rows[model.__tablename__] = rows_touched(result)
@@ -137,9 +143,11 @@ async def clear_optional_data(session: AsyncSession, *, user_id: int) -> dict[st
     """What is kept only with consent, gone at once: the place, the profile answers and
     the source on the user's row, the modules seen, and the link from their analytics
     events and quiz answers to them (the counts stay). The language, the conversation,
-    the subscription, the consent ledger, referrals and handovers stay.
+    the subscription, the consent ledger, referrals and handovers stay. Their messages
+    waiting in the NLU review queue go too (kept only with consent).
     Rows touched per table (no person in it)."""
     rows: dict[str, int] = {}
+    rows["nlu_review_items"] = await forget_person(session, user_id=user_id)
     result = await session.execute(
         update(User).where(User.id == user_id).values(**dict.fromkeys(OPTIONAL_USER_FIELDS))
     )

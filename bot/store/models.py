@@ -479,7 +479,7 @@ class ConsoleAccount(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
-    #: admin | editor | translator | viewer | partner
+    #: admin | editor | translator | viewer | partner | annotator
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(255))
     services: Mapped[str] = mapped_column(String(1000), default="")
@@ -575,3 +575,37 @@ class ContentFile(Base):
     text: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     release_id: Mapped[int] = mapped_column(Integer)
+
+
+class NluReviewItem(Base):
+    """A message the bot did not understand, waiting in the console's NLU review queue.
+
+    Only from people who consented, phone numbers and names masked (``bot.nlu.review``),
+    and linked to nobody: no user id. ``person_key`` is a random token kept in the person's
+    conversation (``review_key``) so that ``/forget`` and a withdrawn consent delete their
+    texts; it names no one on its own. Deleted once labelled (the example then lives in
+    ``nlu/data/reviewed.yml``, linked to nobody), discarded, or ``RETENTION_REVIEW_DAYS``
+    old.
+    """
+
+    __tablename__ = "nlu_review_items"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    person_key: Mapped[str] = mapped_column(String(32))
+    #: The text, masked, at most ``bot.nlu.review.MAX_TEXT`` characters.
+    text: Mapped[str] = mapped_column(String(500))
+    #: fallback | clarify | low_confidence
+    reason: Mapped[str] = mapped_column(String(16))
+    #: What the NLU made of it: its best intent (or none) and confidence, its entities
+    #: (spans in ``text``), and the language identifier's guess when it was sure.
+    intent: Mapped[str | None] = mapped_column(String(64))
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    entities: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    language: Mapped[str | None] = mapped_column(String(8))
+    #: To the hour, like the step's other rows.
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index("ix_nlu_review_items_person_key", "person_key"),
+        Index("ix_nlu_review_items_created_at", "created_at"),
+    )

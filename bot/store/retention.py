@@ -22,6 +22,7 @@ from bot.store.db import Database
 from bot.store.models import (
     Conversation,
     Event,
+    NluReviewItem,
     OutboxMessage,
     ProcessedUpdate,
     QuizAnswer,
@@ -216,3 +217,16 @@ async def _delete_update_ids(
         return rows_touched(result)
 
     return await _in_batches(database, "processed_updates", keys, act, apply=apply, batch=batch)
+
+
+async def delete_old_review_items(
+    database: Database, *, before: datetime, apply: bool, batch: int
+) -> Purged:
+    """Messages of the NLU review queue queued before ``before`` and never labelled."""
+    ids = select(NluReviewItem.id).where(NluReviewItem.created_at < before)
+
+    async def act(session: AsyncSession, some: Select[Any]) -> int:
+        result = await session.execute(delete(NluReviewItem).where(NluReviewItem.id.in_(some)))
+        return rows_touched(result)
+
+    return await _in_batches(database, "review_queue", ids, act, apply=apply, batch=batch)

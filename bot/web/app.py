@@ -164,6 +164,7 @@ def console_for(runtime: Runtime, notifier: Notifier | None = None) -> Starlette
         desk=ContentDesk(runtime.database, runtime.publisher),
         routes=[*case_routes(), *content_routes()],
         cases=cases,
+        nlu_data_dir=settings.nlu_data_dir,
     )
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.config import REVIEW_DAYS_PROMISED
 from bot.content.catalog import Catalog
 from bot.content.loader import check_content
 from bot.content.models import Action
@@ -102,8 +103,14 @@ def test_the_privacy_answer_matches_the_consent_text(catalog: Catalog) -> None:
     assert "police" in fr
     # It says what the consent question says is kept, and that no name or number is asked.
     assert "ni ton nom ni ton numéro" in fr and "ni ton nom ni ton numéro" in consent
-    for kept in ("ta langue", "la région ou le pays", "(pas tes mots)", "/privacy"):
+    for kept in ("ta langue", "la région ou le pays", "/privacy"):
         assert kept in fr and kept in consent, kept
+    # The messages the bot did not understand are kept for the review queue, masked and
+    # for 30 days at most: both texts say so, and neither still says "not your words".
+    days = f"{REVIEW_DAYS_PROMISED:g} jours au plus"  # what the settings hold to
+    for said in ("je ne comprends pas", "sans noms ni numéros", days):
+        assert said in fr and said in consent, said
+    assert "(pas tes mots)" not in fr and "(pas tes mots)" not in consent
     # What people type is not stored: neither text may say it is.
     for text in (fr, consent, catalog.text("onboarding.consent_declined", "fr").text):
         assert "questions que tu écris" not in text and "tes questions et" not in text

@@ -320,3 +320,44 @@ async def test_the_privacy_answer_opens_the_privacy_screen(
     assert payloads(answer)[:2] == ["action:privacy", "action:forget"]
     screen = await bot.handle(press(USER, "action:privacy"))
     assert screen.meta.messages == ["privacy.kept_consent"]
+
+
+#: The sentence on the messages the bot did not understand, added to the consent texts when
+#: the NLU review queue was turned on, per language.
+REVIEW_SENTENCE = {
+    "fr": "Les messages que je ne comprends pas, sans noms ni numéros, sont gardés 30 jours",
+    "bm": "N ma i ka cikan minnu faamu, an b'olu mara tile 30 dɔrɔn",
+}
+
+
+@pytest.mark.parametrize("lang", ["fr", "bm"])
+async def test_who_agreed_before_the_review_queue_sentence_is_asked_again(
+    bot: Engine, content: ContentStore, content_copy: Path, database: Database, lang: str
+) -> None:
+    user = f"{USER}{lang}"
+    path = content_copy / "messages" / f"{lang}.yml"
+    published = path.read_text(encoding="utf-8")
+    current = bot.catalog().text("onboarding.consent", lang).text
+    start = current.index(REVIEW_SENTENCE[lang])
+    end = current.index(". ", start) + 2
+    sentence = current[start:end]
+    assert published.count(sentence) == 1  # only in the consent text
+    # The text as it was before: the same without the sentence.
+    path.write_text(published.replace(sentence, ""), encoding="utf-8")
+    assert content.reload()
+    before = bot.catalog().text("onboarding.consent", lang).text
+    assert REVIEW_SENTENCE[lang] not in before
+    await onboard(bot, user, lang=lang)
+
+    path.write_text(published, encoding="utf-8")
+    assert content.reload()
+    asked = await bot.handle(press(user, "action:show_menu"))
+    assert asked.meta.messages[-2:] == ["privacy.consent_changed", "onboarding.consent"]
+    assert asked.replies[-1].text == current and REVIEW_SENTENCE[lang] in current
+    await bot.handle(press(user, "consent:yes"))
+    assert await ledger_of(database, user) == [
+        ("asked", lang, sha(before)),
+        ("given", lang, sha(before)),
+        ("asked", lang, sha(current)),
+        ("given", lang, sha(current)),
+    ]

@@ -22,6 +22,7 @@ from bot.store.models import (
     BroadcastRun,
     Conversation,
     Event,
+    NluReviewItem,
     OutboxMessage,
     ProcessedUpdate,
     QuizAnswer,
@@ -168,6 +169,19 @@ async def seed(database: Database) -> dict[str, Any]:
                 ProcessedUpdate(channel="telegram", update_id=3, processed_at=ago(days=1)),
             ]
         )
+        session.add_all(
+            [
+                NluReviewItem(
+                    person_key="a" * 32,
+                    text=f"c koi ce truc {days}",
+                    reason="fallback",
+                    confidence=0.0,
+                    entities=[],
+                    created_at=ago(days=days),
+                )
+                for days in (31, 29)
+            ]
+        )
     return {"old": old.id, "fresh": fresh.id}
 
 
@@ -186,6 +200,7 @@ async def test_each_kind_of_data_goes_when_its_period_is_over(database: Database
         "referral_details": 1,
         "outbox": 2,
         "processed_updates": 2,
+        "review_queue": 1,
     }
 
     dry = await retention.run(apply=False, now=NOW)
@@ -217,6 +232,7 @@ async def test_each_kind_of_data_goes_when_its_period_is_over(database: Database
     outbox = await rows(database, select(OutboxMessage.status).order_by(OutboxMessage.id))
     assert outbox == [("sent",), ("pending",)]
     assert await rows(database, select(ProcessedUpdate.update_id)) == [(3,)]
+    assert await rows(database, select(NluReviewItem.text)) == [("c koi ce truc 29",)]
 
 
 async def test_nothing_goes_inside_its_period(database: Database) -> None:
@@ -266,6 +282,7 @@ def purge_zero() -> dict[str, int]:
         "linked_quiz_answers",
         "referral_details",
         "outbox",
+        "review_queue",
     )
     return dict.fromkeys(rules, 0)
 

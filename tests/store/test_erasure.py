@@ -29,6 +29,7 @@ from bot.store.models import (
     BroadcastRun,
     ConsentEvent,
     Event,
+    NluReviewItem,
     OutboxMessage,
     QuizAnswer,
     Referral,
@@ -43,6 +44,8 @@ OTHER_ID = "771234009"
 NAME = "Mariam Keïta"
 PHONE = "+22366123456"
 WORDS = "Mon mari me bat depuis mon retour de Libye"
+#: A message the bot does not understand: it waits in the NLU review queue.
+UNCLEAR = "c koi le zorglub de la frontiere"
 
 
 @pytest.fixture
@@ -55,15 +58,23 @@ def helper(content_copy: Path, database: Database, stub_parser: StubParser) -> E
         nlu=NluService(stub_parser, content.matcher),
         thresholds=Thresholds(),
         partners=partners,
+        review=True,
     )
 
 
 async def live_a_little(
-    engine: Engine, user: str, name: str = NAME, phone: str = "66 12 34 56", words: str = WORDS
+    engine: Engine,
+    user: str,
+    name: str = NAME,
+    phone: str = "66 12 34 56",
+    words: str = WORDS,
+    unclear: str = UNCLEAR,
 ) -> int:
     """Everything a person leaves behind: consent, place, topics, a quiz answer, a
-    referral with their name, phone and words, a handover and a pending broadcast."""
+    referral with their name, phone and words, a message in the NLU review queue, a
+    handover and a pending broadcast."""
     await onboard(engine, user)
+    await engine.handle(text(user, unclear))
     await engine.handle(press(user, "intent:return_help"))
     await engine.handle(press(user, "where:ml"))
     await engine.handle(press(user, "where:r:kayes"))
@@ -108,7 +119,7 @@ async def test_erasing_a_person_leaves_no_trace_in_any_table(
     user_id = await live_a_little(helper, TELEGRAM_ID)
     # Someone else, who stays.
     other_id = await live_a_little(
-        helper, OTHER_ID, "Fanta", "76 00 11 22", "Je cherche du travail"
+        helper, OTHER_ID, "Fanta", "76 00 11 22", "Je cherche du travail", "et le bidule alors"
     )
     async with database.transaction() as session:
         run = BroadcastRun(name="welcome", kind="oneoff", status="sending", total=1)
@@ -131,7 +142,7 @@ async def test_erasing_a_person_leaves_no_trace_in_any_table(
         for person, note in ((user_id, f"Called {NAME} at {PHONE}"), (other_id, "Fanta called")):
             mine = (await referral_repo.user_referrals(session, user_id=person))[0]
             await case_store.add_note(session, referral_id=mine.id, author="paula", text=note)
-    needles = [TELEGRAM_ID, NAME, "Keïta", PHONE, "66123456", WORDS, "mari me bat"]
+    needles = [TELEGRAM_ID, NAME, "Keïta", PHONE, "66123456", WORDS, "mari me bat", UNCLEAR]
     assert await text_columns_hold(database, needles)  # the check can find them
     events_before = await count(database, Event)
     quiz_before = await count(database, QuizAnswer)
@@ -147,6 +158,10 @@ async def test_erasing_a_person_leaves_no_trace_in_any_table(
     assert await text_columns_hold(database, needles) == []
     assert [w.status_before for w in erasure.withdrawn] == ["pending"]  # never delivered
     assert erasure.rows["users"] == 1 and erasure.rows["outbox"] == 1
+    assert erasure.rows["nlu_review_items"] == 1
+    async with database.transaction() as session:
+        kept = (await session.scalars(select(NluReviewItem.text))).all()
+    assert "et le bidule alors" in kept  # the other person's message waits still
     # The consent ledger (asked, given) goes with the person; the other keeps theirs.
     assert erasure.rows["consent_events"] == 2
     async with database.transaction() as session:

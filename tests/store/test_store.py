@@ -128,6 +128,7 @@ EXPECTED = {
     "content_drafts",
     "content_releases",
     "content_files",
+    "nlu_review_items",
     "alembic_version",
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -40,6 +41,7 @@ ACCOUNTS = {
     "paula": ("partner", ("legal_aid_bamako",), ()),
     "agnes": ("agent", (), ()),
     "rita": ("reviewer", (), ("bm",)),
+    "anna": ("annotator", (), ()),
 }
 #: A case of the partner's own service, and one of another partner's.
 OWN_CASE = "KF-OWN111"
@@ -68,8 +70,11 @@ def console_app(
     writable: bool = False,
     ffmpeg: str | Literal["find"] | None = "find",
     desk: ContentDesk | None = None,
+    nlu_data_dir: Path | None = None,
 ) -> Starlette:
-    """The console over ``content``; with ``writable`` it may change it (give it a copy)."""
+    """The console over ``content``; with ``writable`` it may change it (give it a copy).
+    The NLU review queue writes into ``nlu_data_dir`` (by default a new temporary folder:
+    never the project's nlu/data)."""
     console = build_console(
         database,
         secret="test-secret-" + "x" * 24,
@@ -81,6 +86,7 @@ def console_app(
         ffmpeg=ffmpeg,
         desk=desk,
         routes=[*case_routes(), *content_routes()],
+        nlu_data_dir=nlu_data_dir or Path(tempfile.mkdtemp(prefix="kunnafoni-nlu-")) / "data",
     )
     return Starlette(routes=[Mount(PREFIX, app=console)])
 

@@ -150,6 +150,13 @@ PAGES = [
     ("POST", "/publish", Action.PUBLISH, None),
     ("GET", "/publish/1", Action.PUBLISH, None),
     ("POST", "/publish/1/rollback", Action.PUBLISH, None),
+    # The NLU review queue; an item that does not exist (labelled meanwhile) goes back
+    # to the queue.
+    ("GET", "/review", Action.REVIEW, None),
+    ("GET", "/review/reviewed.yml", Action.REVIEW, None),
+    ("GET", "/review/987654321", Action.REVIEW, None),
+    ("POST", "/review/987654321", Action.REVIEW, None),
+    ("POST", "/review/987654321/discard", Action.REVIEW, None),
     ("GET", "/password", Action.PASSWORD, None),
     # Last: the account's own password changes (its session goes on).
     ("POST", "/password", Action.PASSWORD, None),
@@ -284,6 +291,10 @@ def test_the_pages_list_covers_every_guarded_route() -> None:
         "/publish",
         "/publish/{release}",
         "/publish/{release}/rollback",
+        "/review",
+        "/review/reviewed.yml",
+        "/review/{item:int}",
+        "/review/{item:int}/discard",
     }
     assert guarded == templates
 

@@ -5,7 +5,9 @@ The engine loads what the store keeps (``bot/store/access``) into ``turn.kept`` 
 command and its buttons; this module only reads it. The summary says what is kept, field
 by field, with the words of the content (places, age brackets, situations, module titles,
 referral statuses); the file holds the same and what is only worth a file (times to the
-second, what was typed into a referral form), with stable keys. Nothing here is logged.
+second, what was typed into a referral form), with stable keys. Messages waiting in the NLU
+review queue are shown as stored (names and numbers masked): the newest few in the summary,
+every one in the file. Nothing here is logged.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ FILE_MIME = "application/json"
 _FORM_STATES = frozenset({State.REFERRAL})
 _TOPIC_STATES = frozenset({State.TOPIC, State.QUIZ})
 _START_STATES = frozenset({State.NEW, State.CHOOSING_LANGUAGE, State.CONSENT})
+#: Queued messages shown in the summary (the newest), and how much of each: the file has all.
+SUMMARY_UNCLEAR = 5
+SUMMARY_UNCLEAR_CHARS = 120
 
 
 def my_data_button(turn: Turn) -> Button:
@@ -63,6 +68,7 @@ def _has_nothing(turn: Turn) -> bool:
         and turn.consent is None
         and not kept.topics
         and not kept.referrals
+        and not kept.unclear
         and user.region is None
         and user.country is None
         and user.acquisition_source is None
@@ -129,7 +135,19 @@ def _lines(turn: Turn) -> list[str]:
                 date=_date(case.created_at),
             )
             lines.append(turn.t("referral.mycases_line").format_map(fields))
+    if kept.unclear:
+        lines.append(_line(turn, "mydata.unclear", str(len(kept.unclear))))
+        for queued in kept.unclear[-SUMMARY_UNCLEAR:]:
+            fields = Fields(text=_shorten(queued.text), date=_date(queued.created_at))
+            lines.append(turn.t("mydata.unclear_line").format_map(fields))
     return lines
+
+
+def _shorten(text: str) -> str:
+    flat = " ".join(text.split())
+    if len(flat) <= SUMMARY_UNCLEAR_CHARS:
+        return flat
+    return flat[: SUMMARY_UNCLEAR_CHARS - 1].rstrip() + "…"
 
 
 def _language_name(turn: Turn) -> str:
@@ -261,6 +279,9 @@ def export(turn: Turn) -> bytes:
                 },
             }
             for case in kept.referrals
+        ],
+        "messages_not_understood": [
+            {"text": queued.text, "kept_since": _iso(queued.created_at)} for queued in kept.unclear
         ],
         "statistics_linked_to_you": {
             "events": kept.linked_events,

@@ -57,6 +57,7 @@ from bot.web.console.passwords import (
     verify_password,
 )
 from bot.web.console.permissions import Action, Role
+from bot.web.console.review import ReviewPages
 from bot.web.console.tables import Published, publish, to_csv
 from bot.web.console.voice import voice_routes
 
@@ -383,6 +384,7 @@ def console_routes() -> list[BaseRoute]:
         Route("/users/{name}/{change}", user_state, methods=["POST"]),
         Route("/audit", audit_page, methods=["GET"]),
         *_feature_routes(),
+        *_review_routes(),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
 
@@ -390,6 +392,11 @@ def console_routes() -> list[BaseRoute]:
 def _feature_routes() -> list[BaseRoute]:
     """The routes of the console's features that live in their own modules."""
     return [*broadcast_routes(), *voice_routes()]
+
+
+def _review_routes() -> list[BaseRoute]:
+    """The NLU review queue's pages (their own module), drawn and guarded by this one's."""
+    return ReviewPages(render=page, prefix=PREFIX).routes(guarded)
 
 
 #: Routes open without signing in (everything else is guarded).
@@ -410,6 +417,7 @@ def build_console(
     desk: ContentDesk | None = None,
     routes: Sequence[BaseRoute] = (),
     cases: Any = None,
+    nlu_data_dir: Path | None = None,
 ) -> Starlette:
     """The console as its own ASGI app, to mount at :data:`PREFIX`.
 
@@ -421,7 +429,8 @@ def build_console(
     :func:`guarded` (the partners' cases: :func:`bot.web.console.cases.case_routes`);
     ``cases``: what those pages need (a :class:`bot.web.console.cases.CaseDesk`).
     Without a ``desk`` (the content's drafts and publisher) the content pages say they
-    are unavailable.
+    are unavailable. ``nlu_data_dir``: where the NLU review queue writes ``reviewed.yml``
+    (default: the project's nlu/data).
     """
     app = Starlette(
         routes=[*routes, *console_routes()],
@@ -448,4 +457,5 @@ def build_console(
     app.state.ffmpeg = find_ffmpeg() if ffmpeg == "find" else ffmpeg
     app.state.cases = cases
     app.state.desk = desk
+    app.state.nlu_data_dir = nlu_data_dir
     return app

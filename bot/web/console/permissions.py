@@ -22,6 +22,8 @@ class Role(StrEnum):
     VIEWER = "viewer"
     PARTNER = "partner"
     AGENT = "agent"  # the team's agents: the handover desk only
+    #: Labels the NLU review queue, and sees nothing else.
+    ANNOTATOR = "annotator"
 
 
 class Action(StrEnum):
@@ -50,6 +52,7 @@ class Action(StrEnum):
     CONTENT_REVIEW = "content.review"  # mark a translation reviewed (never one's own)
     CONTENT_STATUS = "content.status"  # the coverage matrix of every language
     PUBLISH = "publish"  # publish drafts, see the versions and their diffs, roll back
+    REVIEW = "review"  # the NLU review queue: read, label, discard
 
 
 #: Role -> the actions it may take.
@@ -66,6 +69,7 @@ ALLOWED: dict[Role, frozenset[Action]] = {
             Action.TRANSLATIONS,
             Action.BROADCASTS,
             Action.VOICE,
+            Action.REVIEW,
         }
     ),
     Role.TRANSLATOR: frozenset({Action.HOME, Action.TRANSLATIONS, Action.VOICE}),
@@ -75,6 +79,7 @@ ALLOWED: dict[Role, frozenset[Action]] = {
     ),
     Role.AGENT: frozenset({Action.HOME, Action.HANDOVERS}),
     Role.REVIEWER: frozenset({Action.HOME, Action.TRANSLATIONS, Action.VOICE}),
+    Role.ANNOTATOR: frozenset({Action.HOME, Action.REVIEW}),
 }
 
 # Every account may change its own password, whatever its role.

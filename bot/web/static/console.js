@@ -31,3 +31,29 @@
   document.addEventListener("DOMContentLoaded", function () { draw(document); });
   document.addEventListener("htmx:afterSwap", function (event) { draw(event.target); });
 })();
+
+// The NLU review form: words selected in the text, then an entity's button, fill the
+// first empty entity row (its words and where they start, so the right occurrence is kept).
+(function () {
+  "use strict";
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("button.mark");
+    if (!button) { return; }
+    var text = document.getElementById("review-text");
+    if (!text || text.selectionStart === text.selectionEnd) { return; }
+    var start = text.selectionStart, end = text.selectionEnd;
+    var words = text.value.slice(start, end);
+    var lead = words.length - words.replace(/^\s+/, "").length;
+    words = words.trim();
+    var rows = document.querySelectorAll(".entity-row");
+    for (var i = 0; i < rows.length; i++) {
+      var field = rows[i].querySelector("input[name=entity_text]");
+      if (field.value.trim() === "") {
+        rows[i].querySelector("select[name=entity]").value = button.dataset.entity;
+        field.value = words;
+        rows[i].querySelector("input[name=entity_start]").value = String(start + lead);
+        return;
+      }
+    }
+  });
+})();
