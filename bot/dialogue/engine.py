@@ -136,9 +136,8 @@ class Engine:
             turn = await self._load(session, inbound, catalog)
             name_user(pseudonym(turn.user.id))
             if understanding is None:
-                understood, turn.written_in = await self._understand(
-                    inbound, private=referral_form.expects_text(turn)
-                )
+                private = referral_form.expects_text(turn)
+                understood, turn.written_in = await self._understand(inbound, private=private)
             else:
                 private, understood, turn.written_in = understanding
                 if private and not referral_form.expects_text(turn):
