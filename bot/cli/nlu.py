@@ -14,10 +14,9 @@ from typing import Any
 from bot.cli.common import load_settings
 from bot.config import PROJECT_ROOT
 from bot.content.store import ContentStore
+from bot.nlu.runs import RUNS_DIR, read_runs
 from bot.runtime import build_nlu
 
-#: Run records, candidate models and the models promotions replaced (git-ignored ``data/``).
-RUNS_DIR = PROJECT_ROOT / "data" / "nlu-runs"
 MODELS_DIR = PROJECT_ROOT / "nlu" / "models"
 
 
@@ -139,8 +138,6 @@ def cmd_nlu_rollback(args: argparse.Namespace) -> int:
 def cmd_nlu_runs(args: argparse.Namespace) -> int:
     if _needs_checkout():
         return 2
-    from scripts.nlu_eval.retrain import read_runs
-
     runs = read_runs(Path(args.runs_dir) if args.runs_dir else RUNS_DIR)
     if args.json:
         print(json.dumps(runs, ensure_ascii=False, indent=2))

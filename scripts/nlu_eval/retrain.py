@@ -34,6 +34,7 @@ from typing import Any, Protocol
 import httpx
 
 from bot.nlu.rasa import RasaAuth, RasaClient
+from bot.nlu.runs import RUN_FILE, read_runs
 from scripts.nlu_eval.data import OVERALL, UNTAGGED, Example, load_heldout
 from scripts.nlu_eval.errors import ReportError
 from scripts.nlu_eval.folds import assign_folds, load_document, training_document
@@ -53,7 +54,6 @@ CRISIS_INTENTS = ("emergency", "self_harm")
 F1_TOLERANCE = 0.01
 DEFAULT_FOLDS = 3
 FOLD_SEED = 13
-RUN_FILE = "run.json"
 
 
 # --- process boundaries -----------------------------------------------------------------
@@ -304,17 +304,6 @@ def write_run(run_dir: Path, record: Mapping[str, Any]) -> None:
     tmp = run_dir / f"{RUN_FILE}.tmp"
     tmp.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     tmp.replace(run_dir / RUN_FILE)
-
-
-def read_runs(runs_dir: Path) -> list[dict[str, Any]]:
-    """Every run record, oldest first; an unreadable record is skipped with a warning."""
-    runs = []
-    for path in sorted(runs_dir.glob(f"*/{RUN_FILE}")):
-        try:
-            runs.append(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError) as exc:
-            logger.warning("run record %s unreadable: %s", path, exc)
-    return runs
 
 
 @dataclass
