@@ -150,6 +150,10 @@ PAGES = [
     ("POST", "/publish", Action.PUBLISH, None),
     ("GET", "/publish/1", Action.PUBLISH, None),
     ("POST", "/publish/1/rollback", Action.PUBLISH, None),
+    # NLU retraining: admins only (the test console's launcher starts a harmless command).
+    ("GET", "/nlu", Action.NLU, None),
+    ("POST", "/nlu/retrain", Action.NLU, None),
+    ("POST", "/nlu/rollback", Action.NLU, None),
     ("GET", "/password", Action.PASSWORD, None),
     # Last: the account's own password changes (its session goes on).
     ("POST", "/password", Action.PASSWORD, None),
@@ -284,6 +288,9 @@ def test_the_pages_list_covers_every_guarded_route() -> None:
         "/publish",
         "/publish/{release}",
         "/publish/{release}/rollback",
+        "/nlu",
+        "/nlu/retrain",
+        "/nlu/rollback",
     }
     assert guarded == templates
 

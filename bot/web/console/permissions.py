@@ -50,6 +50,9 @@ class Action(StrEnum):
     CONTENT_REVIEW = "content.review"  # mark a translation reviewed (never one's own)
     CONTENT_STATUS = "content.status"  # the coverage matrix of every language
     PUBLISH = "publish"  # publish drafts, see the versions and their diffs, roll back
+    #: Retrain the NLU, compare, promote, undo (admins only: it changes what the bot
+    #: understands for everyone).
+    NLU = "nlu"
 
 
 #: Role -> the actions it may take.
