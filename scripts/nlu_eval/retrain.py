@@ -250,9 +250,12 @@ def reviewed_examples(data_dir: Path) -> list[Example]:
     return [item.example for item in doc.examples]
 
 
-def _by_group(examples: Sequence[Example], answers: Sequence[str]) -> tuple[dict, dict]:
-    gold: dict[str, list[str]] = {}
-    predicted: dict[str, list[str]] = {}
+Labels = dict[str, list[str]]
+
+
+def _by_group(examples: Sequence[Example], answers: Sequence[str]) -> tuple[Labels, Labels]:
+    gold: Labels = {}
+    predicted: Labels = {}
     for example, answer in zip(examples, answers, strict=True):
         group = example.lang or UNTAGGED
         gold.setdefault(group, []).append(example.intent)

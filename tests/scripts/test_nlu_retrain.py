@@ -6,17 +6,16 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
 from bot.cli import main
+from bot.nlu.runs import RUN_FILE, read_runs
 from scripts.nlu_eval.errors import ReportError
 from scripts.nlu_eval.retrain import (
-    RUN_FILE,
     RetrainSetup,
     decide,
-    read_runs,
     render,
     retrain,
     rollback,
@@ -143,7 +142,9 @@ class Clock:
         return self.now
 
 
-def make_setup(tmp_path: Path, nlu_dir: Path, *, current: str, candidate: str, **kw) -> tuple:
+def make_setup(
+    tmp_path: Path, nlu_dir: Path, *, current: str, candidate: str, **kw: Any
+) -> tuple[RetrainSetup, FakeServer, FakeTrainer, Path]:
     models = tmp_path / "models"
     models.mkdir(exist_ok=True)
     served = models / "nlu-0000000000000000.tar.gz"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 
@@ -15,7 +16,7 @@ from bot.store.db import Database
 from bot.web.console.guard import PREFIX
 from tests.web.console_support import add_accounts, client, console_app, sign_in, token_in
 
-RUN = {
+RUN: dict[str, Any] = {
     "id": "20261204T180000Z-abcd1234",
     "by": "ada",
     "status": "refused",
@@ -58,7 +59,7 @@ def app_with(database: Database, content: ContentStore, launcher: RetrainLaunche
     return app
 
 
-def write_run(runs_dir: Path, record: dict) -> None:
+def write_run(runs_dir: Path, record: dict[str, Any]) -> None:
     folder = runs_dir / record["id"]
     folder.mkdir(parents=True)
     (folder / "run.json").write_text(json.dumps(record), encoding="utf-8")
@@ -128,7 +129,12 @@ def test_the_launcher_starts_the_command_once_and_refuses_a_second(tmp_path: Pat
     assert launcher.start("retrain", "ada")
     assert launcher.busy and not launcher.start("rollback", "ada")
     assert launcher._process is not None
-    assert launcher._process.args[-4:] == ["--by", "ada", "--runs-dir", str(tmp_path)]
+    assert list(launcher._process.args)[-4:] == [  # type: ignore[arg-type]
+        "--by",
+        "ada",
+        "--runs-dir",
+        str(tmp_path),
+    ]
     launcher._process.kill()
     launcher._process.wait()
     assert not launcher.busy
