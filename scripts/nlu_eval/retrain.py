@@ -115,8 +115,9 @@ class RasaPredictor:
 class RasaModelServer:
     """The Rasa server the bot uses (``RASA_URL``), driven with the bot's JWT secret.
 
-    Rasa's ``PUT /model`` loads the new model and only then replaces the old one, so the
-    server answers throughout (parses wait while the model loads: a few seconds).
+    Rasa's ``PUT /model`` loads the new model and only then replaces the old one, so no
+    request meets a server without a model; but it loads inside its event loop, so parses
+    wait while it loads (docs/nlu.md, "Retrain and compare").
     """
 
     url: str
