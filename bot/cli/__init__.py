@@ -193,6 +193,47 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument("text")
     parse.set_defaults(func=nlu_group.cmd_nlu_parse)
 
+    runs_help = "folder of the run records (default: data/nlu-runs)"
+    retrain = nlu.add_parser(
+        "retrain",
+        help="train a candidate from nlu/data, compare it with the served model on the"
+        " held-out sets, promote it to the Rasa server when it is not worse",
+    )
+    retrain.add_argument("--json", action="store_true", help="print the run record as JSON")
+    retrain.add_argument("--by", default=None, help="who runs it (default: the system user)")
+    retrain.add_argument(
+        "--folds", type=int, default=None,
+        help="folds for the reviewed examples' cross-validation (default 3; 0: skip)",
+    )  # fmt: skip
+    retrain.add_argument(
+        "--tolerance", type=float, default=None,
+        help="how much lower a group's held-out macro-F1 may be (default 0.01)",
+    )  # fmt: skip
+    retrain.add_argument(
+        "--no-promote", action="store_true", help="compare only, leave the served model"
+    )
+    retrain.add_argument(
+        "--current-model", default=None,
+        help="the served model's file (default: found in nlu/models by the server's name)",
+    )  # fmt: skip
+    retrain.add_argument(
+        "--rasa-bin", default=None, help="default: KUNNAFONI_RASA_BIN or .venv-rasa"
+    )
+    retrain.add_argument("--runs-dir", default=None, help=runs_help)
+    retrain.set_defaults(func=nlu_group.cmd_nlu_retrain)
+
+    rollback = nlu.add_parser("rollback", help="load again the model a promotion replaced")
+    rollback.add_argument("--run", default=None, help="run id (default: the latest promotion)")
+    rollback.add_argument("--by", default=None, help="who runs it (default: the system user)")
+    rollback.add_argument("--json", action="store_true", help="print the run record as JSON")
+    rollback.add_argument("--runs-dir", default=None, help=runs_help)
+    rollback.set_defaults(func=nlu_group.cmd_nlu_rollback)
+
+    runs = nlu.add_parser("runs", help="list the retraining runs")
+    runs.add_argument("--json", action="store_true", help="every run record as JSON")
+    runs.add_argument("--runs-dir", default=None, help=runs_help)
+    runs.set_defaults(func=nlu_group.cmd_nlu_runs)
+
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     upgrade = db.add_parser("upgrade", help="apply migrations")
     upgrade.add_argument("--db", default=None, help=DB_HELP)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from starlette.routing import Mount
 from bot.content.publish import ContentPublisher
 from bot.content.releases import ContentDesk
 from bot.content.store import ContentStore
+from bot.nlu.runs import RetrainLauncher
 from bot.store import accounts as account_store
 from bot.store import referrals as referral_repo
 from bot.store import repositories as repo
@@ -87,6 +89,10 @@ def console_app(
         desk=desk,
         routes=[*case_routes(), *content_routes()],
         nlu_data_dir=nlu_data_dir or Path(tempfile.mkdtemp(prefix="kunnafoni-nlu-")) / "data",
+    )
+    # The NLU page's buttons start a command that exits at once, never a real training.
+    console.state.nlu_launcher = RetrainLauncher(
+        Path(tempfile.mkdtemp(prefix="nlu-runs-")), command=(sys.executable, "-c", "pass")
     )
     return Starlette(routes=[Mount(PREFIX, app=console)])
 

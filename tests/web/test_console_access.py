@@ -157,6 +157,10 @@ PAGES = [
     ("GET", "/review/987654321", Action.REVIEW, None),
     ("POST", "/review/987654321", Action.REVIEW, None),
     ("POST", "/review/987654321/discard", Action.REVIEW, None),
+    # NLU retraining: admins only (the test console's launcher starts a harmless command).
+    ("GET", "/nlu", Action.NLU, None),
+    ("POST", "/nlu/retrain", Action.NLU, None),
+    ("POST", "/nlu/rollback", Action.NLU, None),
     ("GET", "/password", Action.PASSWORD, None),
     # Last: the account's own password changes (its session goes on).
     ("POST", "/password", Action.PASSWORD, None),
@@ -295,6 +299,9 @@ def test_the_pages_list_covers_every_guarded_route() -> None:
         "/review/reviewed.yml",
         "/review/{item:int}",
         "/review/{item:int}/discard",
+        "/nlu",
+        "/nlu/retrain",
+        "/nlu/rollback",
     }
     assert guarded == templates
 

@@ -51,6 +51,7 @@ from bot.web.console.guard import (
 )
 from bot.web.console.i18n import LANGUAGES, translator
 from bot.web.console.limits import AddressLimiter, client_address, networks
+from bot.web.console.nlu import nlu_routes
 from bot.web.console.passwords import (
     hash_password,
     password_problem,
@@ -391,7 +392,7 @@ def console_routes() -> list[BaseRoute]:
 
 def _feature_routes() -> list[BaseRoute]:
     """The routes of the console's features that live in their own modules."""
-    return [*broadcast_routes(), *voice_routes()]
+    return [*broadcast_routes(), *voice_routes(), *nlu_routes()]
 
 
 def _review_routes() -> list[BaseRoute]:

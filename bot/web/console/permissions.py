@@ -53,6 +53,9 @@ class Action(StrEnum):
     CONTENT_STATUS = "content.status"  # the coverage matrix of every language
     PUBLISH = "publish"  # publish drafts, see the versions and their diffs, roll back
     REVIEW = "review"  # the NLU review queue: read, label, discard
+    #: Retrain the NLU, compare, promote, undo (admins only: it changes what the bot
+    #: understands for everyone).
+    NLU = "nlu"
 
 
 #: Role -> the actions it may take.
