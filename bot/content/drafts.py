@@ -145,9 +145,7 @@ def topic_structure(topic: Topic) -> dict[str, Any]:
         cards.append(
             {
                 "text": card.text,
-                "buttons": [
-                    {"label": b.label, **_target_of_button(b)} for b in card.buttons
-                ],
+                "buttons": [{"label": b.label, **_target_of_button(b)} for b in card.buttons],
                 "sources": [{"title": s.title, "url": s.url} for s in card.sources],
                 "verified_on": card.verified_on.isoformat() if card.verified_on else None,
             }
@@ -157,8 +155,7 @@ def topic_structure(topic: Topic) -> dict[str, Any]:
             "id": q.id,
             "question": q.question,
             "answers": [
-                {"label": a.label, "feedback": a.feedback, "correct": a.correct}
-                for a in q.answers
+                {"label": a.label, "feedback": a.feedback, "correct": a.correct} for a in q.answers
             ],
         }
         for q in topic.quiz

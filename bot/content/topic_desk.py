@@ -151,6 +151,15 @@ class TopicDesk:
             conflict = await self.desk._conflict(
                 session, current, target, revision, base, published
             )
+            if conflict is None and current is not None and current.base != base_of(published):
+                # The module changed under the draft: its cards' positions no longer hold.
+                last = await draft_store.last_published(session, target)
+                conflict = Conflict(
+                    last.author if last else "",
+                    last.updated_at if last else None,
+                    None,
+                    "published",
+                )
         if conflict is not None:
             if conflict.where == "draft" and current is not None:
                 conflict = Conflict(
@@ -282,9 +291,7 @@ def _errors_by_field(problems: list[Any], path: str, text: str) -> dict[str, lis
     for problem in problems:
         name = GENERAL
         if problem.file == path:
-            name = next(
-                (f for f, first, last in spans if first <= problem.line <= last), GENERAL
-            )
+            name = next((f for f, first, last in spans if first <= problem.line <= last), GENERAL)
             reason = problem.reason
         else:
             reason = str(problem)
@@ -303,7 +310,7 @@ def _spans(text: str) -> list[tuple[str, int, int]]:
     tops = sorted(doc.lc.key(k)[0] + 1 for k in doc)
     spans: list[tuple[str, int, int]] = []
     for name, naming in (("cards", None), ("quiz", "id")):
-        items = doc.get(name) or []
+        items: Any = doc.get(name)
         if not items:
             continue
         starts = [items.lc.item(i)[0] + 1 for i in range(len(items))]

@@ -259,7 +259,10 @@ def test_a_card_stating_a_figure_needs_its_sources(tree: Path) -> None:
         "        url: https://missingmigrants.iom.int/\n",
     )
     assert any("sources need verified_on" in p for p in problems_of(tree))
-    edit(sahara, "        url: https://missingmigrants.iom.int/\n",
-         "        url: https://missingmigrants.iom.int/\n    verified_on: 2026-11-29\n")
+    edit(
+        sahara,
+        "        url: https://missingmigrants.iom.int/\n",
+        "        url: https://missingmigrants.iom.int/\n    verified_on: 2026-11-29\n",
+    )
     card = load_catalog(tree).topics["sahara"].cards[3]
     assert card.sources[0].url == "https://missingmigrants.iom.int/"

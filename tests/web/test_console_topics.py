@@ -18,7 +18,14 @@ from bot.content.loader import check_content
 from bot.store import accounts as account_store
 from bot.store.db import Database
 from bot.web.console.app import PREFIX
-from tests.web.console_support import add_accounts, client, console_app, content_desk, sign_in, token_in
+from tests.web.console_support import (
+    add_accounts,
+    client,
+    console_app,
+    content_desk,
+    sign_in,
+    token_in,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 TOPIC = "family_debt"
@@ -273,7 +280,9 @@ async def test_sources_of_a_card_are_checked_on_the_card(
             c,
             "/cards/3",
             _card4_form(
-                source_title_0="Rapport", source_url_0="https://example.org/r", verified_on="2026-11-29"
+                source_title_0="Rapport",
+                source_url_0="https://example.org/r",
+                verified_on="2026-11-29",
             ),
         )
         assert saved.status_code == 303, saved.text
@@ -297,3 +306,29 @@ async def test_viewers_and_translators_cannot_touch_modules(
         )
         assert moved.status_code == 403
     assert "content.topic" not in await _actions(database)
+
+
+async def test_a_draft_on_a_module_changed_since_is_refused(
+    database: Database, content_copy: Path
+) -> None:
+    await add_accounts(database)
+    desk = content_desk(database, content_copy)
+    async with client(console_app(database, desk.publisher.store, desk=desk)) as c:
+        await sign_in(c, "eddie")
+        assert (await _post(c, "/cards/0/move", {"direction": "down"})).status_code == 303
+        # The module changes outside the console: the draft's card positions no longer hold.
+        path = content_copy / "topics" / f"{TOPIC}.yml"
+        text = path.read_text(encoding="utf-8")
+        path.write_text(
+            text.replace("  - text: topic.family_debt.card3\n", "", 1), encoding="utf-8"
+        )
+        desk.publisher.store.reload()
+        refused = await _post(c, "/cards/1/move", {"direction": "down"})
+        assert refused.status_code == 409 and 'id="conflict"' in refused.text
+        # Discarded, the module can be edited again from what is published.
+        page = (await c.get(URL)).text
+        discarded = await c.post(
+            f"{URL}/discard", data={"csrf": token_in(page), "revision": _field(page, "revision")}
+        )
+        assert discarded.status_code == 303
+        assert (await _post(c, "/cards/1/move", {"direction": "down"})).status_code == 303

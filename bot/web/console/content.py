@@ -528,7 +528,11 @@ def _topic_row(catalog: Catalog, draft: Any) -> dict[str, Any]:
     """A module's draft on the publishing page: its structure, line by line, changed."""
     structure = published_structure(catalog, draft.key)
     before = structure_lines(structure) if structure is not None else ""
-    return {"draft": draft, "published": before, "diff": word_diff(before, structure_lines(draft.data))}
+    return {
+        "draft": draft,
+        "published": before,
+        "diff": word_diff(before, structure_lines(draft.data)),
+    }
 
 
 @guarded(Action.PUBLISH)

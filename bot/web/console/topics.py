@@ -134,9 +134,11 @@ async def _topic_context(request: Request, desk: TopicDesk, topic_id: str) -> di
             "question": q["question"],
             "french": _text(catalog, q["question"]),
             "answers": [
-                {**a, "label_text": _text(catalog, a["label"]), "feedback_text": _text(
-                    catalog, a["feedback"]
-                )}
+                {
+                    **a,
+                    "label_text": _text(catalog, a["label"]),
+                    "feedback_text": _text(catalog, a["feedback"]),
+                }
                 for a in q["answers"]
             ],
             "field": question_field(q["id"]),
@@ -209,9 +211,7 @@ async def _after(
 ) -> Response:
     if outcome.ok:
         anchor = f"#{field.replace('.', '-')}" if field else ""
-        return RedirectResponse(
-            f"{PREFIX}/topics/{topic_id}?saved=draft{anchor}", status_code=303
-        )
+        return RedirectResponse(f"{PREFIX}/topics/{topic_id}?saved=draft{anchor}", status_code=303)
     context = await _topic_context(request, desk, topic_id)
     context["saved"] = None
     context["errors"] = outcome.errors
