@@ -332,3 +332,31 @@ async def test_a_draft_on_a_module_changed_since_is_refused(
         )
         assert discarded.status_code == 303
         assert (await _post(c, "/cards/1/move", {"direction": "down"})).status_code == 303
+
+
+async def test_a_module_release_is_rolled_back_like_any_other(
+    database: Database, content_copy: Path
+) -> None:
+    await add_accounts(database)
+    desk = content_desk(database, content_copy)
+
+    def order() -> list[str]:
+        return [card.text.rsplit(".", 1)[-1] for card in desk.catalog().topics[TOPIC].cards]
+
+    async with client(console_app(database, desk.publisher.store, desk=desk)) as c:
+        await sign_in(c, "eddie")
+        assert (await _post(c, "/cards/0/move", {"direction": "down"})).status_code == 303
+        assert (await _publish(c)).status_code == 303
+        first = order()
+        assert first == ["card2", "card1", "card3", "card4"]
+        history = (await c.get(f"{PREFIX}/publish")).text
+        release = int(re.findall(r'/publish/(\d+)"', history)[0])
+        assert (await _post(c, "/cards/3/move", {"direction": "up"})).status_code == 303
+        assert (await _publish(c)).status_code == 303
+        assert order() == ["card2", "card1", "card4", "card3"]
+        diff = await c.get(f"{PREFIX}/publish/{release}")
+        assert diff.status_code == 200 and "topics/family_debt.yml" in diff.text
+        token = token_in((await c.get(f"{PREFIX}/publish")).text)
+        back = await c.post(f"{PREFIX}/publish/{release}/rollback", data={"csrf": token})
+        assert back.status_code == 303
+    assert order() == first
