@@ -15,20 +15,23 @@ each problem is taken back to the draft and field it concerns.
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
 from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from bot.content.catalog import MAX_BUTTON_LABEL, MAX_TEXT, Catalog, placeholders, text_hash
-from bot.content.editing import MessageFile
+from bot.content.editing import MessageFile, dump_document, load_document
 from bot.content.loader import load_catalog
-from bot.content.models import ReviewStatus
+from bot.content.models import ReviewStatus, Topic
 from bot.content.reading import ContentError, Problem
 
 MESSAGE = "message"
@@ -129,7 +132,137 @@ class MessageKind:
         return first, max(first, last)
 
 
+# --- a module's structure: cards, their order, buttons, sources; quiz questions ---------
+
+TOPIC = "topic"
+
+
+def topic_structure(topic: Topic) -> dict[str, Any]:
+    """What the console edits of a module, as plain data: each card's text key, buttons,
+    sources and ``verified_on``; each quiz question's key and answers."""
+    cards = []
+    for card in topic.cards:
+        cards.append(
+            {
+                "text": card.text,
+                "buttons": [{"label": b.label, **_target_of_button(b)} for b in card.buttons],
+                "sources": [{"title": s.title, "url": s.url} for s in card.sources],
+                "verified_on": card.verified_on.isoformat() if card.verified_on else None,
+            }
+        )
+    quiz = [
+        {
+            "id": q.id,
+            "question": q.question,
+            "answers": [
+                {"label": a.label, "feedback": a.feedback, "correct": a.correct} for a in q.answers
+            ],
+        }
+        for q in topic.quiz
+    ]
+    return {"cards": cards, "quiz": quiz}
+
+
+def _target_of_button(button: Any) -> dict[str, str]:
+    for name in ("topic", "intent", "action"):
+        value = getattr(button, name)
+        if value:
+            return {name: str(value.value if hasattr(value, "value") else value)}
+    return {}
+
+
+class TopicKind:
+    """The structure of one module (``topics/<id>.yml``): the order of its cards (each
+    draft card names the published position it comes from, ``from``), their buttons and
+    sources, and its quiz questions. The texts themselves are messages."""
+
+    name = TOPIC
+
+    def published(self, catalog: Catalog, language: str, key: str) -> str | None:
+        topic = catalog.topics.get(key)
+        if topic is None:
+            return None
+        return json.dumps(topic_structure(topic), sort_keys=True, ensure_ascii=False)
+
+    def path(self, key: str) -> str:
+        return f"topics/{key}.yml"
+
+    def write(
+        self, content_dir: Path, catalog: Catalog, drafts: Sequence[DraftLike]
+    ) -> dict[str, str]:
+        files = {}
+        for draft in drafts:
+            doc = load_document(content_dir / self.path(draft.key))
+            _apply_structure(doc, draft.data)
+            files[self.path(draft.key)] = dump_document(doc)
+        return files
+
+    def line_range(self, text: str, draft: DraftLike) -> tuple[int, int] | None:
+        return 1, max(1, len(text.splitlines()))
+
+
+def _apply_structure(doc: Any, data: Mapping[str, Any]) -> None:
+    """Write a draft's structure into a module's round-trip document: cards moved as they
+    are (their comments and other fields with them), then only the fields that differ."""
+    published = list(doc["cards"])
+    cards = []
+    for wanted in data["cards"]:
+        card = published[int(wanted["from"])]
+        _set_list(card, "buttons", [_button_map(b) for b in wanted.get("buttons", [])])
+        _set_list(card, "sources", [_source_map(s) for s in wanted.get("sources", [])])
+        verified = wanted.get("verified_on")
+        if verified:
+            card["verified_on"] = date.fromisoformat(verified)
+        else:
+            card.pop("verified_on", None)
+        cards.append(card)
+    doc["cards"][:] = cards
+    questions = {str(q["id"]): q for q in doc.get("quiz") or []}
+    for wanted in data.get("quiz", []):
+        question = questions.get(str(wanted["id"]))
+        if question is None:
+            continue
+        if question["question"] != wanted["question"]:
+            question["question"] = wanted["question"]
+        for answer, new in zip(question["answers"], wanted["answers"], strict=False):
+            for name in ("label", "feedback"):
+                if answer[name] != new[name]:
+                    answer[name] = new[name]
+            if new.get("correct"):
+                answer["correct"] = True
+            else:
+                answer.pop("correct", None)
+
+
+def _set_list(card: Any, name: str, items: list[CommentedMap]) -> None:
+    """Replace a card's list only when it changed, so unchanged cards keep their layout."""
+    current = [dict(x) for x in card.get(name) or []]
+    if current == [dict(x) for x in items]:
+        return
+    if items:
+        card[name] = CommentedSeq(items)
+    else:
+        card.pop(name, None)
+
+
+def _button_map(button: Mapping[str, Any]) -> CommentedMap:
+    out = CommentedMap()
+    out["label"] = button["label"]
+    for name in ("topic", "intent", "action"):
+        if button.get(name):
+            out[name] = button[name]
+    return out
+
+
+def _source_map(source: Mapping[str, Any]) -> CommentedMap:
+    out = CommentedMap()
+    out["title"] = source["title"]
+    out["url"] = source["url"]
+    return out
+
+
 KINDS: dict[str, DraftKind] = {MESSAGE: MessageKind()}
+KINDS[TOPIC] = TopicKind()
 
 
 def write_drafts(
@@ -234,11 +367,13 @@ def problems_by_target(
 
 
 def _path_of(draft: DraftLike) -> str:
+    if draft.kind == TOPIC:
+        return f"topics/{draft.key}.yml"
     return f"messages/{draft.language}.yml" if draft.kind == MESSAGE else ""
 
 
 def _concerns(kind: DraftKind, path: str, draft: DraftLike) -> bool:
-    return path == _path_of(draft) if draft.kind == MESSAGE else True
+    return path == _path_of(draft) if draft.kind in (MESSAGE, TOPIC) else True
 
 
 # --- checks as one types -----------------------------------------------------------------

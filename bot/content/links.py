@@ -98,6 +98,7 @@ def check_topic(links: Links, src: Source, topic: Topic) -> None:
         links.need_key(src, ("cards", i, "text"), card.text)
         for j, button in enumerate(card.buttons):
             links.need_target(src, ("cards", i, "buttons", j), button)
+        _check_figure(links, src, topic, i)
         if card.services is not None and card.services not in NEEDS:
             links.reader.problem(
                 src,
@@ -116,6 +117,35 @@ def check_topic(links: Links, src: Source, topic: Topic) -> None:
                 src.line("quiz", i, "id"),
                 f"quiz button payload over {MAX_PAYLOAD_BYTES} bytes: shorten the ids",
             )
+
+
+#: A digit in a card's default-language text: a figure (a number, a date, a phone, a
+#: share) that needs its sources, as the content guide says.
+FIGURE = re.compile(r"[0-9]")
+
+
+def card_states_figure(entry: MessageEntry | None) -> bool:
+    return entry is not None and FIGURE.search(entry.text) is not None
+
+
+def _check_figure(links: Links, src: Source, topic: Topic, index: int) -> None:
+    """A card that states a figure names where it comes from and when it was checked: its
+    own ``sources`` and ``verified_on``, or a ``source`` and ``verified_on`` on its text."""
+    card = topic.cards[index]
+    entry = links.known_keys.get(card.text)
+    if not card_states_figure(entry):
+        return
+    assert entry is not None
+    if card.sources and card.verified_on is not None:
+        return
+    if entry.source and entry.verified_on is not None:
+        return
+    links.reader.problem(
+        src,
+        src.line("cards", index, "text"),
+        f"card {index + 1} ('{card.text}') states a figure: it needs sources "
+        "(title, url) and verified_on",
+    )
 
 
 def check_places(links: Links, src: Source, places: PlacesFile) -> None:

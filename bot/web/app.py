@@ -39,6 +39,7 @@ from bot.store import service as service_store
 from bot.web.console.app import PREFIX, build_console
 from bot.web.console.cases import CaseDesk, case_routes
 from bot.web.console.content import content_routes
+from bot.web.console.topics import topic_routes
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ def console_for(runtime: Runtime, notifier: Notifier | None = None) -> Starlette
         content=runtime.content,
         publisher=runtime.publisher,
         desk=ContentDesk(runtime.database, runtime.publisher),
-        routes=[*case_routes(), *content_routes()],
+        routes=[*case_routes(), *content_routes(), *topic_routes()],
         cases=cases,
         nlu_data_dir=settings.nlu_data_dir,
     )

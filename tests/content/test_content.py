@@ -236,3 +236,33 @@ def test_key_messages_must_name_real_keys(tree: Path) -> None:
     assert f"{languages}:{line}: key_messages: 'nothing.here.' matches no message of fr.yml" in (
         problems_of(tree)
     )
+
+
+def test_a_card_stating_a_figure_needs_its_sources(tree: Path) -> None:
+    """The content guide's rule, enforced by the loader: a card whose French text gives a
+    figure names its sources (title, url) and verified_on, or its text has a source."""
+    fr = tree / "messages" / "fr.yml"
+    edit(fr, '    source: "IOM Missing Migrants Project (report, 2019)"\n', "")
+    edit(fr, "    verified_on: 2026-11-29\n  topic.sahara.card5:", "  topic.sahara.card5:")
+    sahara = tree / "topics" / "sahara.yml"
+    line = line_of(sahara, "- text: topic.sahara.card4")
+    assert (
+        f"{sahara}:{line}: card 4 ('topic.sahara.card4') states a figure: it needs sources "
+        "(title, url) and verified_on"
+    ) in problems_of(tree)
+    # Sources without the day they were read are refused too.
+    edit(
+        sahara,
+        "  - text: topic.sahara.card4\n",
+        "  - text: topic.sahara.card4\n    sources:\n"
+        "      - title: IOM Missing Migrants Project\n"
+        "        url: https://missingmigrants.iom.int/\n",
+    )
+    assert any("sources need verified_on" in p for p in problems_of(tree))
+    edit(
+        sahara,
+        "        url: https://missingmigrants.iom.int/\n",
+        "        url: https://missingmigrants.iom.int/\n    verified_on: 2026-11-29\n",
+    )
+    card = load_catalog(tree).topics["sahara"].cards[3]
+    assert card.sources[0].url == "https://missingmigrants.iom.int/"

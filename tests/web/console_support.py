@@ -28,6 +28,7 @@ from bot.web.console.app import PREFIX, build_console
 from bot.web.console.cases import case_routes
 from bot.web.console.content import content_routes
 from bot.web.console.passwords import hash_password
+from bot.web.console.topics import topic_routes
 
 PASSWORD = "a long enough password"
 #: Hashing is slow on purpose: hash once for every test account.
@@ -87,7 +88,7 @@ def console_app(
         content=content if writable else None,
         ffmpeg=ffmpeg,
         desk=desk,
-        routes=[*case_routes(), *content_routes()],
+        routes=[*case_routes(), *content_routes(), *topic_routes()],
         nlu_data_dir=nlu_data_dir or Path(tempfile.mkdtemp(prefix="kunnafoni-nlu-")) / "data",
     )
     # The NLU page's buttons start a command that exits at once, never a real training.

@@ -21,6 +21,7 @@ from bot.web.console.content import content_routes
 from bot.web.console.limits import MAX_ADDRESS_FAILURES
 from bot.web.console.passwords import verify_password
 from bot.web.console.permissions import ALLOWED, Action, Role, allowed
+from bot.web.console.topics import topic_routes
 from tests.web.console_support import (
     ACCOUNTS,
     HASH,
@@ -146,6 +147,13 @@ PAGES = [
     ("POST", "/content/ff/import/apply", Action.CONTENT_EDIT, "ff"),
     ("POST", "/content/bm/help.text/review", Action.CONTENT_REVIEW, "bm"),
     ("POST", "/content/ff/help.text/review", Action.CONTENT_REVIEW, "ff"),
+    # Modules and quizzes: editors and admins only.
+    ("GET", "/topics", Action.TOPICS, None),
+    ("GET", "/topics/family_debt", Action.TOPICS, None),
+    ("POST", "/topics/family_debt/cards/0/move", Action.TOPICS_EDIT, None),
+    ("POST", "/topics/family_debt/cards/3", Action.TOPICS_EDIT, None),
+    ("POST", "/topics/family_debt/quiz/q1", Action.TOPICS_EDIT, None),
+    ("POST", "/topics/family_debt/discard", Action.TOPICS_EDIT, None),
     ("GET", "/publish", Action.PUBLISH, None),
     ("POST", "/publish", Action.PUBLISH, None),
     ("GET", "/publish/1", Action.PUBLISH, None),
@@ -191,6 +199,7 @@ FORMS: dict[str, dict[str, Any]] = {
     "/broadcasts/legal_paths_reminder/send": {"data": {"confirm": "yes"}},
     "/voice/bm/{key}": {"files": {"file": ("note.ogg", OPUS, "audio/ogg")}},
     "/voice/ff/{key}": {"files": {"file": ("note.ogg", OPUS, "audio/ogg")}},
+    "/topics/family_debt/cards/0/move": {"data": {"direction": "down", "revision": "0"}},
     "/password": {
         "data": {"current": PASSWORD, "new": "my own new password", "again": "my own new password"}
     },
@@ -198,7 +207,7 @@ FORMS: dict[str, dict[str, Any]] = {
 
 #: Routes whose allowed answer may be a refusal of the input (422, 409) or 404 (no such
 #: release): only 403 says "not allowed".
-CONTENT_ROUTES = ("/content", "/publish")
+CONTENT_ROUTES = ("/content", "/publish", "/topics")
 
 
 def expected(role: str, action: Action, scope: str | None) -> bool:
@@ -222,7 +231,7 @@ def expected(role: str, action: Action, scope: str | None) -> bool:
 
 def all_routes() -> list[BaseRoute]:
     """The console's own routes and those of its other modules, as it is served."""
-    return [*case_routes(), *content_routes(), *console.console_routes()]
+    return [*case_routes(), *content_routes(), *topic_routes(), *console.console_routes()]
 
 
 def test_the_content_rights_of_each_role() -> None:
@@ -234,6 +243,15 @@ def test_the_content_rights_of_each_role() -> None:
     assert Action.CONTENT_REVIEW not in ALLOWED[Role.TRANSLATOR]
     assert Action.PUBLISH not in ALLOWED[Role.TRANSLATOR] | ALLOWED[Role.REVIEWER]
     assert Action.CONTENT_REVIEW in ALLOWED[Role.REVIEWER]
+
+
+def test_only_editors_and_admins_edit_modules() -> None:
+    modules = {Action.TOPICS, Action.TOPICS_EDIT}
+    for role in Role:
+        if role in (Role.EDITOR, Role.ADMIN):
+            assert modules <= ALLOWED[role]
+        else:
+            assert not modules & ALLOWED[role], role
 
 
 def test_every_console_route_is_guarded_or_public() -> None:
@@ -302,6 +320,12 @@ def test_the_pages_list_covers_every_guarded_route() -> None:
         "/nlu",
         "/nlu/retrain",
         "/nlu/rollback",
+        "/topics",
+        "/topics/{topic}",
+        "/topics/{topic}/discard",
+        "/topics/{topic}/cards/{card}",
+        "/topics/{topic}/cards/{card}/move",
+        "/topics/{topic}/quiz/{question}",
     }
     assert guarded == templates
 

@@ -60,3 +60,12 @@ def test_every_label_of_broadcasts_and_voice_notes_is_in_the_catalogue() -> None
     wanted |= {"voice.error.invalid", "voice.error.read_only", "voice.error.network"}
     wanted |= {f"bc.seg.{f}" for f in ("languages", "regions", "countries", "sources")}
     assert sorted(wanted - keys) == []
+
+
+def test_every_label_of_the_module_pages_is_in_the_catalogue() -> None:
+    from bot.web.console.topics import TARGET_KINDS
+
+    keys = set(catalogue("fr"))
+    wanted = {f"topics.kind.{k}" for k in TARGET_KINDS}
+    wanted |= {f"topics.conflict.{w}" for w in ("draft", "published")}
+    assert sorted(wanted - keys) == []

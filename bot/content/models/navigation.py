@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Self
 
 from pydantic import Field, StringConstraints, model_validator
 
 from bot.content.models.common import Identifier, LanguageCode, MessageKey, Strict
+from bot.content.models.services import PageUrl
 
 
 class Action(StrEnum):
@@ -54,6 +56,13 @@ class Menu(Strict):
     items: list[ButtonSpec] = Field(min_length=1, max_length=12)
 
 
+class CardSource(Strict):
+    """A public page a card's figure comes from, named by its title and address."""
+
+    title: Annotated[str, StringConstraints(min_length=3, max_length=300)]
+    url: PageUrl
+
+
 class Card(Strict):
     text: MessageKey
     buttons: list[ButtonSpec] = Field(default_factory=list, max_length=4)
@@ -70,6 +79,19 @@ class Card(Strict):
     asks: dict[LanguageCode, list[Annotated[str, StringConstraints(min_length=3)]]] = Field(
         default_factory=dict
     )
+    #: Where the card's figure comes from, and the day someone last read those pages. A
+    #: card whose text states a figure needs them (or a ``source`` on its text): the loader
+    #: checks it (``check_topic``).
+    sources: list[CardSource] = Field(default_factory=list, max_length=10)
+    verified_on: date | None = None
+
+    @model_validator(mode="after")
+    def _sources_are_dated(self) -> Self:
+        if self.sources and self.verified_on is None:
+            raise ValueError("sources need verified_on: the day someone last read them")
+        if self.verified_on is not None and not self.sources:
+            raise ValueError("verified_on needs sources: the pages that were read")
+        return self
 
     @model_validator(mode="after")
     def _testimony_has_consent(self) -> Self:

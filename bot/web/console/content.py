@@ -32,6 +32,7 @@ from bot.content.catalog import MAX_BUTTON_LABEL, MAX_TEXT, Catalog, Translation
 from bot.content.coverage import coverage
 from bot.content.drafts import (
     MESSAGE,
+    TOPIC,
     base_of,
     buttons_of,
     check_text,
@@ -42,6 +43,7 @@ from bot.content.drafts import (
     word_diff,
 )
 from bot.content.releases import ContentDesk, Outcome, source_text_of
+from bot.content.topic_desk import published_structure, structure_lines
 from bot.content.workflow import (
     FORMAT_OF_SUFFIX,
     Format,
@@ -508,6 +510,9 @@ async def _publish_context(desk: ContentDesk) -> dict[str, Any]:
     catalog = desk.catalog()
     rows = []
     for draft in drafts:
+        if draft.kind == TOPIC:
+            rows.append(_topic_row(catalog, draft))
+            continue
         published = catalog.messages.get(draft.language, {}).get(draft.key)
         rows.append(
             {
@@ -517,6 +522,17 @@ async def _publish_context(desk: ContentDesk) -> dict[str, Any]:
             }
         )
     return {"drafts": rows, "history": history, "version": catalog.version}
+
+
+def _topic_row(catalog: Catalog, draft: Any) -> dict[str, Any]:
+    """A module's draft on the publishing page: its structure, line by line, changed."""
+    structure = published_structure(catalog, draft.key)
+    before = structure_lines(structure) if structure is not None else ""
+    return {
+        "draft": draft,
+        "published": before,
+        "diff": word_diff(before, structure_lines(draft.data)),
+    }
 
 
 @guarded(Action.PUBLISH)

@@ -51,6 +51,9 @@ class Action(StrEnum):
     CONTENT_EDIT = "content.edit"  # save or discard a draft, import a sheet
     CONTENT_REVIEW = "content.review"  # mark a translation reviewed (never one's own)
     CONTENT_STATUS = "content.status"  # the coverage matrix of every language
+    # Modules edited in the console (bot/web/console/topics.py): editors and admins.
+    TOPICS = "topics"  # the modules, their cards, buttons and quiz questions
+    TOPICS_EDIT = "topics.edit"  # card order, buttons, sources, quiz questions: drafts
     PUBLISH = "publish"  # publish drafts, see the versions and their diffs, roll back
     REVIEW = "review"  # the NLU review queue: read, label, discard
     #: Retrain the NLU, compare, promote, undo (admins only: it changes what the bot
@@ -92,6 +95,7 @@ for _role in Role:
 #: Content actions, added to the roles above (editors: every language).
 _TRANSLATING = frozenset({Action.CONTENT, Action.CONTENT_EDIT, Action.CONTENT_STATUS})
 ALLOWED[Role.EDITOR] |= _TRANSLATING | {Action.CONTENT_REVIEW, Action.PUBLISH}
+ALLOWED[Role.EDITOR] |= {Action.TOPICS, Action.TOPICS_EDIT}
 ALLOWED[Role.TRANSLATOR] |= _TRANSLATING
 ALLOWED[Role.REVIEWER] |= _TRANSLATING | {Action.CONTENT_REVIEW}
 
