@@ -36,6 +36,7 @@ from telegram import Bot
 
 from bot.campaigns.sender import BroadcastSender, SenderSettings
 from bot.content.publish import ContentPublisher
+from bot.content.releases import ContentDesk
 from bot.content.store import ContentStore
 from bot.dialogue.decision import Thresholds
 from bot.dialogue.engine import Engine
@@ -44,6 +45,7 @@ from bot.store.db import Database, upgrade_database
 from bot.store.models import User
 from bot.telegram.transport import TelegramTransport
 from bot.web.console.app import PREFIX, build_console
+from bot.web.console.content import content_routes
 from tests.browser.test_console_browser import CHROMIUM, _free_port, _sign_in, _unavailable
 from tests.fakes.bot_api import FakeBotApi
 from tests.support.environment import CONTENT_DIR
@@ -147,6 +149,8 @@ async def _start(tmp: Path, port: int) -> tuple[World, list[Any]]:
         catalog=store.current,
         content=store,
         publisher=publisher,
+        desk=ContentDesk(database, publisher),
+        routes=content_routes(),
     )
     app = Starlette(routes=[Mount(PREFIX, app=console)])
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
@@ -288,9 +292,10 @@ def test_record_and_upload_a_voice_note_then_the_bot_sends_it(browser: Any, worl
         page.click("#record-stop")
         page.locator("#record-save:not([disabled])").wait_for()
         page.click("#record-save")
-        page.wait_for_url("**done=1")
-        recorded = world.store.current().messages["fr"][key].voice
-        assert recorded is not None
+        page.wait_for_url("**done=draft")
+        # A draft: played back in the page, not heard by users yet.
+        assert page.locator("#draft-player").count() == 1
+        assert world.store.current().messages["fr"][key].voice is None
 
         # Then a file from a phone (WAV), converted too, and played back in the page.
         page.set_input_files(
@@ -298,11 +303,11 @@ def test_record_and_upload_a_voice_note_then_the_bot_sends_it(browser: Any, worl
             files=[{"name": "note.wav", "mimeType": "audio/wav", "buffer": wav(2.0)}],
         )
         page.click("#upload")
-        page.wait_for_url("**done=1")
+        page.wait_for_url("**done=draft")
         assert page.locator("#voice-done").is_visible()
         duration = page.evaluate(
             """() => new Promise((ok, no) => {
-                 const a = document.getElementById('player');
+                 const a = document.getElementById('draft-player');
                  const done = () => ok(a.duration);
                  if (a.readyState >= 1) { done(); } else {
                    a.addEventListener('loadedmetadata', done);
@@ -313,6 +318,15 @@ def test_record_and_upload_a_voice_note_then_the_bot_sends_it(browser: Any, worl
         )
         assert 1.5 < float(duration) < 2.5
         shoot(page, "voice")
+        assert world.store.current().messages["fr"][key].voice is None
+
+        # Published by the editor with the other drafts: now users hear it.
+        page.click("#voice-done a")
+        page.wait_for_url(f"{world.base}/publish")
+        assert page.locator("text=nouvelle note vocale, 2 s").count() == 1
+        shoot(page, "publish-voice")
+        page.click("#publish")
+        page.wait_for_url("**/publish?done=*")
     finally:
         context.close()
 
