@@ -192,7 +192,44 @@ def write_voice_drafts(
     return out
 
 
-KINDS: dict[str, DraftKind] = {MESSAGE: MessageKind(), VOICE: VoiceKind()}
+CAMPAIGN = "campaign"
+
+
+class CampaignDraftKind:
+    """A campaign of ``content/broadcasts/`` (target ``campaign::NAME``; ``data``: the
+    campaign as its file writes it, under ``campaign``). Its published value is the
+    file's text (None when the campaign is new)."""
+
+    name = CAMPAIGN
+
+    def path(self, name: str) -> str:
+        return f"broadcasts/{name}.yml"
+
+    def published(self, catalog: Catalog, language: str, key: str) -> str | None:
+        file = catalog.root / self.path(key)
+        try:
+            return file.read_text(encoding="utf-8")
+        except OSError:
+            return None
+
+    def write(
+        self, content_dir: Path, catalog: Catalog, drafts: Sequence[DraftLike]
+    ) -> dict[str, str]:
+        from bot.campaigns.editing import campaign_text  # the campaigns build on content
+
+        return {
+            self.path(d.key): campaign_text(content_dir, d.key, d.data["campaign"]) for d in drafts
+        }
+
+    def line_range(self, text: str, draft: DraftLike) -> tuple[int, int] | None:
+        return 1, max(1, len(text.splitlines()))
+
+
+KINDS: dict[str, DraftKind] = {
+    MESSAGE: MessageKind(),
+    VOICE: VoiceKind(),
+    CAMPAIGN: CampaignDraftKind(),
+}
 
 
 def write_drafts(
@@ -309,11 +346,13 @@ def problems_by_target(
 
 
 def _path_of(draft: DraftLike) -> str:
+    if draft.kind == CAMPAIGN:
+        return CampaignDraftKind().path(draft.key)
     return f"messages/{draft.language}.yml" if draft.kind in (MESSAGE, VOICE) else ""
 
 
 def _concerns(kind: DraftKind, path: str, draft: DraftLike) -> bool:
-    return path == _path_of(draft) if draft.kind in (MESSAGE, VOICE) else True
+    return path == _path_of(draft) if draft.kind in (MESSAGE, VOICE, CAMPAIGN) else True
 
 
 # --- checks as one types -----------------------------------------------------------------

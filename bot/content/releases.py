@@ -31,6 +31,7 @@ from typing import Any
 from bot.content.catalog import Catalog, text_hash
 from bot.content.checks import is_ogg_opus
 from bot.content.drafts import (
+    CAMPAIGN,
     KINDS,
     MESSAGE,
     VOICE,
@@ -429,6 +430,12 @@ class ContentDesk:
                 if length is None and isinstance(after, bytes):
                     length = ogg_opus_seconds(after)
                 changes.append(voice_change(p, before[p], after, length))
+            elif p.startswith("broadcasts/") and p.endswith(".yml"):
+                state = (
+                    "new" if before[p] is None else "removed" if changed[p] is None else "changed"
+                )
+                name = p.removeprefix("broadcasts/").removesuffix(".yml")
+                changes.append({"language": "", "key": name, "campaign": state})
             else:
                 old_text, new_text = before[p], changed[p]
                 assert not isinstance(old_text, bytes) and not isinstance(new_text, bytes)
@@ -547,6 +554,72 @@ class ContentDesk:
                 actor=actor,
                 action="voice.draft",
                 detail=f"{key} {language} ({seconds:.0f} s)",
+            )
+        return Outcome(True, draft=draft)
+
+    # --- campaigns -------------------------------------------------------------------------
+
+    async def save_campaign(
+        self,
+        *,
+        actor: str,
+        name: str,
+        data: dict[str, Any],
+        create: bool,
+        revision: int,
+        base: str,
+    ) -> Outcome:
+        """Keep campaign ``name`` (its file's fields, already validated field by field) as a
+        draft: ``kunnafoni broadcast`` and the worker see it once it is published. The tree
+        with it is checked by the loader first; ``create`` refuses a name taken (published
+        or drafted); a save over a change made since the form was opened is refused."""
+        catalog = self.catalog()
+        target = target_of(CAMPAIGN, "", name)
+        published = KINDS[CAMPAIGN].published(catalog, "", name)
+        probe = _Probe(CAMPAIGN, "", name, target, {"campaign": data})
+        files = write_drafts(self.directory, catalog, [probe])
+        text = files[f"broadcasts/{name}.yml"]
+        async with self.database.reading() as session:
+            current = await draft_store.open_draft(session, target)
+        if create and (published is not None or current is not None):
+            return Outcome(False, draft=current, issues=[Issue("bc.name_taken")])
+        checked = await asyncio.to_thread(check_overlay, self.directory, files)
+        if checked.problems:
+            mine, general = problems_by_target(checked.problems, files, [probe])
+            return Outcome(False, problems=[*mine.get(target, []), *general])
+        stored = {"campaign": data, "text": text, "new": published is None}
+        async with self.database.transaction() as session:
+            current = await draft_store.open_draft(session, target)
+            conflict = await self._conflict(session, current, target, revision, base, published)
+            if conflict is not None:
+                return Outcome(False, draft=current, conflict=conflict)
+            if current is None:
+                await draft_store.create_draft(
+                    session,
+                    kind=CAMPAIGN,
+                    language="",
+                    key=name,
+                    target=target,
+                    data=stored,
+                    base=base_of(published),
+                    author=actor,
+                )
+            else:
+                await draft_store.update_draft(
+                    session,
+                    current.id,
+                    revision=current.revision,
+                    data=stored,
+                    base=base_of(published),
+                    author=actor,
+                    reviewed_by=None,
+                )
+            draft = await draft_store.open_draft(session, target)
+            await account_store.audit(
+                session,
+                actor=actor,
+                action="broadcast.create" if create else "broadcast.edit",
+                detail=f"{name} (draft)",
             )
         return Outcome(True, draft=draft)
 

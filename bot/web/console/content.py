@@ -31,6 +31,8 @@ from starlette.routing import BaseRoute, Route
 from bot.content.catalog import MAX_BUTTON_LABEL, MAX_TEXT, Catalog, TranslationState
 from bot.content.coverage import coverage
 from bot.content.drafts import (
+    CAMPAIGN,
+    KINDS,
     MESSAGE,
     VOICE,
     base_of,
@@ -520,6 +522,9 @@ async def _publish_context(desk: ContentDesk) -> dict[str, Any]:
         if draft.kind == VOICE:
             rows.append(voice_row(draft))
             continue
+        if draft.kind == CAMPAIGN:
+            rows.append(campaign_row(catalog, draft))
+            continue
         published = catalog.messages.get(draft.language, {}).get(draft.key)
         rows.append(
             {
@@ -530,6 +535,19 @@ async def _publish_context(desk: ContentDesk) -> dict[str, Any]:
             }
         )
     return {"drafts": rows, "history": history, "version": catalog.version}
+
+
+def campaign_row(catalog: Catalog, draft: Any) -> dict[str, Any]:
+    """A campaign draft on the publishing page: the diff of its YAML file."""
+    path = f"broadcasts/{draft.key}.yml"
+    before = KINDS[CAMPAIGN].published(catalog, "", draft.key)
+    label = "publish.campaign.new" if before is None else "publish.campaign.changed"
+    return {
+        "draft": draft,
+        "link": f"{PREFIX}/broadcasts/{draft.key}/edit",
+        "summary": (label, {}),
+        "yaml": file_diff(path, before, str(draft.data.get("text") or "")),
+    }
 
 
 def voice_row(draft: Any) -> dict[str, Any]:
