@@ -2,12 +2,14 @@
 Telegram Bot API.
 
 - An editor builds a campaign for a seeded audience (the live audience per language
-  updates as the segment changes), plans it, confirms the send on the page that shows
-  the audience size, and watches the run's progress reach delivered while the broadcast
-  sender (the worker's) sends through the fake Bot API.
+  updates as the segment changes), saves it as a draft, publishes it with its YAML diff
+  shown, plans it, confirms the send on the page that shows the audience size, and
+  watches the run's progress reach delivered while the broadcast sender (the worker's)
+  sends through the fake Bot API.
 - An editor records a voice note in the page (Chromium's fake microphone) and uploads a
-  WAV file, which ffmpeg converts; the page plays it back, and the bot then answers that
-  message with ``sendVoice`` carrying the same OGG/Opus file.
+  WAV file, which ffmpeg converts; the page plays the draft back, the editor publishes
+  it, and the bot then answers that message with ``sendVoice`` carrying the same
+  OGG/Opus file.
 
 Each page's screenshot goes to ``docs/console-*.png`` when missing or with
 ``KUNNAFONI_SCREENSHOTS=1``. Without Chromium, Playwright or ffmpeg the tests skip with
@@ -238,7 +240,18 @@ def test_plan_and_send_a_broadcast_to_a_seeded_audience(browser: Any, world: Wor
         # The live audience is asked with the segment only: no CSRF token in a URL.
         assert asked and not any("csrf" in url for url in asked)
         page.click("#campaign-form button[type=submit]")
-        page.wait_for_url(f"{world.base}/broadcasts/browser_call")
+        page.wait_for_url(f"{world.base}/broadcasts?saved=browser_call")
+        # A draft: not sendable, not seen by the worker, until it is published.
+        assert "browser_call" not in world.store.current().campaigns
+        page.click("#campaign-saved a")
+        page.wait_for_url(f"{world.base}/publish")
+        assert page.locator("text=nouvelle campagne").count() == 1
+        assert "+kind: oneoff" in page.locator(".campaign-diff").inner_text()
+        shoot(page, "publish-campaign")
+        page.click("#publish")
+        page.wait_for_url("**/publish?done=*")
+        assert "browser_call" in world.store.current().campaigns
+        page.goto(f"{world.base}/broadcasts/browser_call")
         assert "Audience : 10" in page.locator("#plan-audience").inner_text()
         shoot(page, "broadcast")
 
