@@ -98,6 +98,8 @@ async def content_index(request: Request) -> Response:
         drafts = await draft_store.open_drafts(session)
     open_by_language: dict[str, int] = {}
     for draft in drafts:
+        if draft.kind != MESSAGE:
+            continue  # voice notes and campaigns have their own pages
         open_by_language[draft.language] = open_by_language.get(draft.language, 0) + 1
     return page(
         request,
