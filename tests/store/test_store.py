@@ -128,6 +128,7 @@ EXPECTED = {
     "content_drafts",
     "content_releases",
     "content_files",
+    "content_blobs",
     "alembic_version",
 }
 
