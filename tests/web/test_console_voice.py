@@ -111,7 +111,7 @@ async def publish_all(c: httpx.AsyncClient) -> httpx.Response:
     return await c.post(f"{PREFIX}/publish", data={"csrf": token_in(page.text), "draft": ids})
 
 
-async def test_a_voice_note_is_a_draft_until_published_then_live_and_rolled_back(
+async def test_a_voice_note_is_a_draft_until_published_then_live(
     database: Database, content_copy: Path
 ) -> None:
     await add_accounts(database)
