@@ -132,6 +132,15 @@ def _yaml(value: Any, old: Any) -> Any:
     return value
 
 
+def campaign_text(root: Path, name: str, data: Mapping[str, Any]) -> str:
+    """The new text of campaign ``name``'s file (its comments and order kept when it
+    exists); :class:`CampaignRefused` per field when the model refuses ``data``."""
+    campaign = validate(data)
+    path = campaign_path(root, name)
+    doc = _document(campaign, load_document(path) if path.exists() else None)
+    return dump_document(doc)
+
+
 def save_campaign(
     store: ContentStore,
     name: str,
@@ -156,10 +165,8 @@ def save_campaign(
         raise CampaignRefused({"name": "no campaign of that name"})
     if base is not None and base != file_version(root, name):
         raise CampaignRefused({}, [CHANGED_MEANWHILE])
-    campaign = validate(data)
     old_text = path.read_text(encoding="utf-8") if path.exists() else None
-    doc = _document(campaign, load_document(path) if old_text is not None else None)
-    write_atomic(path, dump_document(doc))
+    write_atomic(path, campaign_text(root, name, data))
     if not store.reload() or name not in store.current().campaigns:
         problems = [p.reason for p in check_content(root)]
         if old_text is None:

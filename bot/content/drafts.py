@@ -15,6 +15,7 @@ each problem is taken back to the draft and field it concerns.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import os
 import re
@@ -130,6 +131,101 @@ class MessageKind:
         else:
             last = len(text.splitlines())
         return first, max(first, last)
+
+
+VOICE = "voice"
+
+
+class VoiceKind(MessageKind):
+    """The voice note of one message in one language: an OGG/Opus file kept with the draft
+    (``data``: ``sha256``, ``seconds``, ``size``; the bytes in ``content_blobs``), written to
+    ``media/<lang>/<key>.ogg`` and named in the messages file on publication.
+
+    Its published value is the sha256 of the live audio (None when there is none)."""
+
+    name = VOICE
+
+    def published(self, catalog: Catalog, language: str, key: str) -> str | None:
+        entry = catalog.messages.get(language, {}).get(key)
+        if entry is None or entry.voice is None:
+            return None
+        try:
+            return hashlib.sha256(catalog.voice_path(entry.voice).read_bytes()).hexdigest()
+        except OSError:
+            return None
+
+    def media_path(self, language: str, key: str) -> str:
+        return f"media/{language}/{key}.ogg"
+
+    def write(
+        self, content_dir: Path, catalog: Catalog, drafts: Sequence[DraftLike]
+    ) -> dict[str, str]:
+        raise TypeError("voice drafts are written with write_voice_drafts (they need bytes)")
+
+
+def write_voice_drafts(
+    content_dir: Path,
+    catalog: Catalog,
+    drafts: Sequence[DraftLike],
+    files: Mapping[str, str | bytes],
+    blobs: Mapping[str, bytes],
+) -> dict[str, str | bytes]:
+    """The audio file of each voice draft, and its messages file with the ``voice`` entry,
+    written over ``files`` (the texts other drafts already changed)."""
+    kind = VoiceKind()
+    out: dict[str, str | bytes] = {}
+    opened: dict[str, MessageFile] = {}
+    for draft in drafts:
+        path = kind.path(draft.language)
+        messages = opened.get(path)
+        if messages is None:
+            messages = opened[path] = MessageFile(content_dir, draft.language)
+            text = files.get(path)
+            if isinstance(text, str):
+                messages.doc = YAML(typ="rt").load(text)
+                messages.messages = messages.doc["messages"]
+        relative = kind.media_path(draft.language, draft.key)
+        out[relative] = blobs[draft.data["sha256"]]
+        entry = messages.entry(draft.key) or {}
+        old_voice = entry.get("voice")
+        mode = str(old_voice.get("mode", "before")) if isinstance(old_voice, Mapping) else "before"
+        messages.update(draft.key, voice={"file": relative, "mode": mode})
+    for path, messages in opened.items():
+        out[path] = messages.dump()
+    return out
+
+
+CAMPAIGN = "campaign"
+
+
+class CampaignDraftKind:
+    """A campaign of ``content/broadcasts/`` (target ``campaign::NAME``; ``data``: the
+    campaign as its file writes it, under ``campaign``). Its published value is the
+    file's text (None when the campaign is new)."""
+
+    name = CAMPAIGN
+
+    def path(self, name: str) -> str:
+        return f"broadcasts/{name}.yml"
+
+    def published(self, catalog: Catalog, language: str, key: str) -> str | None:
+        file = catalog.root / self.path(key)
+        try:
+            return file.read_text(encoding="utf-8")
+        except OSError:
+            return None
+
+    def write(
+        self, content_dir: Path, catalog: Catalog, drafts: Sequence[DraftLike]
+    ) -> dict[str, str]:
+        from bot.campaigns.editing import campaign_text  # the campaigns build on content
+
+        return {
+            self.path(d.key): campaign_text(content_dir, d.key, d.data["campaign"]) for d in drafts
+        }
+
+    def line_range(self, text: str, draft: DraftLike) -> tuple[int, int] | None:
+        return 1, max(1, len(text.splitlines()))
 
 
 # --- a module's structure: cards, their order, buttons, sources; quiz questions ---------
@@ -261,20 +357,31 @@ def _source_map(source: Mapping[str, Any]) -> CommentedMap:
     return out
 
 
-KINDS: dict[str, DraftKind] = {MESSAGE: MessageKind()}
-KINDS[TOPIC] = TopicKind()
+KINDS: dict[str, DraftKind] = {
+    MESSAGE: MessageKind(),
+    VOICE: VoiceKind(),
+    CAMPAIGN: CampaignDraftKind(),
+    TOPIC: TopicKind(),
+}
 
 
 def write_drafts(
-    content_dir: Path, catalog: Catalog, drafts: Sequence[DraftLike]
-) -> dict[str, str]:
-    """Every changed file's new text, the drafts of every kind written in."""
-    files: dict[str, str] = {}
+    content_dir: Path,
+    catalog: Catalog,
+    drafts: Sequence[DraftLike],
+    blobs: Mapping[str, bytes] | None = None,
+) -> dict[str, str | bytes]:
+    """Every changed file's new content, the drafts of every kind written in (voice notes
+    last, over the texts: ``blobs`` holds their audio by sha256)."""
+    files: dict[str, str | bytes] = {}
     by_kind: dict[str, list[DraftLike]] = {}
     for draft in drafts:
         by_kind.setdefault(draft.kind, []).append(draft)
     for kind, chosen in by_kind.items():
-        files.update(KINDS[kind].write(content_dir, catalog, chosen))
+        if kind != VOICE:
+            files.update(KINDS[kind].write(content_dir, catalog, chosen))
+    if VOICE in by_kind:
+        files.update(write_voice_drafts(content_dir, catalog, by_kind[VOICE], files, blobs or {}))
     return files
 
 
@@ -290,7 +397,7 @@ class Checked:
     problems: list[Problem] = field(default_factory=list)
 
 
-def check_overlay(content_dir: Path, files: Mapping[str, str | None]) -> Checked:
+def check_overlay(content_dir: Path, files: Mapping[str, str | bytes | None]) -> Checked:
     """Load the tree as it would be with ``files`` written (None: removed), with the loader
     of ``kunnafoni content check``; nothing in ``content_dir`` is touched."""
     root = content_dir.resolve()
@@ -313,7 +420,10 @@ def check_overlay(content_dir: Path, files: Mapping[str, str | None]) -> Checked
                 continue
             target = overlay / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
+            if isinstance(text, bytes):
+                target.write_bytes(text)
+            else:
+                target.write_text(text, encoding="utf-8")
         try:
             catalog = load_catalog(overlay)
         except ContentError as exc:
@@ -327,14 +437,16 @@ def check_overlay(content_dir: Path, files: Mapping[str, str | None]) -> Checked
 
 
 def problems_by_target(
-    problems: Iterable[Problem], files: Mapping[str, str | None], drafts: Sequence[DraftLike]
+    problems: Iterable[Problem],
+    files: Mapping[str, str | bytes | None],
+    drafts: Sequence[DraftLike],
 ) -> tuple[dict[str, list[str]], list[str]]:
     """Each problem taken to the draft whose lines (or key) it concerns; the rest apart."""
     ranges: list[tuple[str, str, int, int]] = []
     for draft in drafts:
         kind = KINDS[draft.kind]
         for path, text in files.items():
-            if text is None or not _concerns(kind, path, draft):
+            if not isinstance(text, str) or not _concerns(kind, path, draft):
                 continue
             span = kind.line_range(text, draft)
             if span is not None:
@@ -367,13 +479,15 @@ def problems_by_target(
 
 
 def _path_of(draft: DraftLike) -> str:
+    if draft.kind == CAMPAIGN:
+        return CampaignDraftKind().path(draft.key)
     if draft.kind == TOPIC:
         return f"topics/{draft.key}.yml"
-    return f"messages/{draft.language}.yml" if draft.kind == MESSAGE else ""
+    return f"messages/{draft.language}.yml" if draft.kind in (MESSAGE, VOICE) else ""
 
 
 def _concerns(kind: DraftKind, path: str, draft: DraftLike) -> bool:
-    return path == _path_of(draft) if draft.kind in (MESSAGE, TOPIC) else True
+    return path == _path_of(draft) if draft.kind in (MESSAGE, VOICE, CAMPAIGN, TOPIC) else True
 
 
 # --- checks as one types -----------------------------------------------------------------
@@ -504,6 +618,7 @@ def word_diff(old: str, new: str) -> list[tuple[str, str]]:
 
 
 def file_diff(path: str, before: str | None, after: str | None) -> str:
+    """A unified diff of a text file's two versions."""
     return "".join(
         difflib.unified_diff(
             (before or "").splitlines(keepends=True),
@@ -548,5 +663,25 @@ def _entries(text: str | None) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for key, value in (doc.get("messages") or {}).items():
         entry = {"text": value} if isinstance(value, str) else dict(value or {})
+        # A voice note's change is told by its own entry (see voice_change).
+        entry.pop("voice", None)
         out[str(key)] = {k: str(v) for k, v in entry.items() if v is not None}
     return out
+
+
+def voice_change(
+    path: str, before: Any, after: Any, seconds: float | None = None
+) -> dict[str, Any]:
+    """A release's change of a voice note file ``media/<lang>/<key>.ogg``: ``voice`` is
+    ``new``, ``replaced`` or ``removed``."""
+    parts = path.removeprefix("media/").removesuffix(".ogg").split("/", 1)
+    language, key = (parts[0], parts[1]) if len(parts) == 2 else ("", path)
+    voice = "new" if before is None else "removed" if after is None else "replaced"
+    change: dict[str, Any] = {"language": language, "key": key, "voice": voice}
+    if seconds is not None:
+        change["seconds"] = round(seconds)
+    return change
+
+
+def is_voice_file(path: str) -> bool:
+    return path.startswith("media/") and path.endswith(".ogg")

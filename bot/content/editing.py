@@ -279,3 +279,11 @@ def _put_trailing(parent: CommentedMap, key: Any, token: Any) -> None:
 def _merge(first: Any, second: Any) -> Any:
     """Keep the later of two trailing comments (the heading of what follows)."""
     return second if second is not None else first
+
+
+def write_atomic_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file, so no reader sees half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)

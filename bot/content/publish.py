@@ -21,7 +21,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from bot.content.catalog import Catalog
-from bot.content.editing import write_atomic
+from bot.content.editing import write_atomic, write_atomic_bytes
 from bot.content.store import ContentStore
 from bot.store import drafts as draft_store
 from bot.store import repositories as repo
@@ -151,14 +151,31 @@ class ContentPublisher:
         root = self.store.directory
         for published in files:
             path = root / published.path
+            wanted: str | bytes | None
+            if published.removed:
+                wanted = None
+            elif published.data is not None:
+                wanted = published.data
+            else:
+                wanted = published.text
             try:
-                current = path.read_text(encoding="utf-8") if path.exists() else None
-            except OSError:
-                current = None
-            if current == published.text:
+                if not path.exists():
+                    current: str | bytes | None = None
+                elif isinstance(wanted, bytes):
+                    current = path.read_bytes()
+                else:
+                    current = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                current = b"" if isinstance(wanted, bytes) else ""
+            if current == wanted:
                 continue
             try:
-                write_atomic(path, published.text)
+                if wanted is None:
+                    path.unlink(missing_ok=True)
+                elif isinstance(wanted, bytes):
+                    write_atomic_bytes(path, wanted)
+                else:
+                    write_atomic(path, wanted)
             except OSError as exc:
                 if not self._unwritable:
                     logger.warning(

@@ -29,21 +29,27 @@ from pathlib import Path
 from typing import Any
 
 from bot.content.catalog import Catalog, text_hash
+from bot.content.checks import is_ogg_opus
 from bot.content.drafts import (
+    CAMPAIGN,
     KINDS,
     MESSAGE,
+    VOICE,
     Issue,
     base_of,
     check_overlay,
     check_text,
+    is_voice_file,
     message_changes,
     problems_by_target,
     target_of,
+    voice_change,
     write_drafts,
 )
-from bot.content.editing import write_atomic
+from bot.content.editing import write_atomic, write_atomic_bytes
 from bot.content.models import ReviewStatus
 from bot.content.publish import ContentPublisher
+from bot.content.recording import ogg_opus_seconds
 from bot.content.workflow import ImportPlan
 from bot.store import accounts as account_store
 from bot.store import drafts as draft_store
@@ -262,8 +268,10 @@ class ContentDesk:
             )
         return Outcome(True, draft=draft)
 
-    async def discard(self, *, actor: str, language: str, key: str, revision: int) -> Outcome:
-        target = target_of(MESSAGE, language, key)
+    async def discard(
+        self, *, actor: str, language: str, key: str, revision: int, kind: str = MESSAGE
+    ) -> Outcome:
+        target = target_of(kind, language, key)
         async with self.database.transaction() as session:
             current = await draft_store.open_draft(session, target)
             if current is None:
@@ -277,8 +285,9 @@ class ContentDesk:
                     ),
                 )
             await draft_store.close_drafts(session, [current.id], state=draft_store.DISCARDED)
+            action = "voice.discard" if kind == VOICE else "content.discard"
             await account_store.audit(
-                session, actor=actor, action="content.discard", detail=f"{language} {key}"
+                session, actor=actor, action=action, detail=f"{language} {key}"
             )
         return Outcome(True)
 
@@ -348,7 +357,11 @@ class ContentDesk:
             ]
             if stale:
                 return Published(False, conflicts=stale)
-            files: dict[str, str | None] = dict(write_drafts(self.directory, catalog, drafts))
+            async with self.database.reading() as session:
+                blobs = await _blobs_of(session, drafts)
+            files: dict[str, str | bytes | None] = dict(
+                write_drafts(self.directory, catalog, drafts, blobs)
+            )
             result = await self._release(
                 actor=actor,
                 files=files,
@@ -367,10 +380,12 @@ class ContentDesk:
                 later = await draft_store.releases_after(session, release_id)
             if target is None or not later:
                 return Published(False)
-            files: dict[str, str | None] = {}
-            for release in later:
-                for path, texts in release.files.items():
-                    files.setdefault(path, texts["before"])
+            files: dict[str, str | bytes | None] = {}
+            async with self.database.reading() as session:
+                for release in later:
+                    for path, texts in release.files.items():
+                        if path not in files:
+                            files[path] = await draft_store.resolve(session, texts["before"])
             return await self._release(
                 actor=actor,
                 files=files,
@@ -388,7 +403,7 @@ class ContentDesk:
         self,
         *,
         actor: str,
-        files: dict[str, str | None],
+        files: dict[str, str | bytes | None],
         note: str,
         drafts: Sequence[Draft],
         action: str,
@@ -398,14 +413,33 @@ class ContentDesk:
         if checked.problems or checked.catalog is None:
             mine, general = problems_by_target(checked.problems, files, drafts)
             return Published(False, problems=mine, general=general)
-        before = {
-            path: (root / path).read_text(encoding="utf-8") if (root / path).exists() else None
-            for path in files
-        }
+        before = {path: _read(root, path) for path in files}
         changed = {p: t for p, t in files.items() if t != before[p]}
         if not changed:
             return Published(False)
-        changes = [c for p in changed for c in message_changes(p, before[p], changed[p])]
+        seconds = {
+            VOICE_PATH.format(language=d.language, key=d.key): d.data.get("seconds")
+            for d in drafts
+            if d.kind == VOICE
+        }
+        changes: list[dict[str, Any]] = []
+        for p in changed:
+            if is_voice_file(p):
+                after = changed[p]
+                length = seconds.get(p)
+                if length is None and isinstance(after, bytes):
+                    length = ogg_opus_seconds(after)
+                changes.append(voice_change(p, before[p], after, length))
+            elif p.startswith("broadcasts/") and p.endswith(".yml"):
+                state = (
+                    "new" if before[p] is None else "removed" if changed[p] is None else "changed"
+                )
+                name = p.removeprefix("broadcasts/").removesuffix(".yml")
+                changes.append({"language": "", "key": name, "campaign": state})
+            else:
+                old_text, new_text = before[p], changed[p]
+                assert not isinstance(old_text, bytes) and not isinstance(new_text, bytes)
+                changes.extend(message_changes(p, old_text, new_text))
         written: list[str] = []
         try:
             async with self.database.transaction() as session:
@@ -435,10 +469,7 @@ class ContentDesk:
                 # Written before the commit: a failure here rolls the release back.
                 for path, text in changed.items():
                     written.append(path)
-                    if text is None:
-                        (root / path).unlink(missing_ok=True)
-                    else:
-                        write_atomic(root / path, text)
+                    _write(root, path, text)
         except draft_store.ReleaseTaken:
             self._restore(before, written)
             return Published(False, raced=True)
@@ -449,13 +480,179 @@ class ContentDesk:
         logger.info("Content release %d published from the console", release_id)
         return Published(True, release_id=release_id, changes=changes)
 
-    def _restore(self, before: dict[str, str | None], written: list[str]) -> None:
+    def _restore(self, before: dict[str, str | bytes | None], written: list[str]) -> None:
         for path in written:
-            text = before[path]
-            if text is None:
-                (self.directory / path).unlink(missing_ok=True)
+            _write(self.directory, path, before[path])
+
+    # --- voice notes -----------------------------------------------------------------------
+
+    async def save_voice(
+        self,
+        *,
+        actor: str,
+        language: str,
+        key: str,
+        audio: bytes,
+        seconds: float,
+        revision: int,
+        base: str,
+    ) -> Outcome:
+        """Keep ``audio`` (OGG/Opus, already converted and bounded) as the draft voice note
+        of ``key`` in ``language``: users hear it once it is published. Refused, with the
+        other change shown, over a draft or publication made since the page was loaded."""
+        catalog = self.catalog()
+        if not is_ogg_opus(audio[:64]):
+            return Outcome(False, issues=[Issue("voice.error.unreadable")])
+        if key not in catalog.messages.get(language, {}):
+            # A voice note belongs to a text in its language: translate the text first.
+            return Outcome(False, issues=[Issue("voice.error.no_text")])
+        target = target_of(VOICE, language, key)
+        published = KINDS[VOICE].published(catalog, language, key)
+        digest = draft_store.sha256_of(audio)
+        data: dict[str, Any] = {
+            "sha256": digest,
+            "seconds": round(seconds, 1),
+            "size": len(audio),
+            "replaces": published is not None,
+        }
+        probe = _Probe(VOICE, language, key, target, data)
+        files = write_drafts(self.directory, catalog, [probe], {digest: audio})
+        checked = await asyncio.to_thread(check_overlay, self.directory, files)
+        if checked.problems:
+            mine, general = problems_by_target(checked.problems, files, [probe])
+            return Outcome(False, problems=[*mine.get(target, []), *general])
+        async with self.database.transaction() as session:
+            current = await draft_store.open_draft(session, target)
+            conflict = await self._conflict(session, current, target, revision, base, published)
+            if conflict is not None:
+                return Outcome(False, draft=current, conflict=conflict)
+            await draft_store.put_blob(session, audio)
+            if current is None:
+                await draft_store.create_draft(
+                    session,
+                    kind=VOICE,
+                    language=language,
+                    key=key,
+                    target=target,
+                    data=data,
+                    base=base_of(published),
+                    author=actor,
+                )
             else:
-                write_atomic(self.directory / path, text)
+                await draft_store.update_draft(
+                    session,
+                    current.id,
+                    revision=current.revision,
+                    data=data,
+                    base=base_of(published),
+                    author=actor,
+                    reviewed_by=None,
+                )
+            draft = await draft_store.open_draft(session, target)
+            await account_store.audit(
+                session,
+                actor=actor,
+                action="voice.draft",
+                detail=f"{key} {language} ({seconds:.0f} s)",
+            )
+        return Outcome(True, draft=draft)
+
+    # --- campaigns -------------------------------------------------------------------------
+
+    async def save_campaign(
+        self,
+        *,
+        actor: str,
+        name: str,
+        data: dict[str, Any],
+        create: bool,
+        revision: int,
+        base: str,
+    ) -> Outcome:
+        """Keep campaign ``name`` (its file's fields, already validated field by field) as a
+        draft: ``kunnafoni broadcast`` and the worker see it once it is published. The tree
+        with it is checked by the loader first; ``create`` refuses a name taken (published
+        or drafted); a save over a change made since the form was opened is refused."""
+        catalog = self.catalog()
+        target = target_of(CAMPAIGN, "", name)
+        published = KINDS[CAMPAIGN].published(catalog, "", name)
+        probe = _Probe(CAMPAIGN, "", name, target, {"campaign": data})
+        files = write_drafts(self.directory, catalog, [probe])
+        text = files[f"broadcasts/{name}.yml"]
+        async with self.database.reading() as session:
+            current = await draft_store.open_draft(session, target)
+        if create and (published is not None or current is not None):
+            return Outcome(False, draft=current, issues=[Issue("bc.name_taken")])
+        checked = await asyncio.to_thread(check_overlay, self.directory, files)
+        if checked.problems:
+            mine, general = problems_by_target(checked.problems, files, [probe])
+            return Outcome(False, problems=[*mine.get(target, []), *general])
+        stored = {"campaign": data, "text": text, "new": published is None}
+        async with self.database.transaction() as session:
+            current = await draft_store.open_draft(session, target)
+            conflict = await self._conflict(session, current, target, revision, base, published)
+            if conflict is not None:
+                return Outcome(False, draft=current, conflict=conflict)
+            if current is None:
+                await draft_store.create_draft(
+                    session,
+                    kind=CAMPAIGN,
+                    language="",
+                    key=name,
+                    target=target,
+                    data=stored,
+                    base=base_of(published),
+                    author=actor,
+                )
+            else:
+                await draft_store.update_draft(
+                    session,
+                    current.id,
+                    revision=current.revision,
+                    data=stored,
+                    base=base_of(published),
+                    author=actor,
+                    reviewed_by=None,
+                )
+            draft = await draft_store.open_draft(session, target)
+            await account_store.audit(
+                session,
+                actor=actor,
+                action="broadcast.create" if create else "broadcast.edit",
+                detail=f"{name} (draft)",
+            )
+        return Outcome(True, draft=draft)
+
+
+VOICE_PATH = "media/{language}/{key}.ogg"
+
+
+def _read(root: Path, path: str) -> str | bytes | None:
+    file = root / path
+    if not file.exists():
+        return None
+    return file.read_bytes() if is_voice_file(path) else file.read_text(encoding="utf-8")
+
+
+def _write(root: Path, path: str, content: str | bytes | None) -> None:
+    if content is None:
+        (root / path).unlink(missing_ok=True)
+    elif isinstance(content, bytes):
+        write_atomic_bytes(root / path, content)
+    else:
+        write_atomic(root / path, content)
+
+
+async def _blobs_of(session: Any, drafts: Sequence[Draft]) -> dict[str, bytes]:
+    """The audio of the voice drafts, by sha256."""
+    blobs: dict[str, bytes] = {}
+    for draft in drafts:
+        if draft.kind == VOICE:
+            digest = str(draft.data["sha256"])
+            data = await draft_store.blob_data(session, digest)
+            if data is not None:
+                blobs[digest] = data
+    return blobs
 
 
 @dataclass(frozen=True)

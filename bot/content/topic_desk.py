@@ -176,8 +176,10 @@ class TopicDesk:
         checked = await asyncio.to_thread(check_overlay, self.desk.directory, files)
         if checked.problems:
             path = f"topics/{topic_id}.yml"
+            text = files[path]
+            assert isinstance(text, str)  # a module's file is YAML text, never audio
             return TopicOutcome(
-                False, draft=current, errors=_errors_by_field(checked.problems, path, files[path])
+                False, draft=current, errors=_errors_by_field(checked.problems, path, text)
             )
         async with self.desk.database.transaction() as session:
             current = await draft_store.open_draft(session, target)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 
 from bot.content.checks import is_ogg_opus
-from bot.content.editing import MessageFile, write_atomic
+from bot.content.editing import MessageFile, write_atomic, write_atomic_bytes
 from bot.content.store import ContentStore
 from bot.errors import KunnafoniError
 
@@ -81,10 +80,3 @@ def attach_voice(store: ContentStore, *, key: str, language: str, data: bytes) -
         store.reload()
         raise AttachError(AttachRefusal.INVALID)
     return Attached(key, language, relative, hashlib.sha256(data).hexdigest())
-
-
-def write_atomic_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)

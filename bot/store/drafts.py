@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import KunnafoniError
-from bot.store.models import ContentDraft, ContentFile, ContentRelease, utcnow
+from bot.store.models import ContentBlob, ContentDraft, ContentFile, ContentRelease, utcnow
 
 
 class ReleaseTaken(KunnafoniError):
@@ -56,16 +56,24 @@ class Release:
     published_at: datetime
     note: str
     changes: list[dict[str, Any]]
-    #: Only filled when asked for (they are large): {path: {"before", "after"}}.
-    files: dict[str, dict[str, str | None]]
+    #: Only filled when asked for (they are large): {path: {"before", "after"}}; a binary
+    #: file's value is ``{"blob": sha256, "size": n}`` (see :func:`blob_data`).
+    files: dict[str, dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class PublishedFile:
     path: str
     text: str
+    #: "" when the release removed the file.
     sha256: str
     release_id: int
+    #: The bytes of a binary file (a voice note); None for a text file.
+    data: bytes | None = None
+
+    @property
+    def removed(self) -> bool:
+        return self.sha256 == ""
 
 
 def _draft(row: ContentDraft) -> Draft:
@@ -100,8 +108,43 @@ def _release(row: ContentRelease, *, files: bool) -> Release:
     )
 
 
-def sha256_of(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def sha256_of(text: str | bytes) -> str:
+    return hashlib.sha256(text.encode("utf-8") if isinstance(text, str) else text).hexdigest()
+
+
+# --- binary files (voice notes) ----------------------------------------------------------
+
+
+def is_blob(value: Any) -> bool:
+    """Whether a release's file value names stored bytes (``{"blob": sha256, ...}``)."""
+    return isinstance(value, dict) and "blob" in value
+
+
+async def put_blob(session: AsyncSession, data: bytes) -> str:
+    """Keep ``data`` (once per content); return its sha256."""
+    digest = sha256_of(data)
+    if await session.get(ContentBlob, digest) is None:
+        session.add(ContentBlob(sha256=digest, data=data, size=len(data)))
+        await session.flush()
+    return digest
+
+
+async def blob_data(session: AsyncSession, digest: str) -> bytes | None:
+    row = await session.get(ContentBlob, digest)
+    return None if row is None else bytes(row.data)
+
+
+async def resolve(session: AsyncSession, value: Any) -> str | bytes | None:
+    """A release's file value as the file's content (bytes for a binary file)."""
+    if is_blob(value):
+        return await blob_data(session, str(value["blob"]))
+    return None if value is None else str(value)
+
+
+async def _stored(session: AsyncSession, value: str | bytes | None) -> Any:
+    if isinstance(value, bytes):
+        return {"blob": await put_blob(session, value), "size": len(value)}
+    return value
 
 
 # --- drafts ------------------------------------------------------------------------------
@@ -239,11 +282,19 @@ async def add_release(
     published_by: str,
     note: str,
     changes: list[dict[str, Any]],
-    files: dict[str, dict[str, str | None]],
+    files: dict[str, dict[str, str | bytes | None]],
 ) -> None:
-    """Record release ``release_id`` and the published text of the files it wrote.
+    """Record release ``release_id`` and the published content of the files it wrote
+    (text, or bytes kept in ``content_blobs`` for a binary file).
 
     Raises :class:`ReleaseTaken` if another process recorded that id first."""
+    stored = {
+        path: {
+            "before": await _stored(session, texts["before"]),
+            "after": await _stored(session, texts["after"]),
+        }
+        for path, texts in files.items()
+    }
     session.add(
         ContentRelease(
             id=release_id,
@@ -251,7 +302,7 @@ async def add_release(
             published_by=published_by[:64],
             note=note[:255],
             changes=changes,
-            files=files,
+            files=stored,
         )
     )
     try:
@@ -261,16 +312,18 @@ async def add_release(
     for path, texts in files.items():
         after = texts["after"]
         row = await session.get(ContentFile, path)
-        if after is None:
-            if row is not None:
-                await session.delete(row)
-            continue
         if row is None:
-            session.add(
-                ContentFile(path=path, text=after, sha256=sha256_of(after), release_id=release_id)
-            )
+            row = ContentFile(path=path, text="", sha256="", release_id=release_id)
+            session.add(row)
+        row.release_id = release_id
+        if after is None:
+            # Kept, empty: every replica removes the file too.
+            row.text, row.sha256, row.blob = "", "", None
+        elif isinstance(after, bytes):
+            row.text, row.sha256 = "", sha256_of(after)
+            row.blob = row.sha256
         else:
-            row.text, row.sha256, row.release_id = after, sha256_of(after), release_id
+            row.text, row.sha256, row.blob = after, sha256_of(after), None
     await session.flush()
 
 
@@ -294,8 +347,13 @@ async def releases_after(session: AsyncSession, release_id: int) -> list[Release
 
 
 async def published_files(session: AsyncSession, *, since: int = 0) -> list[PublishedFile]:
-    """Published files written by a release after ``since`` (every one for 0)."""
+    """Published files written by a release after ``since`` (every one for 0), removed
+    ones included (``removed``)."""
     rows = await session.scalars(
         select(ContentFile).where(ContentFile.release_id > since).order_by(ContentFile.path)
     )
-    return [PublishedFile(r.path, r.text, r.sha256, r.release_id) for r in rows]
+    out = []
+    for r in list(rows):
+        data = await blob_data(session, r.blob) if r.blob else None
+        out.append(PublishedFile(r.path, r.text, r.sha256, r.release_id, data))
+    return out

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -567,7 +568,12 @@ class ContentDraft(Base):
 
 class ContentFile(Base):
     """The published text of a content file written by a release: what every replica's
-    content folder is brought to."""
+    content folder is brought to.
+
+    A binary file (a voice note under ``media/``) has an empty ``text`` and its bytes in
+    ``content_blobs`` under ``blob`` (its sha256). A file a release removed keeps its row
+    with an empty ``sha256``, so that every replica removes it too.
+    """
 
     __tablename__ = "content_files"
 
@@ -575,6 +581,19 @@ class ContentFile(Base):
     text: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     release_id: Mapped[int] = mapped_column(Integer)
+    blob: Mapped[str | None] = mapped_column(String(64))
+
+
+class ContentBlob(Base):
+    """The bytes of a binary content file (a voice note), by their sha256: kept for the
+    drafts that propose it, the releases that wrote or replaced it, and the replicas."""
+
+    __tablename__ = "content_blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class NluReviewItem(Base):

@@ -2,12 +2,14 @@
 Telegram Bot API.
 
 - An editor builds a campaign for a seeded audience (the live audience per language
-  updates as the segment changes), plans it, confirms the send on the page that shows
-  the audience size, and watches the run's progress reach delivered while the broadcast
-  sender (the worker's) sends through the fake Bot API.
+  updates as the segment changes), saves it as a draft, publishes it with its YAML diff
+  shown, plans it, confirms the send on the page that shows the audience size, and
+  watches the run's progress reach delivered while the broadcast sender (the worker's)
+  sends through the fake Bot API.
 - An editor records a voice note in the page (Chromium's fake microphone) and uploads a
-  WAV file, which ffmpeg converts; the page plays it back, and the bot then answers that
-  message with ``sendVoice`` carrying the same OGG/Opus file.
+  WAV file, which ffmpeg converts; the page plays the draft back, the editor publishes
+  it, and the bot then answers that message with ``sendVoice`` carrying the same
+  OGG/Opus file.
 
 Each page's screenshot goes to ``docs/console-*.png`` when missing or with
 ``KUNNAFONI_SCREENSHOTS=1``. Without Chromium, Playwright or ffmpeg the tests skip with
@@ -36,6 +38,7 @@ from telegram import Bot
 
 from bot.campaigns.sender import BroadcastSender, SenderSettings
 from bot.content.publish import ContentPublisher
+from bot.content.releases import ContentDesk
 from bot.content.store import ContentStore
 from bot.dialogue.decision import Thresholds
 from bot.dialogue.engine import Engine
@@ -44,6 +47,7 @@ from bot.store.db import Database, upgrade_database
 from bot.store.models import User
 from bot.telegram.transport import TelegramTransport
 from bot.web.console.app import PREFIX, build_console
+from bot.web.console.content import content_routes
 from tests.browser.test_console_browser import CHROMIUM, _free_port, _sign_in, _unavailable
 from tests.fakes.bot_api import FakeBotApi
 from tests.support.environment import CONTENT_DIR
@@ -147,6 +151,8 @@ async def _start(tmp: Path, port: int) -> tuple[World, list[Any]]:
         catalog=store.current,
         content=store,
         publisher=publisher,
+        desk=ContentDesk(database, publisher),
+        routes=content_routes(),
     )
     app = Starlette(routes=[Mount(PREFIX, app=console)])
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
@@ -234,7 +240,18 @@ def test_plan_and_send_a_broadcast_to_a_seeded_audience(browser: Any, world: Wor
         # The live audience is asked with the segment only: no CSRF token in a URL.
         assert asked and not any("csrf" in url for url in asked)
         page.click("#campaign-form button[type=submit]")
-        page.wait_for_url(f"{world.base}/broadcasts/browser_call")
+        page.wait_for_url(f"{world.base}/broadcasts?saved=browser_call")
+        # A draft: not sendable, not seen by the worker, until it is published.
+        assert "browser_call" not in world.store.current().campaigns
+        page.click("#campaign-saved a")
+        page.wait_for_url(f"{world.base}/publish")
+        assert page.locator("text=nouvelle campagne").count() == 1
+        assert "+kind: oneoff" in page.locator(".campaign-diff").inner_text()
+        shoot(page, "publish-campaign")
+        page.click("#publish")
+        page.wait_for_url("**/publish?done=*")
+        assert "browser_call" in world.store.current().campaigns
+        page.goto(f"{world.base}/broadcasts/browser_call")
         assert "Audience : 10" in page.locator("#plan-audience").inner_text()
         shoot(page, "broadcast")
 
@@ -288,9 +305,10 @@ def test_record_and_upload_a_voice_note_then_the_bot_sends_it(browser: Any, worl
         page.click("#record-stop")
         page.locator("#record-save:not([disabled])").wait_for()
         page.click("#record-save")
-        page.wait_for_url("**done=1")
-        recorded = world.store.current().messages["fr"][key].voice
-        assert recorded is not None
+        page.wait_for_url("**done=draft")
+        # A draft: played back in the page, not heard by users yet.
+        assert page.locator("#draft-player").count() == 1
+        assert world.store.current().messages["fr"][key].voice is None
 
         # Then a file from a phone (WAV), converted too, and played back in the page.
         page.set_input_files(
@@ -298,11 +316,11 @@ def test_record_and_upload_a_voice_note_then_the_bot_sends_it(browser: Any, worl
             files=[{"name": "note.wav", "mimeType": "audio/wav", "buffer": wav(2.0)}],
         )
         page.click("#upload")
-        page.wait_for_url("**done=1")
+        page.wait_for_url("**done=draft")
         assert page.locator("#voice-done").is_visible()
         duration = page.evaluate(
             """() => new Promise((ok, no) => {
-                 const a = document.getElementById('player');
+                 const a = document.getElementById('draft-player');
                  const done = () => ok(a.duration);
                  if (a.readyState >= 1) { done(); } else {
                    a.addEventListener('loadedmetadata', done);
@@ -313,6 +331,15 @@ def test_record_and_upload_a_voice_note_then_the_bot_sends_it(browser: Any, worl
         )
         assert 1.5 < float(duration) < 2.5
         shoot(page, "voice")
+        assert world.store.current().messages["fr"][key].voice is None
+
+        # Published by the editor with the other drafts: now users hear it.
+        page.click("#voice-done a")
+        page.wait_for_url(f"{world.base}/publish")
+        assert page.locator("text=nouvelle note vocale, 2 s").count() == 1
+        shoot(page, "publish-voice")
+        page.click("#publish")
+        page.wait_for_url("**/publish?done=*")
     finally:
         context.close()
 

@@ -5,6 +5,7 @@ folder brought to the latest release."""
 from __future__ import annotations
 
 import errno
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ import pytest
 from bot.content.catalog import text_hash
 from bot.content.drafts import (
     MESSAGE,
+    VOICE,
+    base_of,
     check_overlay,
     check_text,
     message_changes,
@@ -25,6 +28,7 @@ from bot.content.drafts import (
 )
 from bot.content.loader import load_catalog
 from bot.content.publish import ContentPublisher
+from bot.content.releases import ContentDesk
 from bot.content.store import ContentStore
 from bot.store import drafts as draft_store
 from bot.store import repositories as repo
@@ -198,3 +202,83 @@ async def test_a_read_only_folder_keeps_serving(
     assert not await publisher.poll()
     assert publisher.store.current().version == version
     assert path.read_text(encoding="utf-8") == before
+
+
+OPUS = (
+    b"OggS\x00\x02"
+    + bytes(8)
+    + b"\x01\x00\x00\x00"
+    + bytes(8)
+    + b"\x01\x13"
+    + b"OpusHead\x01\x01\x38\x01\x80\xbb\x00\x00\x00\x00\x00"
+    + b"voice data"
+)
+
+
+def test_a_voice_draft_writes_its_audio_and_its_entry_over_a_text_draft(tree: Path) -> None:
+    catalog = load_catalog(tree)
+    key = "menu.title"
+    digest = draft_store.sha256_of(OPUS)
+    drafts = [
+        D("bm", key, {"text": "Kunnafoni — yɔrɔ kura", "status": "draft"}),
+        D("bm", key, {"sha256": digest, "seconds": 3.0}, kind=VOICE),
+    ]
+    files = write_drafts(tree, catalog, drafts, {digest: OPUS})
+    assert files[f"media/bm/{key}.ogg"] == OPUS
+    text = files["messages/bm.yml"]
+    assert isinstance(text, str)
+    # Both drafts in the one messages file: the new text and the voice entry.
+    assert "Kunnafoni — yɔrɔ kura" in text and f"file: media/bm/{key}.ogg" in text
+    checked = check_overlay(tree, files)
+    assert checked.problems == [] and checked.catalog is not None
+    entry = checked.catalog.messages["bm"][key]
+    assert entry.text == "Kunnafoni — yɔrɔ kura" and entry.voice is not None
+    assert not (tree / "media" / "bm" / f"{key}.ogg").exists()  # the folder untouched
+    # A voice file that is not OGG/Opus is refused by the loader, on its draft.
+    bad = write_drafts(tree, catalog, drafts[1:], {digest: b"not audio at all"})
+    problems = check_overlay(tree, bad).problems
+    mine, general = problems_by_target(problems, bad, drafts[1:])
+    assert "OGG/Opus" in " ".join(mine[drafts[1].target]) and general == []
+
+
+async def test_a_replica_follows_a_release_with_audio_and_its_rollback(
+    database: Database, tmp_path: Path, tree: Path
+) -> None:
+    """One replica publishes a voice note from the console; another, on its own folder,
+    writes the same audio and entry; a rollback removes them on both."""
+    other = tmp_path / "other"
+    shutil.copytree(tree, other)
+    desk = ContentDesk(database, ContentPublisher(ContentStore(tree), database, interval=0.1))
+    replica = ContentPublisher(ContentStore(other), database, interval=0.1)
+    key = "menu.title"
+    text = desk.catalog().messages["bm"][key].text
+    # Release 1: a text, so that there is a version without a voice note to go back to.
+    assert (
+        await desk.save(
+            actor="eddie", language="bm", key=key, text=text + " !", revision=0, base=base_of(text)
+        )
+    ).ok
+    assert (await desk.publish(actor="eddie")).ok
+    saved = await desk.save_voice(
+        actor="tina", language="bm", key=key, audio=OPUS, seconds=3.0, revision=0, base=""
+    )
+    assert saved.ok, saved
+    assert await replica.poll()  # release 1 only: the voice note is a draft
+    assert replica.store.current().messages["bm"][key].voice is None
+    published = await desk.publish(actor="eddie")
+    assert published.ok and published.release_id == 2
+    assert {"language": "bm", "key": key, "voice": "new", "seconds": 3} in published.changes
+    assert await replica.poll()
+    audio = other / "media" / "bm" / f"{key}.ogg"
+    assert audio.read_bytes() == OPUS
+    voice = replica.store.current().messages["bm"][key].voice
+    assert voice is not None and replica.store.current().version == desk.catalog().version
+    assert not await replica.poll()  # once only
+    back = await desk.rollback(actor="eddie", release_id=1)
+    assert back.ok
+    assert {"language": "bm", "key": key, "voice": "removed"} in back.changes
+    assert await replica.poll()
+    assert not audio.exists()
+    assert replica.store.current().messages["bm"][key].voice is None
+    assert replica.store.current().messages["bm"][key].text == text + " !"
+    assert replica.store.current().version == desk.catalog().version

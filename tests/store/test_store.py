@@ -129,6 +129,7 @@ EXPECTED = {
     "content_releases",
     "content_files",
     "nlu_review_items",
+    "content_blobs",
     "alembic_version",
 }
 

@@ -1,6 +1,7 @@
-"""Broadcasts from the console: a campaign written to content/ and seen by the CLI, the
-live audience of the segment builder (small counts hidden), the plan, a send that needs
-its confirmation, the run's progress, cancel, the history, and the audit log."""
+"""Broadcasts from the console: a campaign kept as a draft, then published to content/ and
+seen by the CLI, the live audience of the segment builder (small counts hidden), the plan,
+a send that needs a published campaign and its confirmation, the run's progress, cancel,
+the history, and the audit log."""
 
 from __future__ import annotations
 
@@ -16,11 +17,20 @@ from bot.campaigns.definitions import load_campaigns
 from bot.content.loader import check_content
 from bot.content.store import ContentStore
 from bot.store import accounts as account_store
+from bot.store import drafts as draft_store
 from bot.store import runs
 from bot.store.db import Database
 from bot.store.models import OutboxMessage, User
 from bot.web.console.app import PREFIX
-from tests.web.console_support import add_accounts, client, console_app, sign_in, token_in
+from tests.web.console_support import (
+    add_accounts,
+    client,
+    console_app,
+    content_desk,
+    sign_in,
+    token_in,
+)
+from tests.web.test_console_voice import publish_all
 
 
 def source() -> str:
@@ -73,16 +83,32 @@ async def test_a_campaign_made_in_the_console_is_a_content_file_the_cli_sees(
     database: Database, content_copy: Path
 ) -> None:
     await add_accounts(database)
-    store = ContentStore(content_copy)
+    desk = content_desk(database, content_copy)
+    store = desk.publisher.store
     src = source()
-    async with client(console_app(database, store, writable=True)) as c:
+    async with client(console_app(database, store, writable=True, desk=desk)) as c:
         token = await signed_in(c)
         made = await c.post(
             f"{PREFIX}/broadcasts/new", data={"csrf": token, **oneoff("spring_call", src)}
         )
         assert made.status_code == 303
-        assert made.headers["location"] == f"{PREFIX}/broadcasts/spring_call"
-        shown = await c.get(made.headers["location"])
+        assert made.headers["location"] == f"{PREFIX}/broadcasts?saved=spring_call"
+        listed = await c.get(made.headers["location"])
+        assert 'id="campaign-saved"' in listed.text and 'id="campaign-drafts"' in listed.text
+        # A draft: neither the CLI nor the worker sees it, and it cannot be sent.
+        assert not (content_copy / "broadcasts" / "spring_call.yml").exists()
+        assert "spring_call" not in load_campaigns(content_copy)
+        assert "spring_call" not in store.current().campaigns
+        assert (await c.get(f"{PREFIX}/broadcasts/spring_call")).status_code == 404
+        assert (await c.get(f"{PREFIX}/broadcasts/spring_call/send")).status_code == 404
+        # Its form shows the draft, to change it again before publishing.
+        again = await c.get(f"{PREFIX}/broadcasts/spring_call/edit")
+        assert again.status_code == 200 and 'id="campaign-draft"' in again.text
+        publishing = await c.get(f"{PREFIX}/publish")
+        assert "nouvelle campagne" in publishing.text
+        assert "+kind: oneoff" in publishing.text  # the file's YAML diff
+        assert (await publish_all(c)).status_code == 303
+        shown = await c.get(f"{PREFIX}/broadcasts/spring_call")
     assert shown.status_code == 200 and "broadcast.legal_paths_reminder" in shown.text
     written = (content_copy / "broadcasts" / "spring_call.yml").read_text()
     assert "kind: oneoff" in written and "when: '2030-01-07T10:00:00+00:00'" in written
@@ -92,17 +118,21 @@ async def test_a_campaign_made_in_the_console_is_a_content_file_the_cli_sees(
     assert campaign.segment.sources == [src]
     assert campaign.when == datetime(2030, 1, 7, 10, tzinfo=UTC)
     assert store.current().campaigns["spring_call"] == campaign
-    assert ("eddie", "broadcast.create", "spring_call") in await audit_actions(database)
+    actions = await audit_actions(database)
+    assert ("eddie", "broadcast.create", "spring_call (draft)") in actions
+    assert any(a == "content.publish" for _, a, _ in actions)
 
 
 async def test_an_edit_keeps_the_files_comments_and_a_drip_gets_its_steps(
     database: Database, content_copy: Path
 ) -> None:
     await add_accounts(database)
-    store = ContentStore(content_copy)
+    desk = content_desk(database, content_copy)
+    store = desk.publisher.store
     path = content_copy / "broadcasts" / "weekly_quiz.yml"
     first_comment = path.read_text().splitlines()[0]
-    async with client(console_app(database, store, writable=True)) as c:
+    published = store.current().campaigns["weekly_quiz"]
+    async with client(console_app(database, store, writable=True, desk=desk)) as c:
         token = await signed_in(c)
         form = await c.get(f"{PREFIX}/broadcasts/weekly_quiz/edit")
         assert 'value="broadcast.weekly_quiz.sea"' in form.text
@@ -125,7 +155,11 @@ async def test_an_edit_keeps_the_files_comments_and_a_drip_gets_its_steps(
                 "catch_up_days": "3",
             },
         )
-    assert saved.status_code == 303
+        assert saved.status_code == 303
+        # Still the published campaign until the draft is published.
+        assert store.current().campaigns["weekly_quiz"] == published
+        assert "campagne modifiée" in (await c.get(f"{PREFIX}/publish")).text
+        assert (await publish_all(c)).status_code == 303
     text = path.read_text()
     assert text.splitlines()[0] == first_comment
     drip = store.current().campaigns["weekly_quiz"]
@@ -141,10 +175,11 @@ async def test_a_save_over_a_change_made_meanwhile_is_refused_not_lost(
     database: Database, content_copy: Path
 ) -> None:
     await add_accounts(database)
-    store = ContentStore(content_copy)
+    desk = content_desk(database, content_copy)
+    store = desk.publisher.store
     path = content_copy / "broadcasts" / "returnee_support.yml"
     src = source()
-    async with client(console_app(database, store, writable=True)) as c:
+    async with client(console_app(database, store, writable=True, desk=desk)) as c:
         token = await signed_in(c)
         form = await c.get(f"{PREFIX}/broadcasts/returnee_support/edit")
         base = re.search(r'name="base" value="([0-9a-f]+)"', form.text)
@@ -163,14 +198,23 @@ async def test_a_save_over_a_change_made_meanwhile_is_refused_not_lost(
         again = await c.post(
             f"{PREFIX}/broadcasts/returnee_support/edit", data={**mine, "base": fresh.group(1)}
         )
-    assert again.status_code == 303 and src in path.read_text()
+        assert again.status_code == 303 and src not in path.read_text()  # a draft
+        # A second form opened before that draft: refused too, the draft kept.
+        late = await c.post(
+            f"{PREFIX}/broadcasts/returnee_support/edit",
+            data={**mine, "base": fresh.group(1), "when": "2030-02-01T09:00"},
+        )
+        assert late.status_code == 409
+        assert (await publish_all(c)).status_code == 303
+    assert src in path.read_text() and "2030-02-01" not in path.read_text()
 
 
 async def test_bad_campaigns_are_refused_on_their_field_and_nothing_is_written(
     database: Database, content_copy: Path
 ) -> None:
     await add_accounts(database)
-    store = ContentStore(content_copy)
+    desk = content_desk(database, content_copy)
+    store = desk.publisher.store
     before = {p: p.read_bytes() for p in content_copy.rglob("*") if p.is_file()}
     version = store.current().version
     src = source()
@@ -182,7 +226,7 @@ async def test_bad_campaigns_are_refused_on_their_field_and_nothing_is_written(
         (oneoff("legal_paths_reminder", src), "name"),  # taken
         (oneoff("minors", src, age_brackets="15-17") | {"age_brackets": "15-17"}, "age_brackets"),
     ]
-    async with client(console_app(database, store, writable=True)) as c:
+    async with client(console_app(database, store, writable=True, desk=desk)) as c:
         token = await signed_in(c)
         for data, field in cases:
             response = await c.post(f"{PREFIX}/broadcasts/new", data={"csrf": token, **data})
@@ -213,6 +257,8 @@ async def test_bad_campaigns_are_refused_on_their_field_and_nothing_is_written(
         assert repeated.status_code == 400 and "day 3 is repeated" in repeated.text
     after = {p: p.read_bytes() for p in content_copy.rglob("*") if p.is_file()}
     assert after == before and store.current().version == version
+    async with database.reading() as session:
+        assert await draft_store.open_drafts(session) == []
 
 
 async def test_a_read_only_console_says_so_and_changes_nothing(
@@ -257,12 +303,19 @@ async def test_plan_confirm_send_progress_cancel_and_history(
     database: Database, content_copy: Path
 ) -> None:
     await add_accounts(database)
-    store = ContentStore(content_copy)
+    desk = content_desk(database, content_copy)
+    store = desk.publisher.store
     src = source()
     await people(database, ["fr"] * 6 + ["bm"] * 6, source=src)
-    async with client(console_app(database, store, writable=True)) as c:
+    async with client(console_app(database, store, writable=True, desk=desk)) as c:
         token = await signed_in(c)
         await c.post(f"{PREFIX}/broadcasts/new", data={"csrf": token, **oneoff("call", src)})
+        # Sending needs a published campaign.
+        unpublished = await c.post(
+            f"{PREFIX}/broadcasts/call/send", data={"csrf": token, "confirm": "yes"}
+        )
+        assert unpublished.status_code == 404
+        assert (await publish_all(c)).status_code == 303
         planned = await c.get(f"{PREFIX}/broadcasts/call")
         assert "Audience : 10 sur" in planned.text
         assert "Jamais envoyée" in planned.text

@@ -2,7 +2,10 @@
 
 A campaign is a file of ``content/broadcasts/`` (``bot/campaigns/editing.py`` writes it
 with the round-trip editor; the loader validates it), so the console, ``kunnafoni
-broadcast ...`` and the worker's drips read one definition. Sending queues what the
+broadcast ...`` and the worker's drips read one definition. A campaign made or changed
+here is a draft (``ContentDesk.save_campaign``, checked by the loader on an overlay) until
+it is published with the other drafts on ``/publish``: only then do the CLI and the
+worker see it, and only a published campaign is planned and sent. Sending queues what the
 campaign owes its audience now, exactly as ``kunnafoni broadcast send NAME`` does
 (idempotent: nobody gets a message twice); the worker's sender (``kunnafoni worker``, or
 the loops of ``kunnafoni run``) sends the queued rows at Telegram's limits, a one-off not
@@ -11,7 +14,6 @@ before its ``when``. Every count of people goes through :mod:`bot.disclosure`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter
 from collections.abc import Mapping
@@ -29,21 +31,20 @@ from bot.campaigns.editing import (
     NAME,
     RESERVED,
     CampaignRefused,
-    file_version,
-    save_campaign,
     validate,
 )
 from bot.campaigns.enqueue import enqueue_campaign
 from bot.campaigns.plan import plan
 from bot.campaigns.segments import criteria
 from bot.content.catalog import Catalog
+from bot.content.drafts import CAMPAIGN, KINDS, base_of, target_of
 from bot.content.models import Campaign, CampaignKind, Segment
 from bot.content.models.campaigns import AgeBracket, Situation
-from bot.content.publish import ContentPublisher
-from bot.content.store import ContentStore
+from bot.content.releases import ContentDesk
 from bot.disclosure import shown, shown_counts
 from bot.places import COUNTRIES, PLACES
 from bot.store import accounts as account_store
+from bot.store import drafts as draft_store
 from bot.store import outbox, runs
 from bot.store.audience import audience, count
 from bot.store.db import Database
@@ -162,6 +163,7 @@ def posted_values(form: FormData) -> dict[str, Any]:
     return {
         "name": str(form.get("name") or ""),
         "base": str(form.get("base") or ""),
+        "revision": str(form.get("revision") or "0"),
         "kind": data["kind"],
         "when": str(form.get("when") or ""),
         "message": str(form.get("message") or ""),
@@ -247,9 +249,32 @@ async def campaigns_page(request: Request) -> Response:
             "campaigns": campaigns,
             "latest": latest,
             "runs": recent,
-            "editable": request.app.state.content is not None,
+            "drafts": await _campaign_drafts(request),
+            "saved": request.query_params.get("saved", ""),
+            "editable": _editable(request),
         },
     )
+
+
+def _editable(request: Request) -> bool:
+    return request.app.state.desk is not None and request.app.state.content is not None
+
+
+async def _campaign_drafts(request: Request) -> list[draft_store.Draft]:
+    """The campaigns saved in the console and not published yet."""
+    desk: ContentDesk | None = request.app.state.desk
+    if desk is None:
+        return []
+    async with desk.database.reading() as db:
+        return [d for d in await draft_store.open_drafts(db) if d.kind == CAMPAIGN]
+
+
+async def _draft_of(request: Request, name: str) -> draft_store.Draft | None:
+    desk: ContentDesk | None = request.app.state.desk
+    if desk is None:
+        return None
+    async with desk.database.reading() as db:
+        return await draft_store.open_draft(db, target_of(CAMPAIGN, "", name))
 
 
 @guarded(Action.BROADCASTS)
@@ -272,6 +297,7 @@ def _form_page(
     errors: Mapping[str, str] | None = None,
     problems: list[str] | None = None,
     status: int = 200,
+    draft: draft_store.Draft | None = None,
 ) -> Response:
     catalog = _catalog(request)
     if catalog is None:
@@ -285,9 +311,10 @@ def _form_page(
             "v": values,
             "steps": steps,
             "errors": dict(errors or {}),
+            "draft": draft,
             "problems": problems or [],
             "choices": choices(catalog),
-            "editable": request.app.state.content is not None,
+            "editable": _editable(request),
         },
         status=status,
     )
@@ -300,20 +327,36 @@ async def new_form(request: Request) -> Response:
 
 @guarded(Action.BROADCASTS)
 async def edit_form(request: Request) -> Response:
+    """The campaign as published, or as its open draft has it (the draft is what a save
+    goes over)."""
     catalog = _catalog(request)
-    campaign = catalog.campaigns.get(request.path_params["name"]) if catalog else None
-    if campaign is None:
+    name = request.path_params["name"]
+    campaign = catalog.campaigns.get(name) if catalog else None
+    draft = await _draft_of(request, name)
+    if draft is not None:
+        try:
+            campaign = Campaign.model_validate({**draft.data["campaign"], "name": name})
+        except ValidationError:
+            pass  # a draft the model refuses now: the published one is shown
+    if campaign is None or catalog is None:
         return _not_found(request)
-    store: ContentStore | None = request.app.state.content
     values = form_values(campaign)
-    values["base"] = file_version(store.directory, campaign.name) if store else ""
-    return _form_page(request, values, create=False)
+    values.update(_versions(catalog, name, draft))
+    return _form_page(request, values, create=False, draft=draft)
+
+
+def _versions(catalog: Catalog, name: str, draft: draft_store.Draft | None) -> dict[str, Any]:
+    """The draft revision and published file the form was opened on (a save over a
+    change made since is refused)."""
+    if draft is not None:
+        return {"revision": draft.revision, "base": draft.base}
+    return {"revision": 0, "base": base_of(KINDS[CAMPAIGN].published(catalog, "", name))}
 
 
 async def _save(request: Request, name: str, *, create: bool) -> Response:
     form = await request.form()
-    store: ContentStore | None = request.app.state.content
-    if store is None:
+    desk: ContentDesk | None = request.app.state.desk
+    if desk is None or request.app.state.content is None:
         return _form_page(
             request,
             posted_values(form),
@@ -322,36 +365,52 @@ async def _save(request: Request, name: str, *, create: bool) -> Response:
             status=409,
         )
     data = campaign_data(form)
-    # The form sends the version it was opened on; without one (a script) nothing is checked.
-    base = None if create else (str(form.get("base") or "") or None)
+    revision_text = str(form.get("revision") or "0")
+    revision = int(revision_text) if revision_text.isdigit() else 0
     try:
-        validate(data)  # field by field, before anything is written
+        validate(data)  # field by field, before anything is kept
         if not NAME.match(name) or name in RESERVED:
             raise CampaignRefused({"name": "name"})
-        publisher: ContentPublisher | None = request.app.state.publisher
-        who = f"console {request.state.account.name}"
-        if publisher is not None:
-            async with publisher.editing(who):
-                await asyncio.to_thread(save_campaign, store, name, data, create=create, base=base)
-        else:
-            await asyncio.to_thread(save_campaign, store, name, data, create=create, base=base)
     except CampaignRefused as refused:
-        values = posted_values(form)
-        conflict = CHANGED_MEANWHILE in refused.problems
-        if conflict:
-            # Saving again, once compared, goes over the version now live.
-            values["base"] = file_version(store.directory, name)
         return _form_page(
             request,
-            values,
+            posted_values(form),
             create=create,
             errors=refused.fields,
             problems=refused.problems,
-            status=409 if conflict else 400,
+            status=400,
         )
-    await _audit(request, "broadcast.create" if create else "broadcast.edit", name)
-    logger.info("Campaign %s %s from the console", name, "created" if create else "changed")
-    return RedirectResponse(f"{PREFIX}/broadcasts/{name}", status_code=303)
+    if create:
+        base = ""
+    elif "base" in form:
+        base = str(form.get("base") or "")
+    else:
+        # A script without the form's versions goes over the current draft or file.
+        draft = await _draft_of(request, name)
+        versions = _versions(desk.catalog(), name, draft)
+        revision, base = int(versions["revision"]), str(versions["base"])
+    outcome = await desk.save_campaign(
+        actor=request.state.account.name,
+        name=name,
+        data=data,
+        create=create,
+        revision=revision,
+        base=base,
+    )
+    if not outcome.ok:
+        values = posted_values(form)
+        if any(i.label == "bc.name_taken" for i in outcome.issues):
+            errors = {"name": "a campaign of that name exists"}
+            return _form_page(request, values, create=create, errors=errors, status=400)
+        if outcome.conflict is not None:
+            # Saving again, once compared, goes over the version saved meanwhile.
+            values.update(_versions(desk.catalog(), name, outcome.draft))
+            return _form_page(
+                request, values, create=create, problems=[CHANGED_MEANWHILE], status=409
+            )
+        return _form_page(request, values, create=create, problems=outcome.problems, status=400)
+    logger.info("Campaign %s %s as a draft from the console", name, "made" if create else "changed")
+    return RedirectResponse(f"{PREFIX}/broadcasts?saved={name}", status_code=303)
 
 
 @guarded(Action.BROADCASTS)
@@ -364,7 +423,8 @@ async def create_campaign(request: Request) -> Response:
 async def edit_campaign(request: Request) -> Response:
     catalog = _catalog(request)
     name = request.path_params["name"]
-    if catalog is None or name not in catalog.campaigns:
+    known = catalog is not None and name in catalog.campaigns
+    if not known and await _draft_of(request, name) is None:
         return _not_found(request)
     return await _save(request, name, create=False)
 

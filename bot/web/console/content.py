@@ -31,8 +31,11 @@ from starlette.routing import BaseRoute, Route
 from bot.content.catalog import MAX_BUTTON_LABEL, MAX_TEXT, Catalog, TranslationState
 from bot.content.coverage import coverage
 from bot.content.drafts import (
+    CAMPAIGN,
+    KINDS,
     MESSAGE,
     TOPIC,
+    VOICE,
     base_of,
     buttons_of,
     check_text,
@@ -97,6 +100,8 @@ async def content_index(request: Request) -> Response:
         drafts = await draft_store.open_drafts(session)
     open_by_language: dict[str, int] = {}
     for draft in drafts:
+        if draft.kind != MESSAGE:
+            continue  # voice notes and campaigns have their own pages
         open_by_language[draft.language] = open_by_language.get(draft.language, 0) + 1
     return page(
         request,
@@ -123,7 +128,11 @@ async def content_list(request: Request) -> Response:
     status = q.get("status") or ""
     status = status if status in STATUSES else ""
     async with desk.database.reading() as session:
-        drafts = {d.key: d for d in await draft_store.open_drafts(session, language=code)}
+        drafts = {
+            d.key: d
+            for d in await draft_store.open_drafts(session, language=code)
+            if d.kind == MESSAGE
+        }
     uses = key_uses(catalog)
     default = catalog.default_language
     keys = catalog.keys() if code == default else catalog.expected_keys(code)
@@ -432,7 +441,11 @@ async def _import_context(
     if plan.language != code:
         return {"code": code, "wrong_language": plan.language, "file_name": name}, None
     async with desk.database.reading() as session:
-        drafts = {d.key: d for d in await draft_store.open_drafts(session, language=code)}
+        drafts = {
+            d.key: d
+            for d in await draft_store.open_drafts(session, language=code)
+            if d.kind == MESSAGE
+        }
     replaced = {c.key: drafts[c.key] for c in plan.changes if c.key in drafts}
     return {
         "code": code,
@@ -513,10 +526,17 @@ async def _publish_context(desk: ContentDesk) -> dict[str, Any]:
         if draft.kind == TOPIC:
             rows.append(_topic_row(catalog, draft))
             continue
+        if draft.kind == VOICE:
+            rows.append(voice_row(draft))
+            continue
+        if draft.kind == CAMPAIGN:
+            rows.append(campaign_row(catalog, draft))
+            continue
         published = catalog.messages.get(draft.language, {}).get(draft.key)
         rows.append(
             {
                 "draft": draft,
+                "link": f"{PREFIX}/content/{draft.language}/{draft.key}",
                 "published": published.text if published else None,
                 "diff": word_diff(published.text if published else "", draft.data.get("text", "")),
             }
@@ -532,6 +552,32 @@ def _topic_row(catalog: Catalog, draft: Any) -> dict[str, Any]:
         "draft": draft,
         "published": before,
         "diff": word_diff(before, structure_lines(draft.data)),
+        "link": f"{PREFIX}/topics/{draft.key}",
+        "lines": True,
+    }
+
+
+def campaign_row(catalog: Catalog, draft: Any) -> dict[str, Any]:
+    """A campaign draft on the publishing page: the diff of its YAML file."""
+    path = f"broadcasts/{draft.key}.yml"
+    before = KINDS[CAMPAIGN].published(catalog, "", draft.key)
+    label = "publish.campaign.new" if before is None else "publish.campaign.changed"
+    return {
+        "draft": draft,
+        "link": f"{PREFIX}/broadcasts/{draft.key}/edit",
+        "summary": (label, {}),
+        "yaml": file_diff(path, before, str(draft.data.get("text") or "")),
+    }
+
+
+def voice_row(draft: Any) -> dict[str, Any]:
+    """A voice draft on the publishing page: "new voice note, N s" or "replaced"."""
+    label = "publish.voice.replaced" if draft.data.get("replaces") else "publish.voice.new"
+    return {
+        "draft": draft,
+        "link": f"{PREFIX}/voice/{draft.language}/{draft.key}",
+        "summary": (label, {"seconds": round(float(draft.data.get("seconds") or 0))}),
+        "audio": f"{PREFIX}/voice/{draft.language}/{draft.key}/draft.ogg?r={draft.revision}",
     }
 
 
@@ -569,6 +615,19 @@ async def publish_drafts(request: Request) -> Response:
     return page(request, "publish.html", context, status=409 if result.raced else 422)
 
 
+def _file_diff(path: str, before: Any, after: Any) -> str:
+    """A text file's unified diff; for an audio file, its sha256 and size before and after."""
+    if draft_store.is_blob(before) or draft_store.is_blob(after):
+
+        def side(value: Any) -> str | None:
+            if value is None:
+                return None
+            return f"{value.get('size', '?')} bytes, sha256 {str(value['blob'])[:16]}\n"
+
+        return file_diff(path, side(before), side(after))
+    return file_diff(path, before, after)
+
+
 def _release_id(request: Request) -> int:
     return _form_int(request.path_params["release"])
 
@@ -584,7 +643,7 @@ async def release_page(request: Request) -> Response:
     if release is None:
         return _not_found(request)
     diffs = [
-        (path, file_diff(path, texts.get("before"), texts.get("after")))
+        (path, _file_diff(path, texts.get("before"), texts.get("after")))
         for path, texts in sorted(release.files.items())
     ]
     changes = [

@@ -2,16 +2,16 @@
 
 A recording made in the browser (MediaRecorder) or a file uploaded is turned into
 OGG/Opus (``bot/content/recording.py``: kept as it is when it already is, else converted
-with ffmpeg), bounded in size and duration, then attached exactly as ``/attach`` does in
-Telegram (``bot/content/voice.py``): saved under ``content/media/``, recorded in the
-messages file with the round-trip editor, validated by the loader and live at once,
-under the publisher's lock so the version is credited to the account. Translators do
-this only in their languages (the permission's scope is the path's language).
+with ffmpeg), bounded in size and duration, then kept as a draft (``ContentDesk.save_voice``:
+the audio in the database, checked by the loader on an overlay of the tree), played back
+from the draft in the page. Users hear it once the draft is published with the others
+(``/publish``): the release writes ``media/<lang>/<key>.ogg`` and the messages file entry,
+and every replica's watcher writes the same audio. Translators do this only in their
+languages (the permission's scope is the path's language).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from starlette.datastructures import UploadFile
@@ -20,12 +20,11 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Route
 
 from bot.content.catalog import Catalog
-from bot.content.publish import ContentPublisher
+from bot.content.drafts import KINDS, VOICE, base_of, target_of
 from bot.content.recording import MAX_SECONDS, MAX_UPLOAD_BYTES, RecordingError, to_voice_note
+from bot.content.releases import ContentDesk
 from bot.content.store import ContentStore
-from bot.content.voice import AttachError, attach_voice
-from bot.store import accounts as account_store
-from bot.store.db import Database
+from bot.store import drafts as draft_store
 from bot.web.console.guard import PREFIX, guarded, language, page
 from bot.web.console.i18n import translator
 from bot.web.console.permissions import Action
@@ -65,6 +64,15 @@ async def voice_list(request: Request) -> Response:
             continue
         rows.append((key, message.text, message.voice is not None))
     recorded = sum(1 for m in entries.values() if m.voice is not None)
+    desk: ContentDesk | None = request.app.state.desk
+    drafted: set[str] = set()
+    if desk is not None:
+        async with desk.database.reading() as session:
+            drafted = {
+                d.key
+                for d in await draft_store.open_drafts(session, language=code)
+                if d.kind == VOICE
+            }
     return page(
         request,
         "voice_list.html",
@@ -77,11 +85,12 @@ async def voice_list(request: Request) -> Response:
             "only": only,
             "recorded": recorded,
             "total": len(entries),
+            "drafted": drafted,
         },
     )
 
 
-def _voice_context(request: Request) -> dict[str, object] | None:
+async def _voice_context(request: Request) -> dict[str, object] | None:
     code, key = request.path_params["language"], request.path_params["key"]
     catalog = _catalog(request)
     if catalog is None or code not in catalog.languages:
@@ -89,15 +98,24 @@ def _voice_context(request: Request) -> dict[str, object] | None:
     message = catalog.messages.get(code, {}).get(key)
     if message is None:
         return None
+    desk: ContentDesk | None = request.app.state.desk
+    draft = None
+    published = KINDS[VOICE].published(catalog, code, key)
+    if desk is not None:
+        async with desk.database.reading() as session:
+            draft = await draft_store.open_draft(session, target_of(VOICE, code, key))
     return {
         "code": code,
         "key": key,
         "text": message.text,
         "voice": message.voice,
+        "draft": draft,
+        "revision": draft.revision if draft else 0,
+        "base": draft.base if draft else base_of(published),
         "language_name": catalog.languages[code].name,
         "version": catalog.version[:12],
         "ffmpeg": request.app.state.ffmpeg is not None,
-        "editable": request.app.state.content is not None,
+        "editable": desk is not None and request.app.state.content is not None,
         "max_mb": MAX_UPLOAD_BYTES // (1024 * 1024),
         "max_seconds": int(MAX_SECONDS),
     }
@@ -105,17 +123,17 @@ def _voice_context(request: Request) -> dict[str, object] | None:
 
 @guarded(Action.VOICE, scope="language")
 async def voice_page(request: Request) -> Response:
-    context = _voice_context(request)
+    context = await _voice_context(request)
     if context is None:
         return _not_found(request)
-    context["done"] = request.query_params.get("done") == "1"
+    context["done"] = request.query_params.get("done")
     return page(request, "voice.html", context)
 
 
 @guarded(Action.VOICE, scope="language")
 async def voice_audio(request: Request) -> Response:
     """The live voice note of the key, for the page's player."""
-    context = _voice_context(request)
+    context = await _voice_context(request)
     store: ContentStore | None = request.app.state.content
     voice = context.get("voice") if context else None
     if context is None or voice is None or store is None:
@@ -127,22 +145,42 @@ async def voice_audio(request: Request) -> Response:
 
 
 @guarded(Action.VOICE, scope="language")
+async def voice_draft_audio(request: Request) -> Response:
+    """The draft voice note of the key (not published yet), for the page's player."""
+    context = await _voice_context(request)
+    desk: ContentDesk | None = request.app.state.desk
+    draft = context.get("draft") if context else None
+    if draft is None or desk is None:
+        return _not_found(request)
+    async with desk.database.reading() as session:
+        data = await draft_store.blob_data(session, str(draft.data["sha256"]))  # type: ignore[attr-defined]
+    if data is None:
+        return _not_found(request)
+    return Response(data, media_type="audio/ogg", headers={"Cache-Control": "no-store"})
+
+
+def _int(value: object) -> int:
+    text = str(value or "")
+    return int(text) if text.isdigit() else 0
+
+
+@guarded(Action.VOICE, scope="language")
 async def voice_upload(request: Request) -> Response:
-    """Take a recording or a file, make it a voice note, attach it, make it live."""
-    context = _voice_context(request)
+    """Take a recording or a file, make it a voice note, keep it as a draft."""
+    context = await _voice_context(request)
     if context is None:
         return _not_found(request)
     wants_json = request.headers.get("accept", "").startswith("application/json")
 
-    def refused(label: str, status: int) -> Response:
+    def refused(label: str, status: int, **extra: object) -> Response:
         if wants_json:
             t = translator(language(request))
             text = t(label, mb=context["max_mb"], seconds=context["max_seconds"])
             return JSONResponse({"ok": False, "error": text}, status_code=status)
-        return page(request, "voice.html", {**context, "error": label}, status=status)
+        return page(request, "voice.html", {**context, "error": label, **extra}, status=status)
 
-    store: ContentStore | None = request.app.state.content
-    if store is None:
+    desk: ContentDesk | None = request.app.state.desk
+    if desk is None or request.app.state.content is None:
         return refused("voice.error.read_only", 409)
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > MAX_UPLOAD_BYTES + 64 * 1024:
@@ -158,29 +196,54 @@ async def voice_upload(request: Request) -> Response:
         return refused(exc.refusal.value, 400 if exc.refusal.name != "TOO_BIG" else 413)
     code, key = str(context["code"]), str(context["key"])
     account = request.state.account
-    publisher: ContentPublisher | None = request.app.state.publisher
-    try:
-        if publisher is not None:
-            async with publisher.editing(f"console {account.name}"):
-                await asyncio.to_thread(attach_voice, store, key=key, language=code, data=note.data)
-        else:
-            await asyncio.to_thread(attach_voice, store, key=key, language=code, data=note.data)
-    except AttachError as exc:
-        logger.info("Voice note for %s/%s refused: %s", key, code, exc.refusal.name)
-        return refused("voice.error.invalid", 400)
-    database: Database = request.app.state.database
-    async with database.transaction() as db:
-        await account_store.audit(
-            db,
-            actor=account.name,
-            action="voice.attach",
-            detail=f"{key} {code} ({note.seconds:.0f} s)",
-        )
-    logger.info("Voice note attached to %s in %s from the console", key, code)
-    target = f"{PREFIX}/voice/{code}/{key}?done=1"
+    outcome = await desk.save_voice(
+        actor=account.name,
+        language=code,
+        key=key,
+        audio=note.data,
+        seconds=note.seconds,
+        revision=_int(form.get("revision")),
+        base=str(form.get("base") or ""),
+    )
+    if outcome.conflict is not None:
+        # Someone saved or published a voice note since this page was loaded: the page
+        # shows theirs; sending again goes over it.
+        return refused("voice.error.conflict", 409, who=outcome.conflict.who)
+    if not outcome.ok:
+        logger.info("Voice note for %s/%s refused by the checks", key, code)
+        label = outcome.issues[0].label if outcome.issues else "voice.error.invalid"
+        return refused(label, 400, problems=outcome.problems)
+    logger.info("Voice note drafted for %s in %s from the console", key, code)
+    target = f"{PREFIX}/voice/{code}/{key}?done=draft"
     if wants_json:
         return JSONResponse({"ok": True, "next": target})
     return RedirectResponse(target, status_code=303)
+
+
+@guarded(Action.VOICE, scope="language")
+async def voice_discard(request: Request) -> Response:
+    """Drop the draft voice note (the live one, if any, stays)."""
+    context = await _voice_context(request)
+    desk: ContentDesk | None = request.app.state.desk
+    if context is None or desk is None:
+        return _not_found(request)
+    form = await request.form()
+    code, key = str(context["code"]), str(context["key"])
+    outcome = await desk.discard(
+        actor=request.state.account.name,
+        language=code,
+        key=key,
+        revision=_int(form.get("revision")),
+        kind=VOICE,
+    )
+    if outcome.conflict is not None:
+        return page(
+            request,
+            "voice.html",
+            {**context, "error": "voice.error.conflict", "who": outcome.conflict.who},
+            status=409,
+        )
+    return RedirectResponse(f"{PREFIX}/voice/{code}/{key}?done=discarded", status_code=303)
 
 
 def voice_routes() -> list[BaseRoute]:
@@ -189,4 +252,6 @@ def voice_routes() -> list[BaseRoute]:
         Route("/voice/{language}/{key}", voice_page, methods=["GET"]),
         Route("/voice/{language}/{key}", voice_upload, methods=["POST"]),
         Route("/voice/{language}/{key}/audio", voice_audio, methods=["GET"]),
+        Route("/voice/{language}/{key}/draft.ogg", voice_draft_audio, methods=["GET"]),
+        Route("/voice/{language}/{key}/discard", voice_discard, methods=["POST"]),
     ]

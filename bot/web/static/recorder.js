@@ -53,6 +53,8 @@
     var form = new FormData();
     var ext = (blob.type.indexOf("ogg") >= 0) ? "ogg" : "webm";
     form.append("csrf", box.dataset.csrf);
+    form.append("revision", box.dataset.revision || "0");
+    form.append("base", box.dataset.base || "");
     form.append("file", blob, "recording." + ext);
     save.disabled = true;
     fetch(box.dataset.url, {
