@@ -6,8 +6,8 @@ events, plus quiz answers and referrals in proportion, then times every section 
 dashboard (``bot/store/dashboard.py`` and the publication through ``bot/disclosure.py``) for
 the last 30 days, without and with a filter: the best and worst of ``--rounds`` runs, and
 the best CPU time of this process (on SQLite, the queries' too). The
-days that are over are first counted into ``event_days``, as the console does at its first
-look of a day (the time it takes is reported).
+days that are over are first counted into ``event_days``, as the worker's elected copy does
+(the time it takes is reported; a dashboard request never does it).
 
     .venv/bin/python -m bench.console_dashboard --users 100000 --events 1000000
     .venv/bin/python -m bench.console_dashboard --db postgresql://postgres@127.0.0.1/bench
@@ -214,7 +214,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             vacuum = database.engine.execution_options(isolation_level="AUTOCOMMIT")
             async with vacuum.connect() as connection:
                 await connection.execute(text("VACUUM ANALYZE"))
-        # What the console does at the first look of a day: count the days that are over.
+        # What the worker's elected copy does: count the days that are over.
         began = time.perf_counter()
         days = await dashboard.roll_up(database, today=datetime.now(UTC).date())
         rolled = round(time.perf_counter() - began, 1)

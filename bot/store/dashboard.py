@@ -183,11 +183,13 @@ async def _figures(
 #
 # Counting a month of events row by row takes seconds at a national campaign's size. The
 # days that are over are counted once into ``event_days`` (day, kind, name, language,
-# understood: no person in it); a section reads those days there and only the day in
-# progress (and the period's partial days) from ``events``. Events are never deleted (the
-# erasure and the retention only unlink them from the person), so a day's counts, once
-# taken, stay equal to its raw count. A filter on people (language, place, ...) needs
-# each event's person: filtered views count the raw events.
+# understood: no person in it) by the worker's elected copy (``bot/telegram/worker.py``,
+# :func:`roll_up`), never by a web request; a section reads those days there and counts
+# from ``events`` only the period's days not counted yet (the day in progress, and any
+# day the worker has not reached). Events are never deleted (the erasure and the
+# retention only unlink them from the person), so a day's counts, once taken, stay equal
+# to its raw count. A filter on people (language, place, ...) needs each event's person:
+# filtered views count the raw events.
 
 
 def _understood() -> ColumnElement[bool]:
@@ -203,10 +205,11 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-async def roll_up_events(session: AsyncSession, *, today: date) -> int:
-    """Count every day before ``today`` (UTC) not counted yet into ``event_days``; the
-    number of days counted. Two processes doing it at once: one wins, the other's
-    transaction fails on the days' keys and is dropped (:func:`roll_up`)."""
+async def roll_up_events(session: AsyncSession, *, today: date, days: int | None = None) -> int:
+    """Count the days before ``today`` (UTC) not counted yet into ``event_days``, the
+    oldest first and at most ``days`` of them (None: all); the number of days counted.
+    Two processes doing it at once: one wins, the other's transaction fails on the days'
+    keys and is dropped (:func:`roll_up`)."""
     last = await session.scalar(select(func.max(EventDayRolled.day)))
     if last is not None:
         first = (last if isinstance(last, date) else date.fromisoformat(str(last))) + timedelta(
@@ -217,6 +220,8 @@ async def roll_up_events(session: AsyncSession, *, today: date) -> int:
         if oldest is None:
             return 0
         first = oldest.astimezone(UTC).date()
+    if days is not None:
+        today = min(today, first + timedelta(days=days))
     if first >= today:
         return 0
     day = _day(Event.created_at)
@@ -230,26 +235,38 @@ async def roll_up_events(session: AsyncSession, *, today: date) -> int:
             .group_by(day, Event.kind, name, language, understood),
         )
     )
-    days = [first + timedelta(days=n) for n in range((today - first).days)]
-    await session.execute(insert(EventDayRolled), [{"day": d} for d in days])
-    return len(days)
+    counted = [first + timedelta(days=n) for n in range((today - first).days)]
+    await session.execute(insert(EventDayRolled), [{"day": d} for d in counted])
+    return len(counted)
 
 
-async def roll_up(database: Any, *, today: date) -> int:
-    """:func:`roll_up_events` in its own transaction; 0 when another process did it first.
-    Most calls find nothing to do: that is read first, without taking SQLite's write lock
-    (a write transaction there would make the bot's own writes wait)."""
-    async with database.reading() as session:
-        last = await session.scalar(select(func.max(EventDayRolled.day)))
-    if last is not None:
-        last = last if isinstance(last, date) else date.fromisoformat(str(last))
-        if last + timedelta(days=1) >= today:
-            return 0
-    try:
-        async with database.transaction() as session:
-            return await roll_up_events(session, today=today)
-    except IntegrityError:
-        return 0
+#: Days counted per transaction by :func:`roll_up`: a day of a national campaign is
+#: counted in a fraction of a second, so SQLite's write lock is never held for long.
+DAYS_AT_ONCE = 1
+
+
+async def roll_up(database: Any, *, today: date, days_at_once: int = DAYS_AT_ONCE) -> int:
+    """Every day before ``today`` not counted yet, ``days_at_once`` per transaction; the
+    number of days counted (0 when another process did them first). The worker's elected
+    copy calls it; a web request never does (a first count of 90 days takes most of a
+    minute). Most calls find nothing to do: that is read first, without taking SQLite's
+    write lock (a write transaction there would make the bot's own writes wait)."""
+    total = 0
+    while True:
+        async with database.reading() as session:
+            last = await session.scalar(select(func.max(EventDayRolled.day)))
+        if last is not None:
+            last = last if isinstance(last, date) else date.fromisoformat(str(last))
+            if last + timedelta(days=1) >= today:
+                return total
+        try:
+            async with database.transaction() as session:
+                counted = await roll_up_events(session, today=today, days=days_at_once)
+        except IntegrityError:
+            return total
+        if not counted:
+            return total
+        total += counted
 
 
 @dataclass(frozen=True)

@@ -95,8 +95,19 @@ class User(Base):
         Index("uq_users_channel_external_id", "channel", "external_id", unique=True),
         # The dashboard: people who started, subscribed, left or blocked the bot in a
         # period (reach, the funnel's cohort), and the filters' values read from an index
-        # alone, in its order (no sort).
-        Index("ix_users_created_at", "created_at"),
+        # alone, in its order (no sort). The people who started in a period are read with
+        # their filters' attributes and consent from the index alone (migration 0022).
+        Index(
+            "ix_users_created_profile",
+            "created_at",
+            "language",
+            "region",
+            "country",
+            "age_bracket",
+            "situation",
+            "acquisition_source",
+            "consent",
+        ),
         Index("ix_users_subscribed_at", "subscribed_at"),
         Index("ix_users_unsubscribed_at", "unsubscribed_at"),
         Index("ix_users_blocked_at", "blocked_at"),

@@ -10,7 +10,10 @@
     no outside cron job is needed; a drip whose latest run was cancelled stays stopped;
   - **referral checks**: every ``REFERRAL_CHECK_SECONDS``, deliveries that failed are
     tried again and referrals not acknowledged in time are reminded and flagged;
-  - **privacy purge**: every ``PURGE_EVERY_SECONDS``, what is past its retention period.
+  - **privacy purge**: every ``PURGE_EVERY_SECONDS``, what is past its retention period;
+  - **dashboard roll-up**: every ten minutes, the days that are over are counted into
+    ``event_days`` for the console (``bot/store/dashboard.py``), one day per transaction;
+    most passes find nothing to do.
 
 **Election.** The schedulers run in the copy that holds the ``scheduler`` lease (a
 PostgreSQL advisory lock held by an open connection, ``bot/store/locks.py``). The others
@@ -41,7 +44,7 @@ from bot.config import Settings
 from bot.content.models import CampaignKind
 from bot.privacy.retention import Periods, Retention
 from bot.runtime import Runtime
-from bot.store import runs
+from bot.store import dashboard, runs
 from bot.store.locks import Lease
 from bot.telegram.referrals import ReferralDesk
 from bot.telegram.transport import TelegramTransport
@@ -63,6 +66,9 @@ class WorkerTimings:
     referral_every: float = 300.0
     purge_every: float = 3600.0
     election_every: float = 5.0
+    #: The dashboard's count of the days that are over (a new day appears once a day;
+    #: 0: never, for tests).
+    rollup_every: float = 600.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerTimings:
@@ -192,6 +198,10 @@ class Worker:
                 loops.append(
                     self._again(self._every(self.timings.purge_every, self._purge), "purge")
                 )
+            if self.timings.rollup_every > 0:
+                loops.append(
+                    self._again(self._every(self.timings.rollup_every, self._roll_up), "roll-up")
+                )
             tasks = [asyncio.create_task(loop) for loop in loops]
             if self.lease.enabled:
                 tasks.append(asyncio.create_task(self.lease.hold_until_lost(every)))
@@ -224,6 +234,11 @@ class Worker:
 
     async def _purge(self) -> None:
         await Retention(self.runtime.database, Periods.from_settings(self.settings)).run()
+
+    async def _roll_up(self) -> None:
+        days = await dashboard.roll_up(self.runtime.database, today=self.clock().date())
+        if days:
+            logger.info("Dashboard: %d day(s) counted into event_days", days)
 
 
 async def serve_worker(settings: Settings, runtime: Runtime) -> None:

@@ -12,6 +12,7 @@ from bot.store import dashboard
 from bot.store.db import Database
 from bot.store.erasure import erase_user
 from bot.store.models import Event, EventDay, EventDayRolled, User
+from bot.store.retention import unlink_old_events
 
 #: Days nobody else's rows use (the PostgreSQL schema is shared between test processes).
 DAY = date(2001, 3, 1)
@@ -215,3 +216,31 @@ async def test_the_console_counts_the_days_once(database: Database) -> None:
     # Nothing left to count: read, not written.
     assert await dashboard.roll_up(database, today=DAY + timedelta(days=2)) == 0
     assert await dashboard.roll_up(database, today=DAY + timedelta(days=3)) == 1
+
+
+async def test_the_worker_pass_counts_each_day_once_and_keeps_the_raw_counts(
+    database: Database,
+) -> None:
+    """The worker's elected copy counts the days that are over (one per transaction);
+    passes again find nothing; the counts equal the raw ones before and after the
+    retention unlinks the events and an erasure."""
+    first = await seed(database)
+    whole = dashboard.Period(at(1, 0), datetime(2001, 3, 4, tzinfo=UTC))
+    raw_whole = await tables(database, whole)
+    # 3 March is "today" for the worker: 1 and 2 March are counted, one at a time.
+    assert await dashboard.roll_up(database, today=DAY + timedelta(days=2), days_at_once=1) == 2
+    assert await dashboard.roll_up(database, today=DAY + timedelta(days=2)) == 0
+    async with database.reading() as session:
+        rolled = list(
+            await session.scalars(select(EventDayRolled.day).order_by(EventDayRolled.day))
+        )
+    assert rolled == [DAY, DAY + timedelta(days=1)]
+    # 3 March is still raw: the whole period reads two counted days and one raw one.
+    assert await tables(database, whole) == raw_whole
+
+    await unlink_old_events(database, before=at(2, 12), apply=True, batch=100)
+    async with database.transaction() as session:
+        await erase_user(session, user_id=first, open_statuses=(), withdrawn_status="withdrawn")
+    assert await tables(database, whole) == raw_whole
+    assert await dashboard.roll_up(database, today=DAY + timedelta(days=3)) == 1
+    assert await tables(database, whole) == raw_whole

@@ -10,12 +10,13 @@ import secrets
 import socket
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import delete, func, select, update
 from telegram import Bot
 
 from bot.campaigns.sender import SenderSettings
@@ -23,7 +24,7 @@ from bot.config import PROJECT_ROOT, Settings
 from bot.content.store import ContentStore
 from bot.runtime import Runtime
 from bot.store.db import Database
-from bot.store.models import User
+from bot.store.models import Event, EventDay, EventDayRolled, User
 from bot.telegram.referrals import ReferralDesk
 from bot.telegram.worker import SCHEDULER, Worker, WorkerTimings
 from tests.fakes.bot_api import FakeBotApi
@@ -34,7 +35,9 @@ __all__ = ["committed", "limited"]
 
 #: Noon in Bamako, outside the drips' quiet hours, a day ago: what the drips are computed for.
 NOON = (datetime.now(UTC) - timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
-FAST = WorkerTimings(drip_every=0.2, referral_every=0.2, purge_every=0.5, election_every=0.2)
+FAST = WorkerTimings(
+    drip_every=0.2, referral_every=0.2, purge_every=0.5, election_every=0.2, rollup_every=0
+)
 
 
 def worker_for(database: Database, fake: FakeBotApi, *, lease: str = "scheduler") -> Worker:
@@ -181,3 +184,29 @@ async def stop(task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def test_the_elected_copy_counts_the_finished_days_for_the_dashboard(
+    committed: Database, limited: FakeBotApi
+) -> None:
+    async with committed.transaction() as session:
+        session.add(
+            Event(kind="served", name="menu.main", data={}, created_at=NOON - timedelta(days=1))
+        )
+    worker = worker_for(committed, limited, lease=f"test-{secrets.token_hex(4)}")
+    worker.timings = replace(FAST, rollup_every=0.2)
+    try:
+        async with running(worker):
+            await asyncio.wait_for(worker.elected.wait(), 5)
+            for _ in range(100):
+                async with committed.reading() as session:
+                    last = await session.scalar(select(func.max(EventDayRolled.day)))
+                if last is not None and str(last) >= str((NOON - timedelta(days=1)).date()):
+                    break
+                await asyncio.sleep(0.1)
+        assert str(last) == str((NOON - timedelta(days=1)).date())
+    finally:
+        # The PostgreSQL schema is shared by the session's tests: leave no counted day.
+        async with committed.transaction() as session:
+            await session.execute(delete(EventDay))
+            await session.execute(delete(EventDayRolled))

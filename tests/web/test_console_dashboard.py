@@ -8,11 +8,21 @@ import io
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import func, select
 
 from bot.content.store import ContentStore
 from bot.store import dashboard
 from bot.store.db import Database
-from bot.store.models import Event, QuizAnswer, Referral, User, this_hour, utcnow
+from bot.store.models import (
+    Event,
+    EventDay,
+    EventDayRolled,
+    QuizAnswer,
+    Referral,
+    User,
+    this_hour,
+    utcnow,
+)
 from bot.web.console.app import PREFIX
 from bot.web.console.i18n import catalogue
 from bot.web.console.tables import publish
@@ -319,3 +329,35 @@ async def test_quiz_shares_by_place_and_age_and_handovers_per_day(
     today = utcnow().date().isoformat()
     assert [today, "5"] in handovers  # 7 opened today, shown rounded to 5
     assert "chart-quiz_answers_by_place" in page.text and "chart-quiz_answers_by_age" in page.text
+
+
+async def test_a_request_never_counts_the_days_itself(
+    database: Database, content_store: ContentStore
+) -> None:
+    """The days that are over are counted by the worker: a look at the dashboard reads
+    them raw while the worker has not reached them, and writes nothing."""
+    await add_accounts(database)
+    async with database.transaction() as session:
+        for days_ago in (2, 3):
+            for _ in range(5):
+                session.add(
+                    Event(
+                        kind="served",
+                        name="clarify.choose",
+                        language="fr",
+                        data={},
+                        created_at=this_hour() - timedelta(days=days_ago),
+                    )
+                )
+    async with client(console_app(database, content_store)) as c:
+        await sign_in(c, "ada")
+        page = await c.get(f"{PREFIX}/dashboard/understanding/understanding_by_language.csv")
+        assert page.status_code == 200
+        rows = rows_of(page.text)
+    # Language, understood, clarified, fell back, emergencies: the 10 raw events counted
+    # (10 shown as 10: counts are rounded to fives).
+    french = [r for r in rows[1:] if r[0] == "fr"]
+    assert french and int(french[0][2]) == 10
+    async with database.reading() as session:
+        assert await session.scalar(select(func.count()).select_from(EventDayRolled)) == 0
+        assert await session.scalar(select(func.count()).select_from(EventDay)) == 0

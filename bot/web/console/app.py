@@ -245,8 +245,8 @@ async def section_tables(
     _, period = period_of(request)
     filters = filters_of(request)
     database: Database = request.app.state.database
-    # The days that ended since the last look are counted once (cheap when none did).
-    await dashboard.roll_up(database, today=request.app.state.clock().date())
+    # The days that are over are counted into event_days by the worker, never here: a
+    # section counts the raw events of the days it has not reached yet.
     async with database.reading() as db:
         if section == "reach":
             tables = await dashboard.reach(db, period, filters)
