@@ -218,7 +218,7 @@ class CampaignDraftKind:
     def write(
         self, content_dir: Path, catalog: Catalog, drafts: Sequence[DraftLike]
     ) -> dict[str, str]:
-        from bot.campaigns.editing import campaign_text  # the campaigns build on content
+        from bot.content.campaign_files import campaign_text
 
         return {
             self.path(d.key): campaign_text(content_dir, d.key, d.data["campaign"]) for d in drafts

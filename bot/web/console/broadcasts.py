@@ -1,6 +1,6 @@
 """The console's broadcasts: campaigns made and changed, planned, sent, followed, cancelled.
 
-A campaign is a file of ``content/broadcasts/`` (``bot/campaigns/editing.py`` writes it
+A campaign is a file of ``content/broadcasts/`` (``bot/content/campaign_files.py`` writes it
 with the round-trip editor; the loader validates it), so the console, ``kunnafoni
 broadcast ...`` and the worker's drips read one definition. A campaign made or changed
 here is a draft (``ContentDesk.save_campaign``, checked by the loader on an overlay) until
@@ -26,16 +26,16 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.campaigns.editing import (
+from bot.campaigns.enqueue import enqueue_campaign
+from bot.campaigns.plan import plan
+from bot.campaigns.segments import criteria
+from bot.content.campaign_files import (
     CHANGED_MEANWHILE,
     NAME,
     RESERVED,
     CampaignRefused,
     validate,
 )
-from bot.campaigns.enqueue import enqueue_campaign
-from bot.campaigns.plan import plan
-from bot.campaigns.segments import criteria
 from bot.content.catalog import Catalog
 from bot.content.drafts import CAMPAIGN, KINDS, base_of, target_of
 from bot.content.models import Campaign, CampaignKind, Segment

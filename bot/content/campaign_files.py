@@ -1,29 +1,24 @@
-"""Write a campaign of ``content/broadcasts/`` from the console, and make it live.
+"""A campaign's file of ``content/broadcasts/`` as the console makes or changes it.
 
-A campaign made or changed in the console is written to its YAML file with the
-round-trip editor (comments, key order and the rest of the file kept), then the whole
-tree is loaded again by the loader of ``kunnafoni content check``. A result that does
-not load is undone (the file as it was), so the live content never holds an invalid
-campaign. Keeping the file as the one place a campaign lives means ``kunnafoni broadcast
-plan|send NAME``, the worker's drips and the console all read the same definition.
+The fields are validated by the campaign model, field by field, and written with the
+round-trip editor (comments, key order and the rest of the file kept). The console keeps
+the text as a draft (``bot.content.drafts``) until it is published; keeping the file as
+the one place a campaign lives means ``kunnafoni broadcast plan|send NAME``, the worker's
+drips and the console all read the same definition.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from bot.content.editing import dump_document, load_document, write_atomic
-from bot.content.loader import check_content
+from bot.content.editing import dump_document, load_document
 from bot.content.models import CampaignFile
-from bot.content.store import ContentStore
 from bot.errors import KunnafoniError
 
 #: File names of campaigns (the loader's rule) and names the console's own pages take.
@@ -47,25 +42,8 @@ class CampaignRefused(KunnafoniError):
         )
 
 
-@dataclass(frozen=True)
-class Saved:
-    name: str
-    created: bool
-    #: The live content version after the save.
-    version: str
-
-
 def campaign_path(root: Path, name: str) -> Path:
     return root / "broadcasts" / f"{name}.yml"
-
-
-def file_version(root: Path, name: str) -> str:
-    """A short hash of the campaign's file as it is now ("" when there is none): the form
-    carries it, so a save over someone else's change in between is refused, not lost."""
-    path = campaign_path(root, name)
-    if not path.exists():
-        return ""
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
 def validate(data: Mapping[str, Any]) -> CampaignFile:
@@ -139,40 +117,3 @@ def campaign_text(root: Path, name: str, data: Mapping[str, Any]) -> str:
     path = campaign_path(root, name)
     doc = _document(campaign, load_document(path) if path.exists() else None)
     return dump_document(doc)
-
-
-def save_campaign(
-    store: ContentStore,
-    name: str,
-    data: Mapping[str, Any],
-    *,
-    create: bool,
-    base: str | None = None,
-) -> Saved:
-    """Write campaign ``name`` (new with ``create``) and reload the content.
-
-    Refused, with nothing changed: a bad name, a name taken (``create``) or unknown (not
-    ``create``), a file changed since the form read it (``base``, :func:`file_version`),
-    a field the model refuses, or a tree the loader refuses.
-    """
-    if not NAME.match(name) or name in RESERVED:
-        raise CampaignRefused({"name": "lower-case letters, digits and _ only"})
-    root = store.directory
-    path = campaign_path(root, name)
-    if create and path.exists():
-        raise CampaignRefused({"name": "a campaign of that name exists"})
-    if not create and not path.exists():
-        raise CampaignRefused({"name": "no campaign of that name"})
-    if base is not None and base != file_version(root, name):
-        raise CampaignRefused({}, [CHANGED_MEANWHILE])
-    old_text = path.read_text(encoding="utf-8") if path.exists() else None
-    write_atomic(path, campaign_text(root, name, data))
-    if not store.reload() or name not in store.current().campaigns:
-        problems = [p.reason for p in check_content(root)]
-        if old_text is None:
-            path.unlink(missing_ok=True)
-        else:
-            write_atomic(path, old_text)
-        store.reload()
-        raise CampaignRefused({}, problems or ["the content did not load"])
-    return Saved(name, create, store.current().version)
