@@ -474,13 +474,13 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> Bot
         processor = application.update_processor
         assert isinstance(processor, PerChatProcessor)
 
-        def database() -> Database:
+        def drain_database() -> Database:
             assert adapter.runtime is not None
             return adapter.runtime.database
 
         processor.drain = ChatDrain(
             channel=CHANNEL,
-            database=database,
+            database=drain_database,
             bot=lambda: application.bot,
             handle=application.process_update,
         )
