@@ -11,8 +11,10 @@ The replica that received an update someone else's drain already handled finds i
 and drops it.
 
 Nothing is left behind: every recorded update has a task of its own waiting for the
-chat's turn on the replica that recorded it, and the drain runs until the chat has no
-update pending, under the turn. An update that arrives after a later one of its chat was
+chat's turn (a blocking ``pg_advisory_lock``) on the replica that recorded it, so an
+update recorded just as a drain ends is drained by that task; a drain reads again only
+while it finds full batches. A task whose update this process's drain already handled
+is done without a query. An update that arrives after a later one of its chat was
 handled (both taken at the same moment by different replicas) is handled at once: it
 cannot be put back into the past.
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -52,33 +55,49 @@ class ChatDrain:
         bot: Callable[[], Bot],
         handle: Callable[[Update], Awaitable[Any]],
         batch: int = 50,
+        remembered: int = 10_000,
     ) -> None:
         self.channel = channel
         self._database = database
         self._bot = bot
         self._handle = handle
         self.batch = batch
+        #: Ids this process's drains handled lately: a task whose update is among them
+        #: (a sibling of its chat drained it) is done without asking the database.
+        self._handled: OrderedDict[int, None] = OrderedDict()
+        self.remembered = remembered
+
+    def _remember(self, update_id: int) -> None:
+        self._handled[update_id] = None
+        while len(self._handled) > self.remembered:
+            self._handled.popitem(last=False)
 
     async def __call__(self, chat: int, own: Update, coroutine: Awaitable[Any], run: Run) -> None:
         """Called holding ``chat``'s turn for the update ``own`` this replica received
         (``coroutine``: its handling). Returns once the chat has nothing pending."""
+        if own.update_id in self._handled:
+            if hasattr(coroutine, "close"):
+                coroutine.close()
+            return
         database = self._database()
         handled_own = False
         latest: int | None = None
+        # Only to say when an update came too late to be put in its place.
+        telling = logger.isEnabledFor(logging.DEBUG)
         try:
             while True:
                 async with database.reading() as session:
                     pending = await service_store.pending_updates(
                         session, channel=self.channel, chat_id=chat, limit=self.batch
                     )
-                    if pending and latest is None:
+                    if pending and latest is None and telling:
                         latest = await service_store.latest_handled_update(
                             session, channel=self.channel, chat_id=chat
                         )
                 if not pending:
                     break
                 for row in pending:
-                    if latest is not None and row.update_id < latest:
+                    if telling and latest is not None and row.update_id < latest:
                         logger.debug(
                             "Update %s arrived after a later update of its chat was"
                             " handled; handled now, out of turn",
@@ -98,7 +117,12 @@ class ChatDrain:
                             await service_store.mark_update_handled(
                                 session, channel=self.channel, update_id=row.update_id
                             )
+                        self._remember(row.update_id)
                     latest = row.update_id if latest is None else max(latest, row.update_id)
+                if len(pending) < self.batch:
+                    # All there was when read. One recorded since has its own task
+                    # waiting for the chat's turn on the replica that recorded it.
+                    break
         finally:
             if not handled_own and hasattr(coroutine, "close"):
                 # Already handled by a drain (another replica's, or an earlier one here).
