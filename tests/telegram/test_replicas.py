@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -23,7 +23,9 @@ from bot.store import service as service_store
 from bot.store.db import Database
 from bot.store.locks import ChatLocks
 from bot.store.models import ReceivedUpdate
+from tests.conftest import _postgres_url
 from tests.fakes.bot_api import FakeBotApi
+from tests.support.databases import private_schema
 from tests.support.nlu import StubParser
 from tests.support.service import Serving, made_update, serving
 
@@ -32,9 +34,17 @@ pytestmark = pytest.mark.postgres
 COMMANDS = ["start", "help", "privacy", "menu", "help", "privacy"]
 
 
+@pytest.fixture(scope="module")
+def replica_schema_url() -> Iterator[str]:
+    """A schema of its own: the replicas commit for real, and other tests' outer
+    transactions on the shared schema must not see their users and events."""
+    with private_schema(_postgres_url()) as url:
+        yield url
+
+
 @pytest.fixture
 async def replicas(
-    postgres_schema_url: str, fake: FakeBotApi, content_store: ContentStore
+    replica_schema_url: str, fake: FakeBotApi, content_store: ContentStore
 ) -> AsyncIterator[list[Serving]]:
     """Two services, each with its own database pool, chat locks and event handling."""
     # Update ids of their own: the schema is shared with the other tests of the run.
@@ -42,7 +52,7 @@ async def replicas(
     async with AsyncExitStack() as stack:
         running = []
         for _ in range(2):
-            database = Database(postgres_schema_url)
+            database = Database(replica_schema_url)
             stack.push_async_callback(database.dispose)
             engine = Engine(
                 database=database,
@@ -53,7 +63,7 @@ async def replicas(
             )
             running.append(
                 await stack.enter_async_context(
-                    serving(fake, engine, content_store, DATABASE_URL=postgres_schema_url)
+                    serving(fake, engine, content_store, DATABASE_URL=replica_schema_url)
                 )
             )
         yield running
@@ -86,7 +96,7 @@ async def one_at_a_time(fake: FakeBotApi, replica: Serving, chat: int) -> list[s
 
 
 async def test_alternating_replicas_shuffled_arrival_answer_in_update_id_order(
-    replicas: list[Serving], fake: FakeBotApi, postgres_schema_url: str
+    replicas: list[Serving], fake: FakeBotApi, replica_schema_url: str
 ) -> None:
     base = random.randrange(10**9, 2 * 10**9)
     expected = await one_at_a_time(fake, replicas[0], base)
@@ -102,7 +112,7 @@ async def test_alternating_replicas_shuffled_arrival_answer_in_update_id_order(
         deliveries.append(deliveries.pop(0))
     # The chat's turn is busy elsewhere (a replica handling an earlier update) while they
     # arrive: without the drain, each replica would take its updates in arrival order.
-    locks = ChatLocks(postgres_schema_url, size=1)
+    locks = ChatLocks(replica_schema_url, size=1)
     try:
         async with locks.turn(chat):
             for replica, update in deliveries:
@@ -112,7 +122,7 @@ async def test_alternating_replicas_shuffled_arrival_answer_in_update_id_order(
         await locks.aclose()
     assert await settled(fake, chat, len(expected)) == expected
     # Each body emptied once handled, every row kept for de-duplication.
-    database = Database(postgres_schema_url)
+    database = Database(replica_schema_url)
     try:
         async with database.reading() as session:
             rows = (
@@ -129,14 +139,14 @@ async def test_alternating_replicas_shuffled_arrival_answer_in_update_id_order(
 
 
 async def test_an_update_recorded_but_never_handled_is_drained_by_the_next(
-    replicas: list[Serving], fake: FakeBotApi, postgres_schema_url: str
+    replicas: list[Serving], fake: FakeBotApi, replica_schema_url: str
 ) -> None:
     base = random.randrange(10**9, 2 * 10**9)
     expected = await one_at_a_time(fake, replicas[1], base)
     chat = base + 1
     updates = [made_update(fake, fake.push_command(chat, c)) for c in COMMANDS]
     # A replica recorded the first update, then stopped before handling it.
-    database = Database(postgres_schema_url)
+    database = Database(replica_schema_url)
     try:
         async with database.transaction() as session:
             assert await service_store.record_received_update(
