@@ -152,13 +152,22 @@ class ProcessedUpdate(Base):
 class ReceivedUpdate(Base):
     """Telegram update ids received over the webhook, recorded before the update is
     processed: Telegram's redeliveries (and, with several replicas, a delivery to another
-    process) find the row and are answered without being processed again."""
+    process) find the row and are answered without being processed again.
+
+    With several replicas on PostgreSQL, the row also keeps the update's chat and body
+    until it is handled (``handled_at``), so that the replica holding the chat's turn
+    handles all of the chat's pending updates in id order; the body is emptied once the
+    update is handled, the row kept for de-duplication."""
 
     __tablename__ = "received_updates"
+    __table_args__ = (Index("ix_received_updates_chat", "channel", "chat_id", "update_id"),)
 
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    chat_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    body: Mapped[str | None] = mapped_column(Text, default=None)
+    handled_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class SendBudget(Base):

@@ -37,8 +37,9 @@ from bot.dialogue.types import Button, Inbound, Media, Outcome, Reply
 from bot.metrics import REPLIES
 from bot.runtime import Runtime, build_runtime
 from bot.store import repositories as repo
-from bot.store.db import upgrade_database
+from bot.store.db import Database, upgrade_database
 from bot.store.locks import ChatLocks
+from bot.telegram.drain import ChatDrain
 from bot.telegram.handover import HandoverRelay
 from bot.telegram.ordering import PerChatProcessor, mark_failed
 from bot.telegram.referrals import PARTNER_PAYLOAD, ReferralDesk, need_label
@@ -467,6 +468,22 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> Bot
         .concurrent_updates(PerChatProcessor(settings.update_concurrency, guard=chat_locks.turn))
         .build()
     )
+    if chat_locks.enabled and settings.telegram_webhook_url is not None:
+        # Webhook replicas on PostgreSQL: the chat's turn handles all of the chat's
+        # recorded updates in id order, whichever replica received them (bot/telegram/drain.py).
+        processor = application.update_processor
+        assert isinstance(processor, PerChatProcessor)
+
+        def drain_database() -> Database:
+            assert adapter.runtime is not None
+            return adapter.runtime.database
+
+        processor.drain = ChatDrain(
+            channel=CHANNEL,
+            database=drain_database,
+            bot=lambda: application.bot,
+            handle=application.process_update,
+        )
     private = filters.ChatType.PRIVATE
     # Order matters only in that both handlers are in group 0 and are disjoint:
     # button presses first, then every kind of private message.

@@ -82,17 +82,32 @@ async def _no_guard(_chat: int) -> AsyncIterator[None]:
 
 #: The turn of a chat across processes (``bot.store.locks.ChatLocks.turn``).
 ChatGuard = Callable[[int], AbstractAsyncContextManager[None]]
+#: Run holding a chat's turn instead of the update alone (``bot.telegram.drain.ChatDrain``):
+#: (chat, the update, its handling, how to run one update's handling).
+ChatDrainer = Callable[
+    [int, Update, Awaitable[Any], Callable[[Update, Awaitable[Any]], Awaitable[None]]],
+    Awaitable[None],
+]
 
 
 class PerChatProcessor(BaseUpdateProcessor):
     """A lock per chat (dropped as soon as no update of that chat is pending), and a bound
     on updates handled at once. ``guard``: the chat's turn across processes, taken inside
-    this process's lock and slot (several replicas on PostgreSQL)."""
+    this process's lock and slot (several replicas on PostgreSQL). ``drain``: holding the
+    chat's turn, handle every update of the chat the replicas recorded and did not handle
+    yet, in update id order, this one among them (webhook replicas on PostgreSQL)."""
 
-    def __init__(self, concurrency: int, *, guard: ChatGuard | None = None) -> None:
+    def __init__(
+        self,
+        concurrency: int,
+        *,
+        guard: ChatGuard | None = None,
+        drain: ChatDrainer | None = None,
+    ) -> None:
         super().__init__(max_concurrent_updates=ACCEPTED)
         self.concurrency = concurrency
         self.guard: ChatGuard = guard or _no_guard
+        self.drain = drain
         self._slots = asyncio.Semaphore(concurrency)
         self._turns: dict[int, _ChatTurn] = {}
         self._pending = 0
@@ -138,7 +153,10 @@ class PerChatProcessor(BaseUpdateProcessor):
         try:
             if turn is not None:
                 async with turn.lock, self._slots, self.guard(key):  # type: ignore[arg-type]
-                    await self._handle(update, coroutine)
+                    if self.drain is not None and isinstance(update, Update):
+                        await self.drain(key, update, coroutine, self._handle)  # type: ignore[arg-type]
+                    else:
+                        await self._handle(update, coroutine)
             else:
                 async with self._slots:
                     await self._handle(update, coroutine)

@@ -39,7 +39,7 @@ from bot.store import service as service_store
 from bot.store.db import upgrade_database
 from bot.store.locks import POLLING, Lease
 from bot.telegram.app import CHANNEL, BotApplication, build_application
-from bot.telegram.ordering import PerChatProcessor, update_kind
+from bot.telegram.ordering import PerChatProcessor, chat_key, update_kind
 from bot.telegram.referrals import TelegramNotifier
 from bot.web.app import CheckResult, ReadinessCheck, build_web_app
 
@@ -111,10 +111,14 @@ def webhook_route(settings: Settings, runtime: Runtime, application: BotApplicat
         if processor is not None:
             await processor.wait_for_room()
 
+        # Several replicas: the chat and body too, for whichever holds the chat's turn.
+        chat = chat_key(update) if processor is not None and processor.drain else None
+        kept = body.decode() if chat is not None else None
+
         async def record() -> bool:
             async with runtime.database.transaction() as session:
                 return await service_store.record_received_update(
-                    session, channel=CHANNEL, update_id=update.update_id
+                    session, channel=CHANNEL, update_id=update.update_id, chat_id=chat, body=kept
                 )
 
         first = await runtime.database.retrying(record)

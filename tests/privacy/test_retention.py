@@ -26,6 +26,7 @@ from bot.store.models import (
     OutboxMessage,
     ProcessedUpdate,
     QuizAnswer,
+    ReceivedUpdate,
     Referral,
     ReferralNote,
     User,
@@ -356,3 +357,26 @@ async def test_the_partners_notes_go_with_a_finished_referrals_details(
         .order_by(Referral.reference),
     )
     assert left == [("KF-NOTE03",), ("KF-NOTE04",)]
+
+
+async def test_an_old_received_update_goes_with_its_body_even_if_never_handled(
+    database: Database,
+) -> None:
+    """A replica that stopped between recording an update and handling it leaves its body
+    (personal data) behind: the purge of update ids takes the row and the body with it."""
+    body = json.dumps({"update_id": 11, "message": {"text": "Awa"}})
+    async with database.transaction() as session:
+        session.add_all(
+            [
+                ReceivedUpdate(
+                    channel="telegram", update_id=11, chat_id=5, body=body, received_at=ago(days=3)
+                ),
+                ReceivedUpdate(
+                    channel="telegram", update_id=12, chat_id=5, body=body, received_at=ago(days=1)
+                ),
+            ]
+        )
+    done = {p.rule: p.rows for p in await Retention(database, PERIODS).run(now=NOW)}
+    assert done["processed_updates"] == 1
+    left = await rows(database, select(ReceivedUpdate.update_id, ReceivedUpdate.body))
+    assert left == [(12, body)]  # inside its period, still waiting for its chat's drain

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from bot.store import handovers, service
 from bot.store import referrals as referral_repo
 from bot.store import repositories as repo
 from bot.store.db import Database
-from bot.store.models import utcnow
+from bot.store.models import ReceivedUpdate, utcnow
 
 
 async def test_an_update_id_is_received_once(database: Database) -> None:
@@ -54,3 +56,32 @@ async def test_gauges_count_without_naming_anyone(database: Database) -> None:
     assert gauges.outbox_open == 0
     assert gauges.oldest_unacknowledged_seconds is not None
     assert 290 < gauges.oldest_unacknowledged_seconds < 400
+
+
+async def test_a_chats_pending_updates_come_by_id_and_lose_their_body_once_handled(
+    database: Database,
+) -> None:
+    async with database.transaction() as session:
+        for update_id, chat in ((31, 1), (33, 1), (30, 2), (32, 1)):
+            assert await service.record_received_update(
+                session, channel="telegram", update_id=update_id, chat_id=chat, body=f"b{update_id}"
+            )
+        # Recorded without a body (one process): never pending.
+        await service.record_received_update(session, channel="telegram", update_id=29)
+    async with database.transaction() as session:
+        pending = await service.pending_updates(session, channel="telegram", chat_id=1)
+        assert [(p.update_id, p.body) for p in pending] == [(31, "b31"), (32, "b32"), (33, "b33")]
+        assert await service.latest_handled_update(session, channel="telegram", chat_id=1) is None
+        await service.mark_update_handled(session, channel="telegram", update_id=32)
+    async with database.transaction() as session:
+        pending = await service.pending_updates(session, channel="telegram", chat_id=1)
+        assert [p.update_id for p in pending] == [31, 33]
+        assert await service.latest_handled_update(session, channel="telegram", chat_id=1) == 32
+        # Still recorded: a redelivery of a handled update is not taken again.
+        assert not await service.record_received_update(
+            session, channel="telegram", update_id=32, chat_id=1, body="again"
+        )
+        body = await session.scalar(
+            select(ReceivedUpdate.body).where(ReceivedUpdate.update_id == 32)
+        )
+        assert body is None
