@@ -5,7 +5,10 @@ empty, disposable PostgreSQL database) with ``--users`` people over 90 days and 
 events, plus quiz answers and referrals in proportion, then times every section of the console's
 dashboard (``bot/store/dashboard.py`` and the publication through ``bot/disclosure.py``) for
 the last 30 days, without and with a filter: the best and worst of ``--rounds`` runs, and
-the best CPU time of this process (on SQLite, the queries' too). The
+the best CPU time of this process (on SQLite, the queries' too); then each section's whole
+page as a signed-in viewer gets it from the console (``GET /console/dashboard/SECTION``:
+the session and permission check, the same queries, the filter choices, the template),
+through the ASGI app in this process. The
 days that are over are first counted into ``event_days``, as the worker's elected copy does
 (the time it takes is reported; a dashboard request never does it).
 
@@ -23,18 +26,27 @@ import argparse
 import asyncio
 import json
 import random
+import re
+import secrets
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import func, insert, select, text
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from bot.config import normalise_database_url
+from bot.content.store import ContentStore
+from bot.store import accounts as account_store
 from bot.store import dashboard
 from bot.store.db import Database, upgrade_database
 from bot.store.models import Event, QuizAnswer, Referral, ReferralEvent, User, to_the_hour
+from bot.web.console.app import PREFIX, build_console
+from bot.web.console.passwords import hash_password
 from bot.web.console.tables import publish
 
 LANGUAGES = ("fr", "bm", "ff", "ses", "snk")
@@ -194,6 +206,57 @@ async def measure(database: Database, rounds: int) -> dict[str, dict[str, float]
     return results
 
 
+#: The viewer account the page measurement signs in with (a bench database only).
+VIEWER = "bench-viewer"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def measure_pages(database: Database, rounds: int) -> dict[str, dict[str, float]]:
+    """Each section's whole page, as a signed-in viewer gets it (last 30 days)."""
+    password = secrets.token_urlsafe(16)
+    async with database.transaction() as session:
+        # Signed before this second: a session cookie made in the same second would be
+        # taken as older than the password.
+        changed = datetime.now(UTC) - timedelta(seconds=2)
+        if not await account_store.set_password_hash(
+            session, VIEWER, hash_password(password), at=changed
+        ):
+            await account_store.create_account(
+                session, name=VIEWER, role="viewer", password_hash=hash_password(password)
+            )
+    content = ContentStore(ROOT / "content")
+    console = build_console(
+        database, secret=secrets.token_urlsafe(32), secure=False, catalog=content.current
+    )
+    app = Starlette(routes=[Mount(PREFIX, app=console)])
+    results: dict[str, dict[str, float]] = {}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        form = await client.get(f"{PREFIX}/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert token, "no CSRF field on the sign-in page"
+        signed = await client.post(
+            f"{PREFIX}/login",
+            data={"csrf": token.group(1), "name": VIEWER, "password": password},
+        )
+        assert signed.status_code == 303, f"sign-in refused: {signed.status_code}"
+        for label, query in (("", "period=30d"), (" (language=bm)", "period=30d&language=bm")):
+            for name in SECTIONS:
+                times, cpu = [], []
+                for _ in range(rounds):
+                    began, began_cpu = time.perf_counter(), time.process_time()
+                    response = await client.get(f"{PREFIX}/dashboard/{name}?{query}")
+                    times.append((time.perf_counter() - began) * 1000)
+                    cpu.append((time.process_time() - began_cpu) * 1000)
+                    assert response.status_code == 200, f"{name}: {response.status_code}"
+                results[f"page {name}{label}"] = {
+                    "best_ms": min(times),
+                    "worst_ms": max(times),
+                    "best_cpu_ms": min(cpu),
+                }
+    return results
+
+
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     if args.db:
         url = normalise_database_url(args.db)
@@ -219,6 +282,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         days = await dashboard.roll_up(database, today=datetime.now(UTC).date())
         rolled = round(time.perf_counter() - began, 1)
         results = await measure(database, args.rounds)
+        results |= await measure_pages(database, args.rounds)
     finally:
         await database.dispose()
     return {

@@ -65,6 +65,8 @@ def test_console_dashboard_runs_and_measures_again_without_filling(
     assert first["fill_seconds"] is not None and first["rolled_up_days"] > 0
     sections = first["sections"]
     assert isinstance(sections, dict) and "understanding (language=bm)" in sections
+    # The pages were served to the signed-in viewer (the bench asserts each answer is 200).
+    assert {f"page {name}" for name in console_dashboard.SECTIONS} <= set(sections)
     monkeypatch.setattr("sys.argv", [*argv, "--db", db, "--reuse", "--json"])
     console_dashboard.main()
     again = _figures(capsys)

@@ -189,6 +189,7 @@ async def test_reach_tells_the_period_from_the_one_before_within_a_day(
         await session.flush()
         for person, moment in (
             (people[1], when(10, 13)),
+            (people[1], when(11, 9)),  # a second event: still one person
             (people[1], when(9, 2)),
             (people[2], when(9, 2)),
         ):
