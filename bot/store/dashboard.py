@@ -457,7 +457,8 @@ async def reach(session: AsyncSession, period: Period, filters: Filters) -> list
 
 async def funnel(session: AsyncSession, period: Period, filters: Filters) -> list[Table]:
     """People who started in the period, and how far they went (see docs/console.md)."""
-    cohort = select(User.id).where(_within(User.created_at, period), *_user_conditions(filters))
+    in_cohort = and_(_within(User.created_at, period), *_user_conditions(filters))
+    cohort = select(User.id).where(in_cohort)
 
     # Nothing of the cohort happened before the period began: the bound lets the
     # (kind, created_at) index skip the older events.
@@ -466,16 +467,28 @@ async def funnel(session: AsyncSession, period: Period, filters: Filters) -> lis
     def people_who(condition: ColumnElement[bool]) -> Any:
         return func.count(distinct(case((condition, Event.user_id))))
 
-    # The three steps read from the events in one pass over the cohort's events.
+    # The three steps read from the events in one pass over the cohort's events. The
+    # names are tested before the cohort: most served messages (menus, answers) are none
+    # of these steps, and leaving them out early halves the pass over a long period.
+    opened_module = and_(Event.kind == "served", Event.name.like("topic.%.card1"))
+    finished_module = and_(Event.kind == "served", Event.name == "topic.end")
+    asked_for_help = Event.kind == "service"
     opened, finished, asked = (
         int(n or 0)
         for n in (
             await session.execute(
                 select(
-                    people_who(and_(Event.kind == "served", Event.name.like("topic.%.card1"))),
-                    people_who(and_(Event.kind == "served", Event.name == "topic.end")),
-                    people_who(Event.kind == "service"),
-                ).where(Event.kind.in_(("served", "service")), since, Event.user_id.in_(cohort))
+                    people_who(opened_module),
+                    people_who(finished_module),
+                    people_who(asked_for_help),
+                ).where(
+                    Event.kind.in_(("served", "service")),
+                    since,
+                    or_(
+                        asked_for_help, Event.name == "topic.end", Event.name.like("topic.%.card1")
+                    ),
+                    Event.user_id.in_(cohort),
+                )
             )
         ).one()
     )
@@ -505,11 +518,13 @@ async def funnel(session: AsyncSession, period: Period, filters: Filters) -> lis
             select(func.count(distinct(QuizAnswer.user_id))).where(QuizAnswer.user_id.in_(cohort)),
         ),
         ("asked_for_help", asked),
+        # Joined to the cohort's rows (a lookup by id per referral) rather than tested
+        # against a list of the cohort, which costs more to build than the few referrals.
         (
             "referred",
-            select(func.count(distinct(Referral.user_id))).where(
-                Referral.created_at >= period.start, Referral.user_id.in_(cohort)
-            ),
+            select(func.count(distinct(Referral.user_id)))
+            .join(User, User.id == Referral.user_id)
+            .where(Referral.created_at >= period.start, in_cohort),
         ),
     ]
     table = Table("awareness_funnel", ("step", "people"), 1, "funnel")
