@@ -4,7 +4,7 @@ Fills a database (a fresh SQLite file by default, or ``--db`` a URL: a SQLite fi
 empty, disposable PostgreSQL database) with ``--users`` people over 90 days and ``--events``
 events, plus quiz answers and referrals in proportion, then times every section of the console's
 dashboard (``bot/store/dashboard.py`` and the publication through ``bot/disclosure.py``) for
-the last 30 days, without and with a filter: the best and worst of ``--rounds`` runs, and
+the last 30 days (``--days``), without and with a filter: the best and worst of ``--rounds`` runs, and
 the best CPU time of this process (on SQLite, the queries' too); then each section's whole
 page as a signed-in viewer gets it from the console (``GET /console/dashboard/SECTION``:
 the session and permission check, the same queries, the filter choices, the template),
@@ -178,9 +178,9 @@ SECTIONS: dict[str, Any] = {
 }
 
 
-async def measure(database: Database, rounds: int) -> dict[str, dict[str, float]]:
+async def measure(database: Database, rounds: int, days: int) -> dict[str, dict[str, float]]:
     end = to_the_hour(datetime.now(UTC)) + timedelta(hours=1)
-    period = dashboard.Period(end - timedelta(days=30), end)
+    period = dashboard.Period(end - timedelta(days=days), end)
     results: dict[str, dict[str, float]] = {}
     for label, filters in (
         ("", dashboard.Filters()),
@@ -211,8 +211,15 @@ VIEWER = "bench-viewer"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-async def measure_pages(database: Database, rounds: int) -> dict[str, dict[str, float]]:
-    """Each section's whole page, as a signed-in viewer gets it (last 30 days)."""
+async def measure_pages(database: Database, rounds: int, days: int) -> dict[str, dict[str, float]]:
+    """Each section's whole page, as a signed-in viewer gets it: the last ``days`` days
+    (today included, the console's preset for 30, a custom period otherwise)."""
+    today = datetime.now(UTC).date()
+    if days == 30:
+        period = "period=30d"
+    else:
+        first = today - timedelta(days=days - 1)
+        period = f"period=custom&start={first.isoformat()}&end={today.isoformat()}"
     password = secrets.token_urlsafe(16)
     async with database.transaction() as session:
         # Signed before this second: a session cookie made in the same second would be
@@ -240,7 +247,7 @@ async def measure_pages(database: Database, rounds: int) -> dict[str, dict[str, 
             data={"csrf": token.group(1), "name": VIEWER, "password": password},
         )
         assert signed.status_code == 303, f"sign-in refused: {signed.status_code}"
-        for label, query in (("", "period=30d"), (" (language=bm)", "period=30d&language=bm")):
+        for label, query in (("", period), (" (language=bm)", f"{period}&language=bm")):
             for name in SECTIONS:
                 times, cpu = [], []
                 for _ in range(rounds):
@@ -281,14 +288,15 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         began = time.perf_counter()
         days = await dashboard.roll_up(database, today=datetime.now(UTC).date())
         rolled = round(time.perf_counter() - began, 1)
-        results = await measure(database, args.rounds)
-        results |= await measure_pages(database, args.rounds)
+        results = await measure(database, args.rounds, args.days)
+        results |= await measure_pages(database, args.rounds, args.days)
     finally:
         await database.dispose()
     return {
         "database": url.split(":", 1)[0],
         "users": args.users,
         "events": args.events,
+        "days": args.days,
         "fill_seconds": filled,
         "rolled_up_days": days,
         "roll_up_seconds": rolled,
@@ -301,6 +309,9 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--days", type=int, default=30, help="the period measured: the last DAYS days (30)"
+    )
     parser.add_argument(
         "--db", default=None, help="a database URL, empty or filled (default: a new SQLite file)"
     )

@@ -26,6 +26,7 @@ from sqlalchemy import (
     false,
     func,
     insert,
+    literal,
     or_,
     select,
     true,
@@ -335,7 +336,9 @@ async def event_counts(
                     )
                     if p.start < p.end
                 ]
-    understood = case((_understood(), 1), else_=0)
+    # Only a typed message can be understood: other kinds never read the row's data, so
+    # their counts come from the index alone.
+    understood = case((_understood(), 1), else_=0) if kind == "inbound" else literal(0)
     day = _day(Event.created_at)
     name, language = func.coalesce(Event.name, ""), func.coalesce(Event.language, "")
     for part in raw:
