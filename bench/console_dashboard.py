@@ -2,13 +2,13 @@
 
 Fills a database (a fresh SQLite file by default, or ``--db`` a URL: a SQLite file or an
 empty, disposable PostgreSQL database) with ``--users`` people over 90 days and ``--events``
-events, plus quiz answers and referrals in proportion, then times every section of the console's
-dashboard (``bot/store/dashboard.py`` and the publication through ``bot/disclosure.py``) for
-the last 30 days (``--days``), without and with a filter: the best and worst of ``--rounds`` runs, and
-the best CPU time of this process (on SQLite, the queries' too); then each section's whole
-page as a signed-in viewer gets it from the console (``GET /console/dashboard/SECTION``:
-the session and permission check, the same queries, the filter choices, the template),
-through the ASGI app in this process. The
+events, plus quiz answers and referrals in proportion, then times every section of the
+console's dashboard (``bot/store/dashboard.py`` and the publication through
+``bot/disclosure.py``) for the last 30 days (``--days``), without and with a filter: the
+best and worst of ``--rounds`` runs, and the best CPU time of this process (on SQLite, the
+queries' too). Then each section's whole page as a signed-in viewer gets it from the
+console (``GET /console/dashboard/SECTION``: the session and permission check, the same
+queries, the filter choices, the template), through the ASGI app in this process. The
 days that are over are first counted into ``event_days``, as the worker's elected copy does
 (the time it takes is reported; a dashboard request never does it).
 
