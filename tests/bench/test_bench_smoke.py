@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from bench import engine_load, memory, replicas, telegram_load
+from bench import engine_load, memory, replicas, stack_floor, telegram_load
 
 
 def _plain(postgres_schema_url: str) -> str:
@@ -34,6 +34,22 @@ def test_telegram_load_runs(mode: str, capsys: pytest.CaptureFixture[str]) -> No
     assert telegram_load.main(argv) == 0
     figures = _figures(capsys)
     assert figures["updates"] == 15 and figures["refused"] == 0
+
+
+def test_stack_floor_telegram_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert stack_floor.main(["ptb", "--chats", "2", "--steps", "3", "--json"]) == 0
+    figures = _figures(capsys)
+    assert figures["count"] == 6 and float(figures["cpu_ms_each"]) > 0  # type: ignore[arg-type]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("raw", [False, True])
+def test_stack_floor_database_runs(
+    raw: bool, postgres_schema_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["db", "--db", _plain(postgres_schema_url), "--chats", "2", "--steps", "3", "--json"]
+    assert stack_floor.main([*argv, "--raw"] if raw else argv) == 0
+    assert _figures(capsys)["count"] == 6
 
 
 def test_memory_runs(capsys: pytest.CaptureFixture[str]) -> None:

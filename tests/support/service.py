@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from bot.budget import SendBudget
 from bot.config import Settings
 from bot.content.store import ContentStore
 from bot.telegram.app import BotApplication, build_application
@@ -51,9 +52,12 @@ async def serving(
     content: ContentStore | None = None,
     *,
     webhook: bool = True,
+    budget: SendBudget | None = None,
     **settings: Any,
 ) -> AsyncIterator[Serving]:
-    """The service running until the block ends (then stopped as SIGTERM would)."""
+    """The service running until the block ends (then stopped as SIGTERM would).
+    ``budget``: Telegram's send budget (default: the process's own, at
+    ``TELEGRAM_SEND_RATE``)."""
     settings.setdefault("PURGE_EVERY_SECONDS", 0)
     # The worker's loops off too: its own tests drive it (tests/telegram/test_worker.py).
     settings.setdefault("WORKER_IN_PROCESS", False)
@@ -68,7 +72,7 @@ async def serving(
         SHUTDOWN_GRACE_SECONDS=10,
         **settings,
     )
-    runtime = runtime_for(engine, content or ContentStore(CONTENT_DIR), config)
+    runtime = runtime_for(engine, content or ContentStore(CONTENT_DIR), config, budget=budget)
     application = build_application(config, runtime)
     server = server_for(config, service_app(config, runtime, application))
     task = asyncio.create_task(server.serve())

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from bot.budget import LocalBudget, SendBudget
 from bot.config import Settings
 from bot.content.publish import ContentPublisher
 from bot.content.store import ContentStore
@@ -18,8 +19,12 @@ from tests.support.environment import CONTENT_DIR
 CHAT = 5550001
 
 
-def runtime_for(engine: Any, content: ContentStore, settings: Settings) -> Runtime:
-    """The runtime `kunnafoni run` would build, around the test's engine and content."""
+def runtime_for(
+    engine: Any, content: ContentStore, settings: Settings, *, budget: SendBudget | None = None
+) -> Runtime:
+    """The runtime `kunnafoni run` would build, around the test's engine and content.
+    ``budget``: Telegram's send budget (default: this process's own, at
+    ``TELEGRAM_SEND_RATE``)."""
     database: Any = getattr(engine, "database", None)
     return Runtime(
         settings=settings,
@@ -30,6 +35,7 @@ def runtime_for(engine: Any, content: ContentStore, settings: Settings) -> Runti
         publisher=ContentPublisher(content, database),
         # Where referrals go: the deployment's partners, as the engine was given them.
         partners=getattr(engine, "partners", None) or Partners(),
+        budget=budget or LocalBudget(settings.telegram_send_rate),
     )
 
 
