@@ -3,6 +3,7 @@ step the first time, only with consent, and cleared with what consent keeps."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -122,6 +123,16 @@ async def test_someone_under_15_loses_the_flags(
     await engine.handle(press(USER, "age:under-15"))
     user = await stored_user(database)
     assert user.consent is False and user.progress == 0
+
+
+async def test_the_mydata_file_lists_the_steps_reached(engine: Engine, catalog: Catalog) -> None:
+    await onboard(engine)
+    await read_a_module(engine, catalog)
+    sent = await engine.handle(press(USER, "mydata:file"))
+    document = sent.replies[0].document
+    assert document is not None
+    statistics = json.loads(document.content)["statistics_linked_to_you"]
+    assert statistics["steps_reached"] == ["opened_a_module", "finished_a_module"]
 
 
 async def test_dropping_optional_data_resets_progress(database: Database) -> None:

@@ -9,9 +9,10 @@ import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import and_, case, distinct, func, inspect, or_, select, text
+from sqlalchemy import ColumnElement, and_, case, distinct, func, inspect, or_, select, text
 from sqlalchemy.engine import make_url
 
 from bot.store import dashboard
@@ -218,8 +219,8 @@ async def _from_events(
         *dashboard._user_conditions(filters),
     )
 
-    def people_who(condition: object) -> object:
-        return func.count(distinct(case((condition, Event.user_id))))  # type: ignore[arg-type]
+    def people_who(condition: ColumnElement[bool]) -> Any:
+        return func.count(distinct(case((condition, Event.user_id))))
 
     opened = and_(Event.kind == "served", Event.name.like("topic.%.card1"))
     finished = and_(Event.kind == "served", Event.name == "topic.end")
@@ -227,7 +228,7 @@ async def _from_events(
     async with database.reading() as session:
         row = (
             await session.execute(
-                select(people_who(opened), people_who(finished), people_who(asked)).where(  # type: ignore[call-overload]
+                select(people_who(opened), people_who(finished), people_who(asked)).where(
                     Event.created_at >= period.start,
                     or_(opened, finished, asked),
                     Event.user_id.in_(cohort),
