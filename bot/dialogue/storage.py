@@ -99,7 +99,7 @@ async def save(session: Session, turn: Turn) -> None:
 def reached(turn: Turn) -> int:
     """The funnel's steps (``users.progress`` bits) this step's events reach, tested as
     the dashboard tested the events: a module's first card served, a module's end served,
-    a service card shown. None without consent: kept only when the events are linked
+    a service card shown. 0 without consent: kept only when the events are linked
     (:func:`record`); a refusal or a withdrawal clears them with the rest."""
     if not turn.consent:
         return 0
