@@ -53,6 +53,17 @@ LANGUAGES = ("fr", "bm", "ff", "ses", "snk")
 PLACES = ("Kayes", "Bamako", "Sikasso", "Mopti", "Gao", "Tombouctou")
 SOURCES = ("radio_kayes", "poster_bamako", "facebook", None)
 CHUNK = 10_000
+#: The funnel's flags on each person (opened a module, finished one, asked for help) set
+#: from the events linked to them.
+PROGRESS_FROM_EVENTS = tuple(
+    f"UPDATE users SET progress = progress | {bit} WHERE id IN"
+    f" (SELECT user_id FROM events WHERE {events} AND user_id IS NOT NULL)"
+    for bit, events in (
+        (1, "kind = 'served' AND name LIKE 'topic.%.card1'"),
+        (2, "kind = 'served' AND name = 'topic.end'"),
+        (4, "kind = 'service'"),
+    )
+)
 
 
 async def fill(database: Database, *, users: int, events: int, seed: int = 1) -> None:
@@ -111,6 +122,12 @@ async def fill(database: Database, *, users: int, events: int, seed: int = 1) ->
             )
         async with database.transaction() as session:
             await session.execute(insert(Event), rows)
+    async with database.transaction() as session:
+        # What the bot keeps on each person from their linked events (``users.progress``):
+        # the same statements as the migration's backfill (a reused database had them
+        # from the migration).
+        for statement in PROGRESS_FROM_EVENTS:
+            await session.execute(text(statement))
     async with database.transaction() as session:
         answers = [
             {

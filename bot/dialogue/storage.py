@@ -4,6 +4,7 @@ the modules seen, and the analytics events (linked to the person only with conse
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from bot.content.models import is_minor
@@ -18,9 +19,19 @@ from bot.store import Session
 from bot.store import consent as consent_repo
 from bot.store import repositories as repo
 from bot.store.erasure import clear_optional_data, erase_user
-from bot.store.models import this_hour, utcnow
+from bot.store.models import (
+    PROGRESS_ASKED_FOR_HELP,
+    PROGRESS_FINISHED_MODULE,
+    PROGRESS_OPENED_MODULE,
+    this_hour,
+    utcnow,
+)
 
 logger = logging.getLogger(__name__)
+
+#: A module's first card (the events' ``LIKE 'topic.%.card1'``) and a module's end.
+_FIRST_CARD = re.compile(r"topic\..*\.card1", re.DOTALL)
+_MODULE_END = "topic.end"
 
 
 async def store_referral(session: Session, turn: Turn) -> None:
@@ -63,7 +74,8 @@ async def erase(session: Session, turn: Turn) -> None:
 
 
 async def save(session: Session, turn: Turn) -> None:
-    """The user's changes, the modules seen and the conversation, as decided."""
+    """The user's changes, the funnel's steps newly reached, the modules seen and the
+    conversation, as decided."""
     user_id = turn.user.id
     if turn.drop_optional:
         await repo.drop_optional_data(session, user_id=user_id)
@@ -78,8 +90,26 @@ async def save(session: Session, turn: Turn) -> None:
     hour = this_hour()
     if turn.user.last_seen_at != hour:
         turn.user_changes["last_seen_at"] = hour
-    await repo.update_user(session, user_id=user_id, **turn.user_changes)
+    # Only the steps not reached before: most steps reach none, or none that is new.
+    new = reached(turn) & ~turn.user.progress
+    await repo.update_user(session, user_id=user_id, reached=new, **turn.user_changes)
     await repo.save_conversation(session, user_id=user_id, conversation=turn.remembered())
+
+
+def reached(turn: Turn) -> int:
+    """The funnel's steps (``users.progress`` bits) this step's events reach, tested as
+    the dashboard tested the events: a module's first card served, a module's end served,
+    a service card shown. 0 without consent: kept only when the events are linked
+    (:func:`record`); a refusal or a withdrawal clears them with the rest."""
+    if not turn.consent:
+        return 0
+    bits = PROGRESS_ASKED_FOR_HELP if turn.meta.services else 0
+    for key, _language, _fell_back in turn.served:
+        if key == _MODULE_END:
+            bits |= PROGRESS_FINISHED_MODULE
+        elif _FIRST_CARD.fullmatch(key):
+            bits |= PROGRESS_OPENED_MODULE
+    return bits
 
 
 async def record_consent(session: Session, turn: Turn) -> None:

@@ -35,6 +35,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.models import (
+    PROGRESS_ASKED_FOR_HELP,
+    PROGRESS_FINISHED_MODULE,
+    PROGRESS_OPENED_MODULE,
     BroadcastRun,
     Event,
     EventDay,
@@ -463,41 +466,13 @@ async def funnel(session: AsyncSession, period: Period, filters: Filters) -> lis
     in_cohort = and_(_within(User.created_at, period), *_user_conditions(filters))
     cohort = select(User.id).where(in_cohort)
 
-    # Nothing of the cohort happened before the period began: the bound lets the
-    # (kind, created_at) index skip the older events.
-    since = Event.created_at >= period.start
+    def people_with(bit: int) -> Any:
+        return func.sum(case((User.progress.op("&")(bit) != 0, 1), else_=0))
 
-    def people_who(condition: ColumnElement[bool]) -> Any:
-        return func.count(distinct(case((condition, Event.user_id))))
-
-    # The three steps read from the events in one pass over the cohort's events. The
-    # names are tested before the cohort: most served messages (menus, answers) are none
-    # of these steps, and leaving them out early halves the pass over a long period.
-    opened_module = and_(Event.kind == "served", Event.name.like("topic.%.card1"))
-    finished_module = and_(Event.kind == "served", Event.name == "topic.end")
-    asked_for_help = Event.kind == "service"
-    opened, finished, asked = (
-        int(n or 0)
-        for n in (
-            await session.execute(
-                select(
-                    people_who(opened_module),
-                    people_who(finished_module),
-                    people_who(asked_for_help),
-                ).where(
-                    Event.kind.in_(("served", "service")),
-                    since,
-                    or_(
-                        asked_for_help, Event.name == "topic.end", Event.name.like("topic.%.card1")
-                    ),
-                    Event.user_id.in_(cohort),
-                )
-            )
-        ).one()
-    )
-
-    # The first three steps from the cohort's own rows, in one read.
-    started, chose, consented = (
+    # Every step but the quiz and the referral from the cohort's own rows, in one read
+    # of the people's index: opened, finished and asked are the flags the bot keeps on
+    # each person with consent (``users.progress``), set the first time it happened.
+    started, chose, consented, opened, finished, asked = (
         int(n or 0)
         for n in (
             await session.execute(
@@ -505,7 +480,10 @@ async def funnel(session: AsyncSession, period: Period, filters: Filters) -> lis
                     func.count(),
                     func.count(User.language),
                     func.sum(case((User.consent.is_(True), 1), else_=0)),
-                ).where(_within(User.created_at, period), *_user_conditions(filters))
+                    people_with(PROGRESS_OPENED_MODULE),
+                    people_with(PROGRESS_FINISHED_MODULE),
+                    people_with(PROGRESS_ASKED_FOR_HELP),
+                ).where(in_cohort)
             )
         ).one()
     )

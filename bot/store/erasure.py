@@ -140,16 +140,18 @@ OPTIONAL_USER_FIELDS: tuple[str, ...] = (
 
 
 async def clear_optional_data(session: AsyncSession, *, user_id: int) -> dict[str, int]:
-    """What is kept only with consent, gone at once: the place, the profile answers and
-    the source on the user's row, the modules seen, and the link from their analytics
-    events and quiz answers to them (the counts stay). The language, the conversation,
-    the subscription, the consent ledger, referrals and handovers stay. Their messages
-    waiting in the NLU review queue go too (kept only with consent).
-    Rows touched per table (no person in it)."""
+    """What is kept only with consent, gone at once: the place, the profile answers, the
+    source and how far they went (``progress``) on the user's row, the modules seen, and
+    the link from their analytics events and quiz answers to them (the counts stay). The
+    language, the conversation, the subscription, the consent ledger, referrals and
+    handovers stay. Their messages waiting in the NLU review queue go too (kept only with
+    consent). Rows touched per table (no person in it)."""
     rows: dict[str, int] = {}
     rows["nlu_review_items"] = await forget_person(session, user_id=user_id)
     result = await session.execute(
-        update(User).where(User.id == user_id).values(**dict.fromkeys(OPTIONAL_USER_FIELDS))
+        update(User)
+        .where(User.id == user_id)
+        .values(**dict.fromkeys(OPTIONAL_USER_FIELDS), progress=0)
     )
     rows["users"] = rows_touched(result)
     result = await session.execute(delete(UserTopic).where(UserTopic.user_id == user_id))

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
     false,
@@ -59,6 +60,13 @@ class Base(DeclarativeBase):
     }
 
 
+#: ``users.progress``: opened a module (its first card served), finished one (its end
+#: served), asked for help (shown a service card).
+PROGRESS_OPENED_MODULE = 1
+PROGRESS_FINISHED_MODULE = 2
+PROGRESS_ASKED_FOR_HELP = 4
+
+
 class User(Base):
     """One person talking to the bot on one channel."""
 
@@ -90,13 +98,17 @@ class User(Base):
     #: To the hour, like ``last_seen_at`` (see ``this_hour``).
     created_at: Mapped[datetime] = mapped_column(default=this_hour)
     last_seen_at: Mapped[datetime] = mapped_column(default=this_hour)
+    #: How far the person went, kept only with consent (cleared with the rest of it): the
+    #: ``PROGRESS_*`` bits, each set the first time (the engine; migration 0022 for before).
+    progress: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
 
     __table_args__ = (
         Index("uq_users_channel_external_id", "channel", "external_id", unique=True),
         # The dashboard: people who started, subscribed, left or blocked the bot in a
         # period (reach, the funnel's cohort), and the filters' values read from an index
         # alone, in its order (no sort). The people who started in a period are read with
-        # their filters' attributes and consent from the index alone (migration 0022).
+        # their filters' attributes, consent and progress from the index alone (the
+        # funnel's cohort; migrations 0019 and 0022).
         Index(
             "ix_users_created_profile",
             "created_at",
@@ -107,6 +119,7 @@ class User(Base):
             "situation",
             "acquisition_source",
             "consent",
+            "progress",
         ),
         Index("ix_users_subscribed_at", "subscribed_at"),
         Index("ix_users_unsubscribed_at", "unsubscribed_at"),

@@ -49,6 +49,8 @@ class UserRecord:
     blocked_at: datetime | None = None
     age_bracket: str | None = None
     situation: str | None = None
+    #: The funnel's steps the person reached (``bot.store.models.PROGRESS_*`` bits).
+    progress: int = 0
 
 
 @dataclass
@@ -188,10 +190,16 @@ _USER_FIELDS = frozenset(
 )
 
 
-async def update_user(session: AsyncSession, *, user_id: int, **values: Any) -> None:
+async def update_user(
+    session: AsyncSession, *, user_id: int, reached: int = 0, **values: Any
+) -> None:
+    """The user's changed fields, and the funnel's ``reached`` bits added to their
+    progress (OR'ed in the statement: never losing a bit another write set)."""
     unknown = set(values) - _USER_FIELDS
     if unknown:
         raise ValueError(f"not updatable user fields: {sorted(unknown)}")
+    if reached:
+        values["progress"] = User.progress.op("|")(reached)
     if values:
         await session.execute(update(User).where(User.id == user_id).values(**values))
 
@@ -263,9 +271,11 @@ async def record_topic_seen(session: AsyncSession, *, user_id: int, topic: str) 
 
 
 async def drop_optional_data(session: AsyncSession, *, user_id: int) -> None:
-    """What was kept only with the person's consent goes: the modules they opened, and the
-    link of their events and quiz answers to them (the counts stay, anonymous)."""
+    """What was kept only with the person's consent goes: the modules they opened, how far
+    they went (``progress``), and the link of their events and quiz answers to them (the
+    counts stay, anonymous)."""
     await session.execute(delete(UserTopic).where(UserTopic.user_id == user_id))
+    await session.execute(update(User).where(User.id == user_id).values(progress=0))
     for linked in (Event, QuizAnswer):
         await session.execute(update(linked).where(linked.user_id == user_id).values(user_id=None))
 

@@ -14,6 +14,8 @@ from bot.content.store import ContentStore
 from bot.store import dashboard
 from bot.store.db import Database
 from bot.store.models import (
+    PROGRESS_ASKED_FOR_HELP,
+    PROGRESS_OPENED_MODULE,
     Event,
     EventDay,
     EventDayRolled,
@@ -52,6 +54,8 @@ async def seed(database: Database) -> None:
         session.add_all(people)
         await session.flush()
         for person in people[:7]:
+            # The flags the bot keeps on them for what these events say.
+            person.progress = PROGRESS_OPENED_MODULE | PROGRESS_ASKED_FOR_HELP
             session.add(
                 Event(
                     user_id=person.id,

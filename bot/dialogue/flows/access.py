@@ -25,6 +25,11 @@ from bot.dialogue.turn import Turn
 from bot.dialogue.types import Button, Document, State
 from bot.places import region_of
 from bot.store.access import KeptAbout
+from bot.store.models import (
+    PROGRESS_ASKED_FOR_HELP,
+    PROGRESS_FINISHED_MODULE,
+    PROGRESS_OPENED_MODULE,
+)
 
 #: The shape of the file, for whoever reads it later: bumped when a key changes meaning.
 FILE_FORMAT = "kunnafoni-mydata/1"
@@ -37,6 +42,12 @@ _START_STATES = frozenset({State.NEW, State.CHOOSING_LANGUAGE, State.CONSENT})
 #: Queued messages shown in the summary (the newest), and how much of each: the file has all.
 SUMMARY_UNCLEAR = 5
 SUMMARY_UNCLEAR_CHARS = 120
+#: The funnel's steps kept on the user's row (``users.progress``), as the file names them.
+_STEPS = (
+    (PROGRESS_OPENED_MODULE, "opened_a_module"),
+    (PROGRESS_FINISHED_MODULE, "finished_a_module"),
+    (PROGRESS_ASKED_FOR_HELP, "asked_for_help"),
+)
 
 
 def my_data_button(turn: Turn) -> Button:
@@ -286,6 +297,7 @@ def export(turn: Turn) -> bytes:
         "statistics_linked_to_you": {
             "events": kept.linked_events,
             "quiz_answers": kept.quiz_answers,
+            "steps_reached": [name for bit, name in _STEPS if user.progress & bit],
         },
     }
     return (json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")
