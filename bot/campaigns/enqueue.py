@@ -14,7 +14,7 @@ from datetime import datetime
 from bot.campaigns.definitions import due_messages
 from bot.content.catalog import Catalog
 from bot.store import Session, outbox, runs
-from bot.store.audience import audience
+from bot.store.audience import audience_pages
 
 
 @dataclass(frozen=True)
@@ -33,10 +33,15 @@ async def enqueue_campaign(
 ) -> Enqueued:
     """Enqueue what campaign ``name`` owes its audience at ``now``; KeyError if unknown."""
     campaign = catalog.campaigns[name]
-    recipients = await audience(session, campaign.segment, now=now)
-    due = due_messages(catalog, campaign, recipients, now=now)
+    # The campaign's messages are checked before anything is written.
+    due_messages(catalog, campaign, [], now=now)
     run_id = await runs.campaign_run(
         session, name=name, kind=campaign.kind.value, version=catalog.version
     )
-    added = await outbox.enqueue(session, run_id, due)
-    return Enqueued(run_id, len(recipients), len(due), added)
+    # A page of the audience at a time: a campaign to everyone never holds everyone.
+    recipients = due = added = 0
+    async for page in audience_pages(session, campaign.segment, now=now):
+        owed = due_messages(catalog, campaign, page, now=now)
+        added += await outbox.enqueue(session, run_id, owed)
+        recipients, due = recipients + len(page), due + len(owed)
+    return Enqueued(run_id, recipients, due, added)

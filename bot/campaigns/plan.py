@@ -25,7 +25,7 @@ from bot.content.catalog import Catalog
 from bot.content.models import Campaign, CampaignKind, Minors, Segment
 from bot.disclosure import shown, shown_counts
 from bot.store import Session
-from bot.store.audience import audience, count
+from bot.store.audience import audience_pages, count
 
 
 @dataclass
@@ -83,7 +83,6 @@ class Plan:
 async def plan(session: Session, catalog: Catalog, campaign: Campaign, *, now: datetime) -> Plan:
     """Counts only: nothing is sent, enqueued or written."""
     now = now.astimezone(UTC)
-    recipients = await audience(session, campaign.segment, now=now)
     by_criterion = [
         (label, await count(session, part, now=now)) for label, part in criteria(campaign.segment)
     ]
@@ -93,14 +92,20 @@ async def plan(session: Session, catalog: Catalog, campaign: Campaign, *, now: d
         quiet_hours=quiet_label(campaign.quiet_hours),
         now=now,
         subscribers=await count(session, Segment(minors=Minors.ALLOWED), now=now),
-        audience=len(recipients),
+        audience=0,
         criteria=by_criterion,
         messages=[],
     )
+    # A page of the audience at a time: the counts only, never everyone at once.
+    due: Counter[int] = Counter()
+    spoken: Counter[str | None] = Counter()
+    async for page in audience_pages(session, campaign.segment, now=now):
+        result.audience += len(page)
+        due.update(d.step for d in due_messages(catalog, campaign, page, now=now))
+        spoken.update(r.language for r in page)
     if campaign.segment.minors is not Minors.ALLOWED:
         with_minors = campaign.segment.model_copy(update={"minors": Minors.ALLOWED})
         result.minors_left_out = await count(session, with_minors, now=now) - result.audience
-    due = Counter(d.step for d in due_messages(catalog, campaign, recipients, now=now))
     if campaign.kind is CampaignKind.ONEOFF:
         assert campaign.when is not None and campaign.message is not None
         result.not_before = after_quiet_hours(max(campaign.when, now), campaign.quiet_hours)
@@ -108,7 +113,9 @@ async def plan(session: Session, catalog: Catalog, campaign: Campaign, *, now: d
     else:
         steps = [(step.day, step.message) for step in campaign.steps]
     for day, key in steps:
-        languages = Counter(language_for(catalog, key, r.language) for r in recipients)
+        languages: Counter[str] = Counter()
+        for language, n in spoken.items():
+            languages[language_for(catalog, key, language)] += n
         result.messages.append(MessagePlan(day, key, languages, due.get(day, 0)))
     return result
 

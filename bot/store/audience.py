@@ -9,7 +9,7 @@ an age bracket the segment excludes (minors, unless the campaign allows them) ar
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -139,20 +139,56 @@ def _seen(topics: Sequence[str]) -> ColumnElement[bool]:
     return exists().where(and_(UserTopic.user_id == User.id, UserTopic.topic.in_(topics)))
 
 
-async def audience(session: Session, segment: SegmentLike, *, now: datetime) -> list[Recipient]:
-    """The recipients of ``segment`` now, by user id."""
-    query = (
-        select(
-            User.id.label("user_id"),
-            User.external_id.label("chat_id"),
-            User.language,
-            User.subscribed_at,
+#: Recipients read at once when a whole audience is gone through: memory stays bounded
+#: whatever the audience (a campaign to a million subscribers).
+PAGE = 5_000
+
+
+async def audience_pages(
+    session: Session, segment: SegmentLike, *, now: datetime, size: int = PAGE
+) -> AsyncIterator[list[Recipient]]:
+    """The recipients of ``segment`` now, by user id, ``size`` at a time (keyset pages)."""
+    after: int | None = None
+    while True:
+        query = (
+            select(
+                User.id.label("user_id"),
+                User.external_id.label("chat_id"),
+                User.language,
+                User.subscribed_at,
+            )
+            .where(
+                *base_conditions(),
+                *conditions(segment, now=now),
+                *([User.id > after] if after is not None else []),
+            )
+            .order_by(User.id)
+            .limit(size)
         )
+        page = [to_record(Recipient, row) for row in await session.execute(query)]
+        if page:
+            yield page
+        if len(page) < size:
+            return
+        after = page[-1].user_id
+
+
+async def audience(session: Session, segment: SegmentLike, *, now: datetime) -> list[Recipient]:
+    """The recipients of ``segment`` now, by user id, all at once (small audiences and
+    tests: a whole campaign goes through :func:`audience_pages`)."""
+    return [r async for page in audience_pages(session, segment, now=now) for r in page]
+
+
+async def languages(session: Session, segment: SegmentLike, *, now: datetime) -> dict[str, int]:
+    """How many recipients ``segment`` has now per language (``None``: not chosen)."""
+    language = func.coalesce(User.language, "-")
+    query = (
+        select(language, func.count())
+        .select_from(User)
         .where(*base_conditions(), *conditions(segment, now=now))
-        .order_by(User.id)
+        .group_by(language)
     )
-    rows = await session.execute(query)
-    return [to_record(Recipient, row) for row in rows]
+    return {str(code): int(n) for code, n in await session.execute(query)}
 
 
 async def count(session: Session, segment: SegmentLike, *, now: datetime) -> int:

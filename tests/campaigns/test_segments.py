@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot.campaigns.segments import Segment, criteria
-from bot.store.audience import Recipient, audience, count
+from bot.store.audience import Recipient, audience, audience_pages, count, languages
 from bot.store.db import Database
 from bot.store.models import User, UserTopic
 
@@ -115,6 +115,22 @@ async def test_recipients_carry_chat_language_and_aware_subscription_time(
     assert isinstance(first, Recipient) and first.language == "bm"
     assert first.subscribed_at == NOW - timedelta(days=3)
     assert first.subscribed_at is not None and first.subscribed_at.tzinfo is not None
+
+
+async def test_a_whole_audience_is_read_a_page_at_a_time(
+    database: Database, people: dict[int, str]
+) -> None:
+    """Pages of 2: every recipient once, in user id order, whatever the page size; the
+    counts per language without reading anyone."""
+    everyone = Segment.model_validate({"minors": "allowed"})
+    async with database.transaction() as session:
+        pages = [page async for page in audience_pages(session, everyone, now=NOW, size=2)]
+        whole = await audience(session, everyone, now=NOW)
+        spoken = await languages(session, everyone, now=NOW)
+    assert [len(page) for page in pages] == [2, 2, 1]
+    assert [r for page in pages for r in page] == whole
+    assert {people[r.user_id] for r in whole} == EVERYONE
+    assert spoken == {"fr": 2, "bm": 2, "snk": 1}
 
 
 async def test_language(database: Database, people: dict[int, str]) -> None:

@@ -15,7 +15,6 @@ before its ``when``. Every count of people goes through :mod:`bot.disclosure`.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -46,7 +45,8 @@ from bot.places import COUNTRIES, PLACES
 from bot.store import accounts as account_store
 from bot.store import drafts as draft_store
 from bot.store import outbox, runs
-from bot.store.audience import audience, count
+from bot.store.audience import count
+from bot.store.audience import languages as audience_languages
 from bot.store.db import Database
 from bot.web.console.guard import PREFIX, guarded, page
 from bot.web.console.permissions import Action
@@ -219,12 +219,11 @@ async def _audit(request: Request, action: str, detail: str) -> None:
 async def audience_of(database: Database, segment: Segment, *, now: datetime) -> dict[str, Any]:
     """The live audience of ``segment``: in all, per language, per criterion; shown."""
     async with database.reading() as db:
-        recipients = await audience(db, segment, now=now)
+        spoken = await audience_languages(db, segment, now=now)
         parts = [(label, await count(db, part, now=now)) for label, part in criteria(segment)]
-    languages = Counter(r.language or "-" for r in recipients)
     return {
-        "total": shown(len(recipients)),
-        "languages": shown_counts(dict(sorted(languages.items()))),
+        "total": shown(sum(spoken.values())),
+        "languages": shown_counts(dict(sorted(spoken.items()))),
         "criteria": [(label, shown(n)) for label, n in parts],
     }
 
