@@ -4,14 +4,11 @@ them, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, text
-from sqlalchemy.engine import make_url
 
 from bot.store import consent as ledger
 from bot.store import repositories as repo
@@ -159,26 +156,6 @@ def _check_0008(url: str) -> None:
 
 def test_migration_0008_on_sqlite(tmp_path: Path) -> None:
     _check_0008(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}")
-
-
-@pytest.fixture
-def private_postgres_schema(postgres_schema_url: str) -> Iterator[str]:
-    """An empty schema of its own in the test database (migrated by the test), dropped after."""
-    schema = f"kf_m7_{secrets.token_hex(4)}"
-    url = make_url(postgres_schema_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    rendered = url.render_as_string(hide_password=False)
-
-    async def run(statement: str) -> None:
-        engine = create_engine(rendered)
-        async with engine.begin() as conn:
-            await conn.exec_driver_sql(statement)
-        await engine.dispose()
-
-    asyncio.run(run(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield rendered
-    finally:
-        asyncio.run(run(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 @pytest.mark.postgres

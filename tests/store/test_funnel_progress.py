@@ -5,30 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import random
-import secrets
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import ColumnElement, and_, case, distinct, func, inspect, or_, select, text
-from sqlalchemy.engine import make_url
 
+from bench.console_dashboard import PROGRESS_FROM_EVENTS
 from bot.store import dashboard
 from bot.store.db import Database, create_engine, downgrade_database, upgrade_database
 from bot.store.models import Event, User
 
 #: The backfill's statements, as the migration and the bench write them.
-BACKFILL = tuple(
-    f"UPDATE users SET progress = progress | {bit} WHERE id IN"
-    f" (SELECT user_id FROM events WHERE {events} AND user_id IS NOT NULL)"
-    for bit, events in (
-        (1, "kind = 'served' AND name LIKE 'topic.%.card1'"),
-        (2, "kind = 'served' AND name = 'topic.end'"),
-        (4, "kind = 'service'"),
-    )
-)
+BACKFILL = PROGRESS_FROM_EVENTS
 
 # --- migration 0022 --------------------------------------------------------------------------
 
@@ -128,26 +118,6 @@ def _check_0022(url: str) -> None:
 
 def test_migration_0022_on_sqlite(tmp_path: Path) -> None:
     _check_0022(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}")
-
-
-@pytest.fixture
-def private_postgres_schema(postgres_schema_url: str) -> Iterator[str]:
-    """An empty schema of its own in the test database (migrated by the test), dropped after."""
-    schema = f"kf_m22_{secrets.token_hex(4)}"
-    url = make_url(postgres_schema_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    rendered = url.render_as_string(hide_password=False)
-
-    async def run(statement: str) -> None:
-        engine = create_engine(rendered)
-        async with engine.begin() as conn:
-            await conn.exec_driver_sql(statement)
-        await engine.dispose()
-
-    asyncio.run(run(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield rendered
-    finally:
-        asyncio.run(run(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 @pytest.mark.postgres
