@@ -53,9 +53,9 @@ from bot.web.console.i18n import LANGUAGES, translator
 from bot.web.console.limits import AddressLimiter, client_address, networks
 from bot.web.console.nlu import nlu_routes
 from bot.web.console.passwords import (
-    hash_password,
+    hash_password_off_loop,
     password_problem,
-    verify_password,
+    verify_password_off_loop,
 )
 from bot.web.console.permissions import Action, Role
 from bot.web.console.review import ReviewPages
@@ -107,14 +107,16 @@ async def login(request: Request) -> Response:
     wait = limiter.minutes_left(address, now)
     if wait is not None:
         return page(request, "login.html", {"error": "login.too_many", "minutes": wait}, status=429)
-    async with database.transaction() as db:
+    async with database.reading() as db:
         account = await account_store.account_by_name(db, name)
-        if account is not None and account.locked_until is not None and account.locked_until > now:
-            minutes = max(1, int((account.locked_until - now).total_seconds() // 60) + 1)
-            return page(
-                request, "login.html", {"error": "login.locked", "minutes": minutes}, status=429
-            )
-        good = verify_password(account.password_hash if account else None, password)
+    if account is not None and account.locked_until is not None and account.locked_until > now:
+        minutes = max(1, int((account.locked_until - now).total_seconds() // 60) + 1)
+        return page(
+            request, "login.html", {"error": "login.locked", "minutes": minutes}, status=429
+        )
+    # Outside any transaction (SQLite's writers would wait for the hash) and off the loop.
+    good = await verify_password_off_loop(account.password_hash if account else None, password)
+    async with database.transaction() as db:
         if account is None or not good or not account.active:
             limiter.failed(address, now)
             if account is not None:
@@ -173,7 +175,7 @@ async def change_password(request: Request) -> Response:
     if wait is not None:
         context = {"error": "login.too_many", "minutes": wait}
         return page(request, "password.html", context, status=429)
-    if not verify_password(me.password_hash, current):
+    if not await verify_password_off_loop(me.password_hash, current):
         # Counted like a failed sign-in: the page must not become a way to guess.
         limiter.failed(address, now)
         return page(request, "password.html", {"error": "password.wrong_current"}, status=400)
@@ -187,8 +189,9 @@ async def change_password(request: Request) -> Response:
     if problem is not None:
         return page(request, "password.html", {"error": problem}, status=400)
     database: Database = request.app.state.database
+    new_hash = await hash_password_off_loop(new)
     async with database.transaction() as db:
-        await account_store.set_password_hash(db, me.name, hash_password(new), at=now)
+        await account_store.set_password_hash(db, me.name, new_hash, at=now)
         await account_store.audit(db, actor=me.name, action="password.change")
     # Sessions signed before ``now`` are no longer valid: this one is signed again.
     request.session["since"] = now.timestamp()
