@@ -180,7 +180,7 @@ async def audience(session: Session, segment: SegmentLike, *, now: datetime) -> 
 
 
 async def languages(session: Session, segment: SegmentLike, *, now: datetime) -> dict[str, int]:
-    """How many recipients ``segment`` has now per language (``None``: not chosen)."""
+    """How many recipients ``segment`` has now per language (``-``: none chosen)."""
     language = func.coalesce(User.language, "-")
     query = (
         select(language, func.count())
