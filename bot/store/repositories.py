@@ -360,12 +360,24 @@ async def count_events(session: AsyncSession, *, kind: str, name: str | None = N
 async def record_content_version(
     session: AsyncSession, *, version: str, published_by: str, summary: dict[str, Any]
 ) -> bool:
-    """Record a version the first time it goes live; False when it was already recorded."""
-    if await session.get(ContentVersion, version) is not None:
-        return False
-    session.add(ContentVersion(version=version, published_by=published_by, summary=summary))
-    await session.flush()
-    return True
+    """Record a version the first time it goes live; False when it was already recorded.
+    Replicas starting at once all record the same version: the insert gives way to
+    another's (a look first, then an insert, let the second one fail on the key)."""
+    dialect = session.get_bind().dialect.name
+    insert_: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
+    if insert_ is None:
+        if await session.get(ContentVersion, version) is not None:
+            return False
+        session.add(ContentVersion(version=version, published_by=published_by, summary=summary))
+        await session.flush()
+        return True
+    inserted = await session.execute(
+        insert_(ContentVersion)
+        .values(version=version, published_by=published_by, summary=summary)
+        .on_conflict_do_nothing(index_elements=["version"])
+        .returning(ContentVersion.version)
+    )
+    return inserted.first() is not None
 
 
 @dataclass(frozen=True)

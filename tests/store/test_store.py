@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -34,6 +35,45 @@ async def test_user_is_created_once_and_updated(database: Database) -> None:
     assert stored is not None
     assert (stored.language, stored.region, stored.acquisition_source) == ("bm", "kayes", "radio")
     assert stored.consent is None and stored.subscribed is False
+
+
+@pytest.mark.postgres
+async def test_a_content_version_recorded_by_replicas_at_once_is_kept_once(
+    postgres_schema_url: str,
+) -> None:
+    """Replicas starting together record the same version: one records it, the other is
+    told it was there, neither fails (a replica's start-up failed on the key before)."""
+    version = secrets.token_hex(8)
+    replicas = [Database(postgres_schema_url), Database(postgres_schema_url)]
+    holding = asyncio.Event()
+
+    async def first() -> bool:
+        async with replicas[0].transaction() as session:
+            recorded = await repo.record_content_version(
+                session, version=version, published_by="startup", summary={}
+            )
+            holding.set()
+            await asyncio.sleep(0.2)  # the other replica inserts meanwhile, and waits
+            return recorded
+
+    async def second() -> bool:
+        await holding.wait()
+        async with replicas[1].transaction() as session:
+            return await repo.record_content_version(
+                session, version=version, published_by="startup", summary={}
+            )
+
+    try:
+        assert await asyncio.gather(first(), second()) == [True, False]
+        async with replicas[0].reading() as session:
+            mine = ContentVersion.version == version
+            kept = await session.scalar(
+                select(func.count()).select_from(ContentVersion).where(mine)
+            )
+        assert kept == 1
+    finally:
+        for replica in replicas:
+            await replica.dispose()
 
 
 async def test_update_user_refuses_unknown_fields(database: Database) -> None:
