@@ -147,30 +147,20 @@ class ContentDesk:
             if conflict is not None:
                 return Outcome(False, draft=current, conflict=conflict)
             draft: Draft | None
-            if current is None:
-                if text == published and language == catalog.default_language:
-                    return Outcome(True)
-                draft = await draft_store.create_draft(
-                    session,
-                    kind=MESSAGE,
-                    language=language,
-                    key=key,
-                    target=target,
-                    data=data,
-                    base=base_of(published),
-                    author=actor,
-                )
-            else:
-                await draft_store.update_draft(
-                    session,
-                    current.id,
-                    revision=current.revision,
-                    data=data,
-                    base=base_of(published),
-                    author=actor,
-                    reviewed_by=None,
-                )
-                draft = await draft_store.open_draft(session, target)
+            if current is None and text == published and language == catalog.default_language:
+                return Outcome(True)
+            await draft_store.keep_draft(
+                session,
+                current,
+                kind=MESSAGE,
+                language=language,
+                key=key,
+                target=target,
+                data=data,
+                base=base_of(published),
+                author=actor,
+            )
+            draft = await draft_store.open_draft(session, target)
             await account_store.audit(
                 session, actor=actor, action="content.draft", detail=f"{language} {key}"
             )
@@ -310,27 +300,17 @@ class ContentDesk:
                 }
                 published = KINDS[MESSAGE].published(catalog, plan.language, change.key)
                 current = await draft_store.open_draft(session, target)
-                if current is None:
-                    await draft_store.create_draft(
-                        session,
-                        kind=MESSAGE,
-                        language=plan.language,
-                        key=change.key,
-                        target=target,
-                        data=data,
-                        base=base_of(published),
-                        author=actor,
-                    )
-                else:
-                    await draft_store.update_draft(
-                        session,
-                        current.id,
-                        revision=current.revision,
-                        data=data,
-                        base=base_of(published),
-                        author=actor,
-                        reviewed_by=None,
-                    )
+                await draft_store.keep_draft(
+                    session,
+                    current,
+                    kind=MESSAGE,
+                    language=plan.language,
+                    key=change.key,
+                    target=target,
+                    data=data,
+                    base=base_of(published),
+                    author=actor,
+                )
             await account_store.audit(
                 session,
                 actor=actor,
@@ -527,27 +507,17 @@ class ContentDesk:
             if conflict is not None:
                 return Outcome(False, draft=current, conflict=conflict)
             await draft_store.put_blob(session, audio)
-            if current is None:
-                await draft_store.create_draft(
-                    session,
-                    kind=VOICE,
-                    language=language,
-                    key=key,
-                    target=target,
-                    data=data,
-                    base=base_of(published),
-                    author=actor,
-                )
-            else:
-                await draft_store.update_draft(
-                    session,
-                    current.id,
-                    revision=current.revision,
-                    data=data,
-                    base=base_of(published),
-                    author=actor,
-                    reviewed_by=None,
-                )
+            await draft_store.keep_draft(
+                session,
+                current,
+                kind=VOICE,
+                language=language,
+                key=key,
+                target=target,
+                data=data,
+                base=base_of(published),
+                author=actor,
+            )
             draft = await draft_store.open_draft(session, target)
             await account_store.audit(
                 session,
@@ -593,27 +563,17 @@ class ContentDesk:
             conflict = await self._conflict(session, current, target, revision, base, published)
             if conflict is not None:
                 return Outcome(False, draft=current, conflict=conflict)
-            if current is None:
-                await draft_store.create_draft(
-                    session,
-                    kind=CAMPAIGN,
-                    language="",
-                    key=name,
-                    target=target,
-                    data=stored,
-                    base=base_of(published),
-                    author=actor,
-                )
-            else:
-                await draft_store.update_draft(
-                    session,
-                    current.id,
-                    revision=current.revision,
-                    data=stored,
-                    base=base_of(published),
-                    author=actor,
-                    reviewed_by=None,
-                )
+            await draft_store.keep_draft(
+                session,
+                current,
+                kind=CAMPAIGN,
+                language="",
+                key=name,
+                target=target,
+                data=stored,
+                base=base_of(published),
+                author=actor,
+            )
             draft = await draft_store.open_draft(session, target)
             await account_store.audit(
                 session,

@@ -195,27 +195,17 @@ class TopicDesk:
                         "draft",
                     ),
                 )
-            if current is None:
-                await draft_store.create_draft(
-                    session,
-                    kind=TOPIC,
-                    language="",
-                    key=topic_id,
-                    target=target,
-                    data=data,
-                    base=base_of(published),
-                    author=actor,
-                )
-            else:
-                await draft_store.update_draft(
-                    session,
-                    current.id,
-                    revision=current.revision,
-                    data=data,
-                    base=base_of(published),
-                    author=actor,
-                    reviewed_by=None,
-                )
+            await draft_store.keep_draft(
+                session,
+                current,
+                kind=TOPIC,
+                language="",
+                key=topic_id,
+                target=target,
+                data=data,
+                base=base_of(published),
+                author=actor,
+            )
             draft = await draft_store.open_draft(session, target)
             await account_store.audit(
                 session, actor=actor, action="content.topic", detail=f"{topic_id} {what}"

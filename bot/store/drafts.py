@@ -256,6 +256,43 @@ async def update_draft(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def keep_draft(
+    session: AsyncSession,
+    current: Draft | None,
+    *,
+    kind: str,
+    language: str,
+    key: str,
+    target: str,
+    data: dict[str, Any],
+    base: str,
+    author: str,
+) -> None:
+    """``data`` as ``target``'s open draft by ``author``: a new draft, or ``current`` (the
+    open one, checked for a conflicting save by the caller) replaced, its review dropped."""
+    if current is None:
+        await create_draft(
+            session,
+            kind=kind,
+            language=language,
+            key=key,
+            target=target,
+            data=data,
+            base=base,
+            author=author,
+        )
+    else:
+        await update_draft(
+            session,
+            current.id,
+            revision=current.revision,
+            data=data,
+            base=base,
+            author=author,
+            reviewed_by=None,
+        )
+
+
 async def close_drafts(
     session: AsyncSession, ids: Sequence[int], *, state: str, release_id: int | None = None
 ) -> None:
